@@ -1,0 +1,43 @@
+# heatsink-study: the two commands a newcomer needs are `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The venv is (re)installed whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: venv book test study lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## book: build the HTML book from the executed notebooks in the repo (executes nothing)
+book: venv
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+## test: lint, then the test suite (unit tests, notebook smoke runs, a book build)
+test: venv
+	$(BIN)/ruff check heatsink tests bench
+	$(BIN)/python -m pytest
+
+## study: re-execute every notebook at full parameters (DATA=path for the real data)
+study: venv
+	$(BIN)/heatsink study run $(if $(DATA),--data "$(DATA)")
+
+lint: venv
+	$(BIN)/ruff check heatsink tests bench
+	$(BIN)/ruff format --check heatsink tests bench || true
+
+## bench: print the benchmark figures (speed, memory) on this machine
+bench: venv
+	for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""What machine a run happened on: CPU model, cores, memory, bf16 support."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+#: CPU flags (as Linux names them in /proc/cpuinfo) that give fast bfloat16 matrix maths.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo cannot be read)."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def has_bf16() -> bool:
+    """Whether the CPU has bfloat16 instructions (AVX512-BF16 or AMX-BF16)."""
+    return bool(cpu_flags() & set(BF16_FLAGS))
+
+
+def cpu_model() -> str:
+    """The CPU's model name, or ``platform.processor()`` where /proc/cpuinfo is absent."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def memory_gib() -> float | None:
+    """Total memory in GiB, or None where it cannot be read."""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        size = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return round(pages * size / 2**30, 1)
+
+
+def describe() -> dict[str, object]:
+    """A JSON-ready description of this machine."""
+    flags = cpu_flags()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib(),
+        "bf16": sorted(flags & set(BF16_FLAGS)),
+        "gpu": None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def summary_line() -> str:
+    """The hardware in one line, for tables and benchmark output."""
+    d = describe()
+    bf16 = ", ".join(d["bf16"]) if d["bf16"] else "no bf16"
+    return f"{d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB, {bf16}, no GPU"

@@ -1,0 +1,41 @@
+"""Atomic writes, run records, the hardware line."""
+
+import json
+
+import pytest
+
+from heatsink import hardware, provenance
+from heatsink.io import atomic_path, write_text_atomic
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "report.csv"
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_run_record_is_json_and_complete():
+    record = provenance.run_record({"epochs": 1}, "synthetic twin", "ab" * 32, "/tmp/x")
+    text = json.dumps(record)
+    for key in ("parameters", "dataset", "git_sha", "hardware", "packages", "code_sha256"):
+        assert key in record
+    assert "synthetic twin" in text
+    assert record["hardware"]["cores"] >= 1
+
+
+def test_code_hash_is_stable():
+    assert provenance.code_hash() == provenance.code_hash()
+
+
+def test_bf16_detection_reads_the_flags(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert hardware.has_bf16()
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
+    assert not hardware.has_bf16()
+    assert "no bf16" in hardware.summary_line()
