@@ -1,0 +1,74 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from heatsink.classes import VOC_COLOURS
+
+
+def write_dataset(
+    root: Path,
+    n: int = 4,
+    size: int = 320,
+    *,
+    with_jsons: bool = False,
+    with_truth: bool = False,
+    parts: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write a small valid dataset of random images and masks into ``root``.
+
+    Ids are ``0001``…; images are ``images/<id>.bmp`` (RGB), masks ``labels/<id>.png``
+    with a scratch stripe and a stain blob. ``with_jsons`` adds VOC-colour
+    ``jsons/<id>_json/{img,label}.png``; ``with_truth`` adds ``truth/`` and ``twin.json``
+    (a twin); ``parts`` adds ``adjacency.csv`` assigning consecutive images to that many
+    parts.
+    """
+    rng = np.random.default_rng(seed)
+    for folder in ("images", "labels"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k in range(n):
+        image_id = f"{k + 1:04d}"
+        image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        mask = np.zeros((size, size), np.uint8)
+        r, c = rng.integers(0, size // 2, 2)
+        mask[r : r + max(1, size // 8), c : c + 1] = 1
+        mask[size // 2 + r // 2 : size // 2 + r // 2 + 3, c : c + 4] = 2
+        assert cv2.imwrite(str(root / "images" / f"{image_id}.bmp"), image[..., ::-1])
+        assert cv2.imwrite(str(root / "labels" / f"{image_id}.png"), mask)
+        if with_truth:
+            (root / "truth").mkdir(exist_ok=True)
+            assert cv2.imwrite(str(root / "truth" / f"{image_id}.png"), mask)
+        if with_jsons:
+            folder = root / "jsons" / f"{image_id}_json"
+            folder.mkdir(parents=True, exist_ok=True)
+            colours = np.array([VOC_COLOURS[c] for c in sorted(VOC_COLOURS)], np.uint8)
+            assert cv2.imwrite(str(folder / "img.png"), image[..., ::-1])
+            assert cv2.imwrite(str(folder / "label.png"), colours[mask][..., ::-1])
+        if parts:
+            rows.append(f"{image_id},{k * parts // n},{k},0,1,1")
+    if parts:
+        header = "image_id,part_id,row,col,part_rows,part_cols\n"
+        (root / "adjacency.csv").write_text(header + "\n".join(rows) + "\n")
+    if with_truth:
+        (root / "twin.json").write_text(json.dumps({"n": n, "seed": seed}))
+    return root
+
+
+@pytest.fixture
+def make_dataset(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``make_dataset(n=4, size=320, with_jsons=False, with_truth=False,
+    parts=None, seed=0, name="data")`` writes a valid dataset under ``tmp_path/name``."""
+
+    def make(n: int = 4, size: int = 320, *, name: str = "data", **kwargs: object) -> Path:
+        return write_dataset(tmp_path / name, n, size, **kwargs)
+
+    return make
