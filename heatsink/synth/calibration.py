@@ -1,0 +1,111 @@
+"""Compare a twin's labels with the real dataset's published statistics, definition for definition.
+
+Both sides use the same definitions: objects are 8-connected components of one class in the
+label mask (:mod:`heatsink.objects`); the twin's side is computed with :mod:`heatsink.stats`
+on ``labels/``, the real side is loaded with :mod:`heatsink.reference`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from scipy.stats import ks_2samp
+
+from heatsink import reference, stats
+from heatsink.errors import DatasetError
+
+#: Acceptance thresholds used by the study (KS statistic; relative co-occurrence error).
+KS_MAX = 0.2
+COOCCURRENCE_MAX = 0.05
+
+
+def read_masks(folder: str | Path):
+    """Yield ``(image_id, mask)`` for every ``*.png`` mask in ``folder``, in id order."""
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.png"))
+    if not paths:
+        raise DatasetError(folder, "no *.png label masks found")
+    for path in paths:
+        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.ndim != 2:
+            raise DatasetError(path, "not a single-channel mask")
+        yield path.stem, mask
+
+
+def calibration_report(
+    twin_dir: str | Path, reference_dir: str | Path | None = None, masks: str = "labels"
+) -> pd.DataFrame:
+    """Distribution-by-distribution comparison of a twin with the real dataset.
+
+    Parameters
+    ----------
+    twin_dir : str or Path
+        A folder written by :func:`heatsink.synth.generate`.
+    reference_dir : str or Path, optional
+        DatasetNinja reference folder (default :func:`heatsink.reference.find_dir`).
+    masks : str
+        Sub-folder of masks to measure: ``'labels'`` (as labelled; the calibrated one) or
+        ``'truth'``.
+
+    Returns
+    -------
+    DataFrame
+        One row per statistic with ``statistic, level, twin_mean, real_mean, twin_median,
+        real_median, ks`` (two-sample KS statistic, scipy), and for the co-occurrence rows
+        ``twin_count, real_count_scaled, rel_diff``; ``ok`` says whether the row meets the
+        study's threshold (KS ≤ 0.2, co-occurrence within ±5 %).
+    """
+    twin_dir = Path(twin_dir)
+    pairs = list(read_masks(twin_dir / masks))
+    t_img = stats.image_table(pairs)
+    t_obj = stats.objects_table(pairs)
+    r_img = reference.image_table(reference_dir)
+    r_obj = reference.objects_table(reference_dir)
+
+    rows = []
+
+    def dist(name: str, level: str, a: pd.Series, b: pd.Series) -> None:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        ks = float(ks_2samp(a, b).statistic) if len(a) and len(b) else np.nan
+        rows.append({
+            "statistic": name, "level": level, "twin_n": len(a), "real_n": len(b),
+            "twin_mean": a.mean() if len(a) else np.nan, "real_mean": b.mean(),
+            "twin_median": np.median(a) if len(a) else np.nan, "real_median": np.median(b),
+            "ks": ks, "ok": bool(ks <= KS_MAX),
+        })
+
+    for col in ("scratch_count", "stain_count", "scratch_pct", "stain_pct"):
+        dist(col, "image", t_img[col], r_img[col])
+    for cls in ("scratch", "stain"):
+        tw = t_obj[t_obj["class_name"] == cls] if len(t_obj) else t_obj
+        rl = r_obj[r_obj["class_name"] == cls]
+        for col in ("bbox_h", "bbox_w"):
+            dist(f"{cls} {col}", "object", tw[col] if len(tw) else [], rl[col])
+        # DatasetNinja rounds object area % to 0.01: round the twin's the same way
+        dist(f"{cls} area_pct", "object",
+             np.round(tw["area_pct"], 2) if len(tw) else [], rl["area_pct"])
+
+    t_co = stats.cooccurrence(t_img)
+    r_co = reference.cooccurrence(reference_dir)
+    scale = len(t_img) / len(r_img)
+    for key in ("scratch only", "stain only", "both"):
+        expected = r_co[key] * scale
+        rel = (t_co[key] - expected) / expected if expected else np.nan
+        rows.append({
+            "statistic": f"images: {key}", "level": "cooccurrence",
+            "twin_count": int(t_co[key]), "real_count_scaled": expected, "rel_diff": rel,
+            "ok": bool(abs(rel) <= COOCCURRENCE_MAX),
+        })
+    t_pix = stats.pixel_composition(pairs)
+    r_pix = reference.pixel_composition(reference_dir)
+    for cls in ("scratch", "stain"):
+        rows.append({
+            "statistic": f"{cls} pixel share %", "level": "pixels",
+            "twin_mean": float(t_pix[cls]), "real_mean": float(r_pix[cls]),
+        })
+    cols = ["statistic", "level", "twin_n", "real_n", "twin_mean", "real_mean", "twin_median",
+            "real_median", "ks", "twin_count", "real_count_scaled", "rel_diff", "ok"]
+    return pd.DataFrame(rows).reindex(columns=cols)

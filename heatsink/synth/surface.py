@@ -1,0 +1,118 @@
+"""The gold-plated W-Cu surface: grainy reddish-copper plating under uneven light.
+
+The surface is rendered as a relative luminance field over a whole part (one or more
+frames), which defects then modify, and is coloured at the end. Values were read off the
+real images in DatasetNinja's grid: the red channel's median is ≈75–155 depending on the
+image, green ≈0.3–0.4 of red, blue ≈5–10; the grain is blotchy at a 3–8 px scale
+(±15 %); lighting varies slowly; some frames have dark vignetted edges; brushing leaves
+short bright streaks in one direction. None of this is labelled.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Zero-mean, unit-std random field with features of about ``scale`` px."""
+    h, w = shape
+    gh, gw = max(2, int(np.ceil(h / scale)) + 2), max(2, int(np.ceil(w / scale)) + 2)
+    coarse = rng.standard_normal((gh, gw)).astype(np.float32)
+    field = cv2.resize(coarse, (int(gw * scale), int(gh * scale)), interpolation=cv2.INTER_CUBIC)
+    field = field[:h, :w]
+    return (field - field.mean()) / (field.std() + 1e-6)
+
+
+def grain(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Plating grain: blurred white noise at two scales, unit std."""
+    white = rng.standard_normal(shape).astype(np.float32)
+    fine = cv2.GaussianBlur(white, (0, 0), 1.3)
+    coarse = cv2.GaussianBlur(white, (0, 0), 3.0)
+    g = fine / (fine.std() + 1e-6) + 0.8 * coarse / (coarse.std() + 1e-6)
+    return g / (g.std() + 1e-6)
+
+
+def vignette(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Multiplicative darkening near some of the part's outer edges (1 elsewhere)."""
+    h, w = shape
+    out = np.ones(shape, np.float32)
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    dists = {"top": yy, "bottom": h - 1 - yy, "left": xx, "right": w - 1 - xx}
+    for side, d in dists.items():
+        if rng.random() < 0.5:
+            continue
+        depth = float(rng.uniform(0.25, 0.75))
+        reach = float(rng.uniform(3.0, 18.0))
+        if side in ("top", "bottom"):
+            along = 1.0 + 0.3 * smooth_noise(rng, (1, w), 80.0)
+        else:
+            along = 1.0 + 0.3 * smooth_noise(rng, (h, 1), 80.0)
+        out *= 1.0 - depth * np.clip(along, 0.3, 1.7) * np.exp(-d / reach)
+    return np.clip(out, 0.15, 1.0)
+
+
+def brushing(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Benign brushing marks: short bright streaks in one direction, in patches."""
+    h, w = shape
+    canvas = np.zeros(shape, np.float32)
+    theta = float(rng.choice([0.0, np.pi / 2, rng.uniform(0, np.pi)]) + rng.normal(0, 0.15))
+    d = np.array([np.cos(theta), np.sin(theta)])
+    n = int(rng.uniform(0.2, 1.0) * h * w / 900)
+    centres = rng.uniform([0, 0], [w, h], size=(n, 2))
+    lengths = rng.uniform(6, 45, n)
+    jitter = rng.normal(0, 0.05, n)
+    strength = rng.uniform(0.3, 1.0, n)
+    for (cx, cy), length, j, s in zip(centres, lengths, jitter, strength, strict=True):
+        dj = np.array([np.cos(theta + j), np.sin(theta + j)]) * length / 2
+        p0 = (int(cx - dj[0]), int(cy - dj[1]))
+        p1 = (int(cx + dj[0]), int(cy + dj[1]))
+        cv2.line(canvas, p0, p1, float(s), int(rng.integers(1, 3)), cv2.LINE_AA)
+    del d
+    canvas = cv2.GaussianBlur(canvas, (0, 0), 0.8)
+    patches = np.clip(smooth_noise(rng, shape, 90.0) * 0.9 + rng.uniform(-0.6, 0.3), 0, None)
+    return canvas * patches
+
+
+def long_streaks(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A few long, very faint parallel polishing lines (benign, never labelled)."""
+    h, w = shape
+    canvas = np.zeros(shape, np.float32)
+    theta = float(rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.05))
+    big = 2 * (h + w)
+    for _ in range(int(rng.integers(2, 8))):
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        dx, dy = np.cos(theta) * big, np.sin(theta) * big
+        cv2.line(canvas, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)),
+                 float(rng.uniform(0.3, 1.0)), 1, cv2.LINE_AA)
+    return cv2.GaussianBlur(canvas, (0, 0), 1.0)
+
+
+def luminance(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Relative luminance of a bare part surface (≈1 on average), before defects."""
+    lum = 1.0 + float(rng.uniform(0.08, 0.15)) * grain(rng, shape)
+    lum *= 1.0 + float(rng.uniform(0.04, 0.14)) * smooth_noise(rng, shape, 110.0)
+    lum *= 1.0 + float(rng.uniform(0.0, 0.06)) * smooth_noise(rng, shape, 35.0)
+    if rng.random() < 0.55:
+        lum += float(rng.uniform(0.1, 0.5)) * brushing(rng, shape)
+    if rng.random() < 0.3:
+        lum += float(rng.uniform(0.03, 0.07)) * long_streaks(rng, shape)
+    if rng.random() < 0.45:
+        lum *= vignette(rng, shape)
+    return lum.astype(np.float32)
+
+
+def colourize(rng: np.random.Generator, lum: np.ndarray) -> np.ndarray:
+    """Map relative luminance to dark reddish-copper, as BGR uint8 (OpenCV order)."""
+    red = float(np.clip(rng.normal(105.0, 20.0), 70.0, 160.0))
+    green_ratio = float(rng.uniform(0.29, 0.37))
+    blue = float(rng.uniform(5.0, 10.0))
+    lum = np.clip(lum, 0.05, None)
+    r = red * lum
+    g = red * green_ratio * lum**1.25
+    b = blue * lum**0.5
+    img = np.stack([b, g, r], axis=-1)
+    img += rng.normal(0.0, 1.2, img.shape).astype(np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
