@@ -24,19 +24,26 @@ KEY_PACKAGES = (
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+#: Paths (git pathspecs, from the repository root) that a study run writes.
+STUDY_OUTPUTS = ("notebooks/*.ipynb", "results")
+
 
 def git_sha(repo: str | Path | None = None) -> str:
     """The current commit, with ``-dirty`` appended when tracked files have uncommitted changes.
 
+    The study's own outputs (:data:`STUDY_OUTPUTS`) do not count: a study run rewrites them
+    while it runs, and they are what it produces, not the code it ran.
+
     Returns ``"unknown"`` outside a git checkout (e.g. an installed package).
     """
-    cwd = Path(repo) if repo else PACKAGE_DIR
+    cwd = Path(repo) if repo else PACKAGE_DIR.parent
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             *(f":(exclude){p}" for p in STUDY_OUTPUTS)],
             cwd=cwd, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):

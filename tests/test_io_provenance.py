@@ -39,3 +39,24 @@ def test_bf16_detection_reads_the_flags(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
     assert not hardware.has_bf16()
     assert "no bf16" in hardware.summary_line()
+
+
+def test_git_sha_ignores_the_study_outputs_but_not_code(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_a.ipynb").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = provenance.git_sha(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "notebooks" / "01_a.ipynb").write_text('{"executed": true}')
+    assert provenance.git_sha(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance.git_sha(tmp_path) == clean + "-dirty"
+    assert provenance.git_sha(tmp_path / "nowhere") == "unknown"

@@ -184,8 +184,8 @@ def test_refuses_non_empty_output_and_is_atomic(tmp_path: Path, monkeypatch):
 def test_noise_config():
     assert all(v == 0 for v in NoiseConfig.none().rates().values())
     base = NoiseConfig().rates()
-    assert NoiseConfig().level == pytest.approx(0.12)
-    double = NoiseConfig(level=0.24).rates()
+    assert NoiseConfig().level == pytest.approx(0.20)  # the level the book states
+    double = NoiseConfig(level=0.40).rates()
     assert all(double[k] == pytest.approx(2 * base[k]) for k in base)
     assert NoiseConfig(class_swap=0.5).rates()["class_swap"] == 0.5
     with pytest.raises(ValueError):

@@ -1,0 +1,147 @@
+"""The ``heatsink`` command line: one entry point, one sub-command per task.
+
+``heatsink data check PATH``      validate a dataset, print its figures; exit 1 on problems
+``heatsink data split PATH``      write the seeded 70/15/15 split manifest
+``heatsink data synth OUT -n N``  generate a synthetic twin
+``heatsink data download``        fetch the real dataset through kagglehub
+``heatsink study run``            execute the study's notebooks (``make study``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from heatsink.errors import HeatsinkError
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from heatsink.data import check_dataset
+
+    report = check_dataset(args.path)
+    print(report.to_text())
+    return 0 if report.ok else 1
+
+
+def _data_split(args: argparse.Namespace) -> int:
+    from heatsink.data import load_dataset, make_split, save_split
+
+    ds = load_dataset(args.path)
+    groups = ds.parts if args.by_part else None
+    split = make_split(ds, seed=args.seed, groups=groups)
+    out = Path(args.out) if args.out else Path(args.path) / "split.csv"
+    save_split(split, out)
+    counts = split["split"].value_counts().reindex(["train", "val", "test"]).to_dict()
+    print(f"{out}: {counts} (seed {args.seed}{', grouped by part' if groups is not None else ''})")
+    return 0
+
+
+def _noise(value: str):
+    from heatsink.synth import NoiseConfig
+
+    if value == "none":
+        return NoiseConfig.none()
+    if value == "default":
+        return NoiseConfig()
+    try:
+        level = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--noise takes 'default', 'none' or a level between 0 and 1, not {value!r}"
+        ) from None
+    if not 0.0 <= level <= 1.0:
+        raise argparse.ArgumentTypeError(f"--noise level must be between 0 and 1, not {level}")
+    return NoiseConfig(level=level)
+
+
+def _data_synth(args: argparse.Namespace) -> int:
+    from heatsink.synth import generate
+
+    path = generate(args.out, n=args.n, seed=args.seed, noise=args.noise,
+                    overwrite=args.overwrite, progress=not args.quiet, workers=args.workers)
+    print(f"{path}: synthetic twin, {args.n} images, seed {args.seed}")
+    return 0
+
+
+def _data_download(args: argparse.Namespace) -> int:
+    from heatsink.data import download
+
+    print(download(cache_dir=args.cache, force=args.force))
+    return 0
+
+
+def _study_run(args: argparse.Namespace) -> int:
+    from heatsink.study import run_study
+
+    run_study(profile=args.profile, data=args.data, only=args.only or None,
+              output_dir=args.output, force=args.force)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the tests and for ``--help`` pages)."""
+    parser = argparse.ArgumentParser(prog="heatsink", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="check, split, generate or download a dataset")
+    data_cmds = data.add_subparsers(dest="data_command", required=True)
+
+    check = data_cmds.add_parser("check", help="validate a dataset and print its figures")
+    check.add_argument("path", help="dataset folder (images/, labels/)")
+    check.set_defaults(func=_data_check)
+
+    split = data_cmds.add_parser("split", help="write a seeded 70/15/15 split manifest (CSV)")
+    split.add_argument("path", help="dataset folder")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--out", help="manifest path (default: PATH/split.csv)")
+    split.add_argument("--by-part", action="store_true",
+                       help="keep tiles of one part in one split (twin: adjacency.csv)")
+    split.set_defaults(func=_data_split)
+
+    synth = data_cmds.add_parser("synth", help="generate a synthetic twin in the Kaggle layout")
+    synth.add_argument("out", help="output folder (must not exist or be empty)")
+    synth.add_argument("-n", type=int, default=1000, help="number of images (default 1000)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--noise", type=_noise, default="default",
+                       help="label noise: 'default', 'none' or a level in [0, 1]")
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    synth.add_argument("--overwrite", action="store_true")
+    synth.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=_data_synth)
+
+    download = data_cmds.add_parser("download", help="fetch the real dataset via kagglehub")
+    download.add_argument("--cache", help="cache folder (default: kagglehub's)")
+    download.add_argument("--force", action="store_true", help="download again")
+    download.set_defaults(func=_data_download)
+
+    study = commands.add_parser("study", help="run the study's notebooks")
+    study_cmds = study.add_subparsers(dest="study_command", required=True)
+    run = study_cmds.add_parser("run", help="execute notebooks with papermill (make study)")
+    run.add_argument("--profile", default="full", help="parameter profile: full or smoke")
+    run.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
+                                    "$HEATSINK_DATA, else the synthetic twin)")
+    run.add_argument("--only", action="append", help="notebook name, e.g. 01_exploration")
+    run.add_argument("--output", type=Path, help="folder for executed notebooks")
+    run.add_argument("--force", action="store_true", help="rerun even if up to date")
+    run.set_defaults(func=_study_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 problems found, 2 error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HeatsinkError as err:
+        print(f"heatsink: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("heatsink: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Run the study's notebooks through papermill and stamp each with its run record.
+
+Each notebook in ``notebooks/`` is a jupytext percent-format ``.py`` file (the source that
+diffs read) paired with an executed ``.ipynb`` (what the book renders). :func:`run_study`
+executes the sources in order with the parameters of a *profile* (``notebooks/profiles.yaml``:
+``full`` for the book, ``smoke`` for the tests), then writes each executed notebook atomically
+with a visible first cell and a ``heatsink`` metadata entry naming the parameters, git sha,
+dataset and checksum, hardware and wall time. A notebook already executed for the same source,
+package code, data checksum and parameters is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from heatsink.errors import HeatsinkError
+from heatsink.io import atomic_path
+from heatsink.provenance import code_hash, run_record
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_DIR / "notebooks"
+RECORD_TAG = "run-record"
+#: Parameters that say where things are, not what is computed: left out of a run's identity.
+PATH_PARAMETERS = ("data", "results")
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """What happened to one notebook: ``status`` is ``ran`` or ``skipped``."""
+
+    name: str
+    output: Path
+    status: str
+    wall_time_s: float
+
+
+def notebook_sources(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The study's notebook sources (``NN_name.py``) in chapter order."""
+    return sorted(directory.glob("[0-9][0-9]_*.py"))
+
+
+def load_profiles(directory: Path = NOTEBOOK_DIR) -> dict:
+    """The parameter profiles in ``profiles.yaml`` beside the notebooks."""
+    path = directory / "profiles.yaml"
+    try:
+        profiles = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise HeatsinkError(f"{path}: cannot read the notebook profiles ({err})") from err
+    if not isinstance(profiles, dict):
+        raise HeatsinkError(f"{path}: expected a mapping of profile names")
+    return profiles
+
+
+def profile_parameters(profile: str, name: str, profiles: dict) -> dict:
+    """Parameters papermill passes to notebook ``name`` under ``profile``."""
+    if profile not in profiles:
+        raise HeatsinkError(f"unknown profile {profile!r}; profiles.yaml has {sorted(profiles)}")
+    overrides = (profiles[profile].get("notebooks") or {}).get(name) or {}
+    return {"profile": profile, **overrides}
+
+
+def run_key(source: Path, parameters: dict, checksum: str) -> str:
+    """Identity of a run: notebook source, package code, data checksum and parameters."""
+    payload = json.dumps(
+        {
+            "source": hashlib.sha256(source.read_bytes()).hexdigest(),
+            "code": code_hash(),
+            "data": checksum,
+            "parameters": parameters,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _existing_key(output: Path) -> str | None:
+    import nbformat
+
+    if not output.exists():
+        return None
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # an unreadable old output is simply rerun
+        return None
+    return nb.metadata.get("heatsink", {}).get("key")
+
+
+def record_markdown(record: dict) -> str:
+    """The visible run-record cell that opens every executed notebook."""
+    data = record["dataset"]
+    hw = record["hardware"]
+    params = ", ".join(f"`{k}={v!r}`" for k, v in record["parameters"].items())
+    bf16 = ", ".join(hw["bf16"]) or "none"
+    return (
+        "```{admonition} Run record\n"
+        f"- **Data:** {data['name']}, checksum `{data['checksum'][:16]}`\n"
+        f"- **Parameters:** {params}\n"
+        f"- **Code:** git `{record['git_sha'][:12]}`\n"
+        f"- **Hardware:** {hw['cpu']}, {hw['cores']} cores, {hw['memory_gib']} GiB, "
+        f"bf16: {bf16}, no GPU\n"
+        f"- **Run:** {record['started']}, wall time {record['wall_time_s']:.0f} s\n"
+        "```"
+    )
+
+
+def _stamp(path: Path, record: dict) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if RECORD_TAG not in c.get("metadata", {}).get("tags", [])]
+    cell = nbformat.v4.new_markdown_cell(record_markdown(record))
+    cell.metadata["tags"] = [RECORD_TAG]
+    nb.cells.insert(0, cell)
+    nb.metadata["heatsink"] = record
+    nbformat.write(nb, path)
+
+
+def run_notebook(
+    source: Path,
+    output: Path,
+    parameters: dict,
+    dataset: tuple[str, str, Path],
+    force: bool = False,
+    progress: bool = True,
+) -> NotebookRun:
+    """Execute one notebook source with papermill and stamp the result.
+
+    Parameters
+    ----------
+    source : Path
+        The jupytext ``.py`` source.
+    output : Path
+        Where the executed ``.ipynb`` goes; written only if the run succeeds.
+    parameters : dict
+        Papermill parameters (the dataset path is added as ``data``).
+    dataset : (name, checksum, path)
+        The data the notebook runs on.
+    force : bool
+        Run even if ``output`` records the same run key.
+    """
+    import jupytext
+    import papermill
+
+    name, checksum, data_path = dataset
+    parameters = {**parameters, "data": str(data_path)}
+    identity = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+    key = run_key(source, identity, checksum)
+    if not force and _existing_key(output) == key:
+        return NotebookRun(source.stem, output, "skipped", 0.0)
+
+    nb = jupytext.read(source)
+    record = run_record(identity, name, checksum, data_path)
+    start = time.perf_counter()
+    with atomic_path(output) as tmp:
+        try:
+            papermill.execute_notebook(
+                nb, str(tmp), parameters=parameters, kernel_name="python3", language="python",
+                cwd=str(source.parent), progress_bar=progress,
+            )
+        except papermill.PapermillExecutionError as err:
+            raise HeatsinkError(
+                f"{source}: cell {err.exec_count} failed: {err.ename}: {err.evalue}"
+            ) from err
+        record["wall_time_s"] = round(time.perf_counter() - start, 1)
+        record["key"] = key
+        _stamp(tmp, record)
+    return NotebookRun(source.stem, output, "ran", record["wall_time_s"])
+
+
+def run_study(
+    profile: str = "full",
+    data: str | Path | None = None,
+    only: list[str] | None = None,
+    output_dir: Path | None = None,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    force: bool = False,
+    progress: bool = True,
+) -> list[NotebookRun]:
+    """Run every notebook (or those named in ``only``) under ``profile``, in chapter order.
+
+    The dataset is resolved once (:func:`heatsink.data.resolve.resolve_data`; the default
+    twin's size comes from the profile's ``twin_size``), checked, and its checksum recorded
+    in each notebook. Executed notebooks go to ``output_dir`` (default: beside their sources,
+    where the book reads them) and small result files to :func:`results_dir` (under
+    ``output_dir/results`` when ``output_dir`` is given, so test runs never touch the repo's
+    ``results/``).
+    """
+    from heatsink.data import load_dataset
+    from heatsink.data.resolve import resolve_data
+
+    profiles = load_profiles(notebook_dir)
+    if profile not in profiles:
+        raise HeatsinkError(f"unknown profile {profile!r}; profiles.yaml has {sorted(profiles)}")
+    twin_size = int(profiles[profile].get("twin_size", 1000))
+    data_path = resolve_data(data, n=twin_size, progress=progress)
+    ds = load_dataset(data_path)
+    dataset = (f"{ds.name}, {len(ds)} images", ds.checksum, data_path)
+
+    sources = notebook_sources(notebook_dir)
+    if only:
+        unknown = set(only) - {s.stem for s in sources}
+        if unknown:
+            raise HeatsinkError(f"no such notebook(s) in {notebook_dir}: {sorted(unknown)}")
+        sources = [s for s in sources if s.stem in only]
+    out_dir = Path(output_dir) if output_dir else notebook_dir
+    results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
+    runs = []
+    for source in sources:
+        params = {**profile_parameters(profile, source.stem, profiles), "results": str(results)}
+        run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
+                           force=force, progress=progress)
+        print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
+        runs.append(run)
+    return runs
+
+
+def results_dir(ds_root: Path, base: Path | None = None) -> Path:
+    """Folder for a run's small result files: ``results/twin`` or ``results/real``.
+
+    Twin results are committed with the book; results on the real data stay on the user's
+    machine (``results/real`` is ignored by git).
+    """
+    kind = "twin" if (Path(ds_root) / "twin.json").exists() else "real"
+    return (Path(base) if base else REPO_DIR / "results") / kind
+
+
+def study_split(ds, directory: Path, seed: int = 0):
+    """The study's split of ``ds``: loaded from ``directory/split.csv`` or made and saved.
+
+    On the twin the split keeps the tiles of one part together (``ds.parts``), because tiles
+    that share a seam are near-duplicates along it; on data without part information it is a
+    plain seeded random split, as in the seed study. A saved manifest is verified against the
+    dataset's file hashes; one made for other data is replaced (the split is a deterministic
+    function of the data and the seed), never silently reused.
+    """
+    from heatsink.data import load_split, make_split, save_split
+    from heatsink.errors import DatasetError
+
+    path = Path(directory) / "split.csv"
+    if path.exists():
+        try:
+            return load_split(path, ds)
+        except DatasetError as err:
+            print(f"{path} was made for other data ({err.problem}); making it anew")
+    split = make_split(ds, seed=seed, groups=ds.parts)
+    save_split(split, path)
+    return split

@@ -1,0 +1,61 @@
+"""The book builds from the executed notebooks in the repo, with warnings as errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_every_notebook_in_the_toc_is_executed_and_says_what_data_it_ran_on():
+    notebooks = [f for f in _toc_files() if f.startswith("notebooks/")]
+    assert notebooks, "the book has no notebook chapters"
+    for name in notebooks:
+        nb = nbformat.read(REPO / f"{name}.ipynb", as_version=4)
+        record = nb.metadata.get("heatsink")
+        assert record, f"{name}.ipynb was not executed by the study runner"
+        assert record["parameters"]["profile"] == "full", f"{name}.ipynb is not a full run"
+        assert record["dataset"]["checksum"] and record["dataset"]["name"]
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.get("execution_count") for c in code), f"{name}.ipynb has unexecuted cells"
+
+
+def test_notebook_sources_and_executed_copies_agree():
+    import jupytext
+
+    for source in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+        executed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+        mine = jupytext.read(source)
+        executed_code = [c.source for c in executed.cells if c.cell_type == "code"
+                         and "injected-parameters" not in c.metadata.get("tags", [])]
+        source_code = [c.source for c in mine.cells if c.cell_type == "code"]
+        assert executed_code == source_code, (
+            f"{source.name} changed since its notebook was executed: run `make study`"
+        )
+
+
+def test_book_builds_without_warnings(tmp_path):
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jb), "build", str(REPO), "--path-output", str(tmp_path), "--warningiserror",
+         "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "index.html").exists()
+    for name in _toc_files():
+        assert (html / f"{name}.html").exists(), f"{name} was not rendered"

@@ -1,0 +1,90 @@
+"""The study runner: every notebook runs in smoke mode on a small twin and is stamped.
+
+These tests execute the real notebooks through papermill, so they also prove that every
+chapter's cells run on fresh data.
+"""
+
+import json
+
+import nbformat
+import pytest
+
+from heatsink import study
+from heatsink.data import load_dataset
+from heatsink.errors import HeatsinkError
+from heatsink.synth import generate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small_twin(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("twin") / "twin", n=40, seed=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(small_twin, tmp_path_factory):
+    out = tmp_path_factory.mktemp("executed")
+    runs = study.run_study(profile="smoke", data=small_twin, output_dir=out, progress=False)
+    return out, runs
+
+
+def test_every_notebook_ran_and_is_stamped(small_twin, smoke_run):
+    out, runs = smoke_run
+    names = [s.stem for s in study.notebook_sources()]
+    assert [r.name for r in runs] == names and all(r.status == "ran" for r in runs)
+    checksum = load_dataset(small_twin).checksum
+    for name in names:
+        nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
+        record = nb.metadata["heatsink"]
+        assert record["dataset"]["checksum"] == checksum
+        assert "synthetic twin" in record["dataset"]["name"]
+        assert record["parameters"]["profile"] == "smoke"
+        assert record["git_sha"] and record["hardware"]["cores"] >= 1
+        assert record["wall_time_s"] > 0
+        first = nb.cells[0]
+        assert study.RECORD_TAG in first.metadata["tags"]
+        assert checksum[:16] in first.source and "synthetic twin" in first.source
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert errors == []
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and "smoke" in injected[0].source
+
+
+def test_split_manifest_written_under_the_output_not_the_repo(smoke_run):
+    out, _ = smoke_run
+    split = (out / "results" / "twin" / "split.csv").read_text().splitlines()
+    assert split[0].startswith("image_id") and len(split) == 41
+
+
+def test_same_run_is_skipped(small_twin, smoke_run):
+    out, _ = smoke_run
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*.ipynb")}
+    runs = study.run_study(profile="smoke", data=small_twin, output_dir=out, progress=False)
+    assert all(r.status == "skipped" for r in runs)
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*.ipynb")} == before
+
+
+def test_failing_notebook_names_the_cell_and_keeps_the_old_output(small_twin, tmp_path):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    (nb_dir / "profiles.yaml").write_text("smoke:\n  twin_size: 4\n  notebooks: {}\n")
+    (nb_dir / "01_broken.py").write_text(
+        "# %% tags=[\"parameters\"]\nprofile = 'full'\ndata = None\nresults = None\n\n"
+        "# %%\nraise RuntimeError('deliberate failure')\n"
+    )
+    old = nb_dir / "01_broken.ipynb"
+    old.write_text(json.dumps({"old": True}))
+    with pytest.raises(HeatsinkError, match=r"01_broken\.py: cell .* deliberate failure"):
+        study.run_study(profile="smoke", data=small_twin, notebook_dir=nb_dir, progress=False)
+    assert json.loads(old.read_text()) == {"old": True}
+    assert sorted(p.name for p in nb_dir.iterdir()) == ["01_broken.ipynb", "01_broken.py",
+                                                        "profiles.yaml"]
+
+
+def test_unknown_profile_and_notebook_are_clear_errors(small_twin):
+    with pytest.raises(HeatsinkError, match="unknown profile 'huge'"):
+        study.run_study(profile="huge", data=small_twin, progress=False)
+    with pytest.raises(HeatsinkError, match="no such notebook"):
+        study.run_study(profile="smoke", data=small_twin, only=["99_nothing"], progress=False)
