@@ -11,6 +11,7 @@ package code, data checksum and parameters is skipped.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import time
@@ -77,6 +78,27 @@ def run_key(source: Path, parameters: dict, checksum: str) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def notebook_defaults(nb) -> dict:
+    """The values assigned in a notebook's ``parameters`` cell (literals only).
+
+    Papermill records only the parameters it injects; a run record also needs the ones the
+    notebook kept at their defaults, so this reads them from the cell itself.
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            defaults = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, ast.Name):
+                        try:
+                            defaults[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            defaults[target.id] = ast.unparse(node.value)
+            return defaults
+    return {}
 
 
 def _existing_key(output: Path) -> str | None:
@@ -155,7 +177,8 @@ def run_notebook(
         return NotebookRun(source.stem, output, "skipped", 0.0)
 
     nb = jupytext.read(source)
-    record = run_record(identity, name, checksum, data_path)
+    effective = {k: v for k, v in notebook_defaults(nb).items() if k not in PATH_PARAMETERS}
+    record = run_record({**effective, **identity}, name, checksum, data_path)
     start = time.perf_counter()
     with atomic_path(output) as tmp:
         try:

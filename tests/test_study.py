@@ -40,6 +40,9 @@ def test_every_notebook_ran_and_is_stamped(small_twin, smoke_run):
         assert record["dataset"]["checksum"] == checksum
         assert "synthetic twin" in record["dataset"]["name"]
         assert record["parameters"]["profile"] == "smoke"
+        assert "data" not in record["parameters"]  # where the data is, not what ran
+        if name == "01_exploration":  # the smoke override, and a default kept as it was
+            assert record["parameters"]["n_examples"] == 4 and record["parameters"]["seed"] == 0
         assert record["git_sha"] and record["hardware"]["cores"] >= 1
         assert record["wall_time_s"] > 0
         first = nb.cells[0]
@@ -88,3 +91,16 @@ def test_unknown_profile_and_notebook_are_clear_errors(small_twin):
         study.run_study(profile="huge", data=small_twin, progress=False)
     with pytest.raises(HeatsinkError, match="no such notebook"):
         study.run_study(profile="smoke", data=small_twin, only=["99_nothing"], progress=False)
+
+
+def test_notebook_defaults_reads_the_parameters_cell():
+    import jupytext
+
+    nb = jupytext.reads(
+        '# %% tags=["parameters"]\nprofile = "full"  # comment\nn = 12\nsizes = (256, 320)\n'
+        "path = None\nderived = n * 2\n\n# %%\nx = 1\n",
+        fmt="py:percent",
+    )
+    assert study.notebook_defaults(nb) == {
+        "profile": "full", "n": 12, "sizes": (256, 320), "path": None, "derived": "n * 2"
+    }
