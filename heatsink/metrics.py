@@ -157,3 +157,29 @@ def score_masks(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> SegmentationS
     """
     cm = summed_confusion(pairs)
     return SegmentationScores(confusion=cm, per_class=per_class_scores(cm))
+
+
+def per_image_scores(pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Per-class scores of each image on its own.
+
+    Parameters
+    ----------
+    pairs : dict
+        Image id -> ``(truth, prediction)`` masks.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by image id; columns ``<class>_<score>`` for every class and each of
+        precision, recall, IoU and Dice, plus ``pixel_accuracy``. A class absent from an
+        image's truth and prediction has NaN scores for that image.
+    """
+    rows = {}
+    for image_id, (y_true, y_pred) in pairs.items():
+        scores = score_masks([(y_true, y_pred)])
+        row = {"pixel_accuracy": scores.pixel_accuracy}
+        for name in scores.per_class.index:
+            for col in ("precision", "recall", "iou", "dice"):
+                row[f"{name}_{col}"] = float(scores.per_class.loc[name, col])
+        rows[image_id] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("image_id")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,18 @@ def notebook_defaults(nb) -> dict:
     return {}
 
 
+def portable_path(path: Path, start: Path) -> str:
+    """``path`` as the executed notebook should show it: relative inside the repository,
+    ``~/...`` inside the home folder, else absolute (no user's absolute paths in the book)."""
+    path = Path(path).resolve()
+    if path.is_relative_to(REPO_DIR) and Path(start).resolve().is_relative_to(REPO_DIR):
+        return os.path.relpath(path, Path(start).resolve())
+    home = Path.home().resolve()
+    if path.is_relative_to(home):
+        return "~/" + path.relative_to(home).as_posix()
+    return str(path)
+
+
 def _existing_key(output: Path) -> str | None:
     import nbformat
 
@@ -170,7 +183,7 @@ def run_notebook(
     import papermill
 
     name, checksum, data_path = dataset
-    parameters = {**parameters, "data": str(data_path)}
+    parameters = {**parameters, "data": portable_path(data_path, source.parent)}
     identity = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
     key = run_key(source, identity, checksum)
     if not force and _existing_key(output) == key:
@@ -178,7 +191,7 @@ def run_notebook(
 
     nb = jupytext.read(source)
     effective = {k: v for k, v in notebook_defaults(nb).items() if k not in PATH_PARAMETERS}
-    record = run_record({**effective, **identity}, name, checksum, data_path)
+    record = run_record({**effective, **identity}, name, checksum, parameters["data"])
     start = time.perf_counter()
     with atomic_path(output) as tmp:
         try:
@@ -235,7 +248,8 @@ def run_study(
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
     runs = []
     for source in sources:
-        params = {**profile_parameters(profile, source.stem, profiles), "results": str(results)}
+        params = {**profile_parameters(profile, source.stem, profiles),
+                  "results": portable_path(results, source.parent)}
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
                            force=force, progress=progress)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)

@@ -55,3 +55,52 @@ def image_grid(
                 ax.set_title(titles[k], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def compare_hist(
+    ax,
+    ours,
+    real=None,
+    *,
+    discrete: bool = False,
+    log: bool = False,
+    upper: float | None = None,
+    bins: int = 30,
+    labels: tuple[str, str] = ("this dataset", "real (published)"),
+) -> None:
+    """Histogram of ``ours`` as bars and of ``real`` as a step line, on shared bins.
+
+    Both are drawn as densities, so datasets of different sizes compare.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    ours, real : array-like
+        Values of this dataset and of the published reference (``real`` may be None).
+    discrete : bool
+        Integer values (counts): one bin per integer.
+    log : bool
+        Log-spaced bins and a log x axis (for sizes spanning decades).
+    upper : float, optional
+        Clip the bins' range at this value (long tails).
+    bins : int
+        Number of bins when not ``discrete``.
+    labels : (str, str)
+        Legend labels of ``ours`` and ``real``.
+    """
+    series = [np.asarray(ours, float)] + ([] if real is None else [np.asarray(real, float)])
+    top = max(float(s.max()) for s in series)
+    if upper is not None:
+        top = min(top, upper)
+    if discrete:
+        edges = np.arange(0, top + 2) - 0.5
+    elif log:
+        low = max(min(float(s[s > 0].min()) for s in series), 1e-3)
+        edges = np.geomspace(low, top, bins)
+        ax.set_xscale("log")
+    else:
+        edges = np.linspace(0, top, bins + 1)
+    ax.hist(series[0], bins=edges, density=True, alpha=0.6, label=labels[0])
+    if real is not None:
+        density, _ = np.histogram(series[1], bins=edges, density=True)
+        ax.stairs(density, edges, color="k", lw=1.2, label=labels[1])

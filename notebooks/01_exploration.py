@@ -24,9 +24,9 @@
 # *object* is a connected component of one class in a label mask.
 
 # %% tags=["parameters"]
-profile = "full"  # "full" for the book, "smoke" for the tests
-data = None  # dataset folder; None: $HEATSINK_DATA, else the default synthetic twin
-results = None  # folder for small result files; None: results/twin or results/real
+profile = "full"  # "full": the book; "smoke": the tests
+data = None  # dataset folder (None: the default twin)
+results = None  # result files (None: results/twin or /real)
 n_examples = 12  # images in the sample grid
 seed = 0  # which images the grid shows
 
@@ -63,7 +63,7 @@ print(f"{name}: {len(ds)} images, checksum {ds.checksum[:16]}")
 # uneven lighting, brushing marks that are not labelled, faint scratch lines labelled as bands
 # several pixels wider than the line, and small blots labelled as polygons.
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(seed)
 picks = sorted(rng.choice(len(ds), size=min(n_examples, len(ds)), replace=False).tolist())
 panels = [p for i in picks for p in (ds.image(i), viz.overlay(ds.image(i), ds.mask(i)))]
@@ -116,17 +116,13 @@ combos
 # two: what share of its pixels they cover. Bars are this dataset, the line the published
 # real distribution (as densities, so that datasets of different sizes compare).
 
-# %%
+# %% tags=["hide-input"]
 real_images = reference.image_table() if ref_dir is not None else None
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
 for ax, col in zip(axes, ["scratch_count", "stain_count", "scratch_pct", "stain_pct"]):
-    counts = col.endswith("count")
-    top = max(images[col].max(), real_images[col].max() if real_images is not None else 0)
-    bins = np.arange(0, top + 2) - 0.5 if counts else np.linspace(0, min(top, 15), 31)
-    ax.hist(images[col], bins=bins, density=True, alpha=0.6, label=name)
-    if real_images is not None:
-        h, edges = np.histogram(real_images[col], bins=bins, density=True)
-        ax.step(edges[1:], h, where="pre", color="k", lw=1.2, label="real (published)")
+    real = real_images[col] if real_images is not None else None
+    viz.compare_hist(ax, images[col], real, discrete=col.endswith("count"), upper=15,
+                     labels=(name, "real (published)"))
     ax.set_xlabel(col.replace("_", " ").replace("pct", "% of pixels"))
 axes[0].set_ylabel("density")
 axes[0].legend(fontsize=8)
@@ -139,23 +135,17 @@ plt.show()
 # Bounding-box height and width and area of every object, per class, on log scales.
 # Scratches are long and thin (their boxes reach the full 320 px frame); stains are small.
 
-# %%
+# %% tags=["hide-input"]
 real_objects = reference.objects_table() if ref_dir is not None else None
 fig, axes = plt.subplots(2, 3, figsize=(14, 6.4))
 for row, cls in enumerate(["scratch", "stain"]):
     ours = objects[objects["class_name"] == cls]
     for ax, col in zip(axes[row], ["bbox_h", "bbox_w", "area_pct"]):
-        values = [ours[col]]
+        real = None
         if real_objects is not None:
-            values.append(real_objects.loc[real_objects["class_name"] == cls, col])
-        low = max(min(v[v > 0].min() for v in values), 1e-3)
-        bins = np.geomspace(low, max(v.max() for v in values), 30)
-        ax.hist(values[0], bins=bins, density=True, alpha=0.6, label=name)
-        if len(values) > 1:
-            h, edges = np.histogram(values[1], bins=bins, density=True)
-            ax.step(edges[1:], h, where="pre", color="k", lw=1.2, label="real (published)")
-        ax.set_xscale("log")
-        ax.set_title(f"{cls}: {col.replace('_', ' ')}", fontsize=10)
+            real = real_objects.loc[real_objects["class_name"] == cls, col]
+        viz.compare_hist(ax, ours[col], real, log=True, labels=(name, "real (published)"))
+        ax.set_title(f"{cls}: {col.replace('_', ' ').replace('pct', '% of image')}", fontsize=10)
 axes[0, 0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
@@ -190,7 +180,7 @@ else:
 # The fraction of images in which each pixel carries the class. Left: this dataset; right:
 # DatasetNinja's published heatmaps of the real data (an image, quoted as published).
 
-# %%
+# %% tags=["hide-input"]
 heat = stats.spatial_heatmaps(ds.masks())
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1, 2]})
 for ax, (cls, grid) in zip(axes[:2], heat.items()):
@@ -244,7 +234,7 @@ else:
 # tiles are neighbours (`adjacency.csv`); the image ids are shuffled, so the neighbours cannot
 # be read off the ids. One multi-tile part, reassembled:
 
-# %%
+# %% tags=["hide-input"]
 if ds.parts is not None:
     adjacency = pd.read_csv(ds.root / "adjacency.csv", dtype={"image_id": str})
     sizes = adjacency.groupby("part_id")["image_id"].transform("size")

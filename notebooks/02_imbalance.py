@@ -25,11 +25,11 @@
 # cause.
 
 # %% tags=["parameters"]
-profile = "full"  # "full" for the book, "smoke" for the tests
-data = None  # dataset folder; None: $HEATSINK_DATA, else the default synthetic twin
-results = None  # folder for small result files; None: results/twin or results/real
-grow_px = 2  # how far the "too fat" predictor grows each defect
-shift_px = 3  # how far the "misplaced" predictor shifts the mask
+profile = "full"  # "full": the book; "smoke": the tests
+data = None  # dataset folder (None: the default twin)
+results = None  # result files (None: results/twin or /real)
+grow_px = 2  # the "too fat" predictor grows defects by this
+shift_px = 3  # the "misplaced" predictor shifts by this
 
 # %%
 from functools import partial
@@ -107,6 +107,9 @@ columns = ["pixel_accuracy", "scratch_recall", "scratch_iou", "stain_recall", "s
 shifted = metrics.score_masks(
     (m, baselines.shifted(m, shift_px, shift_px)) for m in val_masks.values()
 )
+shifted.per_class.round(3)
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(4.6, 3.8))
 sns.heatmap(metrics.normalise_rows(shifted.confusion), annot=True, fmt=".2f", cmap="Blues",
             xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES, vmin=0, vmax=1, ax=ax)
@@ -114,7 +117,6 @@ ax.set_xlabel("predicted")
 ax.set_ylabel("labelled")
 ax.set_title(f"{name}, validation: labels shifted {shift_px} px", fontsize=10)
 plt.show()
-shifted.per_class.round(3)
 
 # %% [markdown]
 # ## How noisy labels cap the measurable score
@@ -155,13 +157,15 @@ weights.round(2)
 # hides.
 
 # %%
-per_image = pd.DataFrame(
-    {i: metrics.score_masks([(m, baselines.shifted(m, shift_px, shift_px))]).per_class["iou"]
-     for i, m in val_masks.items()}
-).T
+per_image = metrics.per_image_scores(
+    {i: (m, baselines.shifted(m, shift_px, shift_px)) for i, m in val_masks.items()}
+)
+per_image[["scratch_iou", "stain_iou"]].describe().round(3)
+
+# %% tags=["hide-input"]
+iou = per_image[["scratch_iou", "stain_iou"]].rename(columns=lambda c: c.split("_")[0])
 fig, ax = plt.subplots(figsize=(6, 3.2))
-sns.histplot(per_image[["scratch", "stain"]].melt(var_name="class", value_name="IoU").dropna(),
+sns.histplot(iou.melt(var_name="class", value_name="IoU").dropna(),
              x="IoU", hue="class", bins=20, ax=ax, element="step")
 ax.set_title(f"{name}, validation: per-image IoU, labels shifted {shift_px} px", fontsize=10)
 plt.show()
-per_image[["scratch", "stain"]].describe().round(3)

@@ -70,3 +70,13 @@ def test_row_normalised_confusion_has_recall_on_diagonal(masks):
 def test_shape_mismatch_is_a_clear_error():
     with pytest.raises(ValueError, match="shapes differ"):
         metrics.pixel_confusion(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_per_image_scores_match_scoring_each_image_alone(masks):
+    truth, pred = masks
+    pairs = {f"{k:04d}": (t, p) for k, (t, p) in enumerate(zip(truth, pred, strict=True))}
+    table = metrics.per_image_scores(pairs)
+    assert list(table.index) == list(pairs)
+    alone = metrics.score_masks([pairs["0002"]])
+    assert table.loc["0002", "stain_iou"] == pytest.approx(alone.per_class.loc["stain", "iou"])
+    assert table.loc["0002", "pixel_accuracy"] == pytest.approx(alone.pixel_accuracy)

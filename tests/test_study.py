@@ -5,6 +5,7 @@ chapter's cells run on fresh data.
 """
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -104,3 +105,11 @@ def test_notebook_defaults_reads_the_parameters_cell():
     assert study.notebook_defaults(nb) == {
         "profile": "full", "n": 12, "sizes": (256, 320), "path": None, "derived": "n * 2"
     }
+
+
+def test_portable_path(tmp_path, monkeypatch):
+    inside = study.REPO_DIR / "results" / "twin"
+    assert study.portable_path(inside, study.NOTEBOOK_DIR) == "../results/twin"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert study.portable_path(tmp_path / "cache" / "twin", tmp_path) == "~/cache/twin"
+    assert study.portable_path(Path("/opt/data"), tmp_path) == "/opt/data"
