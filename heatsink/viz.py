@@ -104,3 +104,24 @@ def compare_hist(
     if real is not None:
         density, _ = np.histogram(series[1], bins=edges, density=True)
         ax.stairs(density, edges, color="k", lw=1.2, label=labels[1])
+
+
+def part_mosaic(ds, tiles, alpha: float = 0.35) -> np.ndarray:
+    """The tiles of one part put back together, with their labels overlaid.
+
+    Parameters
+    ----------
+    ds : heatsink.data.Dataset
+    tiles : DataFrame
+        ``image_id, row, col`` of each tile (:func:`heatsink.synth.records.part_tiles`).
+    alpha : float
+        Opacity of the label colours.
+    """
+    first = ds.image(tiles["image_id"].iloc[0])
+    h, w = first.shape[:2]
+    canvas = np.zeros((h * (tiles["row"].max() + 1), w * (tiles["col"].max() + 1), 3), np.uint8)
+    for t in tiles.itertuples():
+        canvas[t.row * h:(t.row + 1) * h, t.col * w:(t.col + 1) * w] = overlay(
+            ds.image(t.image_id), ds.mask(t.image_id), alpha=alpha
+        )
+    return canvas

@@ -166,7 +166,7 @@ if is_twin and ref_dir is not None:
 
     calibration = calibration_report(ds.root)
     distributions = calibration[calibration["level"].isin(["image", "object"])]
-    display(distributions[["statistic", "level", "twin_mean", "real_mean", "twin_median",  # noqa: F821
+    display(distributions[["statistic", "twin_mean", "real_mean", "twin_median",  # noqa: F821
                            "real_median", "ks", "ok"]].round(3).set_index("statistic"))
     cooc_check = calibration[calibration["level"] == "cooccurrence"]
     display(cooc_check[["statistic", "twin_count", "real_count_scaled", "rel_diff", "ok"]]  # noqa: F821
@@ -206,25 +206,24 @@ plt.show()
 
 # %%
 if is_twin:
-    manifest = pd.read_csv(ds.root / "noise_manifest.csv", dtype={"image_id": str})
-    summary = manifest.groupby("error").agg(
-        errors=("image_id", "size"), images=("image_id", "nunique"), pixels=("pixels", "sum")
-    )
-    summary.loc["any"] = [len(manifest), manifest["image_id"].nunique(), manifest["pixels"].sum()]
-    display(summary)  # noqa: F821
-    shown = manifest.drop_duplicates("error")["image_id"].tolist()[:4]
+    from heatsink.synth import records
+
+    display(records.noise_summary(ds.root))  # noqa: F821
+else:
+    print("Not the synthetic twin: no clean truth to compare with.")
+
+# %% tags=["hide-input"]
+if is_twin:
+    manifest = records.read_manifest(ds.root).drop_duplicates("error").head(4)
     panels, titles = [], []
-    for image_id in shown:
-        kind = manifest.loc[manifest["image_id"] == image_id, "error"].iloc[0]
-        image = ds.image(image_id)
-        panels += [image, viz.overlay(image, ds.truth(image_id)),
-                   viz.overlay(image, ds.mask(image_id))]
-        titles += [f"{image_id}", "clean truth", f"as labelled ({kind})"]
+    for row in manifest.itertuples():
+        image = ds.image(row.image_id)
+        panels += [image, viz.overlay(image, ds.truth(row.image_id)),
+                   viz.overlay(image, ds.mask(row.image_id))]
+        titles += [row.image_id, "clean truth", f"as labelled ({row.error})"]
     fig = viz.image_grid(panels, titles, ncols=3, size=3.0)
     fig.suptitle(f"{name}: injected label errors", y=1.01)
     plt.show()
-else:
-    print("Not the synthetic twin: no clean truth to compare with.")
 
 # %% [markdown]
 # ## Parts larger than one frame
@@ -235,29 +234,26 @@ else:
 # be read off the ids. One multi-tile part, reassembled:
 
 # %% tags=["hide-input"]
-if ds.parts is not None:
-    adjacency = pd.read_csv(ds.root / "adjacency.csv", dtype={"image_id": str})
-    sizes = adjacency.groupby("part_id")["image_id"].transform("size")
-    part = adjacency.loc[sizes == sizes.max(), "part_id"].iloc[0]
-    tiles = adjacency[adjacency["part_id"] == part]
-    rows, cols = int(tiles["part_rows"].iloc[0]), int(tiles["part_cols"].iloc[0])
-    canvas = np.zeros((rows * 320, cols * 320, 3), np.uint8)
-    for t in tiles.itertuples():
-        tile = viz.overlay(ds.image(t.image_id), ds.mask(t.image_id), alpha=0.35)
-        canvas[t.row * 320:(t.row + 1) * 320, t.col * 320:(t.col + 1) * 320] = tile
+if is_twin:
+    tiles = records.part_tiles(ds.root)
+    rows, cols = tiles["part_rows"].iloc[0], tiles["part_cols"].iloc[0]
     fig, ax = plt.subplots(figsize=(3.2 * cols, 3.2 * rows))
-    ax.imshow(canvas)
+    ax.imshow(viz.part_mosaic(ds, tiles))
     for k in range(1, cols):
         ax.axvline(k * 320 - 0.5, color="w", lw=0.8, ls="--")
     for k in range(1, rows):
         ax.axhline(k * 320 - 0.5, color="w", lw=0.8, ls="--")
+    part = tiles["part_id"].iloc[0]
     ax.set_title(f"{name}: part {part}, tiles " + ", ".join(tiles["image_id"]), fontsize=9)
     ax.axis("off")
     plt.show()
-    print(adjacency.groupby("part_id").size().value_counts().sort_index()
-          .rename_axis("tiles per part").rename("parts").to_string())
 else:
     print("No adjacency information in this dataset.")
+
+# %%
+if is_twin:
+    display(records.read_adjacency(ds.root).groupby("part_id").size().value_counts()  # noqa: F821
+            .sort_index().rename_axis("tiles per part").rename("parts").to_frame())
 
 # %% [markdown]
 # ## The split

@@ -229,3 +229,24 @@ def test_calibration_on_a_small_twin(twin: Path):
     co = table[table["level"] == "cooccurrence"]
     assert len(co) == 3
     assert (co["rel_diff"].abs() <= 0.10).all(), co
+
+
+def test_records_summarise_the_manifest_and_find_parts(tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.errors import DatasetError
+    from heatsink.synth import records
+    from heatsink.viz import part_mosaic
+
+    root = generate(tmp_path / "twin", n=30, seed=4, noise=NoiseConfig(level=0.6),
+                    progress=False)
+    manifest = records.read_manifest(root)
+    summary = records.noise_summary(root)
+    assert summary.loc["any", "errors"] == len(manifest)
+    assert summary.drop("any")["errors"].sum() == len(manifest)
+    assert summary.loc["any", "images"] == manifest["image_id"].nunique()
+    tiles = records.part_tiles(root)
+    assert len(tiles) == tiles["part_rows"].iloc[0] * tiles["part_cols"].iloc[0]
+    mosaic = part_mosaic(load_dataset(root), tiles)
+    assert mosaic.shape == (320 * tiles["part_rows"].iloc[0], 320 * tiles["part_cols"].iloc[0], 3)
+    with pytest.raises(DatasetError, match="only a synthetic twin"):
+        records.read_manifest(tmp_path)
