@@ -125,3 +125,22 @@ def part_mosaic(ds, tiles, alpha: float = 0.35) -> np.ndarray:
             ds.image(t.image_id), ds.mask(t.image_id), alpha=alpha
         )
     return canvas
+
+
+def show_photo(fig, quality: int = 85, dpi: int = 100) -> None:
+    """Display a figure of photographs as JPEG, then close it.
+
+    Grainy surface images compress badly as PNG (about 1 MB per grid); as JPEG they stay
+    small enough to keep executed notebooks in the repository. Plots with lines and text
+    should keep using ``plt.show()`` (PNG).
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight",
+                pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="jpeg"))

@@ -70,7 +70,7 @@ panels = [p for i in picks for p in (ds.image(i), viz.overlay(ds.image(i), ds.ma
 titles = [t for i in picks for t in (f"{ds.ids[i]}", f"{ds.ids[i]} labelled")]
 fig = viz.image_grid(panels, titles, ncols=6, size=2.4)
 fig.suptitle(f"{name}: images and labels", y=1.01)
-plt.show()
+viz.show_photo(fig)
 
 # %% [markdown]
 # ## Per-image and per-object tables
@@ -223,7 +223,7 @@ if is_twin:
         titles += [row.image_id, "clean truth", f"as labelled ({row.error})"]
     fig = viz.image_grid(panels, titles, ncols=3, size=3.0)
     fig.suptitle(f"{name}: injected label errors", y=1.01)
-    plt.show()
+    viz.show_photo(fig)
 
 # %% [markdown]
 # ## Parts larger than one frame
@@ -246,7 +246,7 @@ if is_twin:
     part = tiles["part_id"].iloc[0]
     ax.set_title(f"{name}: part {part}, tiles " + ", ".join(tiles["image_id"]), fontsize=9)
     ax.axis("off")
-    plt.show()
+    viz.show_photo(fig)
 else:
     print("No adjacency information in this dataset.")
 

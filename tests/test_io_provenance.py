@@ -60,3 +60,17 @@ def test_git_sha_ignores_the_study_outputs_but_not_code(tmp_path):
     (tmp_path / "code.py").write_text("x = 2\n")
     assert provenance.git_sha(tmp_path) == clean + "-dirty"
     assert provenance.git_sha(tmp_path / "nowhere") == "unknown"
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "new.csv"
+    write_text_atomic(target, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    target.chmod(0o640)
+    write_text_atomic(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
