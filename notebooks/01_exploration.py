@@ -222,7 +222,11 @@ if is_twin:
                    viz.overlay(image, ds.mask(row.image_id))]
         titles += [row.image_id, "clean truth", f"as labelled ({row.error})"]
     fig = viz.image_grid(panels, titles, ncols=3, size=3.0)
-    fig.suptitle(f"{name}: injected label errors", y=1.01)
+    for k, row in enumerate(manifest.itertuples()):  # where the error is, from the manifest
+        for ax in fig.axes[3 * k + 1: 3 * k + 3]:
+            ax.add_patch(plt.Rectangle((row.left - 3, row.top - 3), row.bbox_w + 6,
+                                       row.bbox_h + 6, fill=False, ec="red", lw=1.2))
+    fig.suptitle(f"{name}: injected label errors (red: where, from the noise manifest)", y=1.01)
     viz.show_photo(fig)
 
 # %% [markdown]
