@@ -33,7 +33,6 @@ study: venv
 
 lint: venv
 	$(BIN)/ruff check heatsink tests bench
-	$(BIN)/ruff format --check heatsink tests bench || true
 
 ## bench: print the benchmark figures (speed, memory) on this machine
 bench: venv

@@ -250,3 +250,28 @@ def test_records_summarise_the_manifest_and_find_parts(tmp_path):
     assert mosaic.shape == (320 * tiles["part_rows"].iloc[0], 320 * tiles["part_cols"].iloc[0], 3)
     with pytest.raises(DatasetError, match="only a synthetic twin"):
         records.read_manifest(tmp_path)
+
+
+@pytest.mark.slow
+def test_acceptance_calibration_of_the_default_1000_image_twin(tmp_path):
+    """The foundation issue's acceptance: the default twin (n=1000, seed 0) is within
+    KS <= 0.2 of every published distribution and within 5 % of the co-occurrence."""
+    from heatsink import reference
+
+    try:
+        reference.find_dir()
+    except HeatsinkError as exc:
+        pytest.skip(f"reference statistics not available: {exc.args[0].splitlines()[0]}")
+    root = generate(tmp_path / "twin", n=1000, seed=0, progress=False)
+    table = calibration_report(root)
+    dist = table[table["level"].isin(["image", "object"])]
+    assert set(dist["statistic"]) == {
+        "scratch_count", "stain_count", "scratch_pct", "stain_pct",
+        *(f"{c} {s}" for c in ("scratch", "stain") for s in ("bbox_h", "bbox_w", "area_pct")),
+    }
+    assert (dist["ks"] <= 0.2).all(), dist[["statistic", "ks"]]
+    co = table[table["level"] == "cooccurrence"]
+    assert (co["rel_diff"].abs() <= 0.05).all(), co
+    # the stated default noise level: about one image in five carries a label error
+    touched = json.loads((root / "twin.json").read_text())["counts"]["images_with_label_errors"]
+    assert 0.15 <= touched / 1000 <= 0.25
