@@ -20,7 +20,7 @@ from heatsink.errors import HeatsinkError
 def _data_check(args: argparse.Namespace) -> int:
     from heatsink.data import check_dataset
 
-    report = check_dataset(args.path)
+    report = check_dataset(args.path, progress=True)
     print(report.to_text())
     return 0 if report.ok else 1
 

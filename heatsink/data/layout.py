@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from heatsink.data.checksum import checksum_from_hashes, file_hashes
 from heatsink.data.readers import (
@@ -297,13 +298,18 @@ def _verify_one(scan: _Scan, image_id: str) -> _Verified:
     return _Verified(problems, counts)
 
 
-def verify_files(scan: _Scan) -> dict[str, _Verified]:
-    """Decode every file of every paired id (threads: OpenCV releases the GIL)."""
+def verify_files(scan: _Scan, progress: bool = False) -> dict[str, _Verified]:
+    """Decode every file of every paired id (threads: OpenCV releases the GIL).
+
+    ``progress`` shows a tqdm bar (used by ``heatsink data check``).
+    """
     ids = scan.ids
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(lambda i: _verify_one(scan, i), ids, chunksize=16)
-        return dict(zip(ids, results, strict=True))
+        bar = tqdm(results, total=len(ids), desc="check", unit="img", disable=not progress,
+                   leave=False)
+        return dict(zip(ids, bar, strict=True))
 
 
 # --------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def check_dataset(path: str | Path) -> CheckReport:
+def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
     """Check a dataset folder completely, collecting every problem instead of raising.
 
     Decodes every file once, as :func:`load_dataset` with ``verify=True`` does, and also
@@ -97,6 +97,8 @@ def check_dataset(path: str | Path) -> CheckReport:
     ----------
     path : str or Path
         The folder to check.
+    progress : bool
+        Show a progress bar while decoding.
 
     Returns
     -------
@@ -119,7 +121,7 @@ def check_dataset(path: str | Path) -> CheckReport:
     report.has_truth = scan.truth is not None
     if scan.parts is not None:
         report.n_parts = int(scan.parts.nunique())
-    verified = verify_files(scan)
+    verified = verify_files(scan, progress=progress)
     rows = []
     for image_id, result in verified.items():
         report.problems += result.problems
