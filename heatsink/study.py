@@ -59,11 +59,16 @@ def load_profiles(directory: Path = NOTEBOOK_DIR) -> dict:
     return profiles
 
 
-def profile_parameters(profile: str, name: str, profiles: dict) -> dict:
-    """Parameters papermill passes to notebook ``name`` under ``profile``."""
+def get_profile(profiles: dict, profile: str) -> dict:
+    """The settings of one profile, or a clear error naming the profiles there are."""
     if profile not in profiles:
         raise HeatsinkError(f"unknown profile {profile!r}; profiles.yaml has {sorted(profiles)}")
-    overrides = (profiles[profile].get("notebooks") or {}).get(name) or {}
+    return profiles[profile] or {}
+
+
+def profile_parameters(profile: str, name: str, profiles: dict) -> dict:
+    """Parameters papermill passes to notebook ``name`` under ``profile``."""
+    overrides = (get_profile(profiles, profile).get("notebooks") or {}).get(name) or {}
     return {"profile": profile, **overrides}
 
 
@@ -231,9 +236,7 @@ def run_study(
     from heatsink.data.resolve import resolve_data
 
     profiles = load_profiles(notebook_dir)
-    if profile not in profiles:
-        raise HeatsinkError(f"unknown profile {profile!r}; profiles.yaml has {sorted(profiles)}")
-    twin_size = int(profiles[profile].get("twin_size", 1000))
+    twin_size = int(get_profile(profiles, profile).get("twin_size", 1000))
     data_path = resolve_data(data, n=twin_size, progress=progress)
     ds = load_dataset(data_path)
     dataset = (f"{ds.name}, {len(ds)} images", ds.checksum, data_path)
@@ -254,6 +257,11 @@ def run_study(
                            force=force, progress=progress)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
         runs.append(run)
+    if not ds.has_truth and out_dir == notebook_dir:
+        print(f"Note: the notebooks in {out_dir} now show figures made from {data_path}. If that "
+              "is the real dataset (CC BY-NC-SA 4.0), do not commit them to a public "
+              "repository; `git checkout notebooks/` restores the synthetic-twin run.",
+              flush=True)
     return runs
 
 

@@ -113,3 +113,18 @@ def test_portable_path(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert study.portable_path(tmp_path / "cache" / "twin", tmp_path) == "~/cache/twin"
     assert study.portable_path(Path("/opt/data"), tmp_path) == "/opt/data"
+
+
+def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
+    """What `make study DATA=path` does with a copy of the real data: no truth/, no
+    adjacency, no twin.json; the chapters must run and say which data they ran on."""
+    from conftest import write_dataset
+
+    root = write_dataset(tmp_path / "kaggle", n=24, size=320, with_jsons=True, seed=5)
+    out = tmp_path / "executed"
+    runs = study.run_study(profile="smoke", data=root, output_dir=out, progress=False)
+    assert all(r.status == "ran" for r in runs)
+    for run in runs:
+        record = nbformat.read(run.output, as_version=4).metadata["heatsink"]
+        assert record["dataset"]["name"] == "heat sink dataset, 24 images"
+    assert (out / "results" / "real" / "split.csv").exists()
