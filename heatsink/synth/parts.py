@@ -456,7 +456,9 @@ def _render_appearances(rng: np.random.Generator, cv: _Canvas, lum: np.ndarray) 
     for app in cv.apps:
         if app.kind == "blot" and app.blot is not None:
             h, w = app.blot.shape
-            m = 3
+            # soft edges that widen with the blot, and a blotchy (not pixel-noise) interior
+            sigma = float(np.clip(0.12 * np.sqrt(app.blot.sum()), 1.2, 4.0))
+            m = int(np.ceil(2 * sigma)) + 1
             t0, l0 = max(app.top - m, 0), max(app.left - m, 0)
             t1, l1 = min(app.top + h + m, H), min(app.left + w + m, W)
             local = np.zeros((t1 - t0, l1 - l0), np.float32)
@@ -465,8 +467,8 @@ def _render_appearances(rng: np.random.Generator, cv: _Canvas, lum: np.ndarray) 
                            max(-bl, 0) : w - max(bl + w - local.shape[1], 0)]
             local[max(bt, 0) : max(bt, 0) + src.shape[0],
                   max(bl, 0) : max(bl, 0) + src.shape[1]] = src
-            local = cv2.GaussianBlur(local, (0, 0), 1.2)
-            texture = 1.0 + 0.2 * rng.standard_normal(local.shape).astype(np.float32)
+            local = cv2.GaussianBlur(local, (0, 0), sigma)
+            texture = 1.0 + 0.25 * surface.smooth_noise(rng, local.shape, 3.0)
             lum[t0:t1, l0:l1] *= 1.0 + app.amplitude * local * texture
         elif app.kind == "line":
             pts = np.concatenate(app.lines)
