@@ -147,6 +147,7 @@ for row, cls in enumerate(["scratch", "stain"]):
         viz.compare_hist(ax, ours[col], real, log=True, labels=(name, "real (published)"))
         ax.set_title(f"{cls}: {col.replace('_', ' ').replace('pct', '% of image')}", fontsize=10)
 axes[0, 0].legend(fontsize=8)
+fig.suptitle(f"Object sizes: {name} vs the real dataset", y=1.0)
 fig.tight_layout()
 plt.show()
 

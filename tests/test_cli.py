@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,7 +80,6 @@ def test_download_without_network_is_a_clear_error(monkeypatch, capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run(
-        [sys.executable, "-m", "heatsink.cli", "--help"], capture_output=True, text=True
-    )
+    script = Path(sys.executable).parent / "heatsink"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "data" in result.stdout and "study" in result.stdout
