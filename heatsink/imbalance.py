@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES
-from heatsink.objects import class_pixel_counts
-
-
-def pixel_counts(masks: Iterable[tuple[str, np.ndarray]]) -> pd.Series:
-    """Pixels of each class over ``(id, mask)`` pairs."""
-    total = np.zeros(len(CLASS_NAMES), dtype=np.int64)
-    for _, mask in masks:
-        total += class_pixel_counts(mask)
-    return pd.Series(total, index=list(CLASS_NAMES), name="pixels")
 
 
 def class_weights(counts: pd.Series | np.ndarray, method: str = "balanced") -> pd.Series:
@@ -25,7 +14,7 @@ def class_weights(counts: pd.Series | np.ndarray, method: str = "balanced") -> p
     Parameters
     ----------
     counts : Series or array of length n_classes
-        Pixels per class (see :func:`pixel_counts`).
+        Pixels per class (see :func:`heatsink.stats.pixel_counts`).
     method : {"balanced", "median_frequency", "inverse_sqrt"}
         ``balanced`` is scikit-learn's ``compute_class_weight("balanced")``,
         ``n / (n_classes * count)``, computed from the counts so that no per-pixel label array

@@ -51,11 +51,14 @@ def git_sha(repo: str | Path | None = None) -> str:
     return f"{sha}-dirty" if dirty else sha
 
 
-def code_hash() -> str:
-    """sha256 over the package's own source files: changes exactly when the code does."""
+def code_hash(directory: Path = PACKAGE_DIR) -> str:
+    """sha256 over the Python sources below ``directory`` (default: the whole package).
+
+    It changes exactly when the code does, whatever git knows of it.
+    """
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+    for path in sorted(Path(directory).rglob("*.py")):
+        digest.update(path.relative_to(directory).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

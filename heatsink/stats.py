@@ -55,12 +55,18 @@ def cooccurrence(images: pd.DataFrame) -> pd.Series:
     )
 
 
+def pixel_counts(masks: MaskPairs) -> pd.Series:
+    """Pixels of each class over every mask."""
+    total = np.zeros(len(CLASS_NAMES), dtype=np.int64)
+    for _, mask in masks:
+        total += class_pixel_counts(mask)
+    return pd.Series(total, index=list(CLASS_NAMES), name="pixels")
+
+
 def pixel_composition(masks: MaskPairs) -> pd.Series:
     """Share of all pixels (percent) that belong to each class, over every mask."""
-    counts = np.zeros(len(CLASS_NAMES), dtype=np.int64)
-    for _, mask in masks:
-        counts += class_pixel_counts(mask)
-    return pd.Series(100.0 * counts / counts.sum(), index=list(CLASS_NAMES), name="pixel %")
+    counts = pixel_counts(masks)
+    return (100.0 * counts / counts.sum()).rename("pixel %")
 
 
 def spatial_heatmaps(masks: MaskPairs) -> dict[str, np.ndarray]:

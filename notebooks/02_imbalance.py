@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from heatsink import baselines, imbalance, metrics, study
+from heatsink import baselines, imbalance, metrics, stats, study
 from heatsink.classes import CLASS_NAMES
 from heatsink.data import load_dataset
 from heatsink.data.resolve import resolve_data
@@ -61,7 +61,7 @@ print(f"{name}: {len(ds)} images, checksum {ds.checksum[:16]}; "
 # Pixel counts per class in each split, as a share of the split's pixels.
 
 # %%
-counts = pd.DataFrame({part: imbalance.pixel_counts((i, ds.mask(i)) for i in members)
+counts = pd.DataFrame({part: stats.pixel_counts((i, ds.mask(i)) for i in members)
                        for part, members in ids.items()}).T
 (100 * counts.div(counts.sum(axis=1), axis=0)).round(3).rename(columns=lambda c: f"{c} %")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from heatsink import baselines, imbalance
+from heatsink import baselines, imbalance, stats
 
 
 def test_balanced_weights_equal_sklearn():
@@ -33,7 +33,7 @@ def test_pixel_counts_sum_over_masks():
     m = np.zeros((4, 4), np.uint8)
     m[0, :2] = 1
     m[3, 3] = 2
-    counts = imbalance.pixel_counts([("a", m), ("b", m)])
+    counts = stats.pixel_counts([("a", m), ("b", m)])
     assert counts.tolist() == [26, 4, 2]
 
 

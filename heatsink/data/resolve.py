@@ -8,7 +8,6 @@ source, so a changed generator never serves a stale twin.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -21,18 +20,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HEATSINK_CACHE", Path.home() / ".cache" / "heatsink"))
 
 
-def _generator_hash() -> str:
-    synth_dir = Path(__file__).resolve().parent.parent / "synth"
-    digest = hashlib.sha256()
-    for path in sorted(synth_dir.rglob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:10]
-
-
 def twin_path(n: int = DEFAULT_TWIN_SIZE, seed: int = DEFAULT_TWIN_SEED) -> Path:
     """Where the cached twin of ``n`` images and ``seed`` lives (it may not exist yet)."""
-    return cache_dir() / "twins" / f"twin-n{n}-seed{seed}-{_generator_hash()}"
+    from heatsink.provenance import PACKAGE_DIR, code_hash
+
+    generator = code_hash(PACKAGE_DIR / "synth")[:10]
+    return cache_dir() / "twins" / f"twin-n{n}-seed{seed}-{generator}"
 
 
 def default_twin(

@@ -9,30 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
 from heatsink import reference, stats
-from heatsink.errors import DatasetError
 
 #: Acceptance thresholds used by the study (KS statistic; relative co-occurrence error).
 KS_MAX = 0.2
 COOCCURRENCE_MAX = 0.05
-
-
-def read_masks(folder: str | Path):
-    """Yield ``(image_id, mask)`` for every ``*.png`` mask in ``folder``, in id order."""
-    folder = Path(folder)
-    paths = sorted(folder.glob("*.png"))
-    if not paths:
-        raise DatasetError(folder, "no *.png label masks found")
-    for path in paths:
-        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.ndim != 2:
-            raise DatasetError(path, "not a single-channel mask")
-        yield path.stem, mask
 
 
 def calibration_report(
@@ -58,8 +43,9 @@ def calibration_report(
         ``twin_count, real_count_scaled, rel_diff``; ``ok`` says whether the row meets the
         study's threshold (KS ≤ 0.2, co-occurrence within ±5 %).
     """
-    twin_dir = Path(twin_dir)
-    pairs = list(read_masks(twin_dir / masks))
+    from heatsink.data import load_dataset
+
+    pairs = list(load_dataset(twin_dir, verify=False).masks(masks))
     t_img = stats.image_table(pairs)
     t_obj = stats.objects_table(pairs)
     r_img = reference.image_table(reference_dir)
