@@ -9,6 +9,7 @@ source, so a changed generator never serves a stale twin.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 DEFAULT_TWIN_SIZE = 1000
@@ -31,12 +32,19 @@ def twin_path(n: int = DEFAULT_TWIN_SIZE, seed: int = DEFAULT_TWIN_SEED) -> Path
 def default_twin(
     n: int = DEFAULT_TWIN_SIZE, seed: int = DEFAULT_TWIN_SEED, progress: bool = True
 ) -> Path:
-    """The default synthetic twin (default label noise), generated on first use."""
+    """The default synthetic twin (default label noise), generated on first use.
+
+    Generating it removes cached twins of the same size and seed from older generators.
+    """
     from heatsink.synth import generate
 
     path = twin_path(n, seed)
     if not (path / "twin.json").exists():
         generate(path, n=n, seed=seed, overwrite=True, progress=progress)
+        # twins of the same size and seed made by an older generator are stale now
+        for old in path.parent.glob(f"twin-n{n}-seed{seed}-*"):
+            if old != path and (old / "twin.json").exists():
+                shutil.rmtree(old, ignore_errors=True)
     return path
 
 
