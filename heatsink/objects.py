@@ -27,30 +27,6 @@ OBJECT_COLUMNS = [
 ]
 
 
-def components(mask: np.ndarray, class_id: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """Label the 8-connected components of one class.
-
-    Parameters
-    ----------
-    mask : ndarray of shape (H, W)
-        Label mask with values in {0, 1, 2}.
-    class_id : int
-        The class whose components are wanted.
-
-    Returns
-    -------
-    n : int
-        Number of components.
-    labels : ndarray of int32, shape (H, W)
-        0 outside the class, 1..n inside.
-    stats : ndarray of shape (n, 5)
-        Per component: left, top, width, height, area (OpenCV's ``CC_STAT_*`` order).
-    """
-    binary = (np.asarray(mask) == class_id).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    return n - 1, labels, stats[1:]
-
-
 def object_table(mask: np.ndarray) -> pd.DataFrame:
     """One row per defect object (connected component) in ``mask``.
 

@@ -42,6 +42,14 @@ def _candidates() -> list[Path]:
     return seen
 
 
+def _checked(path: Path, given: str) -> Path:
+    if not (path / "classes_per_image.json").is_file():
+        raise HeatsinkError(
+            f"{given} is not a DatasetNinja reference folder (no classes_per_image.json)"
+        )
+    return path
+
+
 def find_dir(directory: str | Path | None = None) -> Path:
     """Locate the folder holding DatasetNinja's published statistics.
 
@@ -63,21 +71,10 @@ def find_dir(directory: str | Path | None = None) -> Path:
         If no such folder exists; the message lists where it looked.
     """
     if directory is not None:
-        path = Path(directory)
-        if not (path / "classes_per_image.json").is_file():
-            raise HeatsinkError(
-                f"{path} is not a DatasetNinja reference folder (no classes_per_image.json)"
-            )
-        return path
+        return _checked(Path(directory), str(directory))
     env = os.environ.get(ENV_VAR)
     if env:
-        path = Path(env)
-        if not (path / "classes_per_image.json").is_file():
-            raise HeatsinkError(
-                f"${ENV_VAR}={env} is not a DatasetNinja reference folder "
-                "(no classes_per_image.json)"
-            )
-        return path
+        return _checked(Path(env), f"${ENV_VAR}={env}")
     looked = _candidates()
     for candidate in looked:
         if (candidate / "classes_per_image.json").is_file():

@@ -81,8 +81,9 @@ viz.show_photo(fig)
 # bounding box, area). Every later figure in this chapter is read off these two tables.
 
 # %%
-images = stats.image_table(ds.masks())
-objects = stats.objects_table(ds.masks())
+masks = dict(ds.masks())  # every label mask, read once (about 100 MB for 1000 images)
+images = stats.image_table(masks.items())
+objects = stats.objects_table(masks.items())
 images.describe().round(2)
 
 # %% [markdown]
@@ -92,7 +93,7 @@ images.describe().round(2)
 # score the background share as pixel accuracy; chapter 2 takes this apart.
 
 # %%
-composition = pd.DataFrame({name: stats.pixel_composition(ds.masks())})
+composition = pd.DataFrame({name: stats.pixel_composition(masks.items())})
 if ref_dir is not None:
     composition["real (published)"] = reference.pixel_composition()
 composition.round(2)
@@ -184,7 +185,7 @@ else:
 # DatasetNinja's published heatmaps of the real data (an image, quoted as published).
 
 # %% tags=["hide-input"]
-heat = stats.spatial_heatmaps(ds.masks())
+heat = stats.spatial_heatmaps(masks.items())
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1, 2]})
 for ax, (cls, grid) in zip(axes[:2], heat.items()):
     im = ax.imshow(grid, cmap="viridis")

@@ -29,8 +29,15 @@ def test_run_record_is_json_and_complete():
     assert record["hardware"]["cores"] >= 1
 
 
-def test_code_hash_is_stable():
+def test_code_hash_follows_the_code_not_the_clock(tmp_path):
     assert provenance.code_hash() == provenance.code_hash()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = provenance.code_hash(tmp_path)
+    (tmp_path / "a.py").touch()
+    (tmp_path / "notes.txt").write_text("not code")
+    assert provenance.code_hash(tmp_path) == before
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert provenance.code_hash(tmp_path) != before
 
 
 def test_bf16_detection_reads_the_flags(monkeypatch):

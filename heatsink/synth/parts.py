@@ -137,10 +137,6 @@ class _Canvas:
         self.block(mask, top, left)
 
 
-def _tile_of(y: int, x: int) -> tuple[int, int]:
-    return y // TILE, x // TILE
-
-
 def _place_local(
     rng: np.random.Generator, cv: _Canvas, mask: np.ndarray, tile: tuple[int, int],
     top_bias: bool, tries: int = 40,
