@@ -1,0 +1,151 @@
+"""Small result files a chapter leaves behind, and the tables read back from them.
+
+Each trained model's validation (or test) scores go to ``results/<twin|real>/models/`` as
+one JSON file (configuration, parameters, timing, pooled scores with bootstrap intervals
+against each reference) plus its confusion matrix and learning curve as CSV. These files
+are small, contain nothing derived from images, and are committed for the twin, so the
+book's results page and the README read numbers from files a run really wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from heatsink.classes import CLASS_NAMES
+from heatsink.io import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from heatsink.evaluate import Evaluation
+    from heatsink.train import Run
+
+#: Columns of :func:`model_table`, in the order the book shows them.
+TABLE_COLUMNS = (
+    "pixel_accuracy",
+    "scratch_recall",
+    "stain_recall",
+    "scratch_iou",
+    "stain_iou",
+    "scratch_object_recall",
+    "stain_object_recall",
+    "miou",
+    "miou_defects",
+)
+
+
+def save_model_results(
+    directory: str | Path,
+    name: str,
+    run: Run,
+    evaluations: dict[str, Evaluation],
+    split: str = "val",
+    n_boot: int = 1000,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write one model's scores on one split to ``directory/models/<name>-<split>.json``.
+
+    Parameters
+    ----------
+    directory : path
+        The study's results folder (``results/twin`` or ``results/real``).
+    name : str
+        The model's name in the study's tables (e.g. ``"unet"``).
+    run : Run
+        The training run (config, timing, parameters come from it).
+    evaluations : dict
+        Reference (``"labels"``, ``"truth"``) -> :class:`~heatsink.evaluate.Evaluation`.
+    split : str
+        Which split was scored.
+    n_boot : int
+        Bootstrap resamples for the intervals.
+    extra : dict, optional
+        More fields to store (e.g. inference latency).
+    """
+    folder = Path(directory) / "models"
+    metrics = run.metrics
+    history = run.history
+    payload = {
+        "name": name,
+        "split": split,
+        "n_images": len(next(iter(evaluations.values())).ids),
+        "config": run.config.to_dict(),
+        "precision": metrics["precision"],
+        "parameters": metrics["parameters"],
+        "epochs_trained": len(history),
+        "best_epoch": metrics["best_epoch"],
+        "train_s_per_image": metrics["train_s_per_image"],
+        "train_hours": float(history["seconds"].sum() / 3600),
+        "dataset_checksum": run.record["dataset"]["checksum"],
+        "git_sha": run.record["git_sha"],
+        "scores": {ref: ev.summary().to_dict() for ref, ev in evaluations.items()},
+        "bootstrap": {ref: ev.bootstrap(n_boot=n_boot).to_dict(orient="index")
+                      for ref, ev in evaluations.items()},
+        **(extra or {}),
+    }
+    path = folder / f"{name}-{split}.json"
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable))
+    for ref, ev in evaluations.items():
+        cm = pd.DataFrame(ev.scores.confusion, index=CLASS_NAMES, columns=CLASS_NAMES)
+        with atomic_path(folder / f"{name}-{split}-confusion-{ref}.csv") as tmp:
+            cm.rename_axis("truth").to_csv(tmp)
+    with atomic_path(folder / f"{name}-history.csv") as tmp:
+        history.to_csv(tmp)
+    return path
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def load_model_results(directory: str | Path, split: str = "val") -> dict[str, dict]:
+    """Every saved model result of ``split`` under ``directory/models``, by model name."""
+    folder = Path(directory) / "models"
+    out = {}
+    for path in sorted(folder.glob(f"*-{split}.json")):
+        payload = json.loads(path.read_text())
+        out[payload["name"]] = payload
+    return out
+
+
+def model_table(
+    results: dict[str, dict], reference: str = "labels", with_ci: bool = True
+) -> pd.DataFrame:
+    """One row per model: the headline scores (percent), parameters and timing.
+
+    With ``with_ci`` each score is a string ``"value [low, high]"`` (95 % bootstrap interval
+    over images) where an interval was stored.
+    """
+    rows = {}
+    for name, payload in results.items():
+        scores = payload["scores"][reference]
+        ci = payload.get("bootstrap", {}).get(reference, {})
+        row: dict[str, object] = {}
+        for col in TABLE_COLUMNS:
+            value = 100 * scores[col]
+            if with_ci and col in ci:
+                low, high = 100 * ci[col]["low"], 100 * ci[col]["high"]
+                row[col] = f"{value:.1f} [{low:.1f}, {high:.1f}]"
+            else:
+                row[col] = round(value, 1)
+        row["parameters"] = payload["parameters"]
+        row["train s/img"] = round(payload["train_s_per_image"], 3)
+        if "cpu_ms_per_image" in payload:
+            row["CPU ms/img"] = round(payload["cpu_ms_per_image"], 1)
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def scores_with_ci(evaluations: dict[str, Evaluation], n_boot: int = 1000) -> pd.DataFrame:
+    """Headline scores (percent) with 95 % bootstrap intervals, one column per reference."""
+    cols = {}
+    for ref, ev in evaluations.items():
+        ci = ev.bootstrap(n_boot=n_boot) * 100
+        cols[ref] = [f"{v:.1f} [{lo:.1f}, {hi:.1f}]" for v, lo, hi in ci.to_numpy()]
+        index = ci.index
+    return pd.DataFrame(cols, index=index)

@@ -1,0 +1,88 @@
+"""Evaluation: object detection counts, pooled scores, bootstrap intervals, references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from heatsink.data import load_dataset
+from heatsink.evaluate import evaluate_masks, evaluate_predictions, object_counts
+from heatsink.metrics import score_masks
+
+
+def _masks():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[2:4, 2:20] = 1  # scratch A: found
+    truth[30:32, 5:25] = 1  # scratch B: missed
+    truth[10:16, 30:36] = 2  # stain: found, as scratch partly
+    pred = np.zeros_like(truth)
+    pred[3, 10:12] = 1  # touches scratch A
+    pred[12:14, 31:33] = 2  # inside the stain
+    pred[20:22, 20:22] = 2  # false alarm stain
+    pred[10, 34] = 1  # scratch prediction on the stain: a scratch false alarm
+    return truth, pred
+
+
+def test_object_counts_found_missed_and_false_alarms():
+    truth, pred = _masks()
+    counts = object_counts(truth, pred)
+    assert counts == {
+        "scratch_true": 2, "scratch_found": 1, "scratch_pred": 2, "scratch_false": 1,
+        "stain_true": 1, "stain_found": 1, "stain_pred": 2, "stain_false": 1,
+    }
+
+
+def test_diagonal_touch_joins_components_eight_connected():
+    truth = np.zeros((6, 6), np.uint8)
+    truth[1, 1] = truth[2, 2] = 1
+    assert object_counts(truth, truth)["scratch_true"] == 1
+
+
+def test_summary_matches_pixel_metrics_and_object_rates():
+    truth, pred = _masks()
+    ev = evaluate_masks([("a", truth, pred), ("b", truth, truth)])
+    expected = score_masks([(truth, pred), (truth, truth)]).summary()
+    summary = ev.summary()
+    for key, value in expected.items():
+        assert summary[key] == pytest.approx(value, nan_ok=True)
+    assert summary["scratch_object_recall"] == pytest.approx(3 / 4)
+    assert summary["stain_false_alarms_per_image"] == pytest.approx(1 / 2)
+    per_image = ev.per_image()
+    assert per_image.loc["b", "scratch_recall"] == 1.0
+    assert per_image.loc["a", "scratch_recall"] == pytest.approx(2 / (36 + 40))
+
+
+def test_bootstrap_brackets_the_value_and_is_reproducible():
+    rng = np.random.default_rng(1)
+    triples = []
+    for k in range(30):
+        truth = np.zeros((32, 32), np.uint8)
+        truth[rng.integers(0, 28):, :4] = rng.integers(1, 3)
+        pred = truth.copy()
+        pred[: rng.integers(0, 32)] = 0  # erase a random top part
+        triples.append((str(k), truth, pred))
+    ev = evaluate_masks(triples)
+    a = ev.bootstrap(n_boot=200, seed=3)
+    b = ev.bootstrap(n_boot=200, seed=3)
+    assert a.equals(b)
+    ok = a.dropna()
+    assert ((ok["low"] <= ok["value"] + 1e-12) & (ok["value"] <= ok["high"] + 1e-12)).all()
+    assert (a.loc["scratch_recall", "high"] - a.loc["scratch_recall", "low"]) > 0
+
+
+def test_bootstrap_of_identical_images_has_zero_width():
+    truth, pred = _masks()
+    ev = evaluate_masks([(str(k), truth, pred) for k in range(5)])
+    ci = ev.bootstrap(n_boot=50)
+    assert np.allclose(ci["low"], ci["value"], equal_nan=True)
+    assert np.allclose(ci["high"], ci["value"], equal_nan=True)
+
+
+def test_predictions_are_scored_against_labels_and_truth(make_dataset):
+    ds = load_dataset(make_dataset(n=4, with_truth=True))
+    predictions = {i: ds.truth(i) for i in ds.ids}
+    evaluations = evaluate_predictions(predictions, ds)
+    assert set(evaluations) == {"labels", "truth"}
+    assert evaluations["truth"].summary()["pixel_accuracy"] == 1.0
+    labels = evaluate_predictions({i: ds.mask(i) for i in ds.ids}, ds, references=["labels"])
+    assert labels["labels"].summary()["miou"] == 1.0
