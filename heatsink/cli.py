@@ -4,6 +4,8 @@
 ``heatsink data split PATH``      write the seeded 70/15/15 split manifest
 ``heatsink data synth OUT -n N``  generate a synthetic twin
 ``heatsink data download``        fetch the real dataset through kagglehub
+``heatsink train --run-dir DIR``  train a model (an interrupted run resumes)
+``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
 ``heatsink study run``            execute the study's notebooks (``make study``)
 """
 
@@ -80,6 +82,47 @@ def _study_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from heatsink.data import load_dataset
+    from heatsink.data.resolve import resolve_data
+
+    values: dict = {}
+    if args.config:
+        try:
+            values = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise HeatsinkError(f"{args.config}: cannot read the training config ({err})") from err
+        if not isinstance(values, dict):
+            raise HeatsinkError(f"{args.config}: expected a mapping of training options")
+    flags = {"model": args.model, "encoder_weights": args.encoder_weights,
+             "image_size": args.size, "batch_size": args.batch_size, "epochs": args.epochs,
+             "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
+             "precision": args.precision, "seed": args.seed}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if args.filters is not None:
+        values.setdefault("model_kwargs", {})["filters"] = args.filters
+
+    from heatsink.train import TrainConfig, train
+
+    config = TrainConfig.from_dict(values)
+    ds = load_dataset(resolve_data(args.data))
+    run = train(config, ds, args.run_dir, verbose=0 if args.quiet else 2)
+    scores = run.metrics["scores"]["labels"]
+    print(f"{run.path}: validation (as labelled) pixel accuracy {scores['pixel_accuracy']:.4f}, "
+          f"scratch recall/IoU {scores['scratch_recall']:.3f}/{scores['scratch_iou']:.3f}, "
+          f"stain recall/IoU {scores['stain_recall']:.3f}/{scores['stain_iou']:.3f}")
+    return 0
+
+
+def _weights_fetch(args: argparse.Namespace) -> int:
+    from heatsink.weights import resnet50_imagenet
+
+    print(resnet50_imagenet(progress=not args.quiet))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the tests and for ``--help`` pages)."""
     parser = argparse.ArgumentParser(prog="heatsink", description=__doc__.splitlines()[0])
@@ -115,6 +158,33 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--cache", help="cache folder (default: kagglehub's)")
     download.add_argument("--force", action="store_true", help="download again")
     download.set_defaults(func=_data_download)
+
+    tr = commands.add_parser(
+        "train", help="train a model into a run folder (resumes an interrupted run)")
+    tr.add_argument("--run-dir", required=True, type=Path, help="the run folder")
+    tr.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
+                                   "$HEATSINK_DATA, else the synthetic twin)")
+    tr.add_argument("--config", help="YAML file of TrainConfig options (flags override it)")
+    tr.add_argument("--model", help="unet, resnet50, vgg16 or gslu (default unet)")
+    tr.add_argument("--encoder-weights", help="'imagenet' (resnet50 only)")
+    tr.add_argument("--size", type=int, help="training image size (default 256)")
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--lr", type=float, help="Adam learning rate")
+    tr.add_argument("--loss", help="cce, wcce, focal, dice or a '+' combination")
+    tr.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")
+    tr.add_argument("-q", "--quiet", action="store_true")
+    tr.set_defaults(func=_train)
+
+    weights = commands.add_parser("weights", help="ImageNet weights for the ResNet50 encoder")
+    weights_cmds = weights.add_subparsers(dest="weights_command", required=True)
+    fetch = weights_cmds.add_parser(
+        "fetch", help="fetch and convert them into the cache (once; offline afterwards)")
+    fetch.add_argument("-q", "--quiet", action="store_true")
+    fetch.set_defaults(func=_weights_fetch)
 
     study = commands.add_parser("study", help="run the study's notebooks")
     study_cmds = study.add_subparsers(dest="study_command", required=True)

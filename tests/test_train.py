@@ -1,0 +1,146 @@
+"""Training: configuration checks, losses, precision choice, resume after a kill, reuse."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from heatsink.errors import HeatsinkError
+from heatsink.train import Run, TrainConfig, make_loss, resolve_precision
+
+TINY = {"model": "unet", "image_size": 64, "batch_size": 4, "epochs": 1,
+        "precision": "float32", "model_kwargs": {"filters": 4}}
+
+
+def test_config_refuses_typos_and_bad_values():
+    with pytest.raises(HeatsinkError, match="unknown training option"):
+        TrainConfig.from_dict({"epochz": 3})
+    with pytest.raises(HeatsinkError, match="unknown model"):
+        TrainConfig(model="unet3")
+    with pytest.raises(HeatsinkError, match="unknown loss"):
+        TrainConfig(loss="cce+l2")
+    with pytest.raises(HeatsinkError, match="multiple of 32"):
+        TrainConfig(image_size=300)
+    assert TrainConfig.from_dict(TrainConfig(loss="wcce+dice").to_dict()).loss == "wcce+dice"
+
+
+def test_losses_combine_and_weighted_ce_needs_weights():
+    import numpy as np
+    import tensorflow as tf
+
+    y = tf.one_hot([[0, 1], [2, 0]], 3)[None]
+    p = tf.fill(y.shape, 1 / 3)
+    ce = float(make_loss("cce")(y, p))
+    both = float(make_loss("cce+dice")(y, p))
+    assert both > ce > 0
+    heavy = float(make_loss("wcce", np.array([1.0, 10.0, 10.0]))(y, p))
+    assert heavy > ce
+    with pytest.raises(HeatsinkError, match="class weights"):
+        make_loss("wcce")
+
+
+def test_precision_auto_follows_the_cpu(monkeypatch):
+    import heatsink.hardware as hw
+
+    monkeypatch.setattr(hw, "has_bf16", lambda: True)
+    assert resolve_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(hw, "has_bf16", lambda: False)
+    assert resolve_precision("auto") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from conftest import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("tiny") / "data", n=20, size=64, parts=10)
+
+
+def test_train_writes_a_complete_run_and_reuses_it(tiny_data, tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    config = TrainConfig.from_dict(TINY)
+    run = train(config, ds, tmp_path / "run", verbose=0, n_boot=20)
+    for name in ("config.json", "record.json", "split.csv", "history.csv", "best.keras",
+                 "last.keras", "metrics.json", "confusion.csv"):
+        assert (run.path / name).exists(), name
+    metrics = run.metrics
+    assert metrics["precision"] == "float32"
+    assert set(metrics["scores"]) == {"labels"}  # no clean truth in this data
+    assert metrics["parameters"] > 0
+    assert run.record["dataset"]["checksum"] == ds.checksum
+    mtime = (run.path / "best.keras").stat().st_mtime
+    again = train(config, ds, tmp_path / "run", verbose=0)
+    assert (again.path / "best.keras").stat().st_mtime == mtime  # reused, not retrained
+    with pytest.raises(HeatsinkError, match="another configuration"):
+        train(TrainConfig.from_dict({**TINY, "epochs": 2}), ds, tmp_path / "run")
+    assert Run.load(run.path).config == config
+
+
+def test_same_seed_gives_the_same_training(tiny_data, tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    config = TrainConfig.from_dict(TINY)
+    a = train(config, ds, tmp_path / "a", verbose=0, n_boot=10).history
+    b = train(config, ds, tmp_path / "b", verbose=0, n_boot=10).history
+    pd.testing.assert_series_equal(a["loss"], b["loss"])
+    pd.testing.assert_series_equal(a["val_loss"], b["val_loss"])
+
+
+def _train_command(data: Path, run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "heatsink.cli", "train", "--data", str(data),
+            "--run-dir", str(run_dir), "--epochs", "3", "--size", "320", "--filters", "8",
+            "--batch-size", "2", "--precision", "float32"]
+
+
+def test_heatsink_train_killed_in_epoch_2_resumes_at_epoch_2(make_dataset, tmp_path):
+    data = make_dataset(n=24, parts=12)
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(_train_command(data, run_dir), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env,
+                             start_new_session=True)
+    history = run_dir / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and first.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2:  # epoch 1 logged
+            break
+        time.sleep(0.02)
+    time.sleep(1.0)  # well into epoch 2, which takes several seconds here
+    assert first.poll() is None, "training finished before it could be killed"
+    os.killpg(first.pid, signal.SIGKILL)  # as a session end or an out-of-memory kill would
+    first.wait()
+    out_first = first.stdout.read()
+    assert "Epoch 2/3" in out_first and not (run_dir / "metrics.json").exists()
+    assert len(pd.read_csv(history)) == 1
+
+    second = subprocess.run(_train_command(data, run_dir), capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "resuming after epoch 1 of 3" in second.stdout
+    assert "Epoch 1/3" not in second.stdout and "Epoch 2/3" in second.stdout
+    assert Run.load(run_dir).history.index.tolist() == [0, 1, 2]
+    assert (run_dir / "metrics.json").exists()
+
+
+def test_heatsink_train_reports_bad_options_in_one_line(tmp_path, make_dataset):
+    data = make_dataset(n=4)
+    config = tmp_path / "bad.yaml"
+    config.write_text("epochz: 3\n")
+    proc = subprocess.run([sys.executable, "-m", "heatsink.cli", "train", "--data", str(data),
+                           "--run-dir", str(tmp_path / "r"), "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown training option(s) ['epochz']" in proc.stderr
+    assert "Traceback" not in proc.stderr
