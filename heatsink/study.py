@@ -15,6 +15,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 RECORD_TAG = "run-record"
 #: Parameters that say where things are, not what is computed: left out of a run's identity.
-PATH_PARAMETERS = ("data", "results")
+PATH_PARAMETERS = ("data", "results", "runs")
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,39 @@ def record_markdown(record: dict) -> str:
     )
 
 
+#: TensorFlow's start-up chatter on stderr (absl logging before it is initialised, which no
+#: environment variable silences): oneDNN notices, "no CUDA driver", cuInit failures.
+TF_LOG_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called.*"
+    r"|[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*)$"
+)
+
+
+def drop_tf_log_lines(nb) -> None:
+    """Remove TensorFlow's start-up log lines from a notebook's stderr outputs, in place.
+
+    Everything else written to stderr (warnings, errors) is kept.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = [ln for ln in out["text"].splitlines(keepends=True)
+                         if not TF_LOG_LINE.match(ln.rstrip("\n"))]
+                if not "".join(lines).strip():
+                    continue
+                out["text"] = "".join(lines)
+            kept.append(out)
+        cell["outputs"] = kept
+
+
 def _stamp(path: Path, record: dict) -> None:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    drop_tf_log_lines(nb)
     nb.cells = [c for c in nb.cells if RECORD_TAG not in c.get("metadata", {}).get("tags", [])]
     cell = nbformat.v4.new_markdown_cell(record_markdown(record))
     cell.metadata["tags"] = [RECORD_TAG]
@@ -195,7 +225,11 @@ def run_notebook(
         return NotebookRun(source.stem, output, "skipped", 0.0)
 
     nb = jupytext.read(source)
-    effective = {k: v for k, v in notebook_defaults(nb).items() if k not in PATH_PARAMETERS}
+    defaults = notebook_defaults(nb)
+    # pass a path parameter only to notebooks that declare it (papermill warns otherwise)
+    parameters = {k: v for k, v in parameters.items()
+                  if k not in PATH_PARAMETERS or k in defaults}
+    effective = {k: v for k, v in defaults.items() if k not in PATH_PARAMETERS}
     record = run_record({**effective, **identity}, name, checksum, parameters["data"])
     start = time.perf_counter()
     with atomic_path(output) as tmp:
@@ -249,10 +283,12 @@ def run_study(
         sources = [s for s in sources if s.stem in only]
     out_dir = Path(output_dir) if output_dir else notebook_dir
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
+    models = results_dir(data_path, Path(output_dir) / "runs" if output_dir else REPO_DIR / "runs")
     runs = []
     for source in sources:
         params = {**profile_parameters(profile, source.stem, profiles),
-                  "results": portable_path(results, source.parent)}
+                  "results": portable_path(results, source.parent),
+                  "runs": portable_path(models, source.parent)}
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
                            force=force, progress=progress)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
@@ -269,7 +305,8 @@ def results_dir(ds_root: Path, base: Path | None = None) -> Path:
     """Folder for a run's small result files: ``results/twin`` or ``results/real``.
 
     Twin results are committed with the book; results on the real data stay on the user's
-    machine (``results/real`` is ignored by git).
+    machine (``results/real`` is ignored by git). With ``base=REPO_DIR / "runs"`` this is
+    also where trained models go (``runs/`` is never committed).
     """
     kind = "twin" if (Path(ds_root) / "twin.json").exists() else "real"
     return (Path(base) if base else REPO_DIR / "results") / kind

@@ -395,8 +395,16 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
             BestCheckpoint(run_dir, "val_defect_iou"),
             tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         ]
-        model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                  callbacks=callbacks, verbose=verbose)
+        logger = tf.get_logger()
+        level = logger.level
+        # each run builds a new model, so Keras warns of "retracing" when several runs share
+        # a process (a notebook training four models); nothing is retraced within a run
+        logger.setLevel("ERROR")
+        try:
+            model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                      callbacks=callbacks, verbose=verbose)
+        finally:
+            logger.setLevel(level)
     except tf.errors.OpError as err:
         raise HeatsinkError(f"training in {run_dir} failed: {err.message.splitlines()[0]}") from err
     finally:

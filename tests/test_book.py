@@ -34,14 +34,15 @@ def test_every_notebook_in_the_toc_is_executed_and_says_what_data_it_ran_on():
 
 
 def test_executed_notebooks_are_paired_with_their_sources():
-    """Each executed .ipynb, less the two cells the runner adds (the run record and
+    """Each executed .ipynb in the book, less the two cells the runner adds (the run record and
     papermill's injected parameters), converts back to exactly its jupytext .py source."""
     import jupytext
 
     from heatsink.study import RECORD_TAG
 
     added = {RECORD_TAG, "injected-parameters"}
-    for source in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+    sources = [REPO / f"{name}.py" for name in _toc_files() if name.startswith("notebooks/")]
+    for source in sources:
         executed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
         executed.cells = [c for c in executed.cells
                           if not added & set(c.metadata.get("tags", []))]

@@ -128,3 +128,21 @@ def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
         record = nbformat.read(run.output, as_version=4).metadata["heatsink"]
         assert record["dataset"]["name"] == "heat sink dataset, 24 images"
     assert (out / "results" / "real" / "split.csv").exists()
+
+
+def test_tensorflow_start_up_lines_are_dropped_and_other_stderr_kept():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "WARNING: All log messages before absl::InitializeLog() is called are written to "
+            "STDERR\nI0000 00:00:1795560415.425896   27896 port.cc:153] oneDNN custom "
+            "operations are on.\nE0000 00:00:1795560418.687716   27896 cuda_platform.cc:52] "
+            "failed call to cuInit\n")),
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: keep me\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 looks like a log\n"),
+    ]
+    nb.cells = [cell]
+    study.drop_tf_log_lines(nb)
+    texts = [(o["name"], o["text"]) for o in nb.cells[0].outputs]
+    assert texts == [("stderr", "UserWarning: keep me\n"), ("stdout", "I0000 looks like a log\n")]
