@@ -216,7 +216,7 @@ def test_offline_without_files_fails_fast_with_instructions(isolated):
         str(isolated / "home" / ".keras" / "models"),
         "HEATSINK_CACHE",
         "weights/resnet50_imagenet.h5",
-        "python -m heatsink.weights",
+        "heatsink weights fetch",
     ):
         assert words in message
     assert list(cached_weights_path().parent.glob("*")) == []  # no partial download left
