@@ -231,6 +231,8 @@ def run_notebook(
                   if k not in PATH_PARAMETERS or k in defaults}
     effective = {k: v for k, v in defaults.items() if k not in PATH_PARAMETERS}
     record = run_record({**effective, **identity}, name, checksum, parameters["data"])
+    for stale in output.parent.glob(f".{output.name}.*"):  # left by a run that was killed
+        stale.unlink(missing_ok=True)
     start = time.perf_counter()
     with atomic_path(output) as tmp:
         try:
