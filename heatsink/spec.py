@@ -1,0 +1,363 @@
+"""Inspection specs: pass/fail limits on the post-analysis measurements, read from YAML.
+
+A spec file looks like::
+
+    name: example-spec
+    min_object_px: 10          # objects smaller than this are ignored
+    mm_per_px: null            # optional scale; limits are then in mm / mm²
+    max_stain_area: 400        # largest stain (pixels², or mm² when scaled) — pixel area
+    max_stain_count: 3
+    max_scratch_length: 120    # longest scratch
+    max_defect_percent: 1.5    # stain% + scratch%
+
+Every limit is optional (``null`` or absent = no limit). A part fails a rule when its
+measurement is strictly greater than the limit. The stain-area rule uses the largest
+stain's *pixel* area (``LargestStainPixels`` × ``mm_per_px``², not the contour area, which
+is 0 for thin stains). Measurements come from :func:`heatsink.postprocess.defect_table`
+made with the spec's ``min_object_px`` and ``mm_per_px`` (:func:`inspect_masks` does both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from heatsink import postprocess
+from heatsink.errors import HeatsinkError
+from heatsink.io import write_text_atomic
+
+PASS = "PASS"
+FAIL = "FAIL"
+
+#: Fields holding integer values; the others (but ``name``) take any real number.
+_INT_FIELDS = ("min_object_px", "max_stain_count")
+_LIMITS = ("max_stain_area", "max_stain_count", "max_scratch_length", "max_defect_percent")
+#: Default limit factors of :func:`spec_tradeoff`: 0.25, 0.5, …, 4.
+DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in np.linspace(0.25, 4, 16))
+TRADEOFF_COLUMNS = ["scale", "escape_rate", "overkill_rate", "tp", "fn", "fp", "tn"]
+
+
+class SpecError(HeatsinkError, ValueError):
+    """An inspection spec (file) is missing, unreadable or holds an invalid value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Pass/fail limits of an inspection; ``None`` means no limit.
+
+    Parameters
+    ----------
+    name : str
+        A label for reports.
+    min_object_px : int
+        Objects with fewer pixels are ignored (0 and 1 keep everything).
+    mm_per_px : float, optional
+        Scale; when set, lengths are in mm and areas in mm².
+    max_stain_area : float, optional
+        Largest stain's pixel area (px², or mm² when scaled).
+    max_stain_count : int, optional
+        Number of stains.
+    max_scratch_length : float, optional
+        Longest scratch (px, or mm when scaled).
+    max_defect_percent : float, optional
+        ``TotalStain%`` + ``TotalScratch%``.
+    """
+
+    name: str = "unnamed"
+    min_object_px: int = 1
+    mm_per_px: float | None = None
+    max_stain_area: float | None = None
+    max_stain_count: int | None = None
+    max_scratch_length: float | None = None
+    max_defect_percent: float | None = None
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = _checked(field.name, getattr(self, field.name))
+            object.__setattr__(self, field.name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a plain dict, in field order (what :func:`save_spec` writes)."""
+        return dataclasses.asdict(self)
+
+    @property
+    def identity(self) -> str:
+        """First 12 hex digits of the sha256 of the spec's canonical JSON."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    def scaled(self, factor: float) -> Spec:
+        """A copy with every limit multiplied by ``factor`` (counts rounded down).
+
+        Rounding down is exact for an integer count ``c``: ``c > L`` iff ``c > floor(L)``.
+        """
+        if not (isinstance(factor, int | float | np.number) and math.isfinite(factor)):
+            raise ValueError(f"factor must be a finite number, got {factor!r}")
+        if factor <= 0:
+            raise ValueError(f"factor must be > 0, got {factor}")
+        changes: dict[str, Any] = {}
+        for key in _LIMITS:
+            limit = getattr(self, key)
+            if limit is not None:
+                scaled = limit * float(factor)
+                changes[key] = math.floor(scaled) if key in _INT_FIELDS else scaled
+        return dataclasses.replace(self, **changes)
+
+
+def _checked(key: str, value: Any) -> Any:
+    """Return the normalised value of spec field ``key``; SpecError names the key."""
+    if key == "name":
+        if not isinstance(value, str) or not value.strip():
+            raise SpecError(f"key 'name': must be a non-empty string, got {value!r}")
+        return value
+    if value is None:
+        if key == "min_object_px":
+            raise SpecError("key 'min_object_px': must be an integer >= 0, got null")
+        return None
+    if key in _INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise SpecError(f"key {key!r}: must be an integer, got {value!r}")
+        value = int(value)
+    else:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise SpecError(f"key {key!r}: must be a number or null, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise SpecError(f"key {key!r}: must be finite (use null for no limit), got {value}")
+    if value < 0:
+        raise SpecError(f"key {key!r}: must not be negative, got {value}")
+    if key == "mm_per_px" and value == 0:
+        raise SpecError("key 'mm_per_px': must be > 0 (or null for pixels), got 0")
+    return value
+
+
+def known_keys() -> list[str]:
+    """The keys a spec file may hold."""
+    return [field.name for field in dataclasses.fields(Spec)]
+
+
+def spec_from_dict(data: Any, source: str | Path = "spec") -> Spec:
+    """Build a :class:`Spec` from a parsed mapping; errors name ``source`` and the key."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: must be a mapping of key: value, got {type(data).__name__}")
+    unknown = [str(key) for key in data if key not in known_keys()]
+    if unknown:
+        raise SpecError(
+            f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys are {', '.join(known_keys())}"
+        )
+    try:
+        return Spec(**data)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a YAML spec file.
+
+    A missing ``name`` defaults to the file's stem.
+
+    Raises
+    ------
+    SpecError
+        (a :class:`~heatsink.errors.HeatsinkError`) naming the file, and the key when one is
+        at fault: missing or unreadable file, invalid YAML, not a mapping, unknown key
+        (the message lists the known ones), wrong type or a negative value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read the spec file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+    if isinstance(data, Mapping) and "name" not in data:
+        data = {"name": path.stem, **data}
+    return spec_from_dict(data, path)
+
+
+def save_spec(spec: Spec, path: str | Path) -> None:
+    """Write ``spec`` as YAML to ``path`` (atomically); :func:`load_spec` reads it back."""
+    write_text_atomic(path, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _measure(row: Mapping, column: str) -> float:
+    try:
+        return float(row[column])
+    except KeyError:
+        raise HeatsinkError(
+            f"measurement {column!r} missing from the row; make the table with "
+            "heatsink.postprocess.defect_table"
+        ) from None
+
+
+def judge(row: Mapping, spec: Spec) -> tuple[str, list[str]]:
+    """Judge one image's measurements against ``spec``.
+
+    Parameters
+    ----------
+    row : mapping
+        One row of :func:`heatsink.postprocess.defect_table` (made with the spec's
+        ``min_object_px`` and ``mm_per_px``).
+    spec : Spec
+
+    Returns
+    -------
+    verdict : str
+        ``"PASS"`` or ``"FAIL"``.
+    failed : list of str
+        The broken rules, e.g. ``"stain area 512 > 400"``; empty on a pass.
+    """
+    failed = []
+    if spec.max_stain_area is not None:
+        scale = spec.mm_per_px or 1.0
+        area = _measure(row, "LargestStainPixels") * scale**2
+        if area > spec.max_stain_area:
+            failed.append(f"stain area {_fmt(area)} > {_fmt(spec.max_stain_area)}")
+    if spec.max_stain_count is not None:
+        count = _measure(row, "NumberOfStains")
+        if count > spec.max_stain_count:
+            failed.append(f"stain count {_fmt(count)} > {spec.max_stain_count}")
+    if spec.max_scratch_length is not None:
+        length = _measure(row, "LongestScratchLength")
+        if length > spec.max_scratch_length:
+            failed.append(f"scratch length {_fmt(length)} > {_fmt(spec.max_scratch_length)}")
+    if spec.max_defect_percent is not None:
+        percent = _measure(row, "TotalStain%") + _measure(row, "TotalScratch%")
+        if percent > spec.max_defect_percent:
+            failed.append(f"defect percent {_fmt(percent)} > {_fmt(spec.max_defect_percent)}")
+    return (FAIL if failed else PASS), failed
+
+
+def _check_settings(table: pd.DataFrame, spec: Spec) -> None:
+    """Refuse a table whose recorded settings differ from the spec's."""
+    expected = {"mm_per_px": spec.mm_per_px, "min_area_px": spec.min_object_px}
+    for key, want in expected.items():
+        have = table.attrs.get(key, want)
+        if key == "min_area_px":  # 0 and 1 both keep every object
+            have, want = max(have, 1), max(want, 1)
+        if have != want:
+            raise HeatsinkError(
+                f"the table was measured with {key}={have!r} but spec "
+                f"{spec.name!r} uses {want!r}; remake it with postprocess.defect_table"
+                f"(..., min_area_px=spec.min_object_px, mm_per_px=spec.mm_per_px)"
+            )
+
+
+def judge_table(table: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    """A copy of ``table`` with columns ``verdict`` and ``failed_rules`` ("; "-joined)."""
+    _check_settings(table, spec)
+    out = table.copy()
+    results = [judge(row, spec) for _, row in table.iterrows()]
+    out["verdict"] = pd.Series([v for v, _ in results], index=table.index, dtype=object)
+    out["failed_rules"] = pd.Series(
+        ["; ".join(f) for _, f in results], index=table.index, dtype=object
+    )
+    return out
+
+
+def inspect_masks(masks: Iterable[tuple[str, np.ndarray]], spec: Spec) -> pd.DataFrame:
+    """Measure ``(image_id, mask)`` pairs with the spec's settings and judge them."""
+    table = postprocess.defect_table(
+        masks, mm_per_px=spec.mm_per_px, min_area_px=spec.min_object_px
+    )
+    return judge_table(table, spec)
+
+
+def pass_fail_confusion(pred_verdicts: pd.Series, true_verdicts: pd.Series) -> dict[str, float]:
+    """Part-level confusion of predicted against true verdicts; FAIL is the positive class.
+
+    Parameters
+    ----------
+    pred_verdicts, true_verdicts : Series of "PASS"/"FAIL"
+        Indexed by the same part (image) ids, in any order.
+
+    Returns
+    -------
+    dict
+        ``tp`` (defective part failed), ``fn`` (defective part passed: an escape), ``fp``
+        (good part failed: overkill), ``tn``, ``n``, ``escape_rate`` = fn / (tp + fn) and
+        ``overkill_rate`` = fp / (fp + tn); a rate is NaN when its denominator is 0.
+    """
+    pred = pd.Series(pred_verdicts)
+    true = pd.Series(true_verdicts)
+    for what, series in (("predicted", pred), ("true", true)):
+        if series.index.has_duplicates:
+            raise HeatsinkError(f"{what} verdicts have duplicate ids")
+        bad = sorted(set(series.astype(str)) - {PASS, FAIL})
+        if bad:
+            raise HeatsinkError(f"{what} verdicts must be PASS or FAIL, found {bad[:5]}")
+    missing = pred.index.symmetric_difference(true.index)
+    if len(missing):
+        raise HeatsinkError(
+            f"predicted and true verdicts cover different ids, e.g. {list(missing[:5])}"
+        )
+    pred = pred.reindex(true.index)
+    p_fail, t_fail = pred == FAIL, true == FAIL
+    tp = int((p_fail & t_fail).sum())
+    fn = int((~p_fail & t_fail).sum())
+    fp = int((p_fail & ~t_fail).sum())
+    tn = int((~p_fail & ~t_fail).sum())
+    return {
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "n": tp + fn + fp + tn,
+        "escape_rate": fn / (tp + fn) if tp + fn else math.nan,
+        "overkill_rate": fp / (fp + tn) if fp + tn else math.nan,
+    }
+
+
+def spec_tradeoff(
+    pred_table: pd.DataFrame,
+    true_table: pd.DataFrame,
+    spec: Spec,
+    scales: Iterable[float] = DEFAULT_SCALES,
+) -> pd.DataFrame:
+    """Escape and overkill rates as every limit of ``spec`` is scaled on the predictions.
+
+    The truth is judged once with ``spec`` itself; the predicted table with
+    ``spec.scaled(s)`` for each scale ``s``. Larger scales loosen every limit, so the escape
+    rate cannot fall and the overkill rate cannot rise as the scale grows.
+
+    Parameters
+    ----------
+    pred_table, true_table : DataFrame
+        :func:`~heatsink.postprocess.defect_table` of predicted and of ground-truth masks,
+        over the same image ids.
+    spec : Spec
+    scales : iterable of float
+        Positive factors.
+
+    Returns
+    -------
+    DataFrame
+        One row per scale: ``scale``, ``escape_rate``, ``overkill_rate``, ``tp``, ``fn``,
+        ``fp``, ``tn``.
+    """
+    truth = judge_table(true_table, spec)["verdict"]
+    rows = []
+    for scale in scales:
+        scale = float(scale)
+        pred = judge_table(pred_table, spec.scaled(scale))["verdict"]
+        counts = pass_fail_confusion(pred, truth)
+        rows.append({"scale": scale, **{k: counts[k] for k in TRADEOFF_COLUMNS[1:]}})
+    return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)

@@ -1,0 +1,209 @@
+"""Inspection specs: loading, validation, judging and part-level evaluation."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from heatsink.classes import SCRATCH, STAIN
+from heatsink.errors import HeatsinkError
+from heatsink.postprocess import defect_table
+from heatsink.spec import (
+    Spec,
+    inspect_masks,
+    judge,
+    judge_table,
+    known_keys,
+    load_spec,
+    pass_fail_confusion,
+    save_spec,
+    spec_tradeoff,
+)
+
+EXAMPLE = """\
+name: example-spec
+min_object_px: 10          # objects smaller than this are ignored
+mm_per_px: null            # optional scale; limits are then in mm / mm²
+max_stain_area: 400        # largest stain (pixels², or mm² when scaled)
+max_stain_count: 3
+max_scratch_length: 120    # longest scratch
+max_defect_percent: 1.5    # stain% + scratch%
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_example_and_round_trip(tmp_path):
+    spec = load_spec(write(tmp_path, EXAMPLE))
+    assert spec == Spec("example-spec", 10, None, 400.0, 3, 120.0, 1.5)
+    assert isinstance(spec.max_stain_area, float) and isinstance(spec.max_stain_count, int)
+    save_spec(spec, tmp_path / "out" / "again.yaml")
+    again = load_spec(tmp_path / "out" / "again.yaml")
+    assert again == spec and again.identity == spec.identity
+    assert len(spec.identity) == 12
+    assert spec.to_dict()["max_stain_count"] == 3
+    assert Spec(name="x", max_stain_area=400).identity == Spec(name="x",
+                                                               max_stain_area=400.0).identity
+    assert spec.identity != Spec(name="example-spec").identity
+
+
+def test_missing_name_defaults_to_file_stem_and_limits_are_optional(tmp_path):
+    spec = load_spec(write(tmp_path, "max_stain_count: 0\n", "line-7.yaml"))
+    assert spec.name == "line-7" and spec.max_stain_count == 0
+    assert spec.max_scratch_length is None and spec.min_object_px == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("max_stain_aera: 3\n", ["max_stain_aera", "known keys", *known_keys()]),
+        ("max_stain_count: -1\n", ["max_stain_count", "negative"]),
+        ("max_scratch_length: -0.5\n", ["max_scratch_length", "negative"]),
+        ("max_stain_count: 2.5\n", ["max_stain_count", "integer"]),
+        ("max_stain_area: big\n", ["max_stain_area", "number"]),
+        ("max_defect_percent: true\n", ["max_defect_percent", "number"]),
+        ("min_object_px: null\n", ["min_object_px"]),
+        ("mm_per_px: 0\n", ["mm_per_px", "> 0"]),
+        ("max_stain_area: .inf\n", ["max_stain_area", "finite"]),
+        ("name: ''\n", ["name"]),
+        ("- 1\n- 2\n", ["mapping"]),
+        ("", ["mapping"]),
+        ("max_stain_area: [1, 2\n", ["YAML"]),
+    ],
+)
+def test_validation_errors_name_file_and_key(tmp_path, text, words):
+    path = write(tmp_path, text)
+    with pytest.raises(HeatsinkError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(HeatsinkError, match=r"nope\.yaml.*not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_direct_construction_is_validated():
+    with pytest.raises(HeatsinkError, match="max_stain_count"):
+        Spec(max_stain_count=-2)
+
+
+ROW = {
+    "NumberOfStains": 4,
+    "LargestStainArea": 480.0,
+    "LargestStainPixels": 512,
+    "TotalStain%": 1.0,
+    "LongestScratchLength": 130.5,
+    "TotalScratch%": 0.75,
+}
+
+
+def test_judge_lists_failed_rules():
+    spec = Spec("s", max_stain_area=400, max_stain_count=3, max_scratch_length=120,
+                max_defect_percent=1.5)
+    verdict, failed = judge(ROW, spec)
+    assert verdict == "FAIL"
+    assert failed == [
+        "stain area 512 > 400",
+        "stain count 4 > 3",
+        "scratch length 130.5 > 120",
+        "defect percent 1.75 > 1.5",
+    ]
+    assert judge(ROW, Spec("none")) == ("PASS", [])
+    # limits are "greater than": equal passes
+    assert judge(ROW, Spec("eq", max_stain_area=512, max_stain_count=4)) == ("PASS", [])
+    # scaled: pixel area in mm²
+    assert judge(ROW, Spec("mm", mm_per_px=0.5, max_stain_area=100))[1] == [
+        "stain area 128 > 100"
+    ]
+
+
+def test_judge_table_and_inspect_masks():
+    clean = np.zeros((64, 64), np.uint8)
+    stained = clean.copy()
+    cv2.circle(stained, (30, 30), 8, STAIN, -1)
+    scratched = clean.copy()
+    scratched[5, 2:60] = SCRATCH
+    specks = clean.copy()
+    specks[40, 40] = STAIN
+    masks = [("clean", clean), ("stained", stained), ("scratched", scratched),
+             ("specks", specks)]
+    spec = Spec("t", min_object_px=2, max_stain_area=100, max_scratch_length=50)
+    result = inspect_masks(masks, spec)
+    assert result["verdict"].to_dict() == {
+        "clean": "PASS", "stained": "FAIL", "scratched": "FAIL", "specks": "PASS"
+    }
+    assert result.loc["stained", "failed_rules"].startswith("stain area ")
+    assert result.loc["scratched", "failed_rules"] == "scratch length 58 > 50"
+    assert result.loc["clean", "failed_rules"] == ""
+    both = stained | scratched
+    rules = inspect_masks([("both", both)], spec).loc["both", "failed_rules"]
+    assert rules.count("; ") == 1
+    with pytest.raises(HeatsinkError, match="min_area_px"):
+        judge_table(defect_table(masks), spec)  # made with min_area_px=1, spec says 2
+
+
+def test_pass_fail_confusion():
+    true = pd.Series({"a": "FAIL", "b": "FAIL", "c": "FAIL", "d": "PASS", "e": "PASS",
+                      "f": "PASS", "g": "PASS"})
+    pred = pd.Series({"g": "FAIL", "a": "FAIL", "b": "PASS", "c": "FAIL", "d": "PASS",
+                      "e": "PASS", "f": "PASS"})
+    out = pass_fail_confusion(pred, true)
+    assert (out["tp"], out["fn"], out["fp"], out["tn"], out["n"]) == (2, 1, 1, 3, 7)
+    assert out["escape_rate"] == pytest.approx(1 / 3)
+    assert out["overkill_rate"] == pytest.approx(1 / 4)
+    good = pd.Series({"a": "PASS", "b": "PASS"})
+    only_good = pass_fail_confusion(good, good)
+    assert math.isnan(only_good["escape_rate"]) and only_good["overkill_rate"] == 0
+    with pytest.raises(HeatsinkError, match="different ids"):
+        pass_fail_confusion(pred.drop("a"), true)
+    with pytest.raises(HeatsinkError, match="PASS or FAIL"):
+        pass_fail_confusion(pred.replace("PASS", "ok"), true)
+
+
+def test_spec_tradeoff_is_monotone():
+    rng = np.random.default_rng(3)
+    n = 60
+    true = pd.DataFrame(
+        {
+            "NumberOfStains": rng.integers(0, 6, n),
+            "LargestStainPixels": rng.integers(0, 900, n),
+            "LongestScratchLength": rng.uniform(0, 250, n),
+            "TotalStain%": rng.uniform(0, 1.5, n),
+            "TotalScratch%": rng.uniform(0, 1.0, n),
+        },
+        index=[f"{k:03d}" for k in range(n)],
+    )
+    noise = rng.normal(1.0, 0.3, (n, 1)).clip(0.1)
+    pred = true.copy()
+    for column in ("LargestStainPixels", "LongestScratchLength", "TotalStain%",
+                   "TotalScratch%"):
+        pred[column] = true[column] * noise[:, 0]
+    spec = Spec("t", max_stain_area=400, max_stain_count=3, max_scratch_length=120,
+                max_defect_percent=1.5)
+    curve = spec_tradeoff(pred, true, spec)
+    assert len(curve) == 16 and curve["scale"].iloc[0] == 0.25 and curve["scale"].iloc[-1] == 4
+    assert (np.diff(curve["escape_rate"]) >= 0).all()
+    assert (np.diff(curve["overkill_rate"]) <= 0).all()
+    assert curve["escape_rate"].iloc[0] == 0 and curve["overkill_rate"].iloc[-1] == 0
+    assert curve["escape_rate"].iloc[-1] > 0 and curve["overkill_rate"].iloc[0] > 0
+    assert (curve[["tp", "fn", "fp", "tn"]].sum(axis=1) == n).all()
+
+
+def test_scaled_spec():
+    spec = Spec("s", max_stain_count=3, max_stain_area=400.0)
+    half = spec.scaled(0.5)
+    assert half.max_stain_count == 1 and half.max_stain_area == 200.0
+    assert half.max_scratch_length is None and half.min_object_px == spec.min_object_px
