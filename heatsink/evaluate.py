@@ -229,9 +229,9 @@ def predict_probabilities(
         probs = tf.cast(probs, tf.float32)
         for p in probs:
             image_id = next(it)
-            h, w = ds.mask(image_id).shape if image_size != 320 else (320, 320)
-            if p.shape[0] != h or p.shape[1] != w:
-                p = tf.image.resize(p, (h, w), method="bilinear")
+            size = ds.mask(image_id).shape
+            if tuple(p.shape[:2]) != size:
+                p = tf.image.resize(p, size, method="bilinear")
             yield image_id, p.numpy()
 
 

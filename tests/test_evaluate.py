@@ -86,3 +86,16 @@ def test_predictions_are_scored_against_labels_and_truth(make_dataset):
     assert evaluations["truth"].summary()["pixel_accuracy"] == 1.0
     labels = evaluate_predictions({i: ds.mask(i) for i in ds.ids}, ds, references=["labels"])
     assert labels["labels"].summary()["miou"] == 1.0
+
+
+def test_predictions_come_back_at_the_mask_resolution(make_dataset):
+    from heatsink.evaluate import latency_ms, predict_masks
+    from heatsink.models import unet
+
+    ds = load_dataset(make_dataset(n=3))
+    model = unet(filters=2)
+    masks = predict_masks(model, ds, ds.ids, image_size=64, batch_size=2)
+    assert list(masks) == ds.ids
+    assert all(m.shape == (320, 320) and m.dtype == np.uint8 and m.max() <= 2
+               for m in masks.values())
+    assert latency_ms(model, 64, batch_size=2, repeats=2) > 0
