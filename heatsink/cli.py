@@ -5,6 +5,8 @@
 ``heatsink data synth OUT -n N``  generate a synthetic twin
 ``heatsink data download``        fetch the real dataset through kagglehub
 ``heatsink train --run-dir DIR``  train a model (an interrupted run resumes)
+``heatsink inspect IMAGES... --model RUN --spec SPEC --out REPORT``
+                                  judge images against a spec; exit 1 on a FAIL, 2 on errors
 ``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
 ``heatsink study run``            execute the study's notebooks (``make study``)
 """
@@ -116,6 +118,39 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from heatsink.inspect import run_inspection
+
+    summary = run_inspection(args.inputs, args.model, args.spec, args.out,
+                             overlays=args.overlays, batch_size=args.batch, resize=args.resize,
+                             progress=not args.quiet)
+    print(summary.to_text())
+    return summary.exit_code
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+INSPECT_EPILOG = """\
+Each folder contributes every regular, non-hidden file directly in it (whatever its
+suffix); a file that cannot be inspected (unreadable, empty, truncated, corrupt, not an
+image, wrong size, RGBA or 16-bit) becomes a report row with an 'error' and the run goes
+on; an argument that does not exist is a fatal error.
+Frames must be 320x320 (the training data's size) unless --resize is given, which
+stretches other sizes to 320x320 (aspect ratio not kept). A grayscale (single-channel)
+image is converted to RGB by repeating its channel. Conversions are listed in the 'note'
+column. The report is written atomically: an interrupted run leaves no file.
+Exit code: 0 every image PASS, 1 some FAIL, 2 some error rows or a fatal error
+(bad spec, model or report path: nothing written)."""
+
+
 def _weights_fetch(args: argparse.Namespace) -> int:
     from heatsink.weights import resnet50_imagenet
 
@@ -178,6 +213,25 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")
     tr.add_argument("-q", "--quiet", action="store_true")
     tr.set_defaults(func=_train)
+
+    ins = commands.add_parser(
+        "inspect", help="judge images against a spec with a trained model; write a report",
+        epilog=INSPECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ins.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIR",
+                     help="image files and/or folders of images")
+    ins.add_argument("--model", required=True, metavar="RUN",
+                     help="training run folder (its best.keras and config.json)")
+    ins.add_argument("--spec", required=True, help="inspection spec (YAML)")
+    ins.add_argument("--out", required=True, type=Path, metavar="REPORT",
+                     help="report file: .csv or .parquet (one row per input file)")
+    ins.add_argument("--overlays", type=Path, metavar="DIR",
+                     help="also write an overlay PNG per image into DIR (<image_id>.png)")
+    ins.add_argument("--batch", type=_positive_int, default=16,
+                     help="images per model batch (default 16)")
+    ins.add_argument("--resize", action="store_true",
+                     help="stretch images of another size to 320x320 instead of refusing them")
+    ins.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ins.set_defaults(func=_inspect)
 
     weights = commands.add_parser("weights", help="ImageNet weights for the ResNet50 encoder")
     weights_cmds = weights.add_subparsers(dest="weights_command", required=True)

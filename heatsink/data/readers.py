@@ -97,6 +97,44 @@ def hw(array: np.ndarray) -> str:
     return f"{array.shape[0]}×{array.shape[1]}"
 
 
+def read_rgb(path: str | Path, gray_to_rgb: bool = False) -> tuple[np.ndarray, bool]:
+    """Read an image as an H×W×3 uint8 RGB array, optionally accepting grayscale files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The image file.
+    gray_to_rgb : bool
+        Accept an 8-bit single-channel (grayscale) image and convert it to RGB by repeating
+        its channel three times (R = G = B = grey). Off by default: a dataset image must be
+        colour.
+
+    Returns
+    -------
+    image : ndarray of shape (H, W, 3), uint8
+        The RGB image.
+    was_gray : bool
+        Whether the file was single-channel and converted.
+
+    Raises
+    ------
+    DatasetError
+        If the file is missing, unreadable, truncated, corrupt, not 8-bit, or neither
+        3-channel nor (with ``gray_to_rgb``) single-channel.
+    """
+    path = Path(path)
+    array = _decode(path)
+    if array.ndim == 2 and not gray_to_rgb:
+        raise DatasetError(path, "is a single-channel (grayscale) image; expected 3-channel RGB")
+    if array.ndim == 3 and array.shape[2] != 3:
+        raise DatasetError(path, f"has {array.shape[2]} channels; expected 3-channel RGB")
+    if array.dtype != np.uint8:
+        raise DatasetError(path, f"has {array.dtype} pixels; expected 8-bit (uint8) RGB")
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2), True
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB), False
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read a dataset image as an H×W×3 uint8 RGB array.
 
@@ -105,15 +143,7 @@ def read_image(path: str | Path) -> np.ndarray:
     DatasetError
         If the file is missing, unreadable, truncated, corrupt, not 8-bit or not 3-channel.
     """
-    path = Path(path)
-    array = _decode(path)
-    if array.ndim == 2:
-        raise DatasetError(path, "is a single-channel (grayscale) image; expected 3-channel RGB")
-    if array.shape[2] != 3:
-        raise DatasetError(path, f"has {array.shape[2]} channels; expected 3-channel RGB")
-    if array.dtype != np.uint8:
-        raise DatasetError(path, f"has {array.dtype} pixels; expected 8-bit (uint8) RGB")
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    return read_rgb(path)[0]
 
 
 def _describe_values(values: np.ndarray, counts: np.ndarray, limit: int = 5) -> str:

@@ -1,0 +1,576 @@
+"""Production-line inspection: images in, one judged row per image out (``heatsink inspect``).
+
+Images are streamed through a trained model one batch at a time; each predicted mask is
+measured with :func:`heatsink.postprocess.defect_table` (the spec's ``min_object_px`` and
+``mm_per_px``) and judged with :func:`heatsink.spec.judge`, exactly as
+:func:`heatsink.spec.inspect_masks` does. Nothing but the list of file names is kept for
+the whole run, so memory stays flat however many images are given.
+
+Inputs
+    Each argument is a file or a folder. A folder contributes every regular, non-hidden
+    file directly inside it (not its sub-folders), sorted by name, whatever its suffix: a
+    stray file that is not an image becomes an error row instead of being skipped silently.
+    Files given by name are taken as given; arguments keep their order; a path given twice
+    is inspected once; the report itself is never an input.
+Frames
+    The model expects frames of the training data's size, :data:`FRAME_SIZE` × FRAME_SIZE
+    (320×320). An image of another size is an error row, unless ``resize=True``
+    (``--resize``): it is then stretched to the frame size (``cv2.INTER_AREA`` when
+    shrinking, ``cv2.INTER_LINEAR`` when enlarging; the aspect ratio is not kept), it is
+    measured at the frame size, and its ``note`` says so.
+Grayscale
+    An 8-bit single-channel image is converted to RGB by repeating its channel
+    (R = G = B = grey) and inspected; its ``note`` says so. Other channel counts (e.g.
+    RGBA) and 16-bit images are error rows.
+Model
+    The frame is resized to the run's ``image_size`` as in training, scaled to [0, 1]
+    float32, and the softmax probabilities are resized bilinearly back to the frame size
+    before the arg-max, as :func:`heatsink.evaluate.predict_probabilities` does: the masks
+    are those the study measures.
+
+Report columns (:data:`REPORT_COLUMNS`)
+    ``path``, ``image_id`` (the file's stem), the measurements (:data:`DEFECT_COLUMNS`;
+    empty on an error row), ``verdict`` (PASS, FAIL or empty on an error row),
+    ``failed_rules`` ("; "-joined), ``error`` (what is wrong with the file, empty if
+    nothing), ``note`` (a conversion that was applied, empty if none), ``model``
+    (``<run folder name>@<first 12 hex digits of the sha256 of best.keras>``) and ``spec``
+    (``<spec name>@<Spec.identity>``, a hash of the spec's values).
+
+The report (``.csv`` or ``.parquet``) is written while the images stream, into a hidden
+temporary file beside it that is renamed at the end: an interrupted or failed run leaves no
+report (an existing one is untouched) and no temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from heatsink.classes import CLASS_NAMES
+from heatsink.data.checksum import file_sha256
+from heatsink.data.pipeline import NATIVE_SIZE
+from heatsink.data.readers import IMAGE_SUFFIXES, hw, read_rgb
+from heatsink.errors import DatasetError, HeatsinkError
+from heatsink.io import atomic_path
+from heatsink.postprocess import DEFECT_COLUMNS, draw_overlay
+from heatsink.spec import Spec, inspect_masks, load_spec
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from heatsink.train import Run
+
+#: Side of the frames the model is meant for: the training data's 320×320 frames.
+FRAME_SIZE: int = NATIVE_SIZE
+#: Suffixes known as images (other files are still tried, and reported if unreadable).
+INSPECT_SUFFIXES: tuple[str, ...] = (*IMAGE_SUFFIXES, ".tif", ".tiff")
+#: Report formats by suffix.
+REPORT_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet"}
+#: Measurement columns holding integers (empty on an error row).
+INT_COLUMNS: tuple[str, ...] = ("NumberOfStains", "LargestStainPixels", "NumberOfScratches")
+#: The report's columns, in order.
+REPORT_COLUMNS: list[str] = [
+    "path",
+    "image_id",
+    *DEFECT_COLUMNS,
+    "verdict",
+    "failed_rules",
+    "error",
+    "note",
+    "model",
+    "spec",
+]
+GRAY_NOTE = "grayscale: channel repeated to RGB"
+
+
+@dataclass(frozen=True)
+class InspectionModel:
+    """A loaded model, the input size it was trained at, and its identity for reports.
+
+    Attributes
+    ----------
+    model : tf.keras.Model
+        Takes float32 RGB in [0, 1], returns softmax probabilities of the 3 classes.
+    image_size : int
+        Side of the square model input (the run's ``image_size``).
+    identity : str
+        ``<run folder name>@<sha256 of the model file, 12 hex digits>``.
+    """
+
+    model: tf.keras.Model
+    image_size: int
+    identity: str
+
+
+def load_inspection_model(run: Run | str | Path) -> InspectionModel:
+    """Open a training run's ``best.keras`` for inspection.
+
+    Raises
+    ------
+    HeatsinkError
+        Naming the folder or file: no such folder, no or unreadable ``config.json``, no or
+        unreadable ``best.keras``, or a model that does not output the 3 classes.
+    """
+    from heatsink.train import Run
+
+    if not isinstance(run, Run):
+        path = Path(run)
+        if not path.is_dir():
+            raise HeatsinkError(f"{path}: no such run folder")
+        try:
+            run = Run.load(path)
+        except HeatsinkError as exc:
+            if str(path) in str(exc):
+                raise
+            raise HeatsinkError(f"{path / 'config.json'}: {exc}") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise HeatsinkError(f"{path / 'config.json'}: cannot read the run's configuration "
+                                f"({type(exc).__name__}: {exc})") from None
+    model_file = run.path / "best.keras"
+    model = run.model("best")  # HeatsinkError naming the file if missing or unreadable
+    classes = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
+    if classes != len(CLASS_NAMES):
+        raise HeatsinkError(f"{model_file}: the model outputs {classes} channels; expected "
+                            f"{len(CLASS_NAMES)} class probabilities")
+    name = run.path.resolve().name
+    return InspectionModel(model, int(run.config.image_size),
+                           f"{name}@{file_sha256(model_file)[:12]}")
+
+
+def report_format(path: str | Path) -> str:
+    """``"csv"`` or ``"parquet"`` from the report's suffix; HeatsinkError for another one."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in REPORT_FORMATS:
+        raise HeatsinkError(f"{path}: unknown report format {suffix or '(no suffix)'!r}; "
+                            f"use {' or '.join(REPORT_FORMATS)}")
+    return REPORT_FORMATS[suffix]
+
+
+def expand_inputs(inputs: Iterable[str | Path], exclude: Iterable[str | Path] = ()) -> list[Path]:
+    """The files to inspect, from file and folder arguments.
+
+    Parameters
+    ----------
+    inputs : iterable of path
+        Files and folders. A folder contributes every regular, non-hidden file directly in
+        it (sub-folders are not entered), sorted by name, whatever the suffix, so that a
+        stray non-image file shows up as an error row (as does a broken symbolic link). A
+        file is taken as given.
+    exclude : iterable of path
+        Files never to include (the report being written).
+
+    Returns
+    -------
+    list of Path
+        In argument order; a path given twice appears once.
+
+    Raises
+    ------
+    HeatsinkError
+        If an argument does not exist, or there is no file at all.
+    """
+    skip = {os.path.abspath(p) for p in exclude}
+    seen: set[str] = set()
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                entry
+                for entry in path.iterdir()
+                if not entry.name.startswith(".")
+                and (entry.is_file() or (entry.is_symlink() and not entry.exists()))
+            )
+        elif path.exists():
+            found = [path]
+        else:
+            raise HeatsinkError(f"{path}: no such file or folder")
+        for file in found:
+            key = os.path.abspath(file)
+            if key not in seen and key not in skip:
+                seen.add(key)
+                files.append(file)
+    if not files:
+        raise HeatsinkError(f"no files to inspect in {', '.join(map(str, inputs))}")
+    return files
+
+
+def read_frame(path: str | Path, resize: bool = False) -> tuple[np.ndarray, str]:
+    """Read one image as a FRAME_SIZE × FRAME_SIZE × 3 uint8 RGB frame.
+
+    Parameters
+    ----------
+    path : path
+        The image file.
+    resize : bool
+        Stretch an image of another size to the frame size (else it is refused).
+
+    Returns
+    -------
+    frame : ndarray of shape (FRAME_SIZE, FRAME_SIZE, 3), uint8
+    note : str
+        The conversions applied ("; "-joined), empty if none.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file and the problem (empty, truncated, corrupt, not an image, wrong
+        channel count or bit depth, wrong size without ``resize``).
+    """
+    path = Path(path)
+    try:
+        image, was_gray = read_rgb(path, gray_to_rgb=True)
+    except DatasetError as exc:
+        suffix = path.suffix.lower()
+        if suffix not in INSPECT_SUFFIXES and exc.problem.startswith("is corrupt"):
+            raise DatasetError(path, f"is not an image file (suffix {suffix or 'none'!r}; "
+                                     "OpenCV cannot decode it)") from None
+        raise
+    notes = [GRAY_NOTE] if was_gray else []
+    frame = (FRAME_SIZE, FRAME_SIZE)
+    if image.shape[:2] != frame:
+        size = hw(image)
+        if not resize:
+            raise DatasetError(path, f"is {size}, expected {FRAME_SIZE}×{FRAME_SIZE} "
+                                     "(--resize would stretch it to that size)")
+        shrink = image.shape[0] * image.shape[1] > FRAME_SIZE * FRAME_SIZE
+        image = cv2.resize(image, frame,
+                           interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        notes.append(f"resized from {size} to {FRAME_SIZE}×{FRAME_SIZE}")
+    return image, "; ".join(notes)
+
+
+def predict_frames(model: InspectionModel, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Predicted class masks (uint8, each at its frame's size) of a batch of RGB frames.
+
+    Same arithmetic as :func:`heatsink.evaluate.predict_probabilities`: bilinear resize to
+    ``model.image_size`` (``cv2.INTER_LINEAR``, only if needed), float32 / 255, softmax,
+    bilinear resize of the probabilities back to the frame's size, arg-max.
+    """
+    import tensorflow as tf
+
+    size = model.image_size
+    batch = np.stack([
+        f if f.shape[:2] == (size, size)
+        else cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR)
+        for f in frames
+    ])
+    images = tf.cast(tf.convert_to_tensor(batch), tf.float32) / 255.0
+    probs = tf.cast(model.model(images, training=False), tf.float32)
+    masks = []
+    for p, frame in zip(probs, frames, strict=True):
+        if tuple(p.shape[:2]) != frame.shape[:2]:
+            p = tf.image.resize(p, frame.shape[:2], method="bilinear")
+        masks.append(p.numpy().argmax(axis=-1).astype(np.uint8))
+    return masks
+
+
+def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np.ndarray,
+                  min_area_px: int = 1) -> Path:
+    """Write :func:`~heatsink.postprocess.draw_overlay` as ``folder/<image_id>.png``, atomically."""
+    target = Path(folder) / f"{image_id}.png"
+    overlay = draw_overlay(frame, mask, min_area_px=min_area_px)
+    with atomic_path(target) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
+            raise HeatsinkError(f"{target}: cannot write the overlay")
+    return target
+
+
+def _value(column: str, value: Any) -> int | float:
+    return int(value) if column in INT_COLUMNS else float(value)
+
+
+def _blank_row(path: Path, model_id: str, spec_id: str) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(REPORT_COLUMNS)
+    row.update(path=str(path), image_id=path.stem, verdict="", failed_rules="", error="",
+               note="", model=model_id, spec=spec_id)
+    return row
+
+
+def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
+                   overlays: Path | None, resize: bool) -> list[dict[str, Any]]:
+    spec_id = f"{spec.name}@{spec.identity}"
+    rows, good, frames = [], [], []
+    for path in paths:
+        row = _blank_row(path, model.identity, spec_id)
+        try:
+            frame, row["note"] = read_frame(path, resize=resize)
+        except DatasetError as exc:
+            row["error"] = exc.problem
+        else:
+            good.append(len(rows))
+            frames.append(frame)
+        rows.append(row)
+    if not frames:
+        return rows
+    masks = predict_frames(model, frames)
+    # positional keys: two inputs may share a stem
+    table = inspect_masks(((str(k), m) for k, m in enumerate(masks)), spec)
+    for k, index in enumerate(good):
+        measured = table.iloc[k]
+        row = rows[index]
+        row.update({c: _value(c, measured[c]) for c in DEFECT_COLUMNS})
+        row["verdict"] = measured["verdict"]
+        row["failed_rules"] = measured["failed_rules"]
+        if overlays is not None:
+            write_overlay(overlays, row["image_id"], frames[k], masks[k], spec.min_object_px)
+    return rows
+
+
+def inspect_images(
+    paths: Iterable[str | Path],
+    run_or_model: InspectionModel | Run | str | Path,
+    spec: Spec | str | Path,
+    batch_size: int = 16,
+    overlays: str | Path | None = None,
+    resize: bool = False,
+    progress: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Inspect image files one batch at a time; yield one row per file, in input order.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Image files (see :func:`expand_inputs` for folders).
+    run_or_model : InspectionModel, Run or path
+        The model, or the training run whose ``best.keras`` to use.
+    spec : Spec or path
+        The spec, or its YAML file.
+    batch_size : int
+        Images read and run through the model at once.
+    overlays : path, optional
+        Folder for an overlay PNG per readable image (``<image_id>.png``; inputs must then
+        have distinct stems).
+    resize : bool
+        Stretch images of another size than FRAME_SIZE² to it (else they are error rows).
+    progress : bool
+        Show a tqdm bar on stderr.
+
+    Yields
+    ------
+    dict
+        A row with the :data:`REPORT_COLUMNS`. A file that cannot be inspected (missing,
+        empty, truncated, corrupt, not an image, wrong size, wrong channel count or depth)
+        gives a row with ``error`` set and no measurements or verdict; the run goes on.
+
+    Raises
+    ------
+    HeatsinkError
+        Before any image is read: bad spec or model, batch size < 1, duplicate stems with
+        ``overlays``; later: an overlay that cannot be written.
+    """
+    if batch_size < 1:
+        raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    model = (run_or_model if isinstance(run_or_model, InspectionModel)
+             else load_inspection_model(run_or_model))
+    paths = [Path(p) for p in paths]
+    folder = Path(overlays) if overlays is not None else None
+    if folder is not None:
+        stems: dict[str, Path] = {}
+        for path in paths:
+            if path.stem in stems:
+                raise HeatsinkError(f"{stems[path.stem]} and {path} share the name "
+                                    f"{path.stem!r}; their overlays would overwrite each other")
+            stems[path.stem] = path
+        del stems
+    bar = tqdm(total=len(paths), desc="inspect", unit="img", disable=not progress,
+               file=sys.stderr)
+    try:
+        for start in range(0, len(paths), batch_size):
+            rows = _inspect_batch(paths[start : start + batch_size], model, spec, folder, resize)
+            for row in rows:
+                yield row
+                bar.update()
+    finally:
+        bar.close()
+
+
+def _parquet_schema():
+    import pyarrow as pa
+
+    fields = []
+    for column in REPORT_COLUMNS:
+        if column in INT_COLUMNS:
+            kind = pa.int64()
+        elif column in DEFECT_COLUMNS:
+            kind = pa.float64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(column, kind))
+    return pa.schema(fields)
+
+
+def _require_pyarrow(path: str | Path) -> None:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise HeatsinkError(f"{path}: writing Parquet needs pyarrow (pip install pyarrow); "
+                            "or write a .csv report") from None
+
+
+def _csv_cell(value: Any) -> Any:
+    """NaN (no stain: no enclosing circle) and None (error row) are empty CSV cells."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+@contextlib.contextmanager
+def report_writer(path: str | Path) -> Iterator[Callable[[Sequence[dict[str, Any]]], None]]:
+    """Yield ``write(rows)``, appending rows to the report at ``path`` as they come.
+
+    CSV (``csv`` module; a missing value, NaN or None, is an empty cell) or Parquet
+    (``pyarrow``, fixed schema, one row group per call), chosen by the suffix. The rows go
+    to a hidden temporary file beside ``path``, renamed onto it when the block ends
+    normally; on any exception (KeyboardInterrupt included) it is removed and an existing
+    ``path`` is untouched.
+
+    Raises
+    ------
+    HeatsinkError
+        For a suffix other than ``.csv`` and ``.parquet`` (before anything is written).
+    """
+    fmt = report_format(path)
+    if fmt == "parquet":
+        _require_pyarrow(path)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
+                writer.writeheader()
+
+                def write_csv(rows: Sequence[dict[str, Any]]) -> None:
+                    writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+                    handle.flush()
+
+                yield write_csv
+        else:
+            schema = _parquet_schema()
+            with pq.ParquetWriter(tmp, schema) as parquet:
+
+                def write_parquet(rows: Sequence[dict[str, Any]]) -> None:
+                    if rows:
+                        parquet.write_table(pa.Table.from_pylist(list(rows), schema=schema))
+
+                yield write_parquet
+
+
+@dataclass
+class InspectionSummary:
+    """Counts of a finished inspection.
+
+    Attributes
+    ----------
+    out : Path
+        The report.
+    passed, failed, errors : int
+        Rows judged PASS, judged FAIL, and rows with an error.
+    """
+
+    out: Path
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+
+    @property
+    def n(self) -> int:
+        """Rows in the report."""
+        return self.passed + self.failed + self.errors
+
+    @property
+    def exit_code(self) -> int:
+        """0 if every image passed, 1 if some failed (and none had errors), 2 on errors."""
+        return 2 if self.errors else 1 if self.failed else 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Count one report row."""
+        if row["error"]:
+            self.errors += 1
+        elif row["verdict"] == "FAIL":
+            self.failed += 1
+        else:
+            self.passed += 1
+
+    def to_text(self) -> str:
+        """One line for the terminal."""
+        return (f"{self.out}: {self.n} images, {self.passed} PASS, {self.failed} FAIL, "
+                f"{self.errors} error{'' if self.errors == 1 else 's'}")
+
+
+def run_inspection(
+    inputs: Iterable[str | Path],
+    run: Run | str | Path,
+    spec: Spec | str | Path,
+    out: str | Path,
+    overlays: str | Path | None = None,
+    batch_size: int = 16,
+    resize: bool = False,
+    progress: bool = False,
+) -> InspectionSummary:
+    """Inspect files and folders and write the report; what ``heatsink inspect`` does.
+
+    The report format, the spec, the inputs and the model are checked, in that order,
+    before any image is read; then rows are written batch by batch as they come (see
+    :func:`report_writer`). Parameters are those of :func:`inspect_images`, plus ``inputs``
+    (files and folders, see :func:`expand_inputs`) and ``out`` (``.csv`` or ``.parquet``).
+
+    Returns
+    -------
+    InspectionSummary
+        Its ``exit_code`` is 0 (all PASS), 1 (some FAIL) or 2 (some error rows).
+
+    Raises
+    ------
+    HeatsinkError
+        Naming the file at fault, with no report written: unknown report suffix, bad spec,
+        missing input, bad model, overlay not writable.
+    """
+    out = Path(out)
+    if report_format(out) == "parquet":
+        _require_pyarrow(out)
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    if batch_size < 1:
+        raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
+    paths = expand_inputs(inputs, exclude=[out])
+    model = load_inspection_model(run)
+    summary = InspectionSummary(out=out)
+    rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
+                          resize=resize, progress=progress)
+    with contextlib.closing(rows), report_writer(out) as write:
+        buffer: list[dict[str, Any]] = []
+        for row in rows:
+            summary.add(row)
+            buffer.append(row)
+            if len(buffer) == batch_size:
+                write(buffer)
+                buffer = []
+        write(buffer)
+    return summary
+
+
+__all__ = [
+    "FRAME_SIZE",
+    "REPORT_COLUMNS",
+    "InspectionModel",
+    "InspectionSummary",
+    "expand_inputs",
+    "inspect_images",
+    "load_inspection_model",
+    "predict_frames",
+    "read_frame",
+    "report_format",
+    "run_inspection",
+    "write_overlay",
+]
