@@ -60,6 +60,16 @@ _SUM_TOLERANCE = 1e-2  # float16 probabilities sum to 1 within ~1e-3
 # --------------------------------------------------------------------------------------
 
 
+def _quiet_tqdm() -> None:
+    """Silence tqdm's "IProgress not found" warning, raised when cleanlab imports
+    ``tqdm.auto`` in a notebook without ipywidgets (cleanlab's bars are off anyway)."""
+    import warnings
+
+    from tqdm import TqdmWarning
+
+    warnings.filterwarnings("ignore", category=TqdmWarning)
+
+
 def _check(labels, probs) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``labels`` (N, H, W) integer and ``probs`` (N, H, W, K) float arrays."""
     labels, probs = np.asarray(labels), np.asarray(probs)
@@ -163,6 +173,7 @@ def cleanlab_scores(
         image = 1.0 - issues.mean(axis=(1, 2))
         pixel = _label_probability(labels, probs)
     elif method == "softmin":
+        _quiet_tqdm()
         from cleanlab.segmentation.rank import get_label_quality_scores
 
         image = np.empty(len(labels))
@@ -265,6 +276,7 @@ def _pool(labels: np.ndarray, probs: np.ndarray, d: int) -> tuple[np.ndarray, np
 
 
 def _pixel_issues(labels: np.ndarray, probs: np.ndarray, downsample: int | None) -> np.ndarray:
+    _quiet_tqdm()
     from cleanlab.segmentation.filter import find_label_issues
 
     n, h, w, _ = probs.shape
@@ -552,6 +564,48 @@ def component_detection_table(
 # --------------------------------------------------------------------------------------
 
 
+def scores_with_exclusion(
+    preds: Mapping[str, np.ndarray],
+    references: Mapping[str, Mapping[str, np.ndarray]],
+    scores: pd.Series,
+    fractions: Iterable[float] = (0.0, 0.05, 0.1, 0.2),
+) -> pd.DataFrame:
+    """Segmentation scores with the most suspect images left out, per reference.
+
+    Parameters
+    ----------
+    preds : mapping
+        Image id -> predicted mask.
+    references : mapping
+        Reference name (e.g. ``"labels"``, ``"truth"``) -> (image id -> mask).
+    scores : Series
+        A label-quality ranking (lower = more suspect) covering the ids of ``preds``.
+    fractions : iterable of float
+        Shares of the images to leave out, most suspect first (0 = all images).
+
+    Returns
+    -------
+    DataFrame
+        One row per (reference, fraction): ``images`` scored and the pooled summary of
+        :meth:`heatsink.evaluate.Evaluation.summary` (pixel accuracy, recall, IoU, ...).
+    """
+    from heatsink.evaluate import evaluate_masks
+
+    ids = [str(i) for i in preds]
+    order = rank_order(scores[scores.index.astype(str).isin(ids)])
+    rows = []
+    for fraction in fractions:
+        if not 0 <= fraction < 1:
+            raise ValueError(f"fractions must be in [0, 1), not {fraction}")
+        left_out = set(order[: _top_k(fraction, len(order))]) if fraction else set()
+        kept = [i for i in ids if i not in left_out]
+        for ref, masks in references.items():
+            ev = evaluate_masks(((i, masks[i], preds[i]) for i in kept), reference=ref)
+            rows.append({"reference": ref, "left_out": fraction, "images": len(kept),
+                         **ev.summary().to_dict()})
+    return pd.DataFrame(rows).set_index(["reference", "left_out"])
+
+
 def _note(c) -> str:
     where = (f"at x={c.left + c.bbox_w // 2}, y={c.top + c.bbox_h // 2} "
              f"({c.bbox_w} px wide, {c.bbox_h} px high)")
@@ -659,3 +713,14 @@ def issue_grid(
             panels.append(marked.astype(np.uint8))
             titles.append(f"suspect pixels ({int(mask.sum())})")
     return image_grid(panels, titles, ncols=3 if pixel_issues is None else 4)
+
+
+def save_tables(folder: str | Path, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
+    """Write each table to ``folder/<name>.csv`` atomically; return the paths."""
+    paths = []
+    for table_name, table in tables.items():
+        path = Path(folder) / f"{table_name}.csv"
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp)
+        paths.append(path)
+    return paths

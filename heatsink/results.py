@@ -149,3 +149,79 @@ def scores_with_ci(evaluations: dict[str, Evaluation], n_boot: int = 1000) -> pd
         cols[ref] = [f"{v:.1f} [{lo:.1f}, {hi:.1f}]" for v, lo, hi in ci.to_numpy()]
         index = ci.index
     return pd.DataFrame(cols, index=index)
+
+
+def chosen_run(directory: str | Path, runs: str | Path) -> Path:
+    """The run folder of the model chapter 4 chose (the one scored on the test split).
+
+    Parameters
+    ----------
+    directory : path
+        The study's results folder (``results/twin`` or ``results/real``).
+    runs : path
+        The folder holding the study's training runs (``runs/twin`` or ``runs/real``).
+
+    Raises
+    ------
+    HeatsinkError
+        If chapter 4 has not chosen a model yet, or its run folder is missing.
+    """
+    from heatsink.errors import HeatsinkError
+
+    chosen = load_model_results(directory, split="test")
+    if not chosen:
+        raise HeatsinkError(f"{Path(directory) / 'models'}: no model scored on the test split "
+                            "yet; run chapter 4 (`heatsink study run --only 04_backbones`)")
+    if len(chosen) > 1:
+        raise HeatsinkError(f"{Path(directory) / 'models'}: several test-split results "
+                            f"({sorted(chosen)}); chapter 4 chooses one, remove the others")
+    payload = next(iter(chosen.values()))
+    path = Path(runs) / payload.get("run_dir", payload["name"])
+    if not (path / "best.keras").exists():
+        raise HeatsinkError(f"{path}: the chosen model's run folder has no best.keras; "
+                            "rerun chapter 4 to train it")
+    return path
+
+
+def save_postprocess_results(
+    directory: str | Path,
+    split: str,
+    model: str,
+    spec: Any,
+    frames: pd.DataFrame,
+    confusion: pd.DataFrame,
+    tradeoff: pd.DataFrame,
+) -> Path:
+    """Write chapter 6's results to ``directory/postprocess/``.
+
+    ``<split>-frames.csv`` holds the per-frame measurements and verdicts of the model's
+    masks (numbers only, nothing derived from pixels but them); ``<split>-passfail.json``
+    the model and spec identity, the pass/fail confusion against each reference and the
+    spec trade-off. Returns the JSON's path.
+    """
+    folder = Path(directory) / "postprocess"
+    with atomic_path(folder / f"{split}-frames.csv") as tmp:
+        frames.to_csv(tmp)
+    payload = {
+        "split": split,
+        "model": model,
+        "spec": spec.to_dict(),
+        "spec_identity": spec.identity,
+        "n_frames": len(frames),
+        "verdicts": frames["verdict"].value_counts().to_dict(),
+        "confusion": {str(k): {c: _plain(v) for c, v in row.items()}
+                      for k, row in confusion.iterrows()},
+        "tradeoff": [{c: _plain(v) for c, v in row.items()} for _, row in tradeoff.iterrows()],
+    }
+    path = folder / f"{split}-passfail.json"
+    write_text_atomic(path, json.dumps(payload, indent=2))
+    return path
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready scalar (NaN becomes None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

@@ -361,3 +361,22 @@ def spec_tradeoff(
         counts = pass_fail_confusion(pred, truth)
         rows.append({"scale": scale, **{k: counts[k] for k in TRADEOFF_COLUMNS[1:]}})
     return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
+
+
+#: Rule names as they start each entry of ``failed_rules``.
+RULES: tuple[str, ...] = ("stain area", "stain count", "scratch length", "defect percent")
+
+
+def failed_rule_counts(judged: pd.DataFrame) -> pd.Series:
+    """How many rows of a :func:`judge_table` result break each rule (a row may break several).
+
+    Returns a Series indexed by :data:`RULES`.
+    """
+    counts = dict.fromkeys(RULES, 0)
+    for entry in judged["failed_rules"].fillna(""):
+        for failure in filter(None, (f.strip() for f in str(entry).split(";"))):
+            rule = " ".join(failure.split()[:2])
+            if rule not in counts:
+                raise HeatsinkError(f"unknown rule in failed_rules: {failure!r}")
+            counts[rule] += 1
+    return pd.Series(counts, name="frames", dtype=int)

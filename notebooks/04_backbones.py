@@ -222,6 +222,7 @@ test_predictions = evaluate.predict_masks(run.model("best"), ds, ids["test"],
                                           run.config.image_size)
 test_evaluations = evaluate.evaluate_predictions(test_predictions, ds)
 study_results.save_model_results(results_dir, chosen, run, test_evaluations, split="test",
-                                 n_boot=n_boot, extra={"cpu_ms_per_image": latency[chosen]})
+                                 n_boot=n_boot, extra={"cpu_ms_per_image": latency[chosen],
+                                                         "run_dir": run.path.name})
 print(f"chosen: {chosen}")
 study_results.scores_with_ci(test_evaluations, n_boot=n_boot)

@@ -207,3 +207,16 @@ def test_scaled_spec():
     half = spec.scaled(0.5)
     assert half.max_stain_count == 1 and half.max_stain_area == 200.0
     assert half.max_scratch_length is None and half.min_object_px == spec.min_object_px
+
+
+def test_failed_rule_counts_counts_each_rule_once_per_row():
+    from heatsink.spec import failed_rule_counts
+
+    judged = pd.DataFrame({"failed_rules": [
+        "stain area 1200 > 1000; stain count 9 > 7", "", "stain count 8 > 7", None,
+        "defect percent 6 > 5"]})
+    counts = failed_rule_counts(judged)
+    assert counts.to_dict() == {"stain area": 1, "stain count": 2, "scratch length": 0,
+                                "defect percent": 1}
+    with pytest.raises(HeatsinkError, match="unknown rule"):
+        failed_rule_counts(pd.DataFrame({"failed_rules": ["colour 3 > 2"]}))

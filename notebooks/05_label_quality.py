@@ -1,0 +1,272 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution,-ExecuteTime,-collapsed,-scrolled
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # 5. Label quality: finding the labels that are wrong
+#
+# The seed study argues that the dataset's labels are arbitrary and often wrong: defects
+# left unlabelled, scratches labelled as stains and back, one defect labelled differently
+# in two adjacent frames {cite}`zhao2022seed`. It shows examples, which is all it could do:
+# nobody knows the true labels of the real data. The synthetic twin knows them. Every
+# label error it injected is listed in its noise manifest (chapter 1), so here we can
+# measure how well a label-checking method finds them, then run the same method on any
+# real copy of the data, where it produces a worklist for a labeller.
+#
+# The methods need, for every image, class probabilities from a model that never saw that
+# image: a model that trained on an image has learnt its label errors too. We train `k`
+# models, each on all folds but one, and let each predict the fold it did not see
+# (tiles of one part stay in one fold). On those out-of-sample probabilities:
+#
+# * **cleanlab** {cite}`northcutt2021confident`: confident learning finds the pixels whose
+#   label the model confidently contradicts (`find_label_issues`), and ranks images by a
+#   soft minimum of the per-pixel probability of the given label
+#   (`get_label_quality_scores`);
+# * two **baselines**: the out-of-sample cross-entropy of the label over the defect region,
+#   and the number of pixels where the prediction disagrees with the label;
+# * a **component view**: unlabelled blobs the model is confident are defects, labelled
+#   blobs it calls background, and scratch/stain swaps;
+# * **seams**: neighbouring frames found from their pixels alone, and their labels compared
+#   across the shared edge.
+
+# %% tags=["parameters"]
+profile = "full"  # "full": the book; "smoke": the tests
+data = None  # dataset folder (None: the default twin)
+results = None  # result files (None: results/twin or /real)
+runs = None  # trained models (None: runs/twin or /real)
+k = 3  # folds
+model = "unet"  # the fold models (a fast model; see the text)
+image_size = 256
+batch_size = 8
+epochs = 8  # reduced from the seed's 40: a stated compute budget
+learning_rate = 1e-3
+loss = "wcce+dice"
+class_weighting = "inverse_sqrt"
+filters = 32
+precision = "auto"
+top_fractions = [0.05, 0.1, 0.2, 0.3]  # precision at the top k % of each ranking
+exclude_fractions = [0.0, 0.05, 0.1, 0.2]  # most suspect images left out of the scores
+n_grid = 6  # top issues shown
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from heatsink import crossval, seams, study
+from heatsink import label_quality as lq
+from heatsink.data import load_dataset
+from heatsink.data.resolve import resolve_data
+from heatsink.synth import records
+from heatsink.train import TrainConfig
+
+sns.set_theme(style="whitegrid", context="notebook")
+ds = load_dataset(resolve_data(data))
+results_dir = Path(results) if results else study.results_dir(ds.root)
+runs_dir = Path(runs) if runs else study.results_dir(ds.root, study.REPO_DIR / "runs")
+out_dir = results_dir / "label_quality"
+name = ds.name
+ids = list(ds.ids)
+manifest = records.read_manifest(ds.root) if ds.has_truth else None
+config = TrainConfig(model=model, image_size=image_size, batch_size=batch_size,
+                     epochs=epochs, learning_rate=learning_rate, loss=loss,
+                     class_weighting=class_weighting, precision=precision,
+                     model_kwargs={"filters": filters} if model == "unet" else {})
+print(f"{name}: {len(ids)} images; {'noise manifest: ' + str(len(manifest)) + ' errors' if manifest is not None else 'no noise manifest (real data)'}")
+
+# %% [markdown]
+# ## The errors to find
+#
+# On the twin, the injected label errors by type (chapter 1 describes them). On real data
+# this table does not exist, and the chapter's measurements against it are skipped.
+
+# %%
+records.noise_summary(ds.root) if manifest is not None else None
+
+# %% [markdown]
+# ## Out-of-sample probabilities
+#
+# `k` fold models, trained (or resumed, or reused from disk) in one call. The fold models
+# use the imbalance-aware loss of chapter 2 (class-weighted cross-entropy plus Dice), as a
+# model trained with plain cross-entropy for a few epochs predicts no defects at all and so
+# has no opinion on a defect label. Each model picks its best epoch on a validation slice of
+# its own training folds. Below, each fold model's validation scores, against the labels.
+
+# %%
+oos = crossval.out_of_sample(ds, config, runs_dir / "label-quality" / f"{model}-k{k}", k=k,
+                             verbose=0)
+oos.fold_metrics()[["best_epoch", "pixel_accuracy", "scratch_recall", "scratch_iou",
+                    "stain_recall", "stain_iou"]].round(3)
+
+# %%
+labels = np.stack([ds.mask(i) for i in ids])
+probs = oos.probabilities()
+preds = probs.argmax(axis=-1).astype(np.uint8)
+
+# %% [markdown]
+# ## Three rankings of the same probabilities
+#
+# Each method gives every image a score; lower is more suspect.
+
+# %%
+scores = {
+    "cleanlab": lq.cleanlab_scores(labels, probs, ids)[0],
+    "loss": lq.loss_scores(labels, probs, ids),
+    "disagreement": lq.disagreement_scores(labels, probs, ids),
+}
+pixel_issues = lq.cleanlab_pixel_issues(labels, probs)
+components = lq.component_issues(labels, probs, ids)
+print(f"cleanlab marks {int(pixel_issues.sum()):,} pixels in "
+      f"{int((pixel_issues.reshape(len(ids), -1).sum(axis=1) > 0).sum())} images; "
+      f"{len(components)} suspect components")
+components["kind"].value_counts()
+
+# %% [markdown]
+# ## Measured against the injected errors
+#
+# **Precision at the top k %**: of the k % most suspect images of each ranking, the share
+# that holds at least one injected error (and the share of all erroneous images caught).
+# About one image in five holds an error, so a random ranking scores about 0.2.
+
+# %%
+if manifest is not None:
+    positives = set(manifest["image_id"].astype(str))
+    at_k = pd.concat({m: lq.precision_at_k(s, positives, top_fractions)
+                      for m, s in scores.items()}, names=["method"])
+    display(at_k.round(3))
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for method, table in at_k.groupby(level="method"):
+        ax.plot(100 * table["fraction"], table["precision"], "o-", label=method)
+    ax.axhline(len(positives) / len(ids), color="0.5", linestyle="--", label="random")
+    ax.set_xlabel("top k % of the ranking")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{name}: images with an injected error among the most suspect", fontsize=10)
+    ax.legend(fontsize=8)
+    plt.show()
+
+# %% [markdown]
+# **Detection by error type.** Confident learning decides by itself which images it
+# flags (any pixel issue); the two baselines flag the same number of images, their most
+# suspect, so the methods are compared at an equal budget. Recall is per error type;
+# `precision_any` is the share of flagged images holding any injected error, and
+# `share_of_flagged` the share holding an error of that type.
+
+# %%
+if manifest is not None:
+    cl_flagged = {i for i, n in zip(ids, pixel_issues.reshape(len(ids), -1).sum(axis=1),
+                                    strict=True) if n}
+    flagged = {"cleanlab": cl_flagged}
+    flagged.update({m: set(lq.flag_top(scores[m], len(cl_flagged)))
+                    for m in ("loss", "disagreement")})
+    image_table = lq.image_detection_table(flagged, manifest, ids)
+    display(image_table.round(3))
+
+# %% [markdown]
+# **Components.** A suspect component matches an injected error when both are in the same
+# image and their boxes overlap (the error's box grown by 2 px). Recall is the share of
+# injected errors matched by a component; precision the share of components that match
+# one. Sloppy boundaries of 1–2 px are by design not components (a band of 2 px around
+# each labelled defect is ignored), so their recall is expected to be low here.
+
+# %%
+if manifest is not None:
+    component_table = lq.component_detection_table({"components": components}, manifest,
+                                                   ids)
+    display(component_table.round(3))
+    matched = lq.match_components(components, manifest)
+    display(pd.crosstab(matched["kind"], matched["matched_errors"].replace("", "none")))
+
+# %% [markdown]
+# ## Seams between neighbouring frames
+#
+# The real dataset cuts each heat sink into frames and says nothing about which frames
+# touch. We find neighbours from their pixels alone (a frame's edge continues smoothly into
+# its neighbour's, see `heatsink.seams`), then compare the labels on both sides of each
+# seam: a defect that crosses the seam should be labelled, and labelled the same, on both
+# sides.
+
+# %%
+pairs = seams.find_neighbours(ds)
+consistency = seams.seam_consistency(ds, pairs)
+seam_facts = {"seams found": len(pairs),
+              "seams with inconsistent labels": int((~consistency["consistent"]).sum())}
+if manifest is not None:
+    seam_facts.update({f"neighbours: {k}": v for k, v in seams.neighbour_recovery(
+        pairs, records.read_adjacency(ds.root)).items()})
+    seam_facts.update({f"seam errors: {k}": v for k, v in seams.seam_errors_caught(
+        consistency, manifest).items()})
+pd.Series(seam_facts).to_frame("value")
+
+# %% [markdown]
+# ## What it means for the scores
+#
+# Two analyses, not new headline figures. First, the out-of-sample predictions scored on
+# all images and with the most suspect images (by cleanlab) left out: if the ranking finds
+# real errors, leaving them out should raise the score against the labels and change little
+# against the clean truth. Second, the gap between scoring against the labels and against
+# the clean truth estimates how much label noise caps the score a model can be credited
+# with. (Every image here is predicted by a model that never saw it; the chosen model of
+# chapter 4 trained on 70 % of them.)
+
+# %%
+pred_masks = dict(zip(ids, preds, strict=True))
+references = {"labels": dict(zip(ids, labels, strict=True))}
+if ds.has_truth:
+    references["truth"] = {i: ds.truth(i) for i in ids}
+excluded = lq.scores_with_exclusion(pred_masks, references, scores["cleanlab"],
+                                    exclude_fractions)
+excluded[["images", "pixel_accuracy", "scratch_iou", "stain_iou", "miou_defects",
+          "scratch_object_recall", "stain_object_recall"]].round(4)
+
+# %% [markdown]
+# ## A worklist for a labeller
+#
+# Every image in cleanlab's order with what to check, written as CSV. On real data this is
+# the chapter's product: the first rows are where relabelling pays most.
+
+# %%
+ranked = lq.ranked_issues(scores["cleanlab"], components, pixel_issues, ids)
+lq.write_ranked_issues(ranked, out_dir / "ranked_issues.csv")
+ranked.head(10)
+
+# %% [markdown]
+# The most suspect images: image, label, out-of-sample prediction, and the pixels cleanlab
+# marks (red).
+
+# %% tags=["hide-input"]
+top = lq.flag_top(scores["cleanlab"], n_grid)
+rows = [ids.index(i) for i in top]
+fig = lq.issue_grid([ds.image(i) for i in top], labels[rows], preds[rows], top,
+                    scores["cleanlab"], pixel_issues[rows], n=n_grid)
+fig.suptitle(f"{name}: the {len(top)} most suspect labels (cleanlab)", fontsize=10, y=1.01)
+plt.show()
+
+# %% [markdown]
+# ## Saved results
+#
+# The detection tables (twin only) and the exclusion table go to the results folder.
+
+# %%
+lq.save_tables(out_dir, {"excluded": excluded,
+                         **({"precision_at_k": at_k, "image_detection": image_table,
+                             "component_detection": component_table}
+                            if manifest is not None else {}),
+                         "seams": pd.Series(seam_facts).to_frame("value")})
+sorted(p.name for p in out_dir.iterdir())

@@ -1,0 +1,248 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution,-ExecuteTime,-collapsed,-scrolled
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # 6. Post-analysis: measurements, verdicts and run charts
+#
+# The seed study ends by turning predicted stain masks into numbers with OpenCV: per image
+# the number of stains, the largest stain's area and the radius and centre of its minimum
+# enclosing circle, and the stained share of the frame {cite}`zhao2022seed`. A production
+# line needs one step more: a rule that passes or fails a part, a measure of how often that
+# verdict is wrong, and a chart that shows when the process drifts. This chapter takes the
+# model chosen in chapter 4, predicts the test split, and
+#
+# * tabulates stains as the seed did, and scratches by their length (the long side of each
+#   scratch's rotated bounding rectangle, `cv2.minAreaRect`);
+# * judges every frame against an example spec (`specs/example.yaml`) and counts escapes
+#   (defective frames passed) and overkill (good frames failed) against the verdicts the
+#   labels, and on the twin the clean truth, would give under the same spec;
+# * shows how escapes trade against overkill as the spec's limits are scaled;
+# * draws an individuals chart of the largest stain area in frame order, with Western
+#   Electric rules.
+#
+# The same measurements, verdicts and identities are what `heatsink inspect` writes for
+# each image on a line. Objects smaller than the spec's `min_object_px` are ignored
+# everywhere; without a scale, lengths are in pixels and areas in px².
+
+# %% tags=["parameters"]
+profile = "full"  # "full": the book; "smoke": the tests
+data = None  # dataset folder (None: the default twin)
+results = None  # result files (None: results/twin or /real)
+runs = None  # trained models (None: runs/twin or /real)
+spec_file = None  # inspection spec (None: specs/example.yaml)
+split_name = "test"  # the frames analysed
+spc_measure = "LargestStainArea"  # the charted measurement
+spc_baseline = 50  # frames that set the control limits
+n_table = 10  # rows of the stain table shown
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from heatsink import evaluate, postprocess, spc, stats, study, viz
+from heatsink import results as study_results
+from heatsink import spec as inspection
+from heatsink.data import load_dataset
+from heatsink.data.resolve import resolve_data
+from heatsink.train import Run
+
+sns.set_theme(style="whitegrid", context="notebook")
+ds = load_dataset(resolve_data(data))
+results_dir = Path(results) if results else study.results_dir(ds.root)
+runs_dir = Path(runs) if runs else study.results_dir(ds.root, study.REPO_DIR / "runs")
+split = study.study_split(ds, results_dir)
+ids = split.loc[split["split"] == split_name, "image_id"].tolist()
+spec = inspection.load_spec(spec_file or study.REPO_DIR / "specs" / "example.yaml")
+run = Run.load(study_results.chosen_run(results_dir, runs_dir))
+name = ds.name
+print(f"{name}: {len(ids)} {split_name} frames; model {run.path.name} "
+      f"({run.config.model}, {run.config.image_size} px); spec {spec.name}")
+spec
+
+# %% [markdown]
+# ## Measuring predicted and labelled masks
+#
+# One call predicts the masks (at the model's input size, probabilities resized back to
+# 320² before the arg-max); one call measures a set of masks.
+
+# %%
+predictions = evaluate.predict_masks(run.model("best"), ds, ids, run.config.image_size)
+settings = {"mm_per_px": spec.mm_per_px, "min_area_px": spec.min_object_px}
+tables = {"predicted": postprocess.defect_table(predictions.items(), **settings),
+          "labelled": postprocess.defect_table(((i, ds.mask(i)) for i in ids), **settings)}
+if ds.has_truth:
+    tables["clean truth"] = postprocess.defect_table(((i, ds.truth(i)) for i in ids),
+                                                     **settings)
+pd.DataFrame({k: t.mean(numeric_only=True) for k, t in tables.items()}).round(2)
+
+# %% [markdown]
+# ## The stain table, as the seed made it
+#
+# Predicted stains per frame, sorted by the largest stain's contour area; the enclosing
+# circle's centre is in pixels from the top left corner. The labelled values of the same
+# frames sit beside them.
+
+# %%
+stain_columns = ["NumberOfStains", "LargestStainArea", "LargestStainRadius",
+                 "EnclosingCircleX", "EnclosingCircleY", "TotalStain%"]
+labelled_stains = tables["labelled"][["NumberOfStains", "LargestStainArea"]]
+(tables["predicted"][stain_columns]
+ .join(labelled_stains.add_suffix(" (label)"))
+ .sort_values("LargestStainArea", ascending=False).head(n_table).round(1))
+
+# %% [markdown]
+# ## Two examples
+#
+# The frames with the largest predicted stain and the longest predicted scratch. Each
+# object is outlined; stains get their minimum enclosing circle, scratches their rotated
+# bounding rectangle (whose long side is the scratch length). Left the prediction, right
+# the label.
+
+# %% tags=["hide-input"]
+examples = list(dict.fromkeys([tables["predicted"]["LargestStainArea"].idxmax(),
+                               tables["predicted"]["LongestScratchLength"].idxmax()]))
+panels, titles = [], []
+for i in examples:
+    image = ds.image(i)
+    panels += [postprocess.draw_overlay(image, predictions[i], spec.min_object_px),
+               postprocess.draw_overlay(image, ds.mask(i), spec.min_object_px)]
+    titles += [f"{i}: prediction", f"{i}: label"]
+fig = viz.image_grid(panels, titles, ncols=2, size=4.0)
+viz.show_photo(fig)
+
+# %% [markdown]
+# ## Scratch lengths and stain areas
+#
+# Per frame, the longest scratch and the largest stain as predicted against as labelled
+# (frames where either mask has one). Points on the diagonal are measured right; points
+# on the horizontal axis are defects the model missed.
+
+# %% tags=["hide-input"]
+pred, lab = tables["predicted"], tables["labelled"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for ax, column, unit in ((axes[0], "LongestScratchLength", "px"),
+                         (axes[1], "LargestStainPixels", "px²")):
+    both = (pred[column] > 0) | (lab[column] > 0)
+    ax.scatter(lab.loc[both, column], pred.loc[both, column], s=12, alpha=0.6)
+    top = max(float(lab[column].max()), float(pred[column].max()), 1.0)
+    ax.plot([0, top], [0, top], color="0.5", linewidth=1)
+    ax.set_xlabel(f"labelled ({unit})")
+    ax.set_ylabel(f"predicted ({unit})")
+    ax.set_title(f"{column} ({both.sum()} frames)", fontsize=10)
+fig.suptitle(f"{name}, {split_name} split", fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Where the defects are
+#
+# The share of frames in which each pixel is a scratch or a stain, labelled and predicted.
+
+# %% tags=["hide-input"]
+heat = {"labelled": stats.spatial_heatmaps((i, ds.mask(i)) for i in ids),
+        "predicted": stats.spatial_heatmaps(predictions.items())}
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+for ax, (source, cls) in zip(axes, [(s, c) for c in ("scratch", "stain")
+                                    for s in ("labelled", "predicted")], strict=True):
+    im = ax.imshow(heat[source][cls], cmap="viridis", vmin=0)
+    ax.set_title(f"{cls}, {source}", fontsize=10)
+    ax.axis("off")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+fig.suptitle(f"{name}, {split_name} split", fontsize=10)
+plt.show()
+
+# %% [markdown]
+# ## Pass or fail
+#
+# Every frame is judged under the spec from its predicted masks, and again from its labels
+# (and, on the twin, from the clean truth). Counting a FAIL as the positive class, an
+# **escape** is a frame the reference fails and the model passes; **overkill** is a frame
+# the reference passes and the model fails. The seed argues that overkill, a good part
+# re-inspected by hand, is cheaper than an escape, a defective part shipped.
+
+# %%
+verdicts = {k: inspection.judge_table(t, spec) for k, t in tables.items()}
+confusion = pd.DataFrame({
+    f"against {ref}": inspection.pass_fail_confusion(verdicts["predicted"]["verdict"],
+                                                     verdicts[ref]["verdict"])
+    for ref in verdicts if ref != "predicted"
+}).T
+confusion
+
+# %% [markdown]
+# Which rules fail, per source (a frame can fail several):
+
+# %%
+pd.DataFrame({k: inspection.failed_rule_counts(v) for k, v in verdicts.items()})
+
+# %% [markdown]
+# ## Trading escapes for overkill
+#
+# The model's verdicts with every limit of the spec multiplied by a factor (the reference
+# verdicts keep the spec as written). Tighter limits (factors below 1) fail more frames:
+# fewer escapes, more overkill.
+
+# %% tags=["hide-input"]
+reference = "clean truth" if "clean truth" in tables else "labelled"
+tradeoff = inspection.spec_tradeoff(tables["predicted"], tables[reference], spec)
+fig, ax = plt.subplots(figsize=(5.5, 4))
+ax.plot(tradeoff["overkill_rate"], tradeoff["escape_rate"], "o-", markersize=4)
+at_one = tradeoff.loc[(tradeoff["scale"] - 1).abs().idxmin()]
+ax.plot(at_one["overkill_rate"], at_one["escape_rate"], "o", color="tab:red",
+        label=f"spec as written (×{at_one['scale']:.2f})")
+for _, row in tradeoff.iloc[[0, -1]].iterrows():
+    ax.annotate(f"×{row['scale']:.2f}", (row["overkill_rate"], row["escape_rate"]),
+                fontsize=8, xytext=(4, 4), textcoords="offset points")
+ax.set_xlabel("overkill rate (good frames failed)")
+ax.set_ylabel("escape rate (defective frames passed)")
+ax.set_title(f"{name}: model vs {reference}, {split_name} split", fontsize=10)
+ax.legend(fontsize=8)
+plt.show()
+tradeoff.round(3)
+
+# %% [markdown]
+# ## A run chart
+#
+# The frames of the test split in id order stand in for a production sequence. The
+# individuals chart takes its centre line and limits (centre ± 2.66 × the mean moving
+# range) from the first frames, then flags the Western Electric rules: one point beyond
+# 3σ (rule 1), two of three beyond 2σ on one side (2), four of five beyond 1σ (3), eight
+# in a row on one side (4).
+
+# %% tags=["hide-input"]
+series = tables["predicted"][spc_measure].sort_index()
+chart = spc.individuals_chart(series, baseline=min(spc_baseline, len(series)))
+fig, ax = plt.subplots(figsize=(10, 3.4))
+spc.plot_run_chart(chart, ax=ax, title=f"{name}: predicted {spc_measure}, frames in id order")
+ax.set_xlabel("frame (test split, id order)")
+ax.set_ylabel(spc_measure)
+plt.show()
+chart[[f"rule{k}" for k in range(1, 5)]].sum().rename("frames flagged").to_frame().T
+
+# %% [markdown]
+# ## Saved results
+#
+# The per-frame table with verdicts and the pass/fail counts go to the results folder.
+
+# %%
+saved = study_results.save_postprocess_results(
+    results_dir, split_name, run.path.name, spec, verdicts["predicted"], confusion, tradeoff)
+print(saved)
