@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,17 +113,21 @@ def test_heatsink_train_killed_in_epoch_2_resumes_at_epoch_2(make_dataset, tmp_p
                              stderr=subprocess.STDOUT, text=True, env=env,
                              start_new_session=True)
     history = run_dir / "history.csv"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(first.stdout), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and first.poll() is None:
-        if history.exists() and len(history.read_text().splitlines()) >= 2:  # epoch 1 logged
+        if any("Epoch 2/3" in line for line in lines):  # epoch 1 is done and logged
             break
         time.sleep(0.02)
-    time.sleep(1.0)  # well into epoch 2, which takes several seconds here
+    time.sleep(0.5)  # into epoch 2, which takes several seconds here
     assert first.poll() is None, "training finished before it could be killed"
     os.killpg(first.pid, signal.SIGKILL)  # as a session end or an out-of-memory kill would
     first.wait()
-    out_first = first.stdout.read()
-    assert "Epoch 2/3" in out_first and not (run_dir / "metrics.json").exists()
+    reader.join(timeout=10)
+    assert any("Epoch 2/3" in line for line in lines)
+    assert not (run_dir / "metrics.json").exists()
     assert len(pd.read_csv(history)) == 1
 
     second = subprocess.run(_train_command(data, run_dir), capture_output=True, text=True,
