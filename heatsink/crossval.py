@@ -183,6 +183,20 @@ class OutOfSample:
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("fold")
 
 
+def _prepare(ds: Dataset, path: Path, config: dict, k: int, seed: int) -> pd.DataFrame:
+    """Create or check a cross-validation folder; return its folds (written once)."""
+    path.mkdir(parents=True, exist_ok=True)
+    folds = make_folds(ds, k=k, seed=seed)
+    identity = {"k": k, "seed": seed, "config": config, "dataset": ds.name,
+                "dataset_checksum": ds.checksum}
+    _check_identity(path, json.loads(json.dumps(identity)))
+    folds_file = path / "folds.csv"
+    if not folds_file.exists():
+        with atomic_path(folds_file) as tmp:
+            folds.to_csv(tmp, index=False)
+    return folds
+
+
 def _check_identity(path: Path, identity: dict) -> None:
     meta = path / "crossval.json"
     if meta.exists():
@@ -259,15 +273,7 @@ def out_of_sample(
     from heatsink.train import train
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    folds = make_folds(ds, k=k, seed=seed)
-    identity = {"k": k, "seed": seed, "config": config.to_dict(), "dataset": ds.name,
-                "dataset_checksum": ds.checksum}
-    _check_identity(path, json.loads(json.dumps(identity)))
-    folds_file = path / "folds.csv"
-    if not folds_file.exists():
-        with atomic_path(folds_file) as tmp:
-            folds.to_csv(tmp, index=False)
+    folds = _prepare(ds, path, config.to_dict(), k, seed)
     for f in range(k):
         run_path = path / f"fold-{f}"
         if (run_path / "oos_probs.npy").exists():
@@ -367,15 +373,7 @@ def forest_out_of_sample(
 
     config = config or ForestConfig()
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    folds = make_folds(ds, k=k, seed=seed)
-    identity = {"k": k, "seed": seed, "config": config.to_dict(), "dataset": ds.name,
-                "dataset_checksum": ds.checksum}
-    _check_identity(path, json.loads(json.dumps(identity)))
-    folds_file = path / "folds.csv"
-    if not folds_file.exists():
-        with atomic_path(folds_file) as tmp:
-            folds.to_csv(tmp, index=False)
+    folds = _prepare(ds, path, config.to_dict(), k, seed)
     todo = [f for f in range(k) if not (path / f"fold-{f}" / "oos_probs.npy").exists()]
     if todo:
         rng = np.random.default_rng(config.seed)
