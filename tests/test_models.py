@@ -183,3 +183,15 @@ def test_loading_a_corrupt_file_names_it(suffix, tmp_path: Path):
         load_model(path)
     with pytest.raises(HeatsinkError, match=r"missing\.keras"):
         load_model(tmp_path / "missing.keras")
+
+
+def test_gslu_batch_norm_tracks_fast_changing_weights():
+    import tensorflow as tf
+
+    from heatsink.models import build_model
+    from heatsink.models.gslu import BN_MOMENTUM
+
+    norms = [layer for layer in build_model("gslu").layers
+             if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert norms and {layer.momentum for layer in norms} == {BN_MOMENTUM}
+    assert BN_MOMENTUM <= 0.9
