@@ -1,0 +1,49 @@
+"""Remake ``tests/data/gslu-twin0.keras``: fold 0 of chapter 5's cross-validation.
+
+Run from the repository root: ``.venv/bin/python tests/data/make_gslu_twin0.py``. It trains
+(or reuses, from ``runs/twin/label-quality/gslu-k3``) chapter 5's fold models on the default
+twin, exactly as the chapter does, and saves fold 0's best model without its optimizer
+state. About an hour and a half on a 2-core CPU for all three folds; fold 0 alone is needed,
+so the script stops after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
+
+# isort: split
+import tensorflow as tf
+
+from heatsink import crossval, study
+from heatsink.data import load_dataset
+from heatsink.data.resolve import resolve_data
+from heatsink.models import load_model
+from heatsink.train import Run, TrainConfig, train
+
+#: Chapter 5's fold-model configuration (notebooks/05_label_quality.py, full profile).
+CONFIG = TrainConfig(model="gslu", image_size=256, batch_size=8, epochs=8, learning_rate=1e-3,
+                     loss="wcce+dice", class_weighting="balanced", precision="auto")
+OUT = Path(__file__).with_name("gslu-twin0.keras")
+
+
+def main() -> int:
+    ds = load_dataset(resolve_data(None))
+    path = study.results_dir(ds.root, study.REPO_DIR / "runs") / "label-quality" / "gslu-k3"
+    folds = crossval.make_folds(ds, k=3, seed=0)
+    run_dir = path / "fold-0"
+    if not (run_dir / "metrics.json").exists():
+        train(CONFIG, ds, run_dir, split=crossval.fold_split(ds, folds, 0, 0), verbose=2)
+    model = load_model(Run.load(run_dir).path / "best.keras")
+    slim = tf.keras.models.clone_model(model)  # drops the optimizer state (3.8 → 1.5 MB)
+    slim.set_weights(model.get_weights())
+    slim.save(OUT)
+    print(f"{OUT}: sha256 {hashlib.sha256(OUT.read_bytes()).hexdigest()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
