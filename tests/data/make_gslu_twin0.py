@@ -22,7 +22,7 @@ from heatsink import crossval, study
 from heatsink.data import load_dataset
 from heatsink.data.resolve import resolve_data
 from heatsink.models import load_model
-from heatsink.train import Run, TrainConfig, train
+from heatsink.train import TrainConfig, train
 
 #: Chapter 5's fold-model configuration (notebooks/05_label_quality.py, full profile).
 CONFIG = TrainConfig(model="gslu", image_size=256, batch_size=8, epochs=8, learning_rate=1e-3,
@@ -37,7 +37,7 @@ def main() -> int:
     run_dir = path / "fold-0"
     if not (run_dir / "metrics.json").exists():
         train(CONFIG, ds, run_dir, split=crossval.fold_split(ds, folds, 0, 0), verbose=2)
-    model = load_model(Run.load(run_dir).path / "best.keras")
+    model = load_model(run_dir / "best.keras")
     slim = tf.keras.models.clone_model(model)  # drops the optimizer state (3.8 → 1.5 MB)
     slim.set_weights(model.get_weights())
     slim.save(OUT)
