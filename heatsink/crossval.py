@@ -22,42 +22,21 @@ fold (and epoch) it was in; a finished one costs only the time to read it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from heatsink.data import Dataset
-from heatsink.data.split import SPLIT_COLUMNS
+from heatsink.data.split import SPLIT_COLUMNS, assign_groups
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path, write_text_atomic
 from heatsink.train import TrainConfig
 
 #: Share of the training folds' images held out to choose each fold model's best epoch.
 VAL_FRACTION = 0.15
-
-
-def _balanced_groups(
-    ids: list[str], groups: Mapping[str, object] | None, sizes: list[int], seed: int
-) -> list[int]:
-    """Assign whole groups (random order) to the bin furthest below its target size."""
-    members: dict[str, list[int]] = {}
-    for k, image_id in enumerate(ids):
-        key = None if groups is None else groups.get(image_id)
-        key = f"image:{image_id}" if key is None or pd.isna(key) else f"group:{key}"
-        members.setdefault(key, []).append(k)
-    keys = sorted(members)
-    counts = [0] * len(sizes)
-    assignment = [0] * len(ids)
-    for g in np.random.default_rng(seed).permutation(len(keys)):
-        group = members[keys[g]]
-        b = int(np.argmax([t - c for t, c in zip(sizes, counts, strict=True)]))
-        counts[b] += len(group)
-        for k in group:
-            assignment[k] = b
-    return assignment
 
 
 def make_folds(ds: Dataset, k: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -82,7 +61,8 @@ def make_folds(ds: Dataset, k: int = 3, seed: int = 0) -> pd.DataFrame:
     n = len(ds)
     sizes = [n // k + (1 if f < n % k else 0) for f in range(k)]
     parts = ds.parts
-    folds = _balanced_groups(ds.ids, None if parts is None else parts.to_dict(), sizes, seed)
+    folds = assign_groups(ds.ids, None if parts is None else parts.to_dict(), sizes,
+                          np.random.default_rng(seed))
     return pd.DataFrame({"image_id": ds.ids, "fold": folds})
 
 
@@ -96,7 +76,8 @@ def fold_split(ds: Dataset, folds: pd.DataFrame, fold: int, seed: int = 0) -> pd
     n_val = max(1, round(VAL_FRACTION * len(rest)))
     parts = ds.parts
     groups = None if parts is None else parts.to_dict()
-    bins = _balanced_groups(rest, groups, [len(rest) - n_val, n_val], seed + 1000 + fold)
+    bins = assign_groups(rest, groups, [len(rest) - n_val, n_val],
+                         np.random.default_rng(seed + 1000 + fold))
     if 1 not in bins:  # few, large parts: move the smallest part to validation
         part_of = [groups.get(i, i) if groups else i for i in rest]
         sizes = pd.Series(part_of).value_counts()
@@ -328,7 +309,6 @@ class ForestConfig:
 
 
 def _features(image: np.ndarray, config: ForestConfig) -> np.ndarray:
-    import cv2
     from skimage.feature import multiscale_basic_features
 
     small = cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
@@ -342,8 +322,6 @@ def _pixel_sample(
     ds: Dataset, image_id: str, config: ForestConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A class-balanced pixel sample of one image, and its pixel count per class."""
-    import cv2
-
     feats = _features(ds.image(image_id), config)
     mask = cv2.resize(ds.mask(image_id), (config.size, config.size),
                       interpolation=cv2.INTER_NEAREST)
@@ -407,8 +385,6 @@ def forest_out_of_sample(
             probs *= prior
             probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
             probs = probs.reshape(config.size, config.size, n_classes)
-            import cv2
-
             h, w = ds.mask(image_id).shape
             probs = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
             if out is None:

@@ -559,6 +559,39 @@ def component_detection_table(
                                        *(f"precision_{k}" for k in KINDS)])
 
 
+def component_precision_at_n(
+    matched: pd.DataFrame, ns: Sequence[int] = (25, 50, 100, 200), by: str = "confidence",
+) -> pd.DataFrame:
+    """Precision of the ``n`` most confident suspect components, per kind and overall.
+
+    A worklist is read from the top, so what matters is how clean its first rows are, not
+    the precision of every component. ``matched`` is :func:`match_components`'s table;
+    components are ordered by ``by`` (descending; ties by table order) within each kind
+    and, for ``all``, across kinds.
+
+    Returns
+    -------
+    DataFrame
+        ``kind, n, hits, precision``; ``n`` is capped at the components there are (rows
+        with none are left out), ``hits`` counts components matching a manifest error.
+    """
+    if by not in matched.columns or "matched_errors" not in matched.columns:
+        raise ValueError(f"matched needs the columns {by!r} and 'matched_errors' "
+                         "(see match_components)")
+    rows = []
+    groups = [("all", matched), *((k, matched[matched["kind"] == k]) for k in KINDS)]
+    for kind, table in groups:
+        hit = (table.sort_values(by, ascending=False, kind="mergesort")["matched_errors"]
+               != "").to_numpy()
+        for n in ns:
+            m = min(int(n), len(hit))
+            if m:
+                rows.append({"kind": kind, "n": m, "hits": int(hit[:m].sum()),
+                             "precision": float(hit[:m].mean())})
+    return pd.DataFrame(rows, columns=["kind", "n", "hits", "precision"]).drop_duplicates(
+        ["kind", "n"]).reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------------------
 # the labeller's worklist and figure
 # --------------------------------------------------------------------------------------

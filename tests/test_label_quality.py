@@ -295,6 +295,25 @@ def test_component_detection_table_exact() -> None:
     assert matched["matched_errors"].tolist() == ["missed_stain", "class_swap", "", ""]
 
 
+def test_component_precision_at_n_orders_by_confidence() -> None:
+    matched = pd.DataFrame({
+        "kind": ["class_swap", "class_swap", "unlabelled_defect", "unlabelled_defect",
+                 "rejected_label"],
+        "confidence": [0.6, 0.9, 0.95, 0.7, 0.8],
+        "matched_errors": ["", "class_swap", "", "missed_stain", ""],
+    })
+    table = lq.component_precision_at_n(matched, ns=(1, 2, 10)).set_index(["kind", "n"])
+    assert table.loc[("all", 1), "hits"] == 0  # 0.95 is a false alarm
+    assert table.loc[("all", 2), "hits"] == 1  # then 0.9, a real swap
+    assert table.loc[("all", 5), "hits"] == 2  # n capped at the 5 components
+    assert table.loc[("class_swap", 1), "precision"] == 1.0
+    assert table.loc[("class_swap", 2), "precision"] == 0.5
+    assert table.loc[("rejected_label", 1), "precision"] == 0.0
+    assert ("rejected_label", 10) not in table.index  # capped to 1, not repeated
+    with pytest.raises(ValueError, match="matched_errors"):
+        lq.component_precision_at_n(matched.drop(columns="matched_errors"))
+
+
 # --------------------------------------------------------------------------------------
 # worklist and figure
 # --------------------------------------------------------------------------------------

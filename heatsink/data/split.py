@@ -33,26 +33,44 @@ def _targets(n: int, fractions: Sequence[float]) -> list[int]:
     return [n_train, n_val, n - n_train - n_val]
 
 
-def _assign_groups(
-    ids: list[str], groups: Mapping[str, object], targets: list[int], rng: np.random.Generator
-) -> dict[str, str]:
-    """Assign whole groups, in random order, each to the split furthest below its target."""
-    members: dict[str, list[str]] = {}
-    for image_id in ids:
-        key = groups.get(image_id)
+def assign_groups(
+    ids: Sequence[str], groups: Mapping[str, object] | None, targets: Sequence[int],
+    rng: np.random.Generator,
+) -> list[int]:
+    """Bin index of each id, keeping groups whole.
+
+    Groups are taken in random order (``rng``), each into the bin furthest below its
+    target size. An id without a group (or with a missing one) is a group of its own.
+
+    Parameters
+    ----------
+    ids : sequence of str
+    groups : mapping id -> group key, optional
+        ``None``: every id is its own group.
+    targets : sequence of int
+        Wanted size of each bin.
+    rng : numpy Generator
+
+    Returns
+    -------
+    list of int
+        ``targets`` index of each id, in ``ids`` order.
+    """
+    members: dict[str, list[int]] = {}
+    for k, image_id in enumerate(ids):
+        key = None if groups is None else groups.get(image_id)
         key = f"image:{image_id}" if key is None or pd.isna(key) else f"group:{key}"
-        members.setdefault(key, []).append(image_id)
+        members.setdefault(key, []).append(k)
     keys = sorted(members)
-    order = rng.permutation(len(keys))
-    counts = [0] * len(SPLITS)
-    assignment = {}
-    for k in order:
-        group = members[keys[k]]
-        deficits = [t - c for t, c in zip(targets, counts, strict=True)]
-        s = int(np.argmax(deficits))
-        counts[s] += len(group)
-        assignment.update(dict.fromkeys(group, SPLITS[s]))
-    return assignment
+    counts = [0] * len(targets)
+    bins = [0] * len(ids)
+    for g in rng.permutation(len(keys)):
+        group = members[keys[g]]
+        b = int(np.argmax([t - c for t, c in zip(targets, counts, strict=True)]))
+        counts[b] += len(group)
+        for k in group:
+            bins[k] = b
+    return bins
 
 
 def make_split(
@@ -97,7 +115,8 @@ def make_split(
     else:
         if isinstance(groups, pd.Series):
             groups = groups.to_dict()
-        assignment = _assign_groups(ids, groups, targets, rng)
+        bins = assign_groups(ids, groups, targets, rng)
+        assignment = {i: SPLITS[b] for i, b in zip(ids, bins, strict=True)}
     return pd.DataFrame(
         {
             "image_id": ids,
