@@ -427,22 +427,29 @@ def precision_at_k(
     """Precision and recall of the top ``fraction`` of a ranking.
 
     ``k`` is ``fraction × N`` rounded half up (at least 1); positives not among the
-    scored images are ignored. Recall is NaN when there are no positives.
+    scored images are ignored. Recall is NaN when there are no positives. ``ci_low`` and
+    ``ci_high`` bound the precision (95 % Wilson interval, :func:`scipy.stats.binomtest`):
+    with ``k`` = 50 images, one hit more or less moves precision by 0.02.
 
     Returns
     -------
     DataFrame
-        ``fraction, k, hits, precision, recall``.
+        ``fraction, k, hits, precision, ci_low, ci_high, recall``.
     """
+    from scipy.stats import binomtest
+
     order = rank_order(scores)
     positives = {str(p) for p in positives} & set(order)
     rows = []
     for fraction in fractions:
         k = _top_k(fraction, len(order))
         hits = len(set(order[:k]) & positives)
+        ci = binomtest(hits, k).proportion_ci(confidence_level=0.95, method="wilson")
         rows.append({"fraction": float(fraction), "k": k, "hits": hits, "precision": hits / k,
+                     "ci_low": ci.low, "ci_high": ci.high,
                      "recall": hits / len(positives) if positives else np.nan})
-    return pd.DataFrame(rows, columns=["fraction", "k", "hits", "precision", "recall"])
+    return pd.DataFrame(rows, columns=["fraction", "k", "hits", "precision", "ci_low",
+                                       "ci_high", "recall"])
 
 
 def _error_types(manifest: pd.DataFrame) -> list[str]:
@@ -572,24 +579,23 @@ def component_precision_at_n(
     Returns
     -------
     DataFrame
-        ``kind, n, hits, precision``; ``n`` is capped at the components there are (rows
-        with none are left out), ``hits`` counts components matching a manifest error.
+        Indexed by kind (``all`` first): ``components`` (how many), ``precision_all`` (the
+        share of them that match a manifest error: the bar a ranking has to beat) and
+        ``top_<n>`` (the share among the ``n`` most confident; NaN with fewer than ``n``).
     """
     if by not in matched.columns or "matched_errors" not in matched.columns:
         raise ValueError(f"matched needs the columns {by!r} and 'matched_errors' "
                          "(see match_components)")
-    rows = []
+    rows = {}
     groups = [("all", matched), *((k, matched[matched["kind"] == k]) for k in KINDS)]
     for kind, table in groups:
         hit = (table.sort_values(by, ascending=False, kind="mergesort")["matched_errors"]
                != "").to_numpy()
-        for n in ns:
-            m = min(int(n), len(hit))
-            if m:
-                rows.append({"kind": kind, "n": m, "hits": int(hit[:m].sum()),
-                             "precision": float(hit[:m].mean())})
-    return pd.DataFrame(rows, columns=["kind", "n", "hits", "precision"]).drop_duplicates(
-        ["kind", "n"]).reset_index(drop=True)
+        rows[kind] = {"components": len(hit),
+                      "precision_all": float(hit.mean()) if len(hit) else np.nan,
+                      **{f"top_{n}": float(hit[:n].mean()) if len(hit) >= n else np.nan
+                         for n in ns}}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("kind")
 
 
 # --------------------------------------------------------------------------------------

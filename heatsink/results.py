@@ -225,3 +225,54 @@ def _plain(value: object) -> object:
     if isinstance(value, float) and value != value:
         return None
     return value
+
+
+def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
+    """Each executed chapter's stamp: when, on which commit and data, and how long it took.
+
+    ``wall_time_s`` is the final, successful execution of the notebook. Training that a
+    chapter resumed from checkpoints of earlier, interrupted executions is not in it; each
+    model's own training hours are in its results file (``train_hours``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by notebook name: ``started, wall_time_s, git_sha, dataset_checksum,
+        profile``.
+    """
+    rows = {}
+    for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+        stamp = json.loads(path.read_text()).get("metadata", {}).get("heatsink")
+        if not stamp:
+            continue
+        rows[path.stem] = {
+            "started": stamp.get("started"),
+            "wall_time_s": stamp.get("wall_time_s"),
+            "git_sha": str(stamp.get("git_sha", ""))[:10],
+            "dataset_checksum": str(stamp.get("dataset", {}).get("checksum", ""))[:12],
+            "profile": stamp.get("parameters", {}).get("profile"),
+        }
+    columns = ["started", "wall_time_s", "git_sha", "dataset_checksum", "profile"]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("notebook")
+
+
+def label_noise_cap(results: dict[str, dict], measure: str = "miou_defects") -> pd.DataFrame:
+    """Each model's score against the labels and against the clean truth, and the gap.
+
+    Only results scored against both references (the synthetic twin) appear. The gap is
+    what the labels' own errors take off the measured score: an estimate of how much label
+    noise caps the score a model can be credited with.
+
+    Returns
+    -------
+    DataFrame
+        Per model, percent: ``labels``, ``truth``, ``gap`` (truth − labels).
+    """
+    rows = {}
+    for name, payload in results.items():
+        scores = payload["scores"]
+        if "labels" in scores and "truth" in scores:
+            labels, truth = 100 * scores["labels"][measure], 100 * scores["truth"][measure]
+            rows[name] = {"labels": labels, "truth": truth, "gap": truth - labels}
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["labels", "truth", "gap"]).rename_axis("model")

@@ -224,11 +224,17 @@ def test_rank_order_and_flag_top_break_ties_by_id(hand_scores) -> None:
 def test_precision_at_k_exact(hand_scores) -> None:
     table = lq.precision_at_k(hand_scores, {"0002", "0004", "0007", "9999"},
                               fractions=(0.1, 0.2, 0.3, 0.35, 1.0))
-    assert list(table.columns) == ["fraction", "k", "hits", "precision", "recall"]
+    assert list(table.columns) == ["fraction", "k", "hits", "precision", "ci_low", "ci_high",
+                                   "recall"]
     assert table["k"].tolist() == [1, 2, 3, 4, 10]
     assert table["hits"].tolist() == [1, 1, 1, 2, 3]
     np.testing.assert_allclose(table["precision"], [1, 0.5, 1 / 3, 0.5, 0.3])
     np.testing.assert_allclose(table["recall"], [1 / 3, 1 / 3, 1 / 3, 2 / 3, 1])
+    # Wilson 95 % for 1 hit in 2, by hand: 0.5 ± 1.96·√(0.125 + 0.2401) / 2.9208
+    np.testing.assert_allclose(table.loc[1, ["ci_low", "ci_high"]].astype(float),
+                               [0.0945, 0.9055], atol=1e-4)
+    assert (table["ci_low"] <= table["precision"]).all()
+    assert (table["precision"] <= table["ci_high"]).all()
     assert lq.precision_at_k(hand_scores, set())["recall"].isna().all()
     with pytest.raises(ValueError, match="fractions"):
         lq.precision_at_k(hand_scores, {"0002"}, fractions=(0.0,))
@@ -302,14 +308,16 @@ def test_component_precision_at_n_orders_by_confidence() -> None:
         "confidence": [0.6, 0.9, 0.95, 0.7, 0.8],
         "matched_errors": ["", "class_swap", "", "missed_stain", ""],
     })
-    table = lq.component_precision_at_n(matched, ns=(1, 2, 10)).set_index(["kind", "n"])
-    assert table.loc[("all", 1), "hits"] == 0  # 0.95 is a false alarm
-    assert table.loc[("all", 2), "hits"] == 1  # then 0.9, a real swap
-    assert table.loc[("all", 5), "hits"] == 2  # n capped at the 5 components
-    assert table.loc[("class_swap", 1), "precision"] == 1.0
-    assert table.loc[("class_swap", 2), "precision"] == 0.5
-    assert table.loc[("rejected_label", 1), "precision"] == 0.0
-    assert ("rejected_label", 10) not in table.index  # capped to 1, not repeated
+    table = lq.component_precision_at_n(matched, ns=(1, 2, 10))
+    assert table.index.tolist() == ["all", *lq.KINDS]
+    assert table.loc["all", "components"] == 5
+    assert table.loc["all", "precision_all"] == 0.4
+    assert table.loc["all", "top_1"] == 0.0  # 0.95 is a false alarm
+    assert table.loc["all", "top_2"] == 0.5  # then 0.9, a real swap
+    assert np.isnan(table.loc["all", "top_10"])  # fewer than 10 components
+    assert table.loc["class_swap", "top_1"] == 1.0
+    assert table.loc["class_swap", "top_2"] == 0.5
+    assert table.loc["rejected_label", "top_1"] == 0.0
     with pytest.raises(ValueError, match="matched_errors"):
         lq.component_precision_at_n(matched.drop(columns="matched_errors"))
 

@@ -43,3 +43,53 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
     assert table.loc["toy", "CPU ms/img"] == 12.5
     with_ci = model_table(load_model_results(tmp_path))
     assert with_ci.loc["toy", "stain_recall"] == "100.0 [100.0, 100.0]"
+
+
+def test_label_noise_cap_is_truth_minus_labels_and_skips_label_only_results(tmp_path):
+    from heatsink.results import label_noise_cap
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[2:6, 2:6] = 2
+    truth[10, 1:12] = 1
+    label = truth.copy()
+    label[2:6, 2:6] = 0  # the labeller missed the stain
+    pred = truth.copy()
+    evaluations = {"labels": evaluate_masks([("0", label, pred)]),
+                   "truth": evaluate_masks([("0", truth, pred)])}
+    save_model_results(tmp_path, "twin", _fake_run(), evaluations, n_boot=5)
+    save_model_results(tmp_path, "real", _fake_run(), {"labels": evaluations["labels"]},
+                       n_boot=5)
+    cap = label_noise_cap(load_model_results(tmp_path))
+    assert cap.index.tolist() == ["twin"]
+    # against the truth the prediction is perfect; against the label the stain is a
+    # false alarm (stain IoU 0), so defect mIoU is (100 + 0) / 2
+    assert cap.loc["twin", "truth"] == 100.0
+    assert cap.loc["twin", "labels"] == 50.0
+    assert cap.loc["twin", "gap"] == 50.0
+
+
+def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
+    from heatsink.results import chapter_times
+
+    stamp = {"started": "2026-11-25T04:00:00+00:00", "wall_time_s": 12.5,
+             "git_sha": "0123456789abcdef", "dataset": {"checksum": "f" * 64},
+             "parameters": {"profile": "full"}}
+    (tmp_path / "01_a.ipynb").write_text(json.dumps({"metadata": {"heatsink": stamp},
+                                                     "cells": []}))
+    (tmp_path / "02_b.ipynb").write_text(json.dumps({"metadata": {}, "cells": []}))
+    (tmp_path / "notes.ipynb").write_text(json.dumps({"metadata": {"heatsink": stamp}}))
+    table = chapter_times(tmp_path)
+    assert table.index.tolist() == ["01_a"]
+    assert table.loc["01_a", "wall_time_s"] == 12.5
+    assert table.loc["01_a", "git_sha"] == "0123456789"
+    assert table.loc["01_a", "profile"] == "full"
+
+
+def test_published_figures_are_quoted_with_a_source():
+    from heatsink.published import SOURCES, published_table, published_wide
+
+    table = published_table()
+    assert set(table["source"]) <= set(SOURCES) and table["citation"].notna().all()
+    wide = published_wide()
+    assert wide.loc["ResNet50 U-Net", "stain_recall"] == 48.0
+    assert wide.loc["GSLU (lightweight)", "gpu_ms_per_image"] == 14.115
