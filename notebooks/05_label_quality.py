@@ -14,7 +14,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 5. Label quality: finding the labels that are wrong
 #

@@ -14,7 +14,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # 6. Post-analysis: measurements, verdicts and run charts
 #
