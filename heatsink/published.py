@@ -49,3 +49,57 @@ def published_wide() -> pd.DataFrame:
     """The quoted figures, one row per model and one column per measure (NaN: not given)."""
     return published_table().pivot_table(index="model", columns="measure", values="value",
                                          sort=False)
+
+
+#: The study's model names for the published models (twin run name -> published name).
+TWIN_NAMES = {
+    "unet": "U-Net (half width)",
+    "resnet50": "ResNet50 U-Net",
+    "vgg16": "VGG16 U-Net",
+    "gslu": "GSLU (lightweight)",
+}
+
+_SIDE_BY_SIDE = ("pixel_accuracy", "scratch_recall", "stain_recall", "parameters")
+
+
+def side_by_side(results: dict[str, dict], reference: str = "labels") -> pd.DataFrame:
+    """The twin's figures for the published models beside the published real-data figures.
+
+    Parameters
+    ----------
+    results : dict
+        :func:`heatsink.results.load_model_results` of the validation split.
+    reference : str
+        Which of the twin's references to show (``"labels"``, as the published figures
+        are against the real labels).
+
+    Returns
+    -------
+    DataFrame
+        One row per published model the twin run has; columns ``(measure, "twin")`` and
+        ``(measure, "published")`` for pixel accuracy, scratch and stain recall (percent)
+        and parameters, then the twin's CPU ms/image and the published GPU ms/image. The
+        two columns of a pair are not comparable as numbers: different images, labels and
+        hardware.
+    """
+    published = published_wide()
+    rows = {}
+    for run_name, model in TWIN_NAMES.items():
+        if run_name not in results:
+            continue
+        payload = results[run_name]
+        scores = payload["scores"][reference]
+        row = {}
+        for measure in _SIDE_BY_SIDE:
+            twin = payload["parameters"] if measure == "parameters" else 100 * scores[measure]
+            row[(measure, "twin")] = twin
+            row[(measure, "published")] = (published.loc[model, measure]
+                                           if model in published.index
+                                           and measure in published.columns else float("nan"))
+        row[("ms/image", "twin (CPU, batch 1)")] = payload.get("cpu_ms_per_image", float("nan"))
+        row[("ms/image", "published (GPU)")] = (published.loc[model, "gpu_ms_per_image"]
+                                                if model in published.index else float("nan"))
+        rows[model] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table.rename_axis("model")

@@ -248,12 +248,17 @@ def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
         rows[path.stem] = {
             "started": stamp.get("started"),
             "wall_time_s": stamp.get("wall_time_s"),
-            "git_sha": str(stamp.get("git_sha", ""))[:10],
+            "git_sha": _short_sha(str(stamp.get("git_sha", ""))),
             "dataset_checksum": str(stamp.get("dataset", {}).get("checksum", ""))[:12],
             "profile": stamp.get("parameters", {}).get("profile"),
         }
     columns = ["started", "wall_time_s", "git_sha", "dataset_checksum", "profile"]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("notebook")
+
+
+def _short_sha(sha: str) -> str:
+    """First 10 hex digits, keeping a ``-dirty`` mark (uncommitted changes when it ran)."""
+    return sha[:10] + ("-dirty" if sha.endswith("-dirty") else "")
 
 
 def label_noise_cap(results: dict[str, dict], measure: str = "miou_defects") -> pd.DataFrame:
@@ -276,3 +281,72 @@ def label_noise_cap(results: dict[str, dict], measure: str = "miou_defects") -> 
             rows[name] = {"labels": labels, "truth": truth, "gap": truth - labels}
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["labels", "truth", "gap"]).rename_axis("model")
+
+
+def score_intervals(results: dict[str, dict], measures: list[str],
+                    reference: str = "labels") -> pd.DataFrame:
+    """Scores with their bootstrap intervals in long form, for plotting (percent).
+
+    Returns
+    -------
+    DataFrame
+        ``model, measure, value, low, high``; ``low``/``high`` equal ``value`` where no
+        interval was stored.
+    """
+    rows = []
+    for name, payload in results.items():
+        scores = payload["scores"][reference]
+        ci = payload.get("bootstrap", {}).get(reference, {})
+        for measure in measures:
+            value = 100 * scores[measure]
+            bounds = ci.get(measure, {})
+            rows.append({"model": name, "measure": measure, "value": value,
+                         "low": 100 * bounds.get("low", scores[measure]),
+                         "high": 100 * bounds.get("high", scores[measure])})
+    return pd.DataFrame(rows, columns=["model", "measure", "value", "low", "high"])
+
+
+def loss_sweep(results: dict[str, dict]) -> dict[str, dict]:
+    """The runs of chapter 4's loss comparison: the model with the most loss variants.
+
+    Runs are named ``<model>`` (cross-entropy) and ``<model>-<loss>[-<size>[-flips]]``;
+    returns the results of the model name that has the most such variants (empty if no
+    model has any), in their saved order.
+    """
+    variants: dict[str, list[str]] = {}
+    for name in results:
+        variants.setdefault(name.split("-", 1)[0], []).append(name)
+    best = max(variants.values(), key=len, default=[])
+    return {name: results[name] for name in best} if len(best) > 1 else {}
+
+
+def passfail_summary(directory: str | Path) -> pd.DataFrame:
+    """Chapter 6's part verdicts: escape and overkill against each reference, per split.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``(split, reference)``: ``model, spec, n, escapes, overkill,
+        escape_rate, overkill_rate``; empty if chapter 6 has not run.
+    """
+    rows = {}
+    for path in sorted((Path(directory) / "postprocess").glob("*-passfail.json")):
+        payload = json.loads(path.read_text())
+        for ref, c in payload["confusion"].items():
+            rows[(payload["split"], ref)] = {
+                "model": payload["model"], "spec": payload["spec_identity"], "n": c["n"],
+                "escapes": c["fn"], "overkill": c["fp"], "escape_rate": c["escape_rate"],
+                "overkill_rate": c["overkill_rate"]}
+    columns = ["model", "spec", "n", "escapes", "overkill", "escape_rate", "overkill_rate"]
+    index = pd.MultiIndex.from_tuples(list(rows), names=["split", "reference"])
+    table = pd.DataFrame(list(rows.values()), index=index, columns=columns)
+    numbers = ["n", "escapes", "overkill", "escape_rate", "overkill_rate"]
+    return table.astype(dict.fromkeys(numbers[:3], "Int64") | dict.fromkeys(numbers[3:], float))
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically (the README shows some of them)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return path

@@ -30,7 +30,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 RECORD_TAG = "run-record"
 #: Parameters that say where things are, not what is computed: left out of a run's identity.
-PATH_PARAMETERS = ("data", "results", "runs")
+PATH_PARAMETERS = ("data", "results", "runs", "executed")
 
 
 @dataclass(frozen=True)
@@ -73,17 +73,25 @@ def profile_parameters(profile: str, name: str, profiles: dict) -> dict:
     return {"profile": profile, **overrides}
 
 
-def run_key(source: Path, parameters: dict, checksum: str) -> str:
-    """Identity of a run: notebook source, package code, data checksum and parameters."""
-    payload = json.dumps(
-        {
-            "source": hashlib.sha256(source.read_bytes()).hexdigest(),
-            "code": code_hash(),
-            "data": checksum,
-            "parameters": parameters,
-        },
-        sort_keys=True,
-    )
+def run_key(
+    source: Path, parameters: dict, checksum: str, upstream: dict[str, str | None] | None = None
+) -> str:
+    """Identity of a run: notebook source, package code, data checksum and parameters.
+
+    ``upstream`` maps each earlier chapter to the key of its executed notebook (``None``:
+    not executed). Later chapters read what earlier ones wrote (the split, the chosen
+    model, result files), so a chapter re-executed with other inputs makes every later
+    one stale, as in a makefile, but decided by content, not by file times.
+    """
+    identity = {
+        "source": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "code": code_hash(),
+        "data": checksum,
+        "parameters": parameters,
+    }
+    if upstream:
+        identity["upstream"] = upstream
+    payload = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -198,6 +206,7 @@ def run_notebook(
     dataset: tuple[str, str, Path],
     force: bool = False,
     progress: bool = True,
+    upstream: dict[str, str | None] | None = None,
 ) -> NotebookRun:
     """Execute one notebook source with papermill and stamp the result.
 
@@ -213,6 +222,8 @@ def run_notebook(
         The data the notebook runs on.
     force : bool
         Run even if ``output`` records the same run key.
+    upstream : dict, optional
+        Keys of the earlier chapters' executed notebooks (see :func:`run_key`).
     """
     import jupytext
     import papermill
@@ -220,7 +231,7 @@ def run_notebook(
     name, checksum, data_path = dataset
     parameters = {**parameters, "data": portable_path(data_path, source.parent)}
     identity = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
-    key = run_key(source, identity, checksum)
+    key = run_key(source, identity, checksum, upstream)
     if not force and _existing_key(output) == key:
         return NotebookRun(source.stem, output, "skipped", 0.0)
 
@@ -286,13 +297,17 @@ def run_study(
     out_dir = Path(output_dir) if output_dir else notebook_dir
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
     models = results_dir(data_path, Path(output_dir) / "runs" if output_dir else REPO_DIR / "runs")
+    earlier = {s.stem: [e.stem for e in notebook_sources(notebook_dir) if e.stem < s.stem]
+               for s in sources}
     runs = []
     for source in sources:
         params = {**profile_parameters(profile, source.stem, profiles),
                   "results": portable_path(results, source.parent),
-                  "runs": portable_path(models, source.parent)}
+                  "runs": portable_path(models, source.parent),
+                  "executed": portable_path(out_dir, source.parent)}
+        upstream = {e: _existing_key(out_dir / f"{e}.ipynb") for e in earlier[source.stem]}
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
-                           force=force, progress=progress)
+                           force=force, progress=progress, upstream=upstream)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
         runs.append(run)
     if not ds.has_truth and out_dir == notebook_dir:

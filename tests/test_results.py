@@ -77,9 +77,12 @@ def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
     (tmp_path / "01_a.ipynb").write_text(json.dumps({"metadata": {"heatsink": stamp},
                                                      "cells": []}))
     (tmp_path / "02_b.ipynb").write_text(json.dumps({"metadata": {}, "cells": []}))
+    dirty = {**stamp, "git_sha": "0123456789abcdef-dirty"}
+    (tmp_path / "03_c.ipynb").write_text(json.dumps({"metadata": {"heatsink": dirty}}))
     (tmp_path / "notes.ipynb").write_text(json.dumps({"metadata": {"heatsink": stamp}}))
     table = chapter_times(tmp_path)
-    assert table.index.tolist() == ["01_a"]
+    assert table.index.tolist() == ["01_a", "03_c"]
+    assert table.loc["03_c", "git_sha"] == "0123456789-dirty"
     assert table.loc["01_a", "wall_time_s"] == 12.5
     assert table.loc["01_a", "git_sha"] == "0123456789"
     assert table.loc["01_a", "profile"] == "full"
@@ -93,3 +96,48 @@ def test_published_figures_are_quoted_with_a_source():
     wide = published_wide()
     assert wide.loc["ResNet50 U-Net", "stain_recall"] == 48.0
     assert wide.loc["GSLU (lightweight)", "gpu_ms_per_image"] == 14.115
+
+
+def test_side_by_side_pairs_twin_runs_with_their_published_models():
+    from heatsink.published import side_by_side
+
+    scores = {"pixel_accuracy": 0.97, "scratch_recall": 0.5, "stain_recall": 0.25}
+    results = {"resnet50": {"scores": {"labels": scores}, "parameters": 32_000_000,
+                            "cpu_ms_per_image": 200.0},
+               "resnet50-wcce+dice": {"scores": {"labels": scores}, "parameters": 1}}
+    table = side_by_side(results)
+    assert table.index.tolist() == ["ResNet50 U-Net"]  # only runs with a published twin
+    row = table.loc["ResNet50 U-Net"]
+    assert row[("scratch_recall", "twin")] == 50.0
+    assert row[("scratch_recall", "published")] == 40.0
+    assert row[("parameters", "twin")] == 32_000_000
+    assert np.isnan(row[("parameters", "published")])  # the seed gives none
+    assert row[("ms/image", "twin (CPU, batch 1)")] == 200.0
+
+
+def test_passfail_summary_reads_chapter_6s_files(tmp_path):
+    from heatsink.results import passfail_summary
+
+    assert passfail_summary(tmp_path).empty
+    folder = tmp_path / "postprocess"
+    folder.mkdir()
+    confusion = {"against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
+                                      "escape_rate": 0.25, "overkill_rate": 1 / 3},
+                 "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
+                                         "escape_rate": None, "overkill_rate": 0.2}}
+    (folder / "test-passfail.json").write_text(json.dumps(
+        {"split": "test", "model": "m", "spec_identity": "abc", "confusion": confusion}))
+    table = passfail_summary(tmp_path)
+    row = table.loc[("test", "against labelled")]
+    assert row["escapes"] == 1 and row["overkill"] == 2 and row["escape_rate"] == 0.25
+    assert np.isnan(table.loc[("test", "against clean truth"), "escape_rate"])
+
+
+def test_loss_sweep_picks_the_model_with_loss_variants():
+    from heatsink.results import loss_sweep
+
+    results = {n: {} for n in ["gslu", "resnet50", "resnet50-wcce+dice", "unet",
+                               "resnet50-focal+dice-320-flips", "vgg16"]}
+    assert list(loss_sweep(results)) == ["resnet50", "resnet50-wcce+dice",
+                                         "resnet50-focal+dice-320-flips"]
+    assert loss_sweep({"unet": {}, "vgg16": {}}) == {}
