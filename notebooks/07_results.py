@@ -122,8 +122,8 @@ published.side_by_side(val).round(1)
 # ## What carries over
 #
 # **The imbalance.** Predicting background everywhere is right for about 97 % of the real
-# pixels (seed) and of the twin's (chapter 2), so pixel accuracy near 97–98 % says almost
-# nothing. Chapter 4 compared losses on one model; their recall and IoU per class show the
+# pixels (seed) and for a similar share of the twin's (chapter 2), so pixel accuracy near
+# 97–98 % says almost nothing. Chapter 4 compared losses on one model; their recall and IoU per class show the
 # size of the imbalance effect on the twin:
 
 # %%
