@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=1e-6)
     args = parser.parse_args(argv)
 
+    if not (args.run / "history.csv").exists():
+        print(f"{args.run}: no training run to repeat (run chapter 3 first, or give --run); "
+              "skipped")
+        return 0
     original = Run.load(args.run)
     recorded = original.history
     if len(recorded) < args.epochs:
