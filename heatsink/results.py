@@ -123,13 +123,10 @@ def model_table(
     """
     rows = {}
     for name, payload in results.items():
-        scores = payload["scores"][reference]
-        ci = payload.get("bootstrap", {}).get(reference, {})
         row: dict[str, object] = {}
         for col in TABLE_COLUMNS:
-            value = 100 * scores[col]
-            if with_ci and col in ci:
-                low, high = 100 * ci[col]["low"], 100 * ci[col]["high"]
+            value, low, high = _score_with_interval(payload, reference, col)
+            if with_ci and low is not None:
                 row[col] = f"{value:.1f} [{low:.1f}, {high:.1f}]"
             else:
                 row[col] = round(value, 1)
@@ -139,6 +136,17 @@ def model_table(
             row["CPU ms/img"] = round(payload["cpu_ms_per_image"], 1)
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def _score_with_interval(
+    payload: dict, reference: str, measure: str
+) -> tuple[float, float | None, float | None]:
+    """A saved score and its stored 95 % bootstrap interval, in percent (None: no interval)."""
+    value = 100 * payload["scores"][reference][measure]
+    bounds = payload.get("bootstrap", {}).get(reference, {}).get(measure)
+    if not bounds:
+        return value, None, None
+    return value, 100 * bounds["low"], 100 * bounds["high"]
 
 
 def scores_with_ci(evaluations: dict[str, Evaluation], n_boot: int = 1000) -> pd.DataFrame:
@@ -295,14 +303,11 @@ def score_intervals(results: dict[str, dict], measures: list[str],
     """
     rows = []
     for name, payload in results.items():
-        scores = payload["scores"][reference]
-        ci = payload.get("bootstrap", {}).get(reference, {})
         for measure in measures:
-            value = 100 * scores[measure]
-            bounds = ci.get(measure, {})
+            value, low, high = _score_with_interval(payload, reference, measure)
             rows.append({"model": name, "measure": measure, "value": value,
-                         "low": 100 * bounds.get("low", scores[measure]),
-                         "high": 100 * bounds.get("high", scores[measure])})
+                         "low": value if low is None else low,
+                         "high": value if high is None else high})
     return pd.DataFrame(rows, columns=["model", "measure", "value", "low", "high"])
 
 

@@ -297,15 +297,15 @@ def run_study(
     out_dir = Path(output_dir) if output_dir else notebook_dir
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
     models = results_dir(data_path, Path(output_dir) / "runs" if output_dir else REPO_DIR / "runs")
-    earlier = {s.stem: [e.stem for e in notebook_sources(notebook_dir) if e.stem < s.stem]
-               for s in sources}
+    chapters = [s.stem for s in notebook_sources(notebook_dir)]
     runs = []
     for source in sources:
         params = {**profile_parameters(profile, source.stem, profiles),
                   "results": portable_path(results, source.parent),
                   "runs": portable_path(models, source.parent),
                   "executed": portable_path(out_dir, source.parent)}
-        upstream = {e: _existing_key(out_dir / f"{e}.ipynb") for e in earlier[source.stem]}
+        upstream = {e: _existing_key(out_dir / f"{e}.ipynb")
+                    for e in chapters if e < source.stem}
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
                            force=force, progress=progress, upstream=upstream)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)

@@ -141,3 +141,22 @@ def test_loss_sweep_picks_the_model_with_loss_variants():
     assert list(loss_sweep(results)) == ["resnet50", "resnet50-wcce+dice",
                                          "resnet50-focal+dice-320-flips"]
     assert loss_sweep({"unet": {}, "vgg16": {}}) == {}
+
+
+def test_score_intervals_match_the_table_and_fall_back_to_the_value(tmp_path):
+    from heatsink.results import score_intervals
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12] = 1
+    pred = truth.copy()
+    pred[10, 6:12] = 0
+    evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
+    save_model_results(tmp_path, "toy", _fake_run(), evaluations, n_boot=20)
+    results = load_model_results(tmp_path)
+    long = score_intervals(results, ["scratch_recall"]).iloc[0]
+    assert long["value"] == 100 * 5 / 11
+    assert model_table(results).loc["toy", "scratch_recall"] == (
+        f"{long['value']:.1f} [{long['low']:.1f}, {long['high']:.1f}]")
+    del results["toy"]["bootstrap"]
+    bare = score_intervals(results, ["scratch_recall"]).iloc[0]
+    assert bare["low"] == bare["high"] == bare["value"]
