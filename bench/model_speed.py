@@ -8,6 +8,9 @@ Prints one table with the machine line:
   only where the CPU has bf16 instructions (``heatsink.hardware.has_bf16``).
 * ``ms/img b1@256`` … ``b16@320``: median forward-pass time per image at batch 1 and 16,
   at 256² and 320², under the precision ``heatsink train`` would use here (``auto``).
+* ``load s`` / ``load s tf-keras``: seconds to read the model back from a ``.keras`` file
+  with :func:`heatsink.models.load_model` and with ``tf.keras.models.load_model`` (which
+  reads the weights from inside the zip, slowly on Python 3.11).
 
 Run it on an otherwise idle machine: ``.venv/bin/python bench/model_speed.py``
 (``--models unet gslu``, ``--steps 3``, ``--batch 16``, ``--repeats 10``).
@@ -16,7 +19,9 @@ Run it on an otherwise idle machine: ``.venv/bin/python bench/model_speed.py``
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
 
@@ -27,7 +32,7 @@ import tensorflow as tf
 
 from heatsink import hardware
 from heatsink.evaluate import latency_ms
-from heatsink.models import MODEL_NAMES, build_model, count_params
+from heatsink.models import MODEL_NAMES, build_model, count_params, load_model
 from heatsink.train import resolve_precision
 
 
@@ -51,6 +56,19 @@ def train_throughput(name: str, policy: str, batch: int, steps: int, size: int =
     for _ in range(steps):
         model.train_on_batch(x, y)
     return steps * batch / (time.perf_counter() - start)
+
+
+def load_seconds(model: tf.keras.Model) -> tuple[float, float]:
+    """Seconds to load ``model`` from a ``.keras`` file: heatsink's loader, tf-keras's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        times = []
+        for load in (load_model, lambda p: tf.keras.models.load_model(p, compile=False)):
+            start = time.perf_counter()
+            load(path)
+            times.append(time.perf_counter() - start)
+    return times[0], times[1]
 
 
 def main() -> None:
@@ -79,6 +97,8 @@ def main() -> None:
             for batch in (1, 16):
                 row[f"ms/img b{batch}@{size}"] = round(
                     latency_ms(model, size, batch_size=batch, repeats=args.repeats), 1)
+        ours, theirs = load_seconds(model)
+        row["load s"], row["load s tf-keras"] = round(ours, 1), round(theirs, 1)
         rows[name] = row
         print(f"{name}: done", flush=True)
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")

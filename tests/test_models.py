@@ -164,6 +164,18 @@ def test_save_and_load_round_trip(name, suffix, tmp_path: Path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_keras_archive_loads_every_weight_back(tmp_path: Path):
+    """load_model reads a .keras archive's weights from an extracted file rather than from
+    inside the zip (see bench/model_speed.py); every weight must come back, by name."""
+    model = build_model("resnet50")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert [w.name for w in loaded.weights] == [w.name for w in model.weights]
+    for a, b in zip(loaded.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_custom_layer_round_trip(tmp_path: Path):
     inputs = tf.keras.Input((None, None, 3))
     outputs = CaffePreprocessing(name="pre")(inputs)
