@@ -8,6 +8,8 @@ the twin's figures without ever presenting them as a result of this code.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 
 #: Where each quoted figure comes from (keys of :data:`PUBLISHED`'s ``source``).
@@ -103,3 +105,55 @@ def side_by_side(results: dict[str, dict], reference: str = "labels") -> pd.Data
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table.rename_axis("model")
+
+
+def _order(values: dict[str, float]) -> str:
+    """``"a > b = c"``: names from highest to lowest value, equal values joined by ``=``."""
+    ranked = sorted(values.items(), key=lambda item: -item[1])
+    text = ranked[0][0]
+    for (_, previous), (name, value) in pairwise(ranked):
+        text += (" = " if value == previous else " > ") + name
+    return text
+
+
+def rank_orders(results: dict[str, dict], reference: str = "labels",
+                decimals: int = 1) -> pd.DataFrame:
+    """Do the twin's models rank as the published ones do, measure by measure?
+
+    The twin's figures and the published ones are not comparable as numbers; the order of
+    the models is what can carry over. For each quoted measure that the publications give
+    for two or more models the twin run has, the models' order in the publication and on
+    the twin, the twin's values rounded to the published precision (``decimals`` places of
+    percent) so that a tie means the same in both columns.
+
+    Parameters
+    ----------
+    results : dict
+        :func:`heatsink.results.load_model_results` of the validation split.
+    reference : str
+        The twin's reference (``"labels"``, as the published figures are against labels).
+    decimals : int
+        Decimal places of percent at which the twin's values are compared.
+
+    Returns
+    -------
+    DataFrame
+        One row per measure: ``published`` and ``twin`` orders (``"A > B = C"``) and
+        ``same order`` (bool).
+    """
+    published = published_wide()
+    rows = {}
+    for measure in ("pixel_accuracy", "scratch_recall", "stain_recall"):
+        pairs = {run: model for run, model in TWIN_NAMES.items()
+                 if run in results and model in published.index
+                 and pd.notna(published.loc[model, measure])}
+        if len(pairs) < 2:
+            continue
+        quoted = {model: float(published.loc[model, measure]) for model in pairs.values()}
+        twin = {model: round(100 * results[run]["scores"][reference][measure], decimals)
+                for run, model in pairs.items()}
+        rows[measure] = {"published": _order(quoted), "twin": _order(twin)}
+        rows[measure]["same order"] = rows[measure]["published"] == rows[measure]["twin"]
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["published", "twin", "same order"]
+                                  ).rename_axis("measure")

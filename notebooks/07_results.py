@@ -121,6 +121,14 @@ published.side_by_side(val).round(1)
 # %% [markdown]
 # ## What carries over
 #
+# **The order of the models.** The numbers above differ; the question that can carry over
+# is whether the models rank as the seed found them, measure by measure (the twin's values
+# rounded to the seed's one decimal, so that a tie means the same in both columns):
+
+# %%
+published.rank_orders(val)
+
+# %% [markdown]
 # **The imbalance.** Predicting background everywhere is right for about 97 % of the real
 # pixels (seed) and for a similar share of the twin's (chapter 2), so pixel accuracy near
 # 97–98 % says almost nothing. Chapter 4 compared losses on one model; their recall and IoU per class show the

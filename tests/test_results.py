@@ -115,6 +115,30 @@ def test_side_by_side_pairs_twin_runs_with_their_published_models():
     assert row[("ms/image", "twin (CPU, batch 1)")] == 200.0
 
 
+def test_rank_orders_compares_the_order_of_models_not_their_values():
+    from heatsink.published import rank_orders
+
+    def run(accuracy, scratch, stain):
+        return {"scores": {"labels": {"pixel_accuracy": accuracy, "scratch_recall": scratch,
+                                      "stain_recall": stain}}}
+
+    # published: accuracy tied at 97.8 for all three; ResNet50 > U-Net on both recalls
+    results = {"unet": run(0.9712, 0.10, 0.60), "resnet50": run(0.9714, 0.30, 0.40),
+               "vgg16": run(0.9701, 0.0, 0.0), "resnet50-focal+dice": run(1.0, 1.0, 1.0)}
+    table = rank_orders(results)
+    assert table.index.tolist() == ["pixel_accuracy", "scratch_recall", "stain_recall"]
+    assert table.loc["pixel_accuracy", "published"] == (
+        "U-Net (half width) = ResNet50 U-Net = VGG16 U-Net")
+    # 97.12 and 97.14 are the same at the published precision; 97.01 is not
+    assert table.loc["pixel_accuracy", "twin"] == (
+        "U-Net (half width) = ResNet50 U-Net > VGG16 U-Net")
+    assert not table.loc["pixel_accuracy", "same order"]
+    assert table.loc["scratch_recall", "same order"]  # VGG16 has no published recall
+    assert table.loc["stain_recall", "twin"] == "U-Net (half width) > ResNet50 U-Net"
+    assert not table.loc["stain_recall", "same order"]
+    assert rank_orders({"unet": run(0.9, 0.1, 0.1)}).empty  # nothing to order
+
+
 def test_passfail_summary_reads_chapter_6s_files(tmp_path):
     from heatsink.results import passfail_summary
 
