@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from heatsink import hardware
 from heatsink.classes import CLASS_NAMES
 from heatsink.io import atomic_path, write_text_atomic
 
@@ -64,6 +65,13 @@ def save_model_results(
         Bootstrap resamples for the intervals.
     extra : dict, optional
         More fields to store (e.g. inference latency).
+
+    Notes
+    -----
+    Besides the scores, the file records where they come from: the run's configuration,
+    dataset checksum and git commit, the machine it was trained on (``trained_on``, from
+    the run's record) and the one that scored it (``scored_on``, where any latency was
+    measured).
     """
     folder = Path(directory) / "models"
     metrics = run.metrics
@@ -81,6 +89,8 @@ def save_model_results(
         "train_hours": float(history["seconds"].sum() / 3600),
         "dataset_checksum": run.record["dataset"]["checksum"],
         "git_sha": run.record["git_sha"],
+        "trained_on": run.record.get("hardware"),
+        "scored_on": hardware.describe(),
         "scores": {ref: ev.summary().to_dict() for ref, ev in evaluations.items()},
         "bootstrap": {ref: ev.bootstrap(n_boot=n_boot).to_dict(orient="index")
                       for ref, ev in evaluations.items()},
@@ -246,7 +256,7 @@ def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
     -------
     DataFrame
         Indexed by notebook name: ``started, wall_time_s, git_sha, dataset_checksum,
-        profile``.
+        profile, hardware`` (CPU, cores and bf16 support of the machine that ran it).
     """
     rows = {}
     for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
@@ -259,9 +269,18 @@ def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
             "git_sha": _short_sha(str(stamp.get("git_sha", ""))),
             "dataset_checksum": str(stamp.get("dataset", {}).get("checksum", ""))[:12],
             "profile": stamp.get("parameters", {}).get("profile"),
+            "hardware": _hardware_line(stamp.get("hardware", {})),
         }
-    columns = ["started", "wall_time_s", "git_sha", "dataset_checksum", "profile"]
+    columns = ["started", "wall_time_s", "git_sha", "dataset_checksum", "profile", "hardware"]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("notebook")
+
+
+def _hardware_line(described: dict[str, Any]) -> str:
+    """``"AMD EPYC, 2 cores, avx512_bf16"`` from a :func:`heatsink.hardware.describe` dict."""
+    if not described:
+        return ""
+    bf16 = ", ".join(described.get("bf16") or []) or "no bf16"
+    return f"{described.get('cpu')}, {described.get('cores')} cores, {bf16}"
 
 
 def _short_sha(sha: str) -> str:

@@ -310,12 +310,23 @@ def run_study(
                            force=force, progress=progress, upstream=upstream)
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
         runs.append(run)
+        _write_chapter_times(out_dir, results)
     if not ds.has_truth and out_dir == notebook_dir:
         print(f"Note: the notebooks in {out_dir} now show figures made from {data_path}. If that "
               "is the real dataset (CC BY-NC-SA 4.0), do not commit them to a public "
               "repository; `git checkout notebooks/` restores the synthetic-twin run.",
               flush=True)
     return runs
+
+
+def _write_chapter_times(executed: Path, results: Path) -> None:
+    """``results/chapters.csv``: each executed chapter's time, commit, data and hardware."""
+    from heatsink.results import chapter_times
+
+    times = chapter_times(executed)
+    results.mkdir(parents=True, exist_ok=True)
+    with atomic_path(results / "chapters.csv") as tmp:
+        times.to_csv(tmp)
 
 
 def results_dir(ds_root: Path, base: Path | None = None) -> Path:

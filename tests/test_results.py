@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,7 +22,8 @@ def _fake_run() -> SimpleNamespace:
         metrics={"precision": "float32", "parameters": 1234, "best_epoch": 2,
                  "train_s_per_image": 0.25},
         history=history,
-        record={"dataset": {"checksum": "abc"}, "git_sha": "def"},
+        record={"dataset": {"checksum": "abc"}, "git_sha": "def",
+                "hardware": {"cpu": "trained here", "cores": 2}},
     )
 
 
@@ -36,6 +38,8 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
                               extra={"cpu_ms_per_image": 12.5})
     payload = json.loads(path.read_text())
     assert payload["train_hours"] == 1.0 and payload["epochs_trained"] == 2
+    assert payload["trained_on"] == {"cpu": "trained here", "cores": 2}
+    assert payload["scored_on"]["cores"] == os.cpu_count()
     assert (tmp_path / "models" / "toy-val-confusion-labels.csv").exists()
     table = model_table(load_model_results(tmp_path), with_ci=False)
     assert table.loc["toy", "scratch_recall"] == round(100 * 5 / 11, 1)
@@ -73,7 +77,8 @@ def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
 
     stamp = {"started": "2026-11-25T04:00:00+00:00", "wall_time_s": 12.5,
              "git_sha": "0123456789abcdef", "dataset": {"checksum": "f" * 64},
-             "parameters": {"profile": "full"}}
+             "parameters": {"profile": "full"},
+             "hardware": {"cpu": "AMD EPYC", "cores": 2, "bf16": ["avx512_bf16"]}}
     (tmp_path / "01_a.ipynb").write_text(json.dumps({"metadata": {"heatsink": stamp},
                                                      "cells": []}))
     (tmp_path / "02_b.ipynb").write_text(json.dumps({"metadata": {}, "cells": []}))
@@ -86,6 +91,7 @@ def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
     assert table.loc["01_a", "wall_time_s"] == 12.5
     assert table.loc["01_a", "git_sha"] == "0123456789"
     assert table.loc["01_a", "profile"] == "full"
+    assert table.loc["01_a", "hardware"] == "AMD EPYC, 2 cores, avx512_bf16"
 
 
 def test_published_figures_are_quoted_with_a_source():

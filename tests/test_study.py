@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from heatsink import study
@@ -54,6 +55,9 @@ def test_every_notebook_ran_and_is_stamped(small_twin, smoke_run):
         assert errors == []
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and "smoke" in injected[0].source
+    times = pd.read_csv(out / "results" / "twin" / "chapters.csv", index_col="notebook")
+    assert times.index.tolist() == names  # the results folder says how long each chapter took
+    assert (times["wall_time_s"] > 0).all() and times["hardware"].str.contains("cores").all()
 
 
 def test_split_manifest_written_under_the_output_not_the_repo(smoke_run):
