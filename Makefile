@@ -24,7 +24,7 @@ book: venv
 
 ## test: lint, then the test suite (unit tests, notebook smoke runs, a book build)
 test: venv
-	$(BIN)/ruff check heatsink tests bench
+	$(BIN)/ruff check heatsink tests bench notebooks
 	$(BIN)/python -m pytest
 
 ## study: re-execute every notebook at full parameters (DATA=path for the real data)
@@ -32,7 +32,7 @@ study: venv
 	$(BIN)/heatsink study run $(if $(DATA),--data "$(DATA)")
 
 lint: venv
-	$(BIN)/ruff check heatsink tests bench
+	$(BIN)/ruff check heatsink tests bench notebooks
 
 ## bench: print the benchmark figures (speed, memory) on this machine
 bench: venv

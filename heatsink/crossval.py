@@ -33,7 +33,7 @@ from heatsink.data import Dataset
 from heatsink.data.split import SPLIT_COLUMNS, assign_groups
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path, write_text_atomic
-from heatsink.train import TrainConfig
+from heatsink.train import Run, TrainConfig
 
 #: Share of the training folds' images held out to choose each fold model's best epoch.
 VAL_FRACTION = 0.15
@@ -153,14 +153,20 @@ class OutOfSample:
     def fold_metrics(self) -> pd.DataFrame:
         """Each fold model's validation scores (its own validation slice, as labelled).
 
-        Empty for models that keep no validation slice (the pixel forest).
+        With ``epochs_trained`` and ``train_hours`` (summed over its epochs, interrupted
+        executions included) where the fold's learning curve is on disk. Empty for models
+        that keep no validation slice (the pixel forest).
         """
         rows = {}
         for f in range(self.k):
-            path = self.path / f"fold-{f}" / "metrics.json"
-            if path.exists():
-                metrics = json.loads(path.read_text())
+            fold = self.path / f"fold-{f}"
+            if (fold / "metrics.json").exists():
+                metrics = json.loads((fold / "metrics.json").read_text())
                 rows[f] = {"best_epoch": metrics["best_epoch"], **metrics["scores"]["labels"]}
+                if (fold / "history.csv").exists():
+                    history = Run.load(fold).history
+                    rows[f]["epochs_trained"] = len(history)
+                    rows[f]["train_hours"] = float(history["seconds"].sum() / 3600)
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("fold")
 
 
@@ -195,7 +201,7 @@ def _predict_fold(run_path: Path, ds: Dataset, ids: list[str], config: TrainConf
     import tensorflow as tf
 
     from heatsink.evaluate import predict_probabilities
-    from heatsink.train import Run, resolve_precision
+    from heatsink.train import resolve_precision
 
     run = Run.load(run_path)
     tf.keras.mixed_precision.set_global_policy(resolve_precision(config.precision))

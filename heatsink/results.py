@@ -275,6 +275,37 @@ def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("notebook")
 
 
+def training_time(directory: str | Path) -> pd.DataFrame:
+    """The CPU training behind every model of a study run, and its total.
+
+    One row per model scored on the validation split (chapters 3 and 4) and per
+    label-quality fold model (chapter 5's ``label_quality/folds.csv``): epochs trained and
+    hours, summed over every epoch including those of interrupted executions, and the
+    machine it trained on. This is what regenerating the run's trained weights costs.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by model: ``epochs, train_hours, hardware``; a last row ``total``.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for name, payload in load_model_results(directory, "val").items():
+        rows[name] = {"epochs": payload["epochs_trained"], "train_hours": payload["train_hours"],
+                      "hardware": _hardware_line(payload.get("trained_on") or {})}
+    folds = Path(directory) / "label_quality" / "folds.csv"
+    if folds.exists():
+        for fold, row in pd.read_csv(folds, index_col="fold").iterrows():
+            if "train_hours" in row:
+                rows[f"label-quality fold {fold}"] = {"epochs": row["epochs_trained"],
+                                                      "train_hours": row["train_hours"],
+                                                      "hardware": ""}
+    table = pd.DataFrame.from_dict(rows, orient="index",
+                                   columns=["epochs", "train_hours", "hardware"])
+    if not table.empty:
+        table.loc["total"] = [table["epochs"].sum(), table["train_hours"].sum(), ""]
+    return table.rename_axis("model")
+
+
 def _hardware_line(described: dict[str, Any]) -> str:
     """``"AMD EPYC, 2 cores, avx512_bf16"`` from a :func:`heatsink.hardware.describe` dict."""
     if not described:

@@ -122,7 +122,8 @@ combos
 # %% tags=["hide-input"]
 real_images = reference.image_table() if ref_dir is not None else None
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
-for ax, col in zip(axes, ["scratch_count", "stain_count", "scratch_pct", "stain_pct"]):
+for ax, col in zip(axes, ["scratch_count", "stain_count", "scratch_pct", "stain_pct"],
+                   strict=True):
     real = real_images[col] if real_images is not None else None
     viz.compare_hist(ax, images[col], real, discrete=col.endswith("count"), upper=15,
                      labels=(name, "real (published)"))
@@ -143,7 +144,7 @@ real_objects = reference.objects_table() if ref_dir is not None else None
 fig, axes = plt.subplots(2, 3, figsize=(14, 6.4))
 for row, cls in enumerate(["scratch", "stain"]):
     ours = objects[objects["class_name"] == cls]
-    for ax, col in zip(axes[row], ["bbox_h", "bbox_w", "area_pct"]):
+    for ax, col in zip(axes[row], ["bbox_h", "bbox_w", "area_pct"], strict=True):
         real = None
         if real_objects is not None:
             real = real_objects.loc[real_objects["class_name"] == cls, col]
@@ -170,10 +171,10 @@ if is_twin and ref_dir is not None:
 
     calibration = calibration_report(ds.root)
     distributions = calibration[calibration["level"].isin(["image", "object"])]
-    display(distributions[["statistic", "twin_mean", "real_mean", "twin_median",  # noqa: F821
+    display(distributions[["statistic", "twin_mean", "real_mean", "twin_median",
                            "real_median", "ks", "ok"]].round(3).set_index("statistic"))
     cooc_check = calibration[calibration["level"] == "cooccurrence"]
-    display(cooc_check[["statistic", "twin_count", "real_count_scaled", "rel_diff", "ok"]]  # noqa: F821
+    display(cooc_check[["statistic", "twin_count", "real_count_scaled", "rel_diff", "ok"]]
             .round(3).set_index("statistic"))
 else:
     print("Not the synthetic twin, or no reference here: no calibration table.")
@@ -187,7 +188,7 @@ else:
 # %% tags=["hide-input"]
 heat = stats.spatial_heatmaps(masks.items())
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1, 2]})
-for ax, (cls, grid) in zip(axes[:2], heat.items()):
+for ax, (cls, grid) in zip(axes[:2], heat.items(), strict=True):
     im = ax.imshow(grid, cmap="viridis")
     ax.set_title(f"{name}: {cls}", fontsize=10)
     ax.axis("off")
@@ -212,7 +213,7 @@ plt.show()
 if is_twin:
     from heatsink.synth import records
 
-    display(records.noise_summary(ds.root))  # noqa: F821
+    display(records.noise_summary(ds.root))
 else:
     print("Not the synthetic twin: no clean truth to compare with.")
 
@@ -260,7 +261,7 @@ else:
 
 # %%
 if is_twin:
-    display(records.read_adjacency(ds.root).groupby("part_id").size().value_counts()  # noqa: F821
+    display(records.read_adjacency(ds.root).groupby("part_id").size().value_counts()
             .sort_index().rename_axis("tiles per part").rename("parts").to_frame())
 
 # %% [markdown]

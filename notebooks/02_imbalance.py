@@ -132,7 +132,7 @@ plt.show()
 # %%
 if ds.has_truth:
     cap = metrics.score_masks((ds.truth(i), ds.mask(i)) for i in ids["val"])
-    display((100 * cap.summary()[columns]).round(1).to_frame("labels vs clean truth").T)  # noqa: F821
+    display((100 * cap.summary()[columns]).round(1).to_frame("labels vs clean truth").T)
 else:
     print("No clean truth for this data.")
 

@@ -191,7 +191,7 @@ table.loc[[m for m in trained if m in table.index]]
 
 # %%
 if ds.has_truth:
-    display(study_results.model_table(  # noqa: F821
+    display(study_results.model_table(
         study_results.load_model_results(results_dir, "val"), reference="truth"
     ).loc[[m for m in trained if m in evaluations]])
 

@@ -89,7 +89,9 @@ config = TrainConfig(model=model, image_size=image_size, batch_size=batch_size,
                      epochs=epochs, learning_rate=learning_rate, loss=loss,
                      class_weighting=class_weighting, precision=precision,
                      model_kwargs={"filters": filters} if model == "unet" else {})
-print(f"{name}: {len(ids)} images; {'noise manifest: ' + str(len(manifest)) + ' errors' if manifest is not None else 'no noise manifest (real data)'}")
+noise = (f"noise manifest: {len(manifest)} errors" if manifest is not None
+         else "no noise manifest (real data)")
+print(f"{name}: {len(ids)} images; {noise}")
 
 # %% [markdown]
 # ## The errors to find
@@ -108,14 +110,15 @@ records.noise_summary(ds.root) if manifest is not None else None
 # default step; the seed's U-Net, which has none, stopped responding to its input at that
 # step, here as in chapter 3) with the imbalance-aware loss of chapter 2 (class-weighted
 # cross-entropy plus Dice): a model trained with plain cross-entropy for a few epochs
-# predicts no defects at all and so has no opinion on a defect label. Each model picks its best epoch on a validation slice of
-# its own training folds. Below, each fold model's validation scores, against the labels.
+# predicts no defects at all and so has no opinion on a defect label. Each model picks its
+# best epoch on a validation slice of its own training folds. Below, each fold model's
+# validation scores, against the labels, and its training time.
 
 # %%
 oos = crossval.out_of_sample(ds, config, runs_dir / "label-quality" / f"{model}-k{k}", k=k,
                              verbose=0)
 oos.fold_metrics()[["best_epoch", "pixel_accuracy", "scratch_recall", "scratch_iou",
-                    "stain_recall", "stain_iou"]].round(3)
+                    "stain_recall", "stain_iou", "train_hours"]].round(3)
 
 # %%
 labels = np.stack([ds.mask(i) for i in ids])
@@ -308,10 +311,11 @@ plt.show()
 # %% [markdown]
 # ## Saved results
 #
-# The detection tables (twin only) and the exclusion table go to the results folder.
+# The detection tables (twin only), the exclusion table and the fold models' scores and
+# training hours go to the results folder.
 
 # %%
-lq.save_tables(out_dir, {"excluded": excluded,
+lq.save_tables(out_dir, {"excluded": excluded, "folds": oos.fold_metrics(),
                          **({"precision_at_k": at_k, "image_detection": image_table,
                              "component_detection": component_table,
                              "component_precision_at_n": component_top}

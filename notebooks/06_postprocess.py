@@ -52,7 +52,6 @@ n_table = 10  # rows of the stain table shown
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 

@@ -131,8 +131,8 @@ published.rank_orders(val)
 # %% [markdown]
 # **The imbalance.** Predicting background everywhere is right for about 97 % of the real
 # pixels (seed) and for a similar share of the twin's (chapter 2), so pixel accuracy near
-# 97–98 % says almost nothing. Chapter 4 compared losses on one model; their recall and IoU per class show the
-# size of the imbalance effect on the twin:
+# 97–98 % says almost nothing. Chapter 4 compared losses on one model; their recall and IoU
+# per class show the size of the imbalance effect on the twin:
 
 # %%
 study_results.model_table(study_results.loss_sweep(val))
@@ -192,8 +192,13 @@ study_results.passfail_summary(results_dir)
 # %%
 study_results.chapter_times(Path(executed) if executed else study.NOTEBOOK_DIR)
 
+# %% [markdown]
+# The trained weights are not part of the repository; regenerating them is `make study`
+# (or `heatsink study run`) on the same data, and costs this much CPU training on the
+# machine named:
+
 # %%
-pd.Series({m: p["train_hours"] for m, p in val.items()}, name="training hours").round(2)
+study_results.training_time(results_dir).round(2)
 
 # %% [markdown]
 # ## Reproducibility

@@ -58,7 +58,9 @@ def test_out_of_sample_predicts_each_image_once_and_is_reused(twin, tmp_path):
     assert probs.shape == (len(twin), 320, 320, 3)
     assert np.allclose(probs.sum(axis=-1), 1, atol=1e-2)
     assert oos.predictions().shape == (len(twin), 320, 320)
-    assert len(oos.fold_metrics()) == 3
+    folds = oos.fold_metrics()
+    assert len(folds) == 3 and (folds["epochs_trained"] == TINY.epochs).all()
+    assert (folds["train_hours"] > 0).all()
     # each fold model's split never contains the images it predicted
     for f in range(3):
         split = pd.read_csv(path / f"fold-{f}" / "split.csv", dtype={"image_id": str})

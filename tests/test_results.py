@@ -49,6 +49,27 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
     assert with_ci.loc["toy", "stain_recall"] == "100.0 [100.0, 100.0]"
 
 
+def test_training_time_adds_the_fold_models_and_a_total(tmp_path):
+    from heatsink.results import training_time
+
+    assert training_time(tmp_path).empty
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
+    evaluations = {"labels": evaluate_masks([("a", mask, mask)])}
+    save_model_results(tmp_path, "toy", _fake_run(), evaluations, n_boot=5)
+    (tmp_path / "label_quality").mkdir()
+    pd.DataFrame({"fold": [0, 1], "best_epoch": [2, 3], "epochs_trained": [3, 3],
+                  "train_hours": [0.25, 0.5]}).to_csv(tmp_path / "label_quality" / "folds.csv",
+                                                     index=False)
+    table = training_time(tmp_path)
+    assert table.index.tolist() == ["toy", "label-quality fold 0", "label-quality fold 1",
+                                    "total"]
+    assert table.loc["toy", "train_hours"] == 1.0  # two epochs of 1800 s
+    assert table.loc["toy", "hardware"] == "trained here, 2 cores, no bf16"
+    assert table.loc["total", "train_hours"] == 1.75
+    assert table.loc["total", "epochs"] == 8
+
+
 def test_label_noise_cap_is_truth_minus_labels_and_skips_label_only_results(tmp_path):
     from heatsink.results import label_noise_cap
 
