@@ -49,3 +49,45 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder`` (``folder/.lock``) for the ``with`` block.
+
+    Two processes writing one folder (two ``make study`` runs, or ``heatsink train`` on a
+    folder a notebook is training in) would interleave their checkpoints. The lock is an
+    advisory ``flock``: the operating system releases it when the holder exits, however it
+    exits, so a killed run never leaves a stale lock behind.
+
+    Raises
+    ------
+    HeatsinkError
+        At once, if another process holds the lock; the message names the folder, the
+        holder's process id and ``purpose``.
+    """
+    import fcntl
+
+    from heatsink.errors import HeatsinkError
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise HeatsinkError(
+                f"{folder}: another process (pid {holder}) is {purpose} in this folder; "
+                "wait for it to finish, or use another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

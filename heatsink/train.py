@@ -32,7 +32,7 @@ import pandas as pd
 import tensorflow as tf
 
 from heatsink.errors import HeatsinkError
-from heatsink.io import atomic_path, write_text_atomic
+from heatsink.io import atomic_path, exclusive_folder, write_text_atomic
 
 if TYPE_CHECKING:
     from heatsink.data import Dataset
@@ -329,9 +329,21 @@ def train(
     Returns
     -------
     Run
+
+    Raises
+    ------
+    HeatsinkError
+        If another process is training in ``run_dir`` (see
+        :func:`heatsink.io.exclusive_folder`), or it holds a run with another config.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_folder(run_dir, "training a model"):
+        return _train(config, ds, run_dir, split, verbose, n_boot)
+
+
+def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame | None,
+           verbose: int, n_boot: int) -> Run:
+    """:func:`train`, with ``run_dir`` locked."""
     _check_same_config(run_dir, config)
     run = Run(path=run_dir, config=config)
     if run.finished:

@@ -87,6 +87,20 @@ def test_train_writes_a_complete_run_and_reuses_it(tiny_data, tmp_path):
     assert Run.load(run.path).config == config
 
 
+def test_a_folder_another_process_trains_in_is_refused_until_it_is_free(tiny_data, tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.io import exclusive_folder
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    config = TrainConfig.from_dict(TINY)
+    with exclusive_folder(tmp_path / "run", "training a model"):  # as another process would
+        with pytest.raises(HeatsinkError, match=rf"pid {os.getpid()}\) is training a model"):
+            train(config, ds, tmp_path / "run", verbose=0, n_boot=5)
+        assert not (tmp_path / "run" / "config.json").exists()  # nothing touched
+    assert train(config, ds, tmp_path / "run", verbose=0, n_boot=5).finished
+
+
 def test_same_seed_gives_the_same_training(tiny_data, tmp_path):
     from heatsink.data import load_dataset
     from heatsink.train import train
