@@ -83,6 +83,35 @@ def test_same_seed_same_bytes_any_workers(tmp_path: Path):
     assert fa["images/0001.bmp"] != fc["images/0001.bmp"]
 
 
+#: Switch off every SIMD level that OpenCV and numpy pick at run time above x86-64's
+#: baseline: a twin generated so must equal one generated with them, as on any other CPU.
+BASELINE_CPU = {
+    "OPENCV_CPU_DISABLE": "AVX512_SKX,AVX512F,AVX2,FMA3,AVX,F16C,POPCNT,SSE4_2,SSE4_1,SSSE3,SSE3",
+    "NPY_DISABLE_CPU_FEATURES": "AVX512_SKX AVX512F AVX2 FMA3 F16C AVX",
+}
+
+
+def test_same_seed_same_bytes_whatever_simd_the_cpu_has(tmp_path: Path):
+    """The twin is the same bytes on every machine (its checksum names it): what the
+    generator computes must not depend on the SIMD code paths OpenCV and numpy choose."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the baseline feature names are x86-64's")
+    here = generate(tmp_path / "here", n=24, seed=3, progress=False, workers=1)
+    code = ("import sys; from heatsink.synth import generate; "
+            "generate(sys.argv[1], n=24, seed=3, progress=False, workers=1)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "baseline")], check=True,
+                   env={**os.environ, **BASELINE_CPU}, timeout=300)
+    ours, baseline = _files(here), _files(tmp_path / "baseline")
+    assert ours.keys() == baseline.keys()
+    differ = [name for name in ours if ours[name] != baseline[name]]
+    assert not differ, f"{len(differ)} files depend on the CPU's SIMD, e.g. {differ[:3]}"
+
+
 def test_labels_differ_from_truth_exactly_where_manifest_says(twin: Path):
     manifest = pd.read_csv(twin / "noise_manifest.csv", dtype={"image_id": str})
     assert set(manifest["error"]) <= {

@@ -463,7 +463,7 @@ def _render_appearances(rng: np.random.Generator, cv: _Canvas, lum: np.ndarray) 
                            max(-bl, 0) : w - max(bl + w - local.shape[1], 0)]
             local[max(bt, 0) : max(bt, 0) + src.shape[0],
                   max(bl, 0) : max(bl, 0) + src.shape[1]] = src
-            local = cv2.GaussianBlur(local, (0, 0), sigma)
+            local = surface.gaussian_blur(local, sigma)
             texture = 1.0 + 0.25 * surface.smooth_noise(rng, local.shape, 3.0)
             lum[t0:t1, l0:l1] *= 1.0 + app.amplitude * local * texture
         elif app.kind == "line":
@@ -479,7 +479,7 @@ def _render_appearances(rng: np.random.Generator, cv: _Canvas, lum: np.ndarray) 
             for line in app.lines:
                 p = np.round((line - [l0, t0]) * 4).astype(np.int32)
                 cv2.polylines(local, [p], False, 1.0, thick, cv2.LINE_AA, shift=2)
-            local = cv2.GaussianBlur(local, (0, 0), 0.5 + 0.3 * (app.width - 1))
+            local = surface.gaussian_blur(local, 0.5 + 0.3 * (app.width - 1))
             fade = np.clip(0.75 + 0.45 * surface.smooth_noise(rng, local.shape, 40.0), 0.15, 1.2)
             lum[t0:t1, l0:l1] *= 1.0 + app.amplitude * local * fade
 

@@ -6,12 +6,26 @@ real images in DatasetNinja's grid: the red channel's median is ≈75–155 depe
 image, green ≈0.3–0.4 of red, blue ≈5–10; the grain is blotchy at a 3–8 px scale
 (±15 %); lighting varies slowly; some frames have dark vignetted edges; brushing leaves
 short bright streaks in one direction. None of this is labelled.
+
+Filtering and resampling of float images use :mod:`scipy.ndimage`, not OpenCV: OpenCV picks
+SIMD code paths by CPU at run time and its float results differ in the last bits between
+them, which rounding to 8-bit pixels then shows (a twin generated with OpenCV's AVX-512 paths
+differed in 53 of 1000 images from one generated with its AVX2 paths). The twin must be the
+same bytes on every machine, so that its checksum names it.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a float image over its first two axes (edges mirrored, as OpenCV's
+    default), computed the same way on every CPU."""
+    sigmas = (sigma, sigma) + (0.0,) * (image.ndim - 2)
+    return ndimage.gaussian_filter(image, sigmas, mode="mirror", truncate=4.0)
 
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
@@ -19,7 +33,9 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
     h, w = shape
     gh, gw = max(2, int(np.ceil(h / scale)) + 2), max(2, int(np.ceil(w / scale)) + 2)
     coarse = rng.standard_normal((gh, gw)).astype(np.float32)
-    field = cv2.resize(coarse, (int(gw * scale), int(gh * scale)), interpolation=cv2.INTER_CUBIC)
+    # cubic spline upsampling by `scale` on a cell grid (as an image resize), then cropped
+    field = ndimage.zoom(coarse, (int(gh * scale) / gh, int(gw * scale) / gw), order=3,
+                         mode="grid-mirror", grid_mode=True)
     field = field[:h, :w]
     return (field - field.mean()) / (field.std() + 1e-6)
 
@@ -27,8 +43,8 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
 def grain(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Plating grain: blurred white noise at two scales, unit std."""
     white = rng.standard_normal(shape).astype(np.float32)
-    fine = cv2.GaussianBlur(white, (0, 0), 1.3)
-    coarse = cv2.GaussianBlur(white, (0, 0), 3.0)
+    fine = gaussian_blur(white, 1.3)
+    coarse = gaussian_blur(white, 3.0)
     g = fine / (fine.std() + 1e-6) + 0.8 * coarse / (coarse.std() + 1e-6)
     return g / (g.std() + 1e-6)
 
@@ -70,7 +86,7 @@ def brushing(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         p1 = (int(cx + dj[0]), int(cy + dj[1]))
         cv2.line(canvas, p0, p1, float(s), int(rng.integers(1, 3)), cv2.LINE_AA)
     del d
-    canvas = cv2.GaussianBlur(canvas, (0, 0), 0.8)
+    canvas = gaussian_blur(canvas, 0.8)
     patches = np.clip(smooth_noise(rng, shape, 90.0) * 0.9 + rng.uniform(-0.6, 0.3), 0, None)
     return canvas * patches
 
@@ -86,7 +102,7 @@ def long_streaks(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
         dx, dy = np.cos(theta) * big, np.sin(theta) * big
         cv2.line(canvas, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)),
                  float(rng.uniform(0.3, 1.0)), 1, cv2.LINE_AA)
-    return cv2.GaussianBlur(canvas, (0, 0), 1.0)
+    return gaussian_blur(canvas, 1.0)
 
 
 def luminance(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -114,5 +130,5 @@ def colourize(rng: np.random.Generator, lum: np.ndarray) -> np.ndarray:
     b = blue * lum**0.5
     img = np.stack([b, g, r], axis=-1)
     img += rng.normal(0.0, 1.2, img.shape).astype(np.float32)
-    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    img = gaussian_blur(img, 0.6)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
