@@ -296,7 +296,7 @@ def run_study(
         sources = [s for s in sources if s.stem in only]
     out_dir = Path(output_dir) if output_dir else notebook_dir
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
-    models = results_dir(data_path, Path(output_dir) / "runs" if output_dir else REPO_DIR / "runs")
+    models = runs_dir(data_path, Path(output_dir) / "runs" if output_dir else None)
     chapters = [s.stem for s in notebook_sources(notebook_dir)]
     runs = []
     for source in sources:
@@ -333,11 +333,25 @@ def results_dir(ds_root: Path, base: Path | None = None) -> Path:
     """Folder for a run's small result files: ``results/twin`` or ``results/real``.
 
     Twin results are committed with the book; results on the real data stay on the user's
-    machine (``results/real`` is ignored by git). With ``base=REPO_DIR / "runs"`` this is
-    also where trained models go (``runs/`` is never committed).
+    machine (``results/real`` is ignored by git).
     """
     kind = "twin" if (Path(ds_root) / "twin.json").exists() else "real"
     return (Path(base) if base else REPO_DIR / "results") / kind
+
+
+def runs_dir(ds_root: Path, base: Path | None = None) -> Path:
+    """Folder for the study's trained models: ``<base>/twin`` or ``<base>/real``.
+
+    ``base`` defaults to ``HEATSINK_RUNS`` if set, else ``runs`` in the cache folder beside
+    the twin (``~/.cache/heatsink/runs``). Trained weights are never committed, and keeping
+    them outside the clone means a fresh clone, or a work tree laid anew, reuses them: the
+    study's training takes many CPU hours and resumes across sessions.
+    """
+    from heatsink.data.resolve import cache_dir
+
+    if base is None:
+        base = Path(os.environ.get("HEATSINK_RUNS") or cache_dir() / "runs")
+    return results_dir(ds_root, Path(base).expanduser())
 
 
 def study_split(ds, directory: Path, seed: int = 0):

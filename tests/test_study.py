@@ -164,6 +164,19 @@ def test_portable_path(tmp_path, monkeypatch):
     assert study.portable_path(Path("/opt/data"), tmp_path) == "/opt/data"
 
 
+def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch):
+    twin, real = tmp_path / "twin-data", tmp_path / "real-data"
+    twin.mkdir()
+    (twin / "twin.json").write_text("{}")
+    monkeypatch.delenv("HEATSINK_RUNS", raising=False)
+    monkeypatch.setenv("HEATSINK_CACHE", str(tmp_path / "cache"))
+    assert study.runs_dir(twin) == tmp_path / "cache" / "runs" / "twin"
+    assert study.runs_dir(real) == tmp_path / "cache" / "runs" / "real"
+    monkeypatch.setenv("HEATSINK_RUNS", str(tmp_path / "models"))
+    assert study.runs_dir(twin) == tmp_path / "models" / "twin"
+    assert study.runs_dir(twin, tmp_path / "out") == tmp_path / "out" / "twin"
+
+
 def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
     """What `make study DATA=path` does with a copy of the real data: no truth/, no
     adjacency, no twin.json; the chapters must run and say which data they ran on."""
