@@ -285,8 +285,15 @@ def test_grayscale_is_converted_by_repeating_the_channel(trained, tmp_path):
     assert report.loc["a_gray", "note"] == insp.GRAY_NOTE
     assert report.loc["b_rgb", "note"] == ""
     assert (report["error"] == "").all()
+    # the model sees the same pixels either way ...
+    as_gray, _ = insp.read_frame(folder / "a_gray.png")
+    as_rgb, _ = insp.read_frame(folder / "b_rgb.bmp")
+    np.testing.assert_array_equal(as_gray, as_rgb)
+    # ... and measures the same defects; oneDNN's convolutions may round the two copies in
+    # one batch differently, which can flip a pixel whose two classes tie (seen on AVX2)
     pd.testing.assert_series_equal(report.loc["a_gray", DEFECT_COLUMNS],
-                                   report.loc["b_rgb", DEFECT_COLUMNS], check_names=False)
+                                   report.loc["b_rgb", DEFECT_COLUMNS], check_names=False,
+                                   check_exact=False, rtol=1e-3, atol=0.01)
 
 
 def test_resize_stretches_other_sizes_to_the_frame_size(trained, tmp_path):
