@@ -41,7 +41,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: runs/twin or /real)
+runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
 spec_file = None  # inspection spec (None: specs/example.yaml)
 split_name = "test"  # the frames analysed
 spc_measure = "LargestStainArea"  # the charted measurement
@@ -65,7 +65,7 @@ from heatsink.train import Run
 sns.set_theme(style="whitegrid", context="notebook")
 ds = load_dataset(resolve_data(data))
 results_dir = Path(results) if results else study.results_dir(ds.root)
-runs_dir = Path(runs) if runs else study.results_dir(ds.root, study.REPO_DIR / "runs")
+runs_dir = Path(runs) if runs else study.runs_dir(ds.root)
 split = study.study_split(ds, results_dir)
 ids = split.loc[split["split"] == split_name, "image_id"].tolist()
 spec = inspection.load_spec(spec_file or study.REPO_DIR / "specs" / "example.yaml")

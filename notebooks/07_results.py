@@ -31,7 +31,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: runs/twin or /real)
+runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
 executed = None  # the executed chapters (None: notebooks/)
 exclude_fractions = [0.0, 0.05, 0.1, 0.2]  # most suspect test images left out (chapter 5)
 
@@ -52,7 +52,7 @@ from heatsink.train import Run
 sns.set_theme(style="whitegrid", context="notebook")
 ds = load_dataset(resolve_data(data))
 results_dir = Path(results) if results else study.results_dir(ds.root)
-runs_dir = Path(runs) if runs else study.results_dir(ds.root, study.REPO_DIR / "runs")
+runs_dir = Path(runs) if runs else study.runs_dir(ds.root)
 name = ds.name
 val = study_results.load_model_results(results_dir, "val")
 test = study_results.load_model_results(results_dir, "test")
