@@ -8,14 +8,18 @@ image, green ≈0.3–0.4 of red, blue ≈5–10; the grain is blotchy at a 3–
 short bright streaks in one direction. None of this is labelled.
 
 Float images are blurred with :mod:`scipy.ndimage` and resized with plain elementwise numpy
-(:func:`upsample_cubic`), not with OpenCV: OpenCV picks
-SIMD code paths by CPU at run time and its float results differ in the last bits between
-them, which rounding to 8-bit pixels then shows (a twin generated with OpenCV's AVX-512 paths
-differed in 53 of 1000 images from one generated with its AVX2 paths). The twin must be the
-same bytes on every machine, so that its checksum names it.
+(:func:`upsample_cubic`), and pixel values use only arithmetic and square roots (exact in IEEE
+arithmetic) or the scalar ``math`` functions, never numpy's vectorised ``exp`` or ``power``,
+which have SIMD variants of their own. Not OpenCV either: it picks SIMD code paths by CPU at
+run time, and its float filters' results differ between them (the generator 1.2.0 twin made on
+an AVX-512 machine differed in 53 of 1000 images from the one made on an AVX2 machine, and
+switching OpenCV's SIMD off changed 364). The twin must be the same bytes on every machine,
+so that its checksum names it.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -92,7 +96,8 @@ def vignette(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
             along = 1.0 + 0.3 * smooth_noise(rng, (1, w), 80.0)
         else:
             along = 1.0 + 0.3 * smooth_noise(rng, (h, 1), 80.0)
-        out *= 1.0 - depth * np.clip(along, 0.3, 1.7) * np.exp(-d / reach)
+        falloff = np.array([math.exp(-float(v) / reach) for v in d.ravel()], np.float32)
+        out *= 1.0 - depth * np.clip(along, 0.3, 1.7) * falloff.reshape(d.shape)
     return np.clip(out, 0.15, 1.0)
 
 
@@ -153,8 +158,9 @@ def colourize(rng: np.random.Generator, lum: np.ndarray) -> np.ndarray:
     blue = float(rng.uniform(5.0, 10.0))
     lum = np.clip(lum, 0.05, None)
     r = red * lum
-    g = red * green_ratio * lum**1.25
-    b = blue * lum**0.5
+    root = np.sqrt(lum)  # square roots are exact on every CPU; SIMD powers are not
+    g = red * green_ratio * lum * np.sqrt(root)
+    b = blue * root
     img = np.stack([b, g, r], axis=-1)
     img += rng.normal(0.0, 1.2, img.shape).astype(np.float32)
     img = gaussian_blur(img, 0.6)
