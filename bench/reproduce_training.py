@@ -1,6 +1,7 @@
 """Does training repeat itself? Retrain the first epochs of a finished run and compare.
 
-A training run of the study (chapter 3's baseline by default, ``runs/twin/unet``) is seeded
+A training run of the study (chapter 3's baseline by default, ``unet`` in the study's runs
+folder, :func:`heatsink.study.runs_dir`) is seeded
 and uses TensorFlow's deterministic ops. This check trains the same configuration, on the
 same data and the same split, from scratch for ``--epochs`` epochs in a temporary folder,
 then prints, per epoch, the recorded and the repeated training and validation loss and
@@ -11,7 +12,7 @@ The repeat must run on the same kind of machine as the original (same CPU featur
 the same precision: bfloat16 where the CPU has it) and the same library versions; the run
 record in the run folder names both.
 
-Usage: ``.venv/bin/python bench/reproduce_training.py [--run runs/twin/unet] [--epochs 2]``
+Usage: ``.venv/bin/python bench/reproduce_training.py [--run RUN_DIR] [--epochs 2]``
 (about 3 minutes per epoch of the baseline on 2 cores).
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
+from heatsink import study
 from heatsink.data import load_dataset, load_split
 from heatsink.data.resolve import resolve_data
 from heatsink.train import Run, train
@@ -35,13 +37,15 @@ COLUMNS = ["loss", "val_loss", "accuracy", "val_accuracy"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/twin/unet"),
-                        help="a finished or partly finished training run folder")
+    parser.add_argument("--run", type=Path, help="a finished or partly finished training run "
+                        "folder (default: chapter 3's, unet in the study's runs folder)")
     parser.add_argument("--data", help="its dataset (default: the default twin)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--tolerance", type=float, default=1e-6)
     args = parser.parse_args(argv)
 
+    data = resolve_data(args.data)
+    args.run = args.run or study.runs_dir(data) / "unet"
     if not (args.run / "history.csv").exists():
         print(f"{args.run}: no training run to repeat (run chapter 3 first, or give --run); "
               "skipped")
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     recorded = original.history
     if len(recorded) < args.epochs:
         parser.error(f"{args.run} has {len(recorded)} epochs recorded, fewer than {args.epochs}")
-    ds = load_dataset(resolve_data(args.data))
+    ds = load_dataset(data)
     split = load_split(args.run / "split.csv", ds)
     config = dataclasses.replace(original.config, epochs=args.epochs)
     print(f"{args.run}: {config.model}, {config.image_size} px, batch {config.batch_size}, "

@@ -1,10 +1,10 @@
 """Remake ``tests/data/gslu-twin0.keras``: fold 0 of chapter 5's cross-validation.
 
 Run from the repository root: ``.venv/bin/python tests/data/make_gslu_twin0.py``. It trains
-(or reuses, from ``runs/twin/label-quality/gslu-k3``) chapter 5's fold models on the default
-twin, exactly as the chapter does, and saves fold 0's best model without its optimizer
-state. About an hour and a half on a 2-core CPU for all three folds; fold 0 alone is needed,
-so the script stops after it.
+(or reuses, from ``label-quality/gslu-k3`` in :func:`heatsink.study.runs_dir`) chapter 5's
+fold models on the default twin, exactly as the chapter does, and saves fold 0's best model
+without its optimizer state. About an hour and a half on a 2-core CPU for all three folds;
+fold 0 alone is needed, so the script stops after it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ OUT = Path(__file__).with_name("gslu-twin0.keras")
 
 def main() -> int:
     ds = load_dataset(resolve_data(None))
-    path = study.results_dir(ds.root, study.REPO_DIR / "runs") / "label-quality" / "gslu-k3"
+    path = study.runs_dir(ds.root) / "label-quality" / "gslu-k3"
     folds = crossval.make_folds(ds, k=3, seed=0)
     run_dir = path / "fold-0"
     if not (run_dir / "metrics.json").exists():
