@@ -83,6 +83,15 @@ def test_same_seed_same_bytes_any_workers(tmp_path: Path):
     assert fa["images/0001.bmp"] != fc["images/0001.bmp"]
 
 
+def test_cubic_upsampling_is_opencvs_inter_cubic():
+    from heatsink.synth.surface import upsample_cubic
+
+    coarse = np.random.default_rng(0).standard_normal((5, 7)).astype(np.float32)
+    ours = upsample_cubic(coarse.astype(np.float64), (83, 110))
+    theirs = cv2.resize(coarse, (110, 83), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
 #: Switch off every SIMD level that OpenCV and numpy pick at run time above x86-64's
 #: baseline: a twin generated so must equal one generated with them, as on any other CPU.
 BASELINE_CPU = {
