@@ -116,15 +116,21 @@ def notebook_defaults(nb) -> dict:
     return {}
 
 
-def portable_path(path: Path, start: Path) -> str:
+def portable_path(path: Path, start: Path, home: bool = True) -> str:
     """``path`` as the executed notebook should show it: relative inside the repository,
-    ``~/...`` inside the home folder, else absolute (no user's absolute paths in the book)."""
+    ``~/...`` inside the home folder, else absolute (no user's absolute paths in the book).
+
+    With ``home=False`` a path outside the repository stays absolute: for parameters the
+    notebook uses as plain ``Path`` values, where ``~`` would be a folder named ``~``.
+    Only ``data`` (read through :func:`heatsink.data.resolve.resolve_data`, which expands
+    it) may be given in the ``~/...`` form.
+    """
     path = Path(path).resolve()
     if path.is_relative_to(REPO_DIR) and Path(start).resolve().is_relative_to(REPO_DIR):
         return os.path.relpath(path, Path(start).resolve())
-    home = Path.home().resolve()
-    if path.is_relative_to(home):
-        return "~/" + path.relative_to(home).as_posix()
+    user_home = Path.home().resolve()
+    if home and path.is_relative_to(user_home):
+        return "~/" + path.relative_to(user_home).as_posix()
     return str(path)
 
 
@@ -239,7 +245,7 @@ def run_notebook(
     defaults = notebook_defaults(nb)
     # pass a path parameter only to notebooks that declare it (papermill warns otherwise)
     parameters = {k: v for k, v in parameters.items()
-                  if k not in PATH_PARAMETERS or k in defaults}
+                  if k not in PATH_PARAMETERS or (k in defaults and v is not None)}
     effective = {k: v for k, v in defaults.items() if k not in PATH_PARAMETERS}
     record = run_record({**effective, **identity}, name, checksum, parameters["data"])
     for stale in output.parent.glob(f".{output.name}.*"):  # left by a run that was killed
@@ -301,9 +307,12 @@ def run_study(
     runs = []
     for source in sources:
         params = {**profile_parameters(profile, source.stem, profiles),
-                  "results": portable_path(results, source.parent),
-                  "runs": portable_path(models, source.parent),
-                  "executed": portable_path(out_dir, source.parent)}
+                  "results": portable_path(results, source.parent, home=False),
+                  # the default model folder (study.runs_dir, outside the clone) is the
+                  # notebooks' own default: passing None keeps a user's path out of the book
+                  "runs": portable_path(models, source.parent, home=False)
+                  if output_dir else None,
+                  "executed": portable_path(out_dir, source.parent, home=False)}
         upstream = {e: _existing_key(out_dir / f"{e}.ipynb")
                     for e in chapters if e < source.stem}
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,

@@ -74,8 +74,8 @@ from heatsink.train import Run, TrainConfig, train
 
 sns.set_theme(style="whitegrid", context="notebook")
 ds = load_dataset(resolve_data(data))
-results_dir = Path(results) if results else study.results_dir(ds.root)
-runs_dir = Path(runs) if runs else study.runs_dir(ds.root)
+results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
+runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
 split = study.study_split(ds, results_dir)
 ids = {part: split.loc[split["split"] == part, "image_id"].tolist()
        for part in ("val", "test")}

@@ -51,8 +51,8 @@ from heatsink.train import Run
 
 sns.set_theme(style="whitegrid", context="notebook")
 ds = load_dataset(resolve_data(data))
-results_dir = Path(results) if results else study.results_dir(ds.root)
-runs_dir = Path(runs) if runs else study.runs_dir(ds.root)
+results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
+runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
 name = ds.name
 val = study_results.load_model_results(results_dir, "val")
 test = study_results.load_model_results(results_dir, "test")
@@ -190,7 +190,7 @@ study_results.passfail_summary(results_dir)
 # earlier, interrupted execution; the models' own hours do.
 
 # %%
-study_results.chapter_times(Path(executed) if executed else study.NOTEBOOK_DIR)
+study_results.chapter_times(Path(executed).expanduser() if executed else study.NOTEBOOK_DIR)
 
 # %% [markdown]
 # The trained weights are not part of the repository; regenerating them is `make study`

@@ -164,6 +164,17 @@ def test_portable_path(tmp_path, monkeypatch):
     assert study.portable_path(Path("/opt/data"), tmp_path) == "/opt/data"
 
 
+def test_path_parameters_name_the_same_folder_from_the_notebooks_folder(tmp_path, monkeypatch):
+    """results/runs/executed reach a notebook as strings it wraps in ``Path``: a ``~/...``
+    form would name a folder called ``~`` beside the notebook (it once did, for the runs)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for target in (tmp_path / "cache" / "runs" / "twin", study.REPO_DIR / "results" / "twin",
+                   Path("/opt/models")):
+        given = study.portable_path(target, study.NOTEBOOK_DIR, home=False)
+        assert not given.startswith("~")
+        assert (study.NOTEBOOK_DIR / given).resolve() == target.resolve()
+
+
 def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch):
     twin, real = tmp_path / "twin-data", tmp_path / "real-data"
     twin.mkdir()
