@@ -9,6 +9,7 @@
                                   judge images against a spec; exit 1 on a FAIL, 2 on errors
 ``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
 ``heatsink study run``            execute the study's notebooks (``make study``)
+``heatsink study readme``         write the README's results table from ``results/twin``
 """
 
 from __future__ import annotations
@@ -81,6 +82,24 @@ def _study_run(args: argparse.Namespace) -> int:
 
     run_study(profile=args.profile, data=args.data, only=args.only or None,
               output_dir=args.output, force=args.force)
+    return 0
+
+
+def _study_readme(args: argparse.Namespace) -> int:
+    from heatsink.headline import update_readme
+    from heatsink.study import REPO_DIR
+
+    readme = args.readme or REPO_DIR / "README.md"
+    results = args.results or REPO_DIR / "results" / "twin"
+    current = update_readme(readme, results, check=args.check)
+    if current:
+        print(f"{readme}: the results table matches {results}")
+        return 0
+    if args.check:
+        print(f"{readme}: the results table differs from {results}; "
+              "run `heatsink study readme`")
+        return 1
+    print(f"{readme}: results table written from {results}")
     return 0
 
 
@@ -250,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, help="folder for executed notebooks")
     run.add_argument("--force", action="store_true", help="rerun even if up to date")
     run.set_defaults(func=_study_run)
+    readme = study_cmds.add_parser(
+        "readme", help="write the README's results table from the result files")
+    readme.add_argument("--results", type=Path,
+                        help="results folder (default: results/twin of this clone)")
+    readme.add_argument("--readme", type=Path, help="README (default: this clone's)")
+    readme.add_argument("--check", action="store_true",
+                        help="only compare; exit 1 if the table differs")
+    readme.set_defaults(func=_study_readme)
     return parser
 
 

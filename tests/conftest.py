@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from heatsink.classes import VOC_COLOURS
@@ -72,3 +74,19 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
         return write_dataset(tmp_path / name, n, size, **kwargs)
 
     return make
+
+
+def fake_run() -> SimpleNamespace:
+    """A stand-in for a finished :class:`heatsink.train.Run` (two half-hour epochs)."""
+    from heatsink.train import TrainConfig
+
+    history = pd.DataFrame({"loss": [0.5, 0.4], "seconds": [1800.0, 1800.0]},
+                           index=pd.Index([0, 1], name="epoch"))
+    return SimpleNamespace(
+        config=TrainConfig(epochs=2),
+        metrics={"precision": "float32", "parameters": 1234, "best_epoch": 2,
+                 "train_s_per_image": 0.25},
+        history=history,
+        record={"dataset": {"checksum": "abc"}, "git_sha": "def",
+                "hardware": {"cpu": "trained here", "cores": 2}},
+    )

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from conftest import fake_run
 
 from heatsink.evaluate import evaluate_masks
 from heatsink.results import load_model_results, model_table, save_model_results
-from heatsink.train import TrainConfig
-
-
-def _fake_run() -> SimpleNamespace:
-    history = pd.DataFrame({"loss": [0.5, 0.4], "seconds": [1800.0, 1800.0]},
-                           index=pd.Index([0, 1], name="epoch"))
-    return SimpleNamespace(
-        config=TrainConfig(epochs=2),
-        metrics={"precision": "float32", "parameters": 1234, "best_epoch": 2,
-                 "train_s_per_image": 0.25},
-        history=history,
-        record={"dataset": {"checksum": "abc"}, "git_sha": "def",
-                "hardware": {"cpu": "trained here", "cores": 2}},
-    )
 
 
 def test_saved_results_round_trip_into_the_model_table(tmp_path):
@@ -34,7 +20,7 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
     pred = truth.copy()
     pred[10, 6:12] = 0  # half the scratch missed
     evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
-    path = save_model_results(tmp_path, "toy", _fake_run(), evaluations, n_boot=20,
+    path = save_model_results(tmp_path, "toy", fake_run(), evaluations, n_boot=20,
                               extra={"cpu_ms_per_image": 12.5})
     payload = json.loads(path.read_text())
     assert payload["train_hours"] == 1.0 and payload["epochs_trained"] == 2
@@ -56,7 +42,7 @@ def test_training_time_adds_the_fold_models_and_a_total(tmp_path):
     mask = np.zeros((8, 8), np.uint8)
     mask[1, 1:7], mask[4:7, 4:7] = 1, 2
     evaluations = {"labels": evaluate_masks([("a", mask, mask)])}
-    save_model_results(tmp_path, "toy", _fake_run(), evaluations, n_boot=5)
+    save_model_results(tmp_path, "toy", fake_run(), evaluations, n_boot=5)
     (tmp_path / "label_quality").mkdir()
     pd.DataFrame({"fold": [0, 1], "best_epoch": [2, 3], "epochs_trained": [3, 3],
                   "train_hours": [0.25, 0.5]}).to_csv(tmp_path / "label_quality" / "folds.csv",
@@ -81,8 +67,8 @@ def test_label_noise_cap_is_truth_minus_labels_and_skips_label_only_results(tmp_
     pred = truth.copy()
     evaluations = {"labels": evaluate_masks([("0", label, pred)]),
                    "truth": evaluate_masks([("0", truth, pred)])}
-    save_model_results(tmp_path, "twin", _fake_run(), evaluations, n_boot=5)
-    save_model_results(tmp_path, "real", _fake_run(), {"labels": evaluations["labels"]},
+    save_model_results(tmp_path, "twin", fake_run(), evaluations, n_boot=5)
+    save_model_results(tmp_path, "real", fake_run(), {"labels": evaluations["labels"]},
                        n_boot=5)
     cap = label_noise_cap(load_model_results(tmp_path))
     assert cap.index.tolist() == ["twin"]
@@ -202,7 +188,7 @@ def test_score_intervals_match_the_table_and_fall_back_to_the_value(tmp_path):
     pred = truth.copy()
     pred[10, 6:12] = 0
     evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
-    save_model_results(tmp_path, "toy", _fake_run(), evaluations, n_boot=20)
+    save_model_results(tmp_path, "toy", fake_run(), evaluations, n_boot=20)
     results = load_model_results(tmp_path)
     long = score_intervals(results, ["scratch_recall"]).iloc[0]
     assert long["value"] == 100 * 5 / 11

@@ -1,0 +1,125 @@
+"""The README's results table, written from the committed result files.
+
+The README opens with what the study found. Its numbers must be the ones the executed
+chapters wrote, so they are not typed by hand: :func:`results_table` renders them from
+``results/<twin|real>/models/*.json`` and :func:`update_readme` puts the table between two
+marker lines. ``heatsink study readme`` does it (``make study`` runs it last), and a test
+fails while the README and the result files disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heatsink.errors import HeatsinkError
+from heatsink.io import write_text_atomic
+from heatsink.results import load_model_results
+
+START = "<!-- results table: written by `heatsink study readme`; do not edit by hand -->"
+END = "<!-- end of results table -->"
+
+#: Columns of the README table: (result field, heading).
+COLUMNS = (
+    ("pixel_accuracy", "pixel accuracy"),
+    ("scratch_recall", "scratch recall"),
+    ("stain_recall", "stain recall"),
+    ("miou_defects", "defect mIoU"),
+)
+
+
+def results_table(directory: str | Path, reference: str = "labels") -> str:
+    """A Markdown table of every model scored on the validation split, and a caption.
+
+    Parameters
+    ----------
+    directory : path
+        A study's results folder (``results/twin`` or ``results/real``).
+    reference : str
+        What the predictions are scored against (``"labels"``, or ``"truth"`` on the twin).
+
+    Returns
+    -------
+    str
+        Percentages to one decimal, with the 95 % bootstrap interval of the defect mIoU;
+        parameters; CPU milliseconds per image at batch 1 where measured. The chosen
+        model's test-split defect mIoU follows the table. Empty if nothing is scored yet.
+    """
+    directory = Path(directory)
+    val = load_model_results(directory, "val")
+    if not val:
+        return ""
+    data = "synthetic twin" if directory.name == "twin" else directory.name
+    checksums = sorted({payload["dataset_checksum"][:12] for payload in val.values()})
+    n_images = sorted({payload["n_images"] for payload in val.values()})
+    lines = [
+        f"| model | {' | '.join(heading for _, heading in COLUMNS)} | parameters | "
+        "CPU ms/image |",
+        "|---|" + "---:|" * (len(COLUMNS) + 2),
+    ]
+    for name, payload in val.items():
+        cells = [_percent(payload, reference, measure, interval=measure == "miou_defects")
+                 for measure, _ in COLUMNS]
+        latency = payload.get("cpu_ms_per_image")
+        cells += [f"{payload['parameters'] / 1e6:.2f} M",
+                  f"{latency:.0f}" if latency is not None else "–"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    caption = (f"{data.capitalize()} (data checksum {', '.join(checksums)}), validation "
+               f"split ({', '.join(map(str, n_images))} images), scored against the "
+               f"{reference}; percent, defect mIoU with its 95 % bootstrap interval over "
+               "images.")
+    test = load_model_results(directory, "test")
+    for name, payload in test.items():
+        caption += (f" Chosen on validation and scored once on the test split "
+                    f"({payload['n_images']} images): {name}, defect mIoU "
+                    f"{_percent(payload, reference, 'miou_defects', interval=True)} %.")
+    return "\n".join([*lines, "", caption])
+
+
+def _percent(payload: dict, reference: str, measure: str, interval: bool = False) -> str:
+    """One stored score in percent, with its stored interval if asked and present."""
+    value = 100 * payload["scores"][reference][measure]
+    bounds = payload.get("bootstrap", {}).get(reference, {}).get(measure)
+    if interval and bounds:
+        return f"{value:.1f} [{100 * bounds['low']:.1f}, {100 * bounds['high']:.1f}]"
+    return f"{value:.1f}"
+
+
+def update_readme(readme: str | Path, directory: str | Path, check: bool = False) -> bool:
+    """Write :func:`results_table` between the README's marker lines.
+
+    Parameters
+    ----------
+    readme : path
+        The README; it must hold the :data:`START` and :data:`END` lines, in that order.
+    directory : path
+        The results folder the table is read from.
+    check : bool
+        Only compare: leave the file as it is.
+
+    Returns
+    -------
+    bool
+        True if the README already held this table (nothing written).
+
+    Raises
+    ------
+    HeatsinkError
+        If the README cannot be read or lacks the marker lines.
+    """
+    readme = Path(readme)
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError as err:
+        raise HeatsinkError(f"{readme}: cannot read the README ({err.strerror})") from err
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise HeatsinkError(f"{readme}: no results table markers; put the lines\n{START}\n"
+                            f"{END}\nwhere the table belongs")
+    head, tail = text[: start + len(START)], text[end:]
+    table = results_table(directory)
+    updated = f"{head}\n{table}\n{tail}" if table else f"{head}\n{tail}"
+    if updated == text:
+        return True
+    if not check:
+        write_text_atomic(readme, updated)
+    return False
