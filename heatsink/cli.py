@@ -93,13 +93,13 @@ def _study_readme(args: argparse.Namespace) -> int:
     results = args.results or REPO_DIR / "results" / "twin"
     current = update_readme(readme, results, check=args.check)
     if current:
-        print(f"{readme}: the results table matches {results}")
+        print(f"{readme}: the findings and results table match {results}")
         return 0
     if args.check:
-        print(f"{readme}: the results table differs from {results}; "
+        print(f"{readme}: the findings and results table differ from {results}; "
               "run `heatsink study readme`")
         return 1
-    print(f"{readme}: results table written from {results}")
+    print(f"{readme}: findings and results table written from {results}")
     return 0
 
 

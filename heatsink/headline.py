@@ -1,22 +1,28 @@
-"""The README's results table, written from the committed result files.
+"""The README's findings and results table, written from the committed result files.
 
 The README opens with what the study found. Its numbers must be the ones the executed
-chapters wrote, so they are not typed by hand: :func:`results_table` renders them from
-``results/<twin|real>/models/*.json`` and :func:`update_readme` puts the table between two
-marker lines. ``heatsink study readme`` does it (``make study`` runs it last), and a test
-fails while the README and the result files disagree.
+chapters wrote, so they are not typed by hand: :func:`readme_block` renders the findings
+(:mod:`heatsink.findings`), chapter 7's figure and a table of every model from
+``results/<twin|real>/``, and :func:`update_readme` puts them between two marker lines.
+``heatsink study readme`` does it (``make study`` runs it last), and a test fails while the
+README and the result files disagree.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from heatsink.errors import HeatsinkError
+from heatsink.findings import findings_markdown
 from heatsink.io import write_text_atomic
 from heatsink.results import load_model_results
 
-START = "<!-- results table: written by `heatsink study readme`; do not edit by hand -->"
-END = "<!-- end of results table -->"
+START = "<!-- results: written by `heatsink study readme` from results/; do not edit -->"
+END = "<!-- end of results -->"
+
+#: Chapter 7's figure of every model's defect recall and IoU, under the results folder.
+FIGURE = Path("figures") / "models.png"
 
 #: Columns of the README table: (result field, heading).
 COLUMNS = (
@@ -84,8 +90,24 @@ def _percent(payload: dict, reference: str, measure: str, interval: bool = False
     return f"{value:.1f}"
 
 
+def readme_block(directory: str | Path, readme_dir: str | Path) -> str:
+    """The findings, chapter 7's figure (if drawn) and the results table, as Markdown.
+
+    ``readme_dir`` is the README's folder: the figure's link is relative to it.
+    """
+    directory = Path(directory)
+    parts = [findings_markdown(directory)]
+    figure = directory / FIGURE
+    if figure.exists():
+        link = Path(os.path.relpath(figure, readme_dir)).as_posix()
+        parts.append(f"![Recall and IoU of each defect class, per model, with 95 % "
+                     f"intervals (chapter 7)]({link})")
+    parts.append(results_table(directory))
+    return "\n\n".join(part for part in parts if part)
+
+
 def update_readme(readme: str | Path, directory: str | Path, check: bool = False) -> bool:
-    """Write :func:`results_table` between the README's marker lines.
+    """Write :func:`readme_block` between the README's marker lines.
 
     Parameters
     ----------
@@ -113,11 +135,11 @@ def update_readme(readme: str | Path, directory: str | Path, check: bool = False
         raise HeatsinkError(f"{readme}: cannot read the README ({err.strerror})") from err
     start, end = text.find(START), text.find(END)
     if start < 0 or end < start:
-        raise HeatsinkError(f"{readme}: no results table markers; put the lines\n{START}\n"
+        raise HeatsinkError(f"{readme}: no results markers; put the lines\n{START}\n"
                             f"{END}\nwhere the table belongs")
     head, tail = text[: start + len(START)], text[end:]
-    table = results_table(directory)
-    updated = f"{head}\n{table}\n{tail}" if table else f"{head}\n{tail}"
+    block = readme_block(directory, readme.parent)
+    updated = f"{head}\n{block}\n{tail}" if block else f"{head}\n{tail}"
     if updated == text:
         return True
     if not check:

@@ -41,8 +41,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
-from heatsink import evaluate, published, study
+from heatsink import evaluate, findings, headline, published, study
 from heatsink import label_quality as lq
 from heatsink import results as study_results
 from heatsink.data import load_dataset
@@ -58,6 +59,16 @@ val = study_results.load_model_results(results_dir, "val")
 test = study_results.load_model_results(results_dir, "test")
 print(f"{name}: {len(val)} models scored on the validation split; chosen for the test "
       f"split: {', '.join(test) or 'none yet'}")
+
+# %% [markdown]
+# ## In short
+#
+# What the result files of this run say, in sentences `heatsink.findings` writes from them
+# (the README opens with the same): every number is read from a file a chapter wrote, none
+# is typed here. The sections below show where each comes from.
+
+# %% tags=["remove-input"]
+display(Markdown(findings.findings_markdown(results_dir)))
 
 # %% [markdown]
 # ## Every model, one table
@@ -98,7 +109,7 @@ ax.set_ylabel("percent (95 % CI)")
 ax.set_title(f"{name}: validation split, against the labels", fontsize=10)
 ax.legend(fontsize=7, ncol=3)
 fig.tight_layout()
-figure_path = results_dir / "figures" / "models.png"
+figure_path = results_dir / headline.FIGURE
 study_results.save_figure(fig, figure_path)
 plt.show()
 

@@ -57,7 +57,8 @@ def test_update_writes_between_the_markers_and_check_sees_a_stale_table(tmp_path
                  "--check"]) == 1
     assert main(["study", "readme", "--readme", str(readme), "--results", str(results)]) == 0
     text = readme.read_text()
-    assert text.startswith(f"# Title\n\n{START}\n| model |") and text.endswith(f"{END}\n\nMore.\n")
+    assert text.startswith(f"# Title\n\n{START}\n- **Pixel accuracy")
+    assert "\n| toy |" in text and text.endswith(f"{END}\n\nMore.\n")
     assert update_readme(readme, results, check=True)
     _scored(results, half_scratch=False)  # a new run of the same model
     assert not update_readme(readme, results, check=True)
@@ -66,7 +67,7 @@ def test_update_writes_between_the_markers_and_check_sees_a_stale_table(tmp_path
 def test_a_readme_without_markers_is_refused_by_name(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n")
-    with pytest.raises(HeatsinkError, match=r"README.md: no results table markers"):
+    with pytest.raises(HeatsinkError, match=r"README.md: no results markers"):
         update_readme(readme, tmp_path)
     with pytest.raises(HeatsinkError, match=r"missing.md: cannot read"):
         update_readme(tmp_path / "missing.md", tmp_path)

@@ -1,0 +1,203 @@
+"""What the study found, in sentences written from its result files.
+
+The results page (chapter 7) and the README open with the study's findings. Every number
+in them is read here from the files the executed chapters wrote (``results/<twin|real>/``),
+so a finding cannot outlive the run it describes: re-execute a chapter and the sentences
+change with it. A finding whose chapter has not run yet is left out, not guessed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from heatsink.published import published_table, rank_orders
+from heatsink.results import label_noise_cap, load_model_results, loss_sweep, passfail_summary
+
+
+def findings(directory: str | Path, reference: str = "labels") -> list[str]:
+    """The study's findings, one Markdown sentence or two each, from its result files.
+
+    Parameters
+    ----------
+    directory : path
+        A study's results folder (``results/twin`` or ``results/real``).
+    reference : str
+        What the model scores are measured against (``"labels"``, as the seed and the
+        paper measure).
+
+    Returns
+    -------
+    list of str
+        In reading order: the imbalance, the best model, the losses, the published
+        ranking, the label-noise cap, label-issue detection, pass/fail. Each starts with
+        a bold summary; those whose result files are missing are left out.
+    """
+    directory = Path(directory)
+    val = load_model_results(directory, "val")
+    test = load_model_results(directory, "test")
+    found = [
+        _imbalance(val, reference),
+        _best_model(val, test, reference),
+        _losses(val, reference),
+        _ranking(val, reference),
+        _noise_cap(val),
+        _label_issues(directory / "label_quality"),
+        _pass_fail(directory),
+    ]
+    return [text for text in found if text]
+
+
+def findings_markdown(directory: str | Path, reference: str = "labels") -> str:
+    """:func:`findings` as a Markdown bullet list (empty if nothing has run)."""
+    return "\n".join(f"- {text}" for text in findings(directory, reference))
+
+
+def _pct(payload: dict, reference: str, measure: str) -> float:
+    return 100 * payload["scores"][reference][measure]
+
+
+def _with_interval(payload: dict, reference: str, measure: str) -> str:
+    """``"38.7 % [31.2, 45.0]"``: a stored score and its stored bootstrap interval."""
+    text = f"{_pct(payload, reference, measure):.1f} %"
+    bounds = payload.get("bootstrap", {}).get(reference, {}).get(measure)
+    if bounds:
+        text += f" [{100 * bounds['low']:.1f}, {100 * bounds['high']:.1f}]"
+    return text
+
+
+def _span(values: list[float]) -> str:
+    """``"12.0 %"`` or ``"12.0–40.1 %"``."""
+    low, high = min(values), max(values)
+    return f"{low:.1f} %" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f} %"
+
+
+def _overlap(a: dict, b: dict, reference: str, measure: str) -> str:
+    """`` (intervals overlap)``, `` (intervals do not overlap)`` or ``""`` (none stored)."""
+    first = a.get("bootstrap", {}).get(reference, {}).get(measure)
+    second = b.get("bootstrap", {}).get(reference, {}).get(measure)
+    if not (first and second):
+        return ""
+    apart = first["low"] > second["high"] or second["low"] > first["high"]
+    return " (95 % intervals do not overlap)" if apart else " (95 % intervals overlap)"
+
+
+def _imbalance(val: dict[str, dict], reference: str) -> str | None:
+    if not val:
+        return None
+    background = [_pct(p, reference, "all_background_accuracy") for p in val.values()]
+    accuracy = [_pct(p, reference, "pixel_accuracy") for p in val.values()]
+    scratch = [_pct(p, reference, "scratch_recall") for p in val.values()]
+    stain = [_pct(p, reference, "stain_recall") for p in val.values()]
+    close = max(a - b for a, b in zip(accuracy, background, strict=True)) < 3
+    lead = ("**Pixel accuracy says almost nothing.**" if close
+            else "**Pixel accuracy, and what it hides.**")
+    models = "the model scores" if len(val) == 1 else f"the {len(val)} models score"
+    text = (f"{lead} Predicting background everywhere is right for {_span(background)} of "
+            f"the validation pixels; {models} {_span(accuracy)}, while finding "
+            f"{_span(scratch)} of the scratch pixels and {_span(stain)} of the stain "
+            "pixels.")
+    quoted = published_table().query("source == 'seed' and measure == 'pixel_accuracy'")
+    if not quoted.empty:
+        text += (f" On the real images the seed reported {_span(quoted['value'].tolist())} "
+                 f"for its {len(quoted)} models (quoted, not run here).")
+    return text
+
+
+def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str) -> str | None:
+    if len(val) < 2:
+        return None
+    ranked = sorted(val, key=lambda name: -_pct(val[name], reference, "miou_defects"))
+    best, second = ranked[:2]
+    text = (f"**Best on validation: {best}.** Its defect mIoU (scratch and stain) is "
+            f"{_with_interval(val[best], reference, 'miou_defects')}, against "
+            f"{_with_interval(val[second], reference, 'miou_defects')} for the next, "
+            f"{second}{_overlap(val[best], val[second], reference, 'miou_defects')}.")
+    for name, payload in test.items():
+        text += (f" Chosen on validation, {name} scores "
+                 f"{_with_interval(payload, reference, 'miou_defects')} on the test split "
+                 f"({payload['n_images']} images, looked at once).")
+    return text
+
+
+def _losses(val: dict[str, dict], reference: str) -> str | None:
+    sweep = loss_sweep(val)
+    if not sweep:
+        return None
+    base_name = min(sweep, key=len)  # the cross-entropy run is the bare model name
+    base = sweep[base_name]
+    parts = [
+        f"{name[len(base_name) + 1:]} {_pct(payload, reference, 'scratch_recall'):.1f} % "
+        f"and {_pct(payload, reference, 'miou_defects'):.1f} %"
+        for name, payload in sweep.items() if name != base_name]
+    best = max(sweep, key=lambda name: _pct(sweep[name], reference, "miou_defects"))
+    text = (f"**Losses for the imbalance.** On {base_name}, cross-entropy finds "
+            f"{_pct(base, reference, 'scratch_recall'):.1f} % of the scratch pixels at a "
+            f"defect mIoU of {_pct(base, reference, 'miou_defects'):.1f} %; "
+            + "; ".join(parts) + ".")
+    if best == base_name:
+        return text + " No other loss or variant beat cross-entropy on defect mIoU."
+    change = _pct(sweep[best], reference, "miou_defects") - _pct(base, reference, "miou_defects")
+    return (text + f" The best, {best}, adds {change:.1f} points of defect mIoU"
+            f"{_overlap(sweep[best], base, reference, 'miou_defects')}.")
+
+
+def _ranking(val: dict[str, dict], reference: str) -> str | None:
+    orders = rank_orders(val, reference)
+    if orders.empty:
+        return None
+    same = orders.index[orders["same order"]].tolist()
+    other = orders.index[~orders["same order"]].tolist()
+    lead = ("**The seed's ranking of models carries over.**" if not other
+            else "**The seed's ranking of models carries over only in part.**" if same
+            else "**The seed's ranking of models does not carry over.**")
+    details = "; ".join(f"{m.replace('_', ' ')}: seed {orders.loc[m, 'published']}, twin "
+                        f"{orders.loc[m, 'twin']}" for m in orders.index)
+    return f"{lead} Validation split, measure by measure: {details}."
+
+
+def _noise_cap(val: dict[str, dict]) -> str | None:
+    cap = label_noise_cap(val)
+    if cap.empty:
+        return None
+    return (f"**Label noise and the measured scores.** Scored against the twin's clean "
+            f"truth instead of its labels, each model's defect mIoU changes by "
+            f"{_signed_span(cap['gap'].tolist())} points: what the labels' injected errors "
+            "take off (or add to) a measured score.")
+
+
+def _signed_span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:+.1f}" if f"{low:+.1f}" == f"{high:+.1f}" else f"{low:+.1f} to {high:+.1f}"
+
+
+def _label_issues(folder: Path) -> str | None:
+    detection, ranked = folder / "image_detection.csv", folder / "ranked_issues.csv"
+    if not (detection.exists() and ranked.exists()):
+        return None
+    table = pd.read_csv(detection, index_col=0)
+    table = table[table["method"] == "cleanlab"].set_index("error")
+    if "any" not in table.index:
+        return None
+    n_images = len(pd.read_csv(ranked))
+    overall = table.loc["any"]
+    kinds = ", ".join(f"{error.replace('_', ' ')} {int(row['caught'])} of {int(row['images'])}"
+                      for error, row in table.drop(index="any").iterrows())
+    return (f"**Label-issue detection, measured.** cleanlab's {int(overall['flagged'])} most "
+            f"suspect of {n_images} images hold {100 * overall['recall']:.1f} % of the "
+            f"{int(overall['images'])} images with injected label errors, where a random "
+            f"draw of as many would hold {100 * overall['flagged'] / n_images:.1f} %; by "
+            f"kind: {kinds}.")
+
+
+def _pass_fail(directory: Path) -> str | None:
+    summary = passfail_summary(directory)
+    if summary.empty or ("test", "labels") not in summary.index:
+        return None
+    row = summary.loc[("test", "labels")]
+    return (f"**On the line,** the chosen model ({row['model']}) under the example spec "
+            f"passes {int(row['escapes'])} defective test frames (escape rate "
+            f"{100 * row['escape_rate']:.1f} %) and fails {int(row['overkill'])} good ones "
+            f"(overkill {100 * row['overkill_rate']:.1f} %), against the verdicts the labels "
+            "give under the same spec.")

@@ -1,0 +1,80 @@
+"""The study's findings: sentences whose numbers are the result files' own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from conftest import fake_run
+
+from heatsink.evaluate import evaluate_masks
+from heatsink.findings import findings
+from heatsink.results import save_model_results
+
+
+def _masks(scratch_found: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Three 16² frames: an 11-pixel scratch of which ``scratch_found`` are predicted."""
+    truth = np.zeros((16, 16), np.uint8)
+    truth[2:6, 2:6] = 2
+    truth[10, 1:12] = 1
+    pred = truth.copy()
+    pred[10, 1 + scratch_found:12] = 0
+    return [(str(k), truth, pred) for k in range(3)]
+
+
+def _save(folder, name, scratch_found, split="val", truth_too=False):
+    evaluations = {"labels": evaluate_masks(_masks(scratch_found))}
+    if truth_too:  # against the clean truth the same prediction misses nothing
+        evaluations["truth"] = evaluate_masks(_masks(11))
+    save_model_results(folder, name, fake_run(), evaluations, split=split, n_boot=20)
+
+
+def test_nothing_run_means_no_findings(tmp_path):
+    assert findings(tmp_path) == []
+
+
+def test_the_findings_quote_the_stored_scores(tmp_path):
+    _save(tmp_path, "gslu", 2, truth_too=True)
+    _save(tmp_path, "gslu-wcce+dice", 8)
+    _save(tmp_path, "resnet50", 5)
+    _save(tmp_path, "unet", 0)
+    _save(tmp_path, "gslu-wcce+dice", 8, split="test")
+    found = findings(tmp_path)
+    text = "\n".join(found)
+    assert found[0].startswith("**Pixel accuracy")
+    recalls = [f"{100 * k / 11:.1f}" for k in (0, 8)]
+    assert f"finding {recalls[0]}–{recalls[1]} % of the scratch pixels" in text
+    assert "the seed reported 97.8 % for its 3 models" in text
+    assert "**Best on validation: gslu-wcce+dice.**" in text
+    assert "for the next, resnet50" in text
+    assert "on the test split (3 images, looked at once)" in text
+    assert f"cross-entropy finds {100 * 2 / 11:.1f} % of the scratch pixels" in text
+    assert f"wcce+dice {100 * 8 / 11:.1f} %" in text
+    assert "The best, gslu-wcce+dice, adds" in text
+    # unet and resnet50 are the seed's models with published scratch recall: 25 < 40
+    assert "scratch recall: seed ResNet50 U-Net > U-Net (half width), twin ResNet50" in text
+    assert "each model's defect mIoU changes by +" in text  # only gslu has a truth score
+
+
+def test_a_loss_that_does_not_help_is_reported_as_such(tmp_path):
+    _save(tmp_path, "gslu", 8)
+    _save(tmp_path, "gslu-focal+dice", 2)
+    text = "\n".join(findings(tmp_path))
+    assert "No other loss or variant beat cross-entropy on defect mIoU." in text
+
+
+def test_label_issue_detection_is_set_against_a_random_draw(tmp_path):
+    folder = tmp_path / "label_quality"
+    folder.mkdir()
+    pd.DataFrame({"image_id": [f"{k:04d}" for k in range(50)]}).to_csv(
+        folder / "ranked_issues.csv", index=False)
+    pd.DataFrame({
+        "method": ["cleanlab", "cleanlab", "cleanlab", "loss"],
+        "error": ["class_swap", "missed_stain", "any", "any"],
+        "images": [4, 6, 10, 10], "flagged": [10, 10, 10, 10], "caught": [3, 1, 4, 9],
+        "recall": [0.75, 1 / 6, 0.4, 0.9], "share_of_flagged": [0.3, 0.1, 0.4, 0.9],
+        "precision_any": [0.4, 0.4, 0.4, 0.9],
+    }).to_csv(folder / "image_detection.csv")
+    (text,) = findings(tmp_path)
+    assert "cleanlab's 10 most suspect of 50 images hold 40.0 % of the 10 images" in text
+    assert "a random draw of as many would hold 20.0 %" in text
+    assert "class swap 3 of 4, missed stain 1 of 6." in text
