@@ -13,7 +13,16 @@ from pathlib import Path
 import pandas as pd
 
 from heatsink.published import published_table, rank_orders
-from heatsink.results import label_noise_cap, load_model_results, loss_sweep, passfail_summary
+from heatsink.results import (
+    input_variants,
+    label_noise_cap,
+    load_model_results,
+    loss_sweep,
+    passfail_summary,
+)
+
+#: Chapter 6's name for its verdicts measured against the labels.
+PASSFAIL_LABELS = "against labelled"
 
 
 def findings(directory: str | Path, reference: str = "labels") -> list[str]:
@@ -30,17 +39,20 @@ def findings(directory: str | Path, reference: str = "labels") -> list[str]:
     Returns
     -------
     list of str
-        In reading order: the imbalance, the best model, the losses, the published
-        ranking, the label-noise cap, label-issue detection, pass/fail. Each starts with
-        a bold summary; those whose result files are missing are left out.
+        In reading order: a warning if the model results come from different data, the
+        imbalance, the best model, the losses, input size and augmentation, the published
+        ranking, label noise, label-issue detection, pass/fail. Each starts with a bold
+        summary; those whose result files are missing are left out.
     """
     directory = Path(directory)
     val = load_model_results(directory, "val")
     test = load_model_results(directory, "test")
     found = [
+        _mixed_data(val),
         _imbalance(val, reference),
         _best_model(val, test, reference),
         _losses(val, reference),
+        _input_variants(val, reference),
         _ranking(val, reference),
         _noise_cap(val),
         _label_issues(directory / "label_quality"),
@@ -81,6 +93,18 @@ def _overlap(a: dict, b: dict, reference: str, measure: str) -> str:
         return ""
     apart = first["low"] > second["high"] or second["low"] > first["high"]
     return " (95 % intervals do not overlap)" if apart else " (95 % intervals overlap)"
+
+
+def _mixed_data(val: dict[str, dict]) -> str | None:
+    checksums: dict[str, list[str]] = {}
+    for name, payload in val.items():
+        checksums.setdefault(payload["dataset_checksum"][:12], []).append(name)
+    if len(checksums) < 2:
+        return None
+    groups = "; ".join(f"{checksum}: {', '.join(names)}" for checksum, names in checksums.items())
+    return (f"**Caution: these results come from {len(checksums)} different datasets** "
+            f"(data checksum: models) — {groups}. Re-execute the older chapters on the "
+            "current data before comparing them.")
 
 
 def _imbalance(val: dict[str, dict], reference: str) -> str | None:
@@ -143,18 +167,39 @@ def _losses(val: dict[str, dict], reference: str) -> str | None:
             f"{_overlap(sweep[best], base, reference, 'miou_defects')}.")
 
 
+def _input_variants(val: dict[str, dict], reference: str) -> str | None:
+    pairs = input_variants(val)
+    if not pairs:
+        return None
+    parts = []
+    for name, base in pairs.items():
+        config = val[name]["config"]
+        change = (_pct(val[name], reference, "miou_defects")
+                  - _pct(val[base], reference, "miou_defects"))
+        how = f"{config['image_size']}² input" + (", flips and 90° rotations"
+                                                  if config.get("augment") else "")
+        measure = "miou_defects"
+        parts.append(f"{name} ({how}) scores {_with_interval(val[name], reference, measure)} "
+                     f"against {_with_interval(val[base], reference, measure)} for {base}, "
+                     f"{change:+.1f} points{_overlap(val[name], val[base], reference, measure)}")
+    return "**Native resolution and augmentation.** Defect mIoU: " + "; ".join(parts) + "."
+
+
 def _ranking(val: dict[str, dict], reference: str) -> str | None:
     orders = rank_orders(val, reference)
     if orders.empty:
         return None
-    same = orders.index[orders["same order"]].tolist()
-    other = orders.index[~orders["same order"]].tolist()
-    lead = ("**The seed's ranking of models carries over.**" if not other
+    comparable = orders[orders["same order"].notna()]
+    if comparable.empty:
+        return None
+    same = comparable.index[comparable["same order"].astype(bool)].tolist()
+    lead = ("**The seed's ranking of models carries over.**" if len(same) == len(comparable)
             else "**The seed's ranking of models carries over only in part.**" if same
             else "**The seed's ranking of models does not carry over.**")
-    details = "; ".join(f"{m.replace('_', ' ')}: seed {orders.loc[m, 'published']}, twin "
-                        f"{orders.loc[m, 'twin']}" for m in orders.index)
-    return f"{lead} Validation split, measure by measure: {details}."
+    details = "; ".join(f"{m.replace('_', ' ')}: seed {comparable.loc[m, 'published']}, twin "
+                        f"{comparable.loc[m, 'twin']}" for m in comparable.index)
+    return (f"{lead} Validation split, measure by measure where the seed gives an order: "
+            f"{details}.")
 
 
 def _noise_cap(val: dict[str, dict]) -> str | None:
@@ -163,8 +208,8 @@ def _noise_cap(val: dict[str, dict]) -> str | None:
         return None
     return (f"**Label noise and the measured scores.** Scored against the twin's clean "
             f"truth instead of its labels, each model's defect mIoU changes by "
-            f"{_signed_span(cap['gap'].tolist())} points: what the labels' injected errors "
-            "take off (or add to) a measured score.")
+            f"{_signed_span(cap['gap'].tolist())} points: the effect of the twin's injected "
+            "label errors, at the rate the twin injects them (the real rate is unknown).")
 
 
 def _signed_span(values: list[float]) -> str:
@@ -193,11 +238,12 @@ def _label_issues(folder: Path) -> str | None:
 
 def _pass_fail(directory: Path) -> str | None:
     summary = passfail_summary(directory)
-    if summary.empty or ("test", "labels") not in summary.index:
+    if summary.empty or ("test", PASSFAIL_LABELS) not in summary.index:
         return None
-    row = summary.loc[("test", "labels")]
+    row = summary.loc[("test", PASSFAIL_LABELS)]
+    escapes, overkill = int(row["escapes"]), int(row["overkill"])
     return (f"**On the line,** the chosen model ({row['model']}) under the example spec "
-            f"passes {int(row['escapes'])} defective test frames (escape rate "
-            f"{100 * row['escape_rate']:.1f} %) and fails {int(row['overkill'])} good ones "
-            f"(overkill {100 * row['overkill_rate']:.1f} %), against the verdicts the labels "
-            "give under the same spec.")
+            f"passes {escapes} defective test frame{'' if escapes == 1 else 's'} (escape rate "
+            f"{100 * row['escape_rate']:.1f} %) and fails {overkill} good "
+            f"one{'' if overkill == 1 else 's'} (overkill {100 * row['overkill_rate']:.1f} %), "
+            "against the verdicts the labels give under the same spec.")

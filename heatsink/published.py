@@ -121,10 +121,12 @@ def rank_orders(results: dict[str, dict], reference: str = "labels",
     """Do the twin's models rank as the published ones do, measure by measure?
 
     The twin's figures and the published ones are not comparable as numbers; the order of
-    the models is what can carry over. For each quoted measure that the publications give
-    for two or more models the twin run has, the models' order in the publication and on
-    the twin, the twin's values rounded to the published precision (``decimals`` places of
-    percent) so that a tie means the same in both columns.
+    the models is what can carry over. For each measure the seed gives for two or more
+    models the twin run has (the seed only: the paper's model ran on another protocol), the
+    models' order in the seed and on the twin, the twin's values rounded to the published
+    precision (``decimals`` places of percent) so that a tie means the same in both
+    columns. Where every quoted value is the same (the seed's "~97.8 %" pixel accuracy for
+    all three models) the seed gives no order to compare with: ``same order`` is missing.
 
     Parameters
     ----------
@@ -139,9 +141,11 @@ def rank_orders(results: dict[str, dict], reference: str = "labels",
     -------
     DataFrame
         One row per measure: ``published`` and ``twin`` orders (``"A > B = C"``) and
-        ``same order`` (bool).
+        ``same order`` (bool, or None where the published values are all tied).
     """
-    published = published_wide()
+    table = published_table()
+    published = table[table["source"] == "seed"].pivot_table(
+        index="model", columns="measure", values="value", sort=False)
     rows = {}
     for measure in ("pixel_accuracy", "scratch_recall", "stain_recall"):
         pairs = {run: model for run, model in TWIN_NAMES.items()
@@ -153,7 +157,9 @@ def rank_orders(results: dict[str, dict], reference: str = "labels",
         twin = {model: round(100 * results[run]["scores"][reference][measure], decimals)
                 for run, model in pairs.items()}
         rows[measure] = {"published": _order(quoted), "twin": _order(twin)}
-        rows[measure]["same order"] = rows[measure]["published"] == rows[measure]["twin"]
+        tied = len(set(quoted.values())) == 1
+        rows[measure]["same order"] = (None if tied
+                                       else rows[measure]["published"] == rows[measure]["twin"])
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["published", "twin", "same order"]
                                   ).rename_axis("measure")

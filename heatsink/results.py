@@ -361,18 +361,99 @@ def score_intervals(results: dict[str, dict], measures: list[str],
     return pd.DataFrame(rows, columns=["model", "measure", "value", "low", "high"])
 
 
+def _name_parts(name: str) -> list[str]:
+    """``"gslu-wcce+dice-320-flips"`` -> ``["gslu", "wcce+dice", "320", "flips"]``."""
+    return name.split("-")
+
+
 def loss_sweep(results: dict[str, dict]) -> dict[str, dict]:
     """The runs of chapter 4's loss comparison: the model with the most loss variants.
 
-    Runs are named ``<model>`` (cross-entropy) and ``<model>-<loss>[-<size>[-flips]]``;
-    returns the results of the model name that has the most such variants (empty if no
-    model has any), in their saved order.
+    Runs are named ``<model>`` (cross-entropy) and ``<model>-<loss>``; a run at another
+    input size or with augmentation (``<model>-<loss>-<size>[-flips]``) differs in more than
+    its loss and is left out (see :func:`input_variants`). Returns the results of the model
+    name that has the most loss variants (empty if no model has any), in their saved order.
     """
     variants: dict[str, list[str]] = {}
     for name in results:
-        variants.setdefault(name.split("-", 1)[0], []).append(name)
+        parts = _name_parts(name)
+        if len(parts) <= 2:
+            variants.setdefault(parts[0], []).append(name)
     best = max(variants.values(), key=len, default=[])
     return {name: results[name] for name in best} if len(best) > 1 else {}
+
+
+def input_variants(results: dict[str, dict]) -> dict[str, str]:
+    """Runs that differ from another run only in input size or augmentation.
+
+    Returns
+    -------
+    dict
+        ``<model>-<loss>-<size>[-flips]`` -> the run of the same model and loss at the
+        default size without augmentation (``<model>`` for cross-entropy,
+        ``<model>-<loss>`` otherwise), for each such pair both of whose results exist.
+    """
+    pairs = {}
+    for name in results:
+        parts = _name_parts(name)
+        if len(parts) <= 2:
+            continue
+        model, loss = parts[0], parts[1]
+        base = model if loss == "cce" else f"{model}-{loss}"
+        if base in results:
+            pairs[name] = base
+    return pairs
+
+
+def training_table(results: dict[str, dict]) -> pd.DataFrame:
+    """How each model was trained: the conditions that differ between chapters' models.
+
+    Returns
+    -------
+    DataFrame
+        One row per model: ``loss, encoder, input, augment, batch, learning rate,
+        precision, epochs, best epoch, train s/img, trained on`` (the machine, from the
+        run's record). Training seconds per image are comparable only between rows
+        trained on the same machine at the same precision.
+    """
+    rows = {}
+    for name, payload in results.items():
+        config = payload["config"]
+        rows[name] = {
+            "loss": config["loss"],
+            "encoder": config.get("encoder_weights") or "random",
+            "input": f"{config['image_size']}²",
+            "augment": bool(config.get("augment")),
+            "batch": config["batch_size"],
+            "learning rate": config["learning_rate"],
+            "precision": payload.get("precision"),
+            "epochs": payload["epochs_trained"],
+            "best epoch": payload["best_epoch"],
+            "train s/img": round(payload["train_s_per_image"], 3),
+            "trained on": _hardware_line(payload.get("trained_on") or {}),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def remove_model_results(
+    directory: str | Path, split: str, keep: tuple[str, ...] = ()
+) -> list[Path]:
+    """Delete the result files of ``split`` for every model not in ``keep``.
+
+    Chapter 4 scores one chosen model on the test split; a choice left from an earlier run
+    would otherwise sit beside it. Returns the deleted paths.
+    """
+    folder = Path(directory) / "models"
+    removed = []
+    for name in load_model_results(directory, split):
+        if name in keep:
+            continue
+        for path in [folder / f"{name}-{split}.json",
+                     *folder.glob(f"{name}-{split}-confusion-*.csv")]:
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def passfail_summary(directory: str | Path) -> pd.DataFrame:

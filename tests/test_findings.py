@@ -78,3 +78,45 @@ def test_label_issue_detection_is_set_against_a_random_draw(tmp_path):
     assert "cleanlab's 10 most suspect of 50 images hold 40.0 % of the 10 images" in text
     assert "a random draw of as many would hold 20.0 %" in text
     assert "class swap 3 of 4, missed stain 1 of 6." in text
+
+
+def test_a_larger_input_is_set_against_the_same_loss_at_the_default_size(tmp_path):
+    _save(tmp_path, "gslu", 2)
+    _save(tmp_path, "gslu-wcce+dice", 5)
+    _save(tmp_path, "gslu-wcce+dice-320-flips", 8)
+    text = "\n".join(findings(tmp_path))
+    assert "The best, gslu-wcce+dice, adds" in text  # the loss sweep leaves the variant out
+    assert "**Native resolution and augmentation.** Defect mIoU: gslu-wcce+dice-320-flips" in text
+    assert "for gslu-wcce+dice, +" in text
+
+
+def test_results_from_different_data_are_flagged_first(tmp_path):
+    import json
+
+    _save(tmp_path, "unet", 2)
+    _save(tmp_path, "gslu", 5)
+    path = tmp_path / "models" / "unet-val.json"
+    payload = json.loads(path.read_text())
+    path.write_text(json.dumps({**payload, "dataset_checksum": "0123456789abcdef"}))
+    found = findings(tmp_path)
+    assert found[0].startswith("**Caution: these results come from 2 different datasets**")
+    assert "0123456789ab: unet" in found[0] and "abc: gslu" in found[0]
+
+
+def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_path):
+    import json
+
+    folder = tmp_path / "postprocess"
+    folder.mkdir()
+    confusion = {"against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
+                                      "escape_rate": 0.25, "overkill_rate": 1 / 3},
+                 "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
+                                         "escape_rate": None, "overkill_rate": 0.2}}
+    (folder / "test-passfail.json").write_text(json.dumps(
+        {"split": "test", "model": "gslu-wcce+dice", "spec_identity": "abc",
+         "confusion": confusion}))
+    (text,) = findings(tmp_path)
+    assert text == ("**On the line,** the chosen model (gslu-wcce+dice) under the example spec "
+                    "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "
+                    "ones (overkill 33.3 %), against the verdicts the labels give under the "
+                    "same spec.")
