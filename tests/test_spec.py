@@ -220,3 +220,22 @@ def test_failed_rule_counts_counts_each_rule_once_per_row():
                                 "defect percent": 1}
     with pytest.raises(HeatsinkError, match="unknown rule"):
         failed_rule_counts(pd.DataFrame({"failed_rules": ["colour 3 > 2"]}))
+
+
+def test_limits_in_context_sets_each_limit_beside_its_measurements():
+    from heatsink.spec import limits_in_context
+
+    masks = []
+    for k in range(4):  # scratches of 10, 20, 30, 40 px; no stains
+        mask = np.zeros((64, 64), np.uint8)
+        mask[5, 2:2 + 10 * (k + 1)] = SCRATCH
+        masks.append((str(k), mask))
+    spec = Spec("t", min_object_px=2, max_scratch_length=25, max_stain_count=3)
+    table = limits_in_context(defect_table(masks, min_area_px=2), spec)
+    scratch = table.loc["scratch length"]
+    lengths = defect_table(masks, min_area_px=2)["LongestScratchLength"]
+    assert scratch["limit"] == 25 and scratch["p50"] == lengths.median()
+    assert scratch["frames over limit (%)"] == 50.0  # the 30 and 40 px scratches
+    assert table.loc["stain count", "frames over limit (%)"] == 0.0
+    assert math.isnan(table.loc["stain area", "frames over limit (%)"])  # no limit set
+    assert table.loc["any rule", "frames over limit (%)"] == 50.0
