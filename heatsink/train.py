@@ -282,6 +282,18 @@ def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
                             f"{changed}); choose another run folder or delete this one")
 
 
+def _check_same_data(run_dir: Path, ds: Dataset) -> None:
+    """Refuse to resume or reuse a run trained on other data (another checksum)."""
+    record_file = run_dir / "record.json"
+    if not record_file.exists():
+        return
+    trained_on = json.loads(record_file.read_text()).get("dataset", {}).get("checksum")
+    if trained_on and trained_on != ds.checksum:
+        raise HeatsinkError(f"{run_dir} holds a run trained on other data (checksum "
+                            f"{trained_on[:12]}, this data {ds.checksum[:12]}); choose "
+                            "another run folder or delete this one to retrain")
+
+
 def _split_ids(ds: Dataset, split: pd.DataFrame | None, run_dir: Path, seed: int):
     from heatsink.data import load_split, make_split, save_split
 
@@ -316,8 +328,9 @@ def train(
     ds : Dataset
         The data (verified on load, so a bad file fails here, before any training).
     run_dir : path
-        The run folder; created if needed. A folder with the same config resumes (or, if
-        finished, is returned as it is); one with another config is refused.
+        The run folder; created if needed. A folder with the same config and data resumes
+        (or, if finished, is returned as it is); one with another config, or trained on
+        data with another checksum, is refused.
     split : DataFrame, optional
         A split manifest (see :func:`heatsink.data.make_split`); default: the one saved in
         ``run_dir``, else a new seeded 70/15/15 split (grouped by part on the twin).
@@ -334,7 +347,8 @@ def train(
     ------
     HeatsinkError
         If another process is training in ``run_dir`` (see
-        :func:`heatsink.io.exclusive_folder`), or it holds a run with another config.
+        :func:`heatsink.io.exclusive_folder`), or it holds a run with another config or
+        trained on other data.
     """
     run_dir = Path(run_dir)
     with exclusive_folder(run_dir, "training a model"):
@@ -345,6 +359,7 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
            verbose: int, n_boot: int) -> Run:
     """:func:`train`, with ``run_dir`` locked."""
     _check_same_config(run_dir, config)
+    _check_same_data(run_dir, ds)
     run = Run(path=run_dir, config=config)
     if run.finished:
         return run

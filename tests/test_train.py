@@ -85,6 +85,13 @@ def test_train_writes_a_complete_run_and_reuses_it(tiny_data, tmp_path):
     with pytest.raises(HeatsinkError, match="another configuration"):
         train(TrainConfig.from_dict({**TINY, "epochs": 2}), ds, tmp_path / "run")
     assert Run.load(run.path).config == config
+    from conftest import write_dataset
+
+    other = load_dataset(write_dataset(tmp_path / "other", n=20, size=64, parts=10, seed=1))
+    with pytest.raises(HeatsinkError, match=rf"run.* trained on other data \(checksum "
+                                            rf"{ds.checksum[:12]}, this data "
+                                            rf"{other.checksum[:12]}\)"):
+        train(config, other, tmp_path / "run", verbose=0)  # not silently reused
 
 
 def test_a_folder_another_process_trains_in_is_refused_until_it_is_free(tiny_data, tmp_path):
