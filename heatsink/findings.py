@@ -206,8 +206,9 @@ def _noise_cap(val: dict[str, dict]) -> str | None:
     cap = label_noise_cap(val)
     if cap.empty:
         return None
+    whose = "the model's" if len(cap) == 1 else f"each of the {len(cap)} models'"
     return (f"**Label noise and the measured scores.** Scored against the twin's clean "
-            f"truth instead of its labels, each model's defect mIoU changes by "
+            f"truth instead of its labels, {whose} defect mIoU changes by "
             f"{_signed_span(cap['gap'].tolist())} points: the effect of the twin's injected "
             "label errors, at the rate the twin injects them (the real rate is unknown).")
 
