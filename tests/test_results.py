@@ -193,7 +193,7 @@ def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
     from heatsink.results import remove_model_results
 
     mask = np.zeros((8, 8), np.uint8)
-    mask[1, 1:7] = 1
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
     evaluations = {"labels": evaluate_masks([("a", mask, mask)])}
     for name in ("old", "new"):
         save_model_results(tmp_path, name, fake_run(), evaluations, split="test", n_boot=5)
