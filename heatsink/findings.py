@@ -114,7 +114,7 @@ def _imbalance(val: dict[str, dict], reference: str) -> str | None:
     accuracy = [_pct(p, reference, "pixel_accuracy") for p in val.values()]
     scratch = [_pct(p, reference, "scratch_recall") for p in val.values()]
     stain = [_pct(p, reference, "stain_recall") for p in val.values()]
-    close = max(a - b for a, b in zip(accuracy, background, strict=True)) < 3
+    close = all(abs(a - b) < 3 for a, b in zip(accuracy, background, strict=True))
     lead = ("**Pixel accuracy says almost nothing.**" if close
             else "**Pixel accuracy, and what it hides.**")
     models = "the model scores" if len(val) == 1 else f"the {len(val)} models score"
@@ -181,7 +181,8 @@ def _input_variants(val: dict[str, dict], reference: str) -> str | None:
         measure = "miou_defects"
         parts.append(f"{name} ({how}) scores {_with_interval(val[name], reference, measure)} "
                      f"against {_with_interval(val[base], reference, measure)} for {base}, "
-                     f"{change:+.1f} points{_overlap(val[name], val[base], reference, measure)}")
+                     f"{_signed(change)} points"
+                     f"{_overlap(val[name], val[base], reference, measure)}")
     return "**Native resolution and augmentation.** Defect mIoU: " + "; ".join(parts) + "."
 
 
@@ -213,9 +214,14 @@ def _noise_cap(val: dict[str, dict]) -> str | None:
             "label errors, at the rate the twin injects them (the real rate is unknown).")
 
 
+def _signed(value: float) -> str:
+    """``"+1.2"``, ``"-0.3"``; a value that rounds to zero is ``"+0.0"``, never ``"-0.0"``."""
+    return f"{round(value, 1) + 0.0:+.1f}"
+
+
 def _signed_span(values: list[float]) -> str:
-    low, high = min(values), max(values)
-    return f"{low:+.1f}" if f"{low:+.1f}" == f"{high:+.1f}" else f"{low:+.1f} to {high:+.1f}"
+    low, high = _signed(min(values)), _signed(max(values))
+    return low if low == high else f"{low} to {high}"
 
 
 def _label_issues(folder: Path) -> str | None:
@@ -244,7 +250,13 @@ def _pass_fail(directory: Path) -> str | None:
     row = summary.loc[("test", PASSFAIL_LABELS)]
     escapes, overkill = int(row["escapes"]), int(row["overkill"])
     return (f"**On the line,** the chosen model ({row['model']}) under the example spec "
-            f"passes {escapes} defective test frame{'' if escapes == 1 else 's'} (escape rate "
-            f"{100 * row['escape_rate']:.1f} %) and fails {overkill} good "
-            f"one{'' if overkill == 1 else 's'} (overkill {100 * row['overkill_rate']:.1f} %), "
-            "against the verdicts the labels give under the same spec.")
+            f"passes {escapes} defective test frame{'' if escapes == 1 else 's'}"
+            f"{_rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
+            f"{overkill} good one{'' if overkill == 1 else 's'}"
+            f"{_rate('overkill', row['overkill_rate'], 'no frame is good')}, against the "
+            "verdicts the labels give under the same spec.")
+
+
+def _rate(label: str, value: float, undefined: str) -> str:
+    """`` (escape rate 12.5 %)``, or the reason a rate is undefined (its denominator is 0)."""
+    return f" ({undefined})" if pd.isna(value) else f" ({label} {100 * value:.1f} %)"

@@ -120,3 +120,12 @@ def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_
                     "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "
                     "ones (overkill 33.3 %), against the verdicts the labels give under the "
                     "same spec.")
+
+
+def test_undefined_rates_and_zero_changes_read_plainly():
+    from heatsink.findings import _rate, _signed
+
+    assert _signed(-0.04) == "+0.0" and _signed(-0.06) == "-0.1" and _signed(1.25) == "+1.2"
+    assert _rate("escape rate", float("nan"), "no frame is defective") == (
+        " (no frame is defective)")
+    assert _rate("overkill", 0.125, "no frame is good") == " (overkill 12.5 %)"
