@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from heatsink.errors import HeatsinkError
@@ -280,18 +283,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):  # not caught by "except Exception", as KeyboardInterrupt
+    """Raised in the main thread when the process receives SIGTERM (see :func:`sigterm_raises`)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into a :class:`Terminated` exception while the block runs.
+
+    A killed job (``kill``, a scheduler's time limit, the end of a session) then unwinds
+    like an error: files being written atomically are discarded and nothing already
+    written is touched, instead of leaving temporary files behind. Outside the main thread
+    (where Python cannot install signal handlers) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 problems found, 2 error)."""
+    """Run the command line; returns the exit code (0 ok, 1 problems found, 2 error).
+
+    Interrupted by Ctrl-C it returns 130, terminated by SIGTERM 143; either way files being
+    written are discarded and the ones already written are kept.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with sigterm_raises():
+            return args.func(args)
     except HeatsinkError as err:
         print(f"heatsink: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("heatsink: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("heatsink: terminated", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

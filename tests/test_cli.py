@@ -83,3 +83,30 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "heatsink"
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "data" in result.stdout and "study" in result.stdout
+
+
+def test_sigterm_discards_a_file_being_written_and_keeps_the_old_one(tmp_path):
+    import textwrap
+
+    target = tmp_path / "report.csv"
+    target.write_text("old\n")
+    script = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from heatsink.cli import Terminated, sigterm_raises
+        from heatsink.io import atomic_path
+        try:
+            with sigterm_raises(), atomic_path(Path(sys.argv[1])) as tmp:
+                tmp.write_text("partial")
+                print("writing", flush=True)
+                time.sleep(60)
+        except Terminated:
+            sys.exit(143)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script, str(target)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.terminate()  # SIGTERM, as a scheduler or the end of a session sends
+    assert proc.wait(timeout=60) == 143
+    assert target.read_text() == "old\n"  # what was written before is kept
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]  # no temporary file left
