@@ -90,3 +90,24 @@ def fake_run() -> SimpleNamespace:
         record={"dataset": {"checksum": "abc"}, "git_sha": "def",
                 "hardware": {"cpu": "trained here", "cores": 2}},
     )
+
+
+def write_passfail(directory: Path, model: str = "m") -> Path:
+    """Write chapter 6's pass/fail results for 10 test frames with the chapter's own writer.
+
+    Against the labels: 3 defective frames failed, 1 passed (an escape), 2 good frames
+    failed (overkill), 4 passed; against the clean truth no frame is defective.
+    """
+    from heatsink.results import save_postprocess_results
+    from heatsink.spec import Spec
+
+    confusion = pd.DataFrame({
+        "against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
+                             "escape_rate": 0.25, "overkill_rate": 1 / 3},
+        "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
+                                "escape_rate": float("nan"), "overkill_rate": 0.2}}).T
+    frames = pd.DataFrame({"verdict": ["FAIL"] * 5 + ["PASS"] * 5},
+                          index=[f"{k:04d}" for k in range(10)])
+    tradeoff = pd.DataFrame({"scale": [1.0], "escape_rate": [0.25], "overkill_rate": [1 / 3]})
+    return save_postprocess_results(directory, "test", model, Spec("t"), frames, confusion,
+                                    tradeoff)

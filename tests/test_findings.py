@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from conftest import fake_run
+from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
 from heatsink.findings import findings
@@ -104,17 +104,7 @@ def test_results_from_different_data_are_flagged_first(tmp_path):
 
 
 def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_path):
-    import json
-
-    folder = tmp_path / "postprocess"
-    folder.mkdir()
-    confusion = {"against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
-                                      "escape_rate": 0.25, "overkill_rate": 1 / 3},
-                 "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
-                                         "escape_rate": None, "overkill_rate": 0.2}}
-    (folder / "test-passfail.json").write_text(json.dumps(
-        {"split": "test", "model": "gslu-wcce+dice", "spec_identity": "abc",
-         "confusion": confusion}))
+    write_passfail(tmp_path, model="gslu-wcce+dice")
     (text,) = findings(tmp_path)
     assert text == ("**On the line,** the chosen model (gslu-wcce+dice) under the example spec "
                     "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "

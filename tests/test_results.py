@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pandas as pd
-from conftest import fake_run
+from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
 from heatsink.results import load_model_results, model_table, save_model_results
@@ -156,14 +156,7 @@ def test_passfail_summary_reads_chapter_6s_files(tmp_path):
     from heatsink.results import passfail_summary
 
     assert passfail_summary(tmp_path).empty
-    folder = tmp_path / "postprocess"
-    folder.mkdir()
-    confusion = {"against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
-                                      "escape_rate": 0.25, "overkill_rate": 1 / 3},
-                 "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
-                                         "escape_rate": None, "overkill_rate": 0.2}}
-    (folder / "test-passfail.json").write_text(json.dumps(
-        {"split": "test", "model": "m", "spec_identity": "abc", "confusion": confusion}))
+    write_passfail(tmp_path)
     table = passfail_summary(tmp_path)
     row = table.loc[("test", "against labelled")]
     assert row["escapes"] == 1 and row["overkill"] == 2 and row["escape_rate"] == 0.25
