@@ -111,3 +111,15 @@ def write_passfail(directory: Path, model: str = "m") -> Path:
     tradeoff = pd.DataFrame({"scale": [1.0], "escape_rate": [0.25], "overkill_rate": [1 / 3]})
     return save_postprocess_results(directory, "test", model, Spec("t"), frames, confusion,
                                     tradeoff)
+
+
+@pytest.fixture(scope="session")
+def default_twin_root() -> Path:
+    """The study's default twin (1000 images, seed 0): the cached one, or generated once.
+
+    It is the twin ``make study`` uses, in the same cache (``~/.cache/heatsink/twins`` or
+    ``$HEATSINK_CACHE``), so the tests that need it at full scale share one generation.
+    """
+    from heatsink.data.resolve import default_twin
+
+    return default_twin(progress=False)

@@ -291,7 +291,7 @@ def test_records_summarise_the_manifest_and_find_parts(tmp_path):
 
 
 @pytest.mark.slow
-def test_acceptance_calibration_of_the_default_1000_image_twin(tmp_path):
+def test_acceptance_calibration_of_the_default_1000_image_twin(default_twin_root):
     """The foundation issue's acceptance: the default twin (n=1000, seed 0) is within
     KS <= 0.2 of every published distribution and within 5 % of the co-occurrence."""
     from heatsink import reference
@@ -300,7 +300,7 @@ def test_acceptance_calibration_of_the_default_1000_image_twin(tmp_path):
         reference.find_dir()
     except HeatsinkError as exc:
         pytest.skip(f"reference statistics not available: {exc.args[0].splitlines()[0]}")
-    root = generate(tmp_path / "twin", n=1000, seed=0, progress=False)
+    root = default_twin_root
     table = calibration_report(root)
     dist = table[table["level"].isin(["image", "object"])]
     assert set(dist["statistic"]) == {
