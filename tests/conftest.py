@@ -29,9 +29,9 @@ def write_dataset(
 
     Ids are ``0001``…; images are ``images/<id>.bmp`` (RGB), masks ``labels/<id>.png``
     with a scratch stripe and a stain blob. ``with_jsons`` adds VOC-colour
-    ``jsons/<id>_json/{img,label}.png``; ``with_truth`` adds ``truth/`` and ``twin.json``
-    (a twin); ``parts`` adds ``adjacency.csv`` assigning consecutive images to that many
-    parts.
+    ``jsons/<id>_json/{img,label}.png``; ``with_truth`` adds ``truth/`` (the label plus a
+    3×3 stain in the bottom-right corner, which the label missed) and ``twin.json`` (a
+    twin); ``parts`` adds ``adjacency.csv`` assigning consecutive images to that many parts.
     """
     rng = np.random.default_rng(seed)
     for folder in ("images", "labels"):
@@ -46,9 +46,11 @@ def write_dataset(
         mask[size // 2 + r // 2 : size // 2 + r // 2 + 3, c : c + 4] = 2
         assert cv2.imwrite(str(root / "images" / f"{image_id}.bmp"), image[..., ::-1])
         assert cv2.imwrite(str(root / "labels" / f"{image_id}.png"), mask)
-        if with_truth:
+        if with_truth:  # the clean truth has one more stain, which the label missed
+            truth = mask.copy()
+            truth[size - 4 : size - 1, size - 4 : size - 1] = 2
             (root / "truth").mkdir(exist_ok=True)
-            assert cv2.imwrite(str(root / "truth" / f"{image_id}.png"), mask)
+            assert cv2.imwrite(str(root / "truth" / f"{image_id}.png"), truth)
         if with_jsons:
             folder = root / "jsons" / f"{image_id}_json"
             folder.mkdir(parents=True, exist_ok=True)

@@ -55,10 +55,14 @@ def test_twin_truth_parts_and_masks(make_dataset):
     root = make_dataset(4, SIZE, with_truth=True, with_jsons=True, parts=2)
     ds = load_dataset(root)
     assert ds.name == "synthetic twin" and ds.has_truth
-    assert np.array_equal(ds.truth(1), ds.mask(1))
+    truth, label = ds.truth(1), ds.mask(1)
+    assert truth[-2, -2] == 2 and label[-2, -2] == 0  # the stain the label missed
+    truth[-4:-1, -4:-1] = 0
+    assert np.array_equal(truth, label)  # and nothing else differs
     assert ds.parts.to_dict() == {"0001": 0, "0002": 0, "0003": 1, "0004": 1}
     pairs = list(ds.masks("truth"))
     assert [i for i, _ in pairs] == ds.ids
+    assert all(np.array_equal(m, ds.truth(i)) for i, m in pairs)
     table = image_table(ds.masks())
     assert len(table) == 4 and (table["scratch_count"] > 0).all()
     with pytest.raises(ValueError, match="which"):

@@ -70,6 +70,10 @@ def test_order_follows_ids_and_shuffle_is_seeded(ds):
     first, again = order(0), order(0)
     assert first == again  # reproducible
     assert sorted(first[0]) == sorted(first[1])  # each epoch holds every image once
+    unshuffled = _all(make_tf_dataset(ds, ds.ids, size=8, batch_size=5))[0]
+    in_id_order = unshuffled.sum(axis=(1, 2, 3)).round(3).tolist()
+    assert first[0] != in_id_order and first[0] != first[1]  # shuffled, anew each epoch
+    assert order(1)[0] != first[0]  # another seed, another order
 
 
 def test_augmentation_keeps_image_and_mask_aligned(tmp_path):

@@ -80,10 +80,13 @@ def test_bootstrap_of_identical_images_has_zero_width():
 
 def test_predictions_are_scored_against_labels_and_truth(make_dataset):
     ds = load_dataset(make_dataset(n=4, with_truth=True))
-    predictions = {i: ds.truth(i) for i in ds.ids}
+    predictions = {i: ds.truth(i) for i in ds.ids}  # finds the stain the labels missed
     evaluations = evaluate_predictions(predictions, ds)
     assert set(evaluations) == {"labels", "truth"}
     assert evaluations["truth"].summary()["pixel_accuracy"] == 1.0
+    against_labels = evaluations["labels"].summary()
+    assert against_labels["pixel_accuracy"] == 1 - 4 * 9 / (4 * 320 * 320)
+    assert against_labels["stain_recall"] == 1.0 and against_labels["stain_precision"] < 1.0
     labels = evaluate_predictions({i: ds.mask(i) for i in ds.ids}, ds, references=["labels"])
     assert labels["labels"].summary()["miou"] == 1.0
 

@@ -49,10 +49,16 @@ def test_the_findings_quote_the_stored_scores(tmp_path):
     assert "on the test split (3 images, looked at once)" in text
     assert f"cross-entropy finds {100 * 2 / 11:.1f} % of the scratch pixels" in text
     assert f"wcce+dice {100 * 8 / 11:.1f} %" in text
-    assert "The best, gslu-wcce+dice, adds" in text
+    # defect mIoU = (scratch IoU k/11 + stain IoU 1) / 2, the same in every frame
+    miou = {k: 100 * (k / 11 + 1) / 2 for k in (2, 5, 8)}
+    assert (f"defect mIoU (scratch and stain) is {miou[8]:.1f} % [{miou[8]:.1f}, "
+            f"{miou[8]:.1f}], against {miou[5]:.1f} % [{miou[5]:.1f}, {miou[5]:.1f}] for the "
+            "next, resnet50 (95 % intervals do not overlap)") in text
+    assert f"The best, gslu-wcce+dice, adds {miou[8] - miou[2]:.1f} points" in text
     # unet and resnet50 are the seed's models with published scratch recall: 25 < 40
     assert "scratch recall: seed ResNet50 U-Net > U-Net (half width), twin ResNet50" in text
-    assert "the model's defect mIoU changes by +" in text  # only gslu has a truth score
+    # only gslu has a truth score; against it gslu finds every scratch pixel (mIoU 100 %)
+    assert f"the model's defect mIoU changes by +{100 - miou[2]:.1f} points" in text
 
 
 def test_a_loss_that_does_not_help_is_reported_as_such(tmp_path):
@@ -87,7 +93,8 @@ def test_a_larger_input_is_set_against_the_same_loss_at_the_default_size(tmp_pat
     text = "\n".join(findings(tmp_path))
     assert "The best, gslu-wcce+dice, adds" in text  # the loss sweep leaves the variant out
     assert "**Native resolution and augmentation.** Defect mIoU: gslu-wcce+dice-320-flips" in text
-    assert "for gslu-wcce+dice, +" in text
+    gain = 100 * (8 / 11 + 1) / 2 - 100 * (5 / 11 + 1) / 2
+    assert f"for gslu-wcce+dice, +{gain:.1f} points (95 % intervals do not overlap)" in text
 
 
 def test_results_from_different_data_are_flagged_first(tmp_path):

@@ -32,17 +32,25 @@ def test_config_refuses_typos_and_bad_values():
     assert TrainConfig.from_dict(TrainConfig(loss="wcce+dice").to_dict()).loss == "wcce+dice"
 
 
-def test_losses_combine_and_weighted_ce_needs_weights():
+def test_losses_have_their_worked_values_and_weighted_ce_needs_weights():
+    import math
+
     import numpy as np
     import tensorflow as tf
 
+    # four pixels (background, scratch, stain, background), each predicted 1/3 per class;
+    # segmentation-models averages each term over pixels *and* classes
     y = tf.one_hot([[0, 1], [2, 0]], 3)[None]
     p = tf.fill(y.shape, 1 / 3)
-    ce = float(make_loss("cce")(y, p))
-    both = float(make_loss("cce+dice")(y, p))
-    assert both > ce > 0
+    loss = {name: float(make_loss(name)(y, p)) for name in ("cce", "dice", "focal", "cce+dice")}
+    assert loss["cce"] == pytest.approx(math.log(3) / 3, rel=1e-6)
+    # Dice per class 2·tp / (2·tp + fp + fn): background 0.4, scratch and stain 2/7 each
+    assert loss["dice"] == pytest.approx(1 - (0.4 + 2 / 7 + 2 / 7) / 3, rel=1e-5)
+    # focal: α (1 − p)^γ · cross-entropy with α = 0.25, γ = 2
+    assert loss["focal"] == pytest.approx(0.25 * (2 / 3) ** 2 * math.log(3) / 3, rel=1e-6)
+    assert loss["cce+dice"] == pytest.approx(loss["cce"] + loss["dice"], rel=1e-6)
     heavy = float(make_loss("wcce", np.array([1.0, 10.0, 10.0]))(y, p))
-    assert heavy > ce
+    assert heavy == pytest.approx(math.log(3) * (1 + 10 + 10 + 1) / 12, rel=1e-6)
     with pytest.raises(HeatsinkError, match="class weights"):
         make_loss("wcce")
 
