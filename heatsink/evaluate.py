@@ -140,15 +140,10 @@ class Evaluation:
         """
         rng = np.random.default_rng(seed)
         n = len(self.ids)
-        counts = self.objects.to_numpy(dtype=np.float64)
-        columns = list(self.objects.columns)
         draws = np.empty((n_boot, len(HEADLINE)))
         for b in range(n_boot):
             idx = rng.integers(0, n, size=n)
-            cm = self.confusions[idx].sum(axis=0)
-            row = SegmentationScores(cm, per_class_scores(cm)).summary()
-            obj = _object_scores(pd.DataFrame(counts[idx], columns=columns))
-            draws[b] = [row.get(k, obj.get(k, np.nan)) for k in HEADLINE]
+            draws[b] = self._scores_on(idx, HEADLINE)
         alpha = (1 - level) / 2
         with np.errstate(invalid="ignore"):
             low = np.nanquantile(draws, alpha, axis=0)
@@ -158,6 +153,35 @@ class Evaluation:
             {"value": [value[k] for k in HEADLINE], "low": low, "high": high},
             index=pd.Index(HEADLINE, name="score"),
         )
+
+    def _scores_on(self, idx: np.ndarray, measures: Sequence[str]) -> list[float]:
+        """``measures`` of the images at positions ``idx`` (a resample, with repeats)."""
+        cm = self.confusions[idx].sum(axis=0)
+        row = SegmentationScores(cm, per_class_scores(cm)).summary()
+        objects = _object_scores(self.objects.iloc[idx])
+        return [float(row.get(k, objects.get(k, np.nan))) for k in measures]
+
+    def to_table(self) -> pd.DataFrame:
+        """Each image's confusion counts and object counts: all the scores are made from.
+
+        Columns ``cm_<true>_<predicted>`` (class indices) and :func:`object_counts`'s; the
+        inverse of :meth:`from_table`. Numbers only: nothing of the images themselves.
+        """
+        n = len(CLASS_NAMES)
+        flat = self.confusions.reshape(len(self.ids), n * n)
+        columns = [f"cm_{t}_{p}" for t in range(n) for p in range(n)]
+        frame = pd.DataFrame(flat, index=pd.Index(self.ids, name="image_id"), columns=columns)
+        return frame.join(self.objects)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, reference: str) -> Evaluation:
+        """An evaluation back from :meth:`to_table`'s frame (indexed by image id)."""
+        n = len(CLASS_NAMES)
+        columns = [f"cm_{t}_{p}" for t in range(n) for p in range(n)]
+        confusions = table[columns].to_numpy(dtype=np.int64).reshape(len(table), n, n)
+        ids = [str(i) for i in table.index]
+        objects = table.drop(columns=columns).set_axis(pd.Index(ids, name="image_id"))
+        return cls(ids=ids, reference=reference, confusions=confusions, objects=objects)
 
     def per_image(self) -> pd.DataFrame:
         """Per-image recall and IoU of each defect class, with the object counts."""
@@ -174,6 +198,56 @@ class Evaluation:
             frame[f"{name}_recall"] = recall[:, class_id]
             frame[f"{name}_iou"] = iou[:, class_id]
         return frame.join(self.objects)
+
+
+def paired_difference(
+    a: Evaluation, b: Evaluation, measure: str = "miou_defects", n_boot: int = 1000,
+    level: float = 0.95, seed: int = 0,
+) -> dict[str, float]:
+    """How much better ``a`` scores than ``b`` on the same images, with a paired interval.
+
+    Two models scored on the same images are compared image by image: each bootstrap
+    resample draws images with replacement and scores *both* models on that draw, so the
+    interval of the difference reflects how consistently one beats the other, which
+    separate intervals (and whether they overlap) do not.
+
+    Parameters
+    ----------
+    a, b : Evaluation
+        The same images (in any order) against the same reference.
+    measure : str
+        A key of :meth:`Evaluation.summary` (pixel scores and object recalls).
+    n_boot, level, seed
+        As for :meth:`Evaluation.bootstrap`.
+
+    Returns
+    -------
+    dict
+        ``difference`` (a − b on all images), ``low``, ``high`` (percentile interval) and
+        ``share_a_better`` (the share of resamples in which ``a`` scores higher).
+
+    Raises
+    ------
+    ValueError
+        If the two evaluations cover different images or references.
+    """
+    if sorted(a.ids) != sorted(b.ids) or a.reference != b.reference:
+        raise ValueError("a paired comparison needs the same images against the same reference")
+    order = [b.ids.index(i) for i in a.ids]
+    b = Evaluation(ids=list(a.ids), reference=b.reference, confusions=b.confusions[order],
+                   objects=b.objects.iloc[order])
+    everything = np.arange(len(a.ids))
+    difference = a._scores_on(everything, [measure])[0] - b._scores_on(everything, [measure])[0]
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for k in range(n_boot):
+        idx = rng.integers(0, len(a.ids), size=len(a.ids))
+        draws[k] = a._scores_on(idx, [measure])[0] - b._scores_on(idx, [measure])[0]
+    alpha = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    return {"difference": float(difference), "low": float(low), "high": float(high),
+            "share_a_better": float(np.mean(draws[~np.isnan(draws)] > 0))}
 
 
 def evaluate_masks(

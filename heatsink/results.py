@@ -68,6 +68,10 @@ def save_model_results(
 
     Notes
     -----
+    Each image's confusion and object counts go to ``<name>-<split>-per-image-<ref>.csv``
+    (numbers only), so that two models can be compared image by image later
+    (:func:`load_evaluation`, :func:`heatsink.evaluate.paired_difference`).
+
     Besides the scores, the file records where they come from: the run's configuration,
     dataset checksum and git commit, the machine it was trained on (``trained_on``, from
     the run's record) and the one that scored it (``scored_on``, where any latency was
@@ -102,6 +106,8 @@ def save_model_results(
         cm = pd.DataFrame(ev.scores.confusion, index=CLASS_NAMES, columns=CLASS_NAMES)
         with atomic_path(folder / f"{name}-{split}-confusion-{ref}.csv") as tmp:
             cm.rename_axis("truth").to_csv(tmp)
+        with atomic_path(folder / f"{name}-{split}-per-image-{ref}.csv") as tmp:
+            ev.to_table().to_csv(tmp)
     with atomic_path(folder / f"{name}-history.csv") as tmp:
         history.to_csv(tmp)
     return path
@@ -121,6 +127,55 @@ def load_model_results(directory: str | Path, split: str = "val") -> dict[str, d
         payload = json.loads(path.read_text())
         out[payload["name"]] = payload
     return out
+
+
+def load_evaluation(
+    directory: str | Path, name: str, split: str = "val", reference: str = "labels"
+) -> Evaluation | None:
+    """A saved model's per-image scores back as an :class:`~heatsink.evaluate.Evaluation`.
+
+    Returns None if the model's results predate per-image files (or were not saved).
+    """
+    from heatsink.evaluate import Evaluation
+
+    path = Path(directory) / "models" / f"{name}-{split}-per-image-{reference}.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path, index_col="image_id", dtype={"image_id": str})
+    return Evaluation.from_table(table, reference)
+
+
+def paired_table(
+    directory: str | Path, results: dict[str, dict], measure: str = "miou_defects",
+    reference: str = "labels", split: str = "val", n_boot: int = 1000,
+) -> pd.DataFrame:
+    """Every model against the best one on ``measure``, image by image.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by model (the best left out): the best's lead in points of percent on the
+        same images with its 95 % paired bootstrap interval (``lead``, ``low``, ``high``)
+        and the share of resamples in which the best scores higher. Models without stored
+        per-image results are left out; empty if fewer than two have them.
+    """
+    from heatsink.evaluate import paired_difference
+
+    evaluations = {name: load_evaluation(directory, name, split, reference) for name in results}
+    evaluations = {name: ev for name, ev in evaluations.items() if ev is not None}
+    if len(evaluations) < 2:
+        return pd.DataFrame(columns=["lead", "low", "high", "share_best_higher"])
+    best = max(evaluations, key=lambda name: results[name]["scores"][reference][measure])
+    rows = {}
+    for name, ev in evaluations.items():
+        if name == best:
+            continue
+        paired = paired_difference(evaluations[best], ev, measure, n_boot=n_boot)
+        rows[name] = {"lead": 100 * paired["difference"], "low": 100 * paired["low"],
+                      "high": 100 * paired["high"],
+                      "share_best_higher": paired["share_a_better"]}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(f"{best} against")
+    return table
 
 
 def model_table(
@@ -449,7 +504,7 @@ def remove_model_results(
         if name in keep:
             continue
         for path in [folder / f"{name}-{split}.json",
-                     *folder.glob(f"{name}-{split}-confusion-*.csv")]:
+                     *folder.glob(f"{name}-{split}-*.csv")]:
             if path.exists():
                 path.unlink()
                 removed.append(path)

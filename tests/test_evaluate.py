@@ -102,3 +102,48 @@ def test_predictions_come_back_at_the_mask_resolution(make_dataset):
     assert all(m.shape == (320, 320) and m.dtype == np.uint8 and m.max() <= 2
                for m in masks.values())
     assert latency_ms(model, 64, batch_size=2, repeats=2) > 0
+
+
+def test_a_paired_comparison_scores_both_models_on_each_resample():
+    import pytest
+
+    from heatsink.evaluate import paired_difference
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12] = 1
+    truth[2:6, 2:6] = 2
+
+    def model(found: list[int]):  # scratch pixels found in each of the frames
+        pairs = []
+        for k, n in enumerate(found):
+            pred = truth.copy()
+            pred[10, 1 + n:12] = 0
+            pairs.append((f"{k:02d}", truth, pred))
+        return evaluate_masks(pairs)
+
+    a, b = model([9, 9, 9, 2, 9, 9]), model([4, 4, 4, 4, 4, 4])
+    paired = paired_difference(a, b, "scratch_recall", n_boot=200)
+    expected = a.summary()["scratch_recall"] - b.summary()["scratch_recall"]
+    assert paired["difference"] == pytest.approx(expected)
+    assert 0 < paired["low"] <= expected <= paired["high"]
+    assert paired["share_a_better"] > 0.9
+    # the same images in another order pair up by id
+    shuffled = evaluate_masks([(f"{k:02d}", truth, truth) for k in (5, 3, 1, 0, 2, 4)])
+    assert paired_difference(shuffled, b, "scratch_recall")["difference"] == pytest.approx(
+        1 - b.summary()["scratch_recall"])
+    with pytest.raises(ValueError, match="same images"):
+        paired_difference(a, model([4, 4]), "scratch_recall")
+
+
+def test_an_evaluation_survives_its_table():
+    from heatsink.evaluate import Evaluation
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
+    pred = truth.copy()
+    pred[10, 6:12] = 0
+    ev = evaluate_masks([("a", truth, pred), ("b", truth, truth)], reference="truth")
+    back = Evaluation.from_table(ev.to_table(), "truth")
+    assert back.ids == ev.ids and np.array_equal(back.confusions, ev.confusions)
+    assert back.summary().equals(ev.summary())
+    assert back.bootstrap(n_boot=20).equals(ev.bootstrap(n_boot=20))

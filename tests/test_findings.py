@@ -51,9 +51,11 @@ def test_the_findings_quote_the_stored_scores(tmp_path):
     assert f"wcce+dice {100 * 8 / 11:.1f} %" in text
     # defect mIoU = (scratch IoU k/11 + stain IoU 1) / 2, the same in every frame
     miou = {k: 100 * (k / 11 + 1) / 2 for k in (2, 5, 8)}
+    ahead = f"+{miou[8] - miou[5]:.1f}"  # every frame alike: a zero-width paired interval
     assert (f"defect mIoU (scratch and stain) is {miou[8]:.1f} % [{miou[8]:.1f}, "
             f"{miou[8]:.1f}], against {miou[5]:.1f} % [{miou[5]:.1f}, {miou[5]:.1f}] for the "
-            "next, resnet50 (95 % intervals do not overlap)") in text
+            f"next, resnet50 (difference on the same images {ahead} points, 95 % paired "
+            f"bootstrap interval [{ahead}, {ahead}])") in text
     assert f"The best, gslu-wcce+dice, adds {miou[8] - miou[2]:.1f} points" in text
     # unet and resnet50 are the seed's models with published scratch recall: 25 < 40
     assert "scratch recall: seed ResNet50 U-Net > U-Net (half width), twin ResNet50" in text
@@ -94,7 +96,13 @@ def test_a_larger_input_is_set_against_the_same_loss_at_the_default_size(tmp_pat
     assert "The best, gslu-wcce+dice, adds" in text  # the loss sweep leaves the variant out
     assert "**Native resolution and augmentation.** Defect mIoU: gslu-wcce+dice-320-flips" in text
     gain = 100 * (8 / 11 + 1) / 2 - 100 * (5 / 11 + 1) / 2
-    assert f"for gslu-wcce+dice, +{gain:.1f} points (95 % intervals do not overlap)" in text
+    assert f"for gslu-wcce+dice (difference on the same images +{gain:.1f} points" in text
+    # results saved before per-image files existed: the difference, and whether the
+    # models' own intervals overlap
+    for path in (tmp_path / "models").glob("*-per-image-*.csv"):
+        path.unlink()
+    text = "\n".join(findings(tmp_path))
+    assert f"for gslu-wcce+dice (+{gain:.1f} points; 95 % intervals do not overlap)" in text
 
 
 def test_results_from_different_data_are_flagged_first(tmp_path):

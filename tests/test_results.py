@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
@@ -192,7 +193,8 @@ def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
         save_model_results(tmp_path, name, fake_run(), evaluations, split="test", n_boot=5)
     save_model_results(tmp_path, "old", fake_run(), evaluations, n_boot=5)
     removed = remove_model_results(tmp_path, "test", keep=("new",))
-    assert sorted(p.name for p in removed) == ["old-test-confusion-labels.csv", "old-test.json"]
+    assert sorted(p.name for p in removed) == ["old-test-confusion-labels.csv",
+                                               "old-test-per-image-labels.csv", "old-test.json"]
     assert list(load_model_results(tmp_path, "test")) == ["new"]
     assert list(load_model_results(tmp_path, "val")) == ["old"]  # other splits untouched
 
@@ -227,3 +229,23 @@ def test_score_intervals_match_the_table_and_fall_back_to_the_value(tmp_path):
     del results["toy"]["bootstrap"]
     bare = score_intervals(results, ["scratch_recall"]).iloc[0]
     assert bare["low"] == bare["high"] == bare["value"]
+
+
+def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
+    from heatsink.results import paired_table
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
+    for name, found in (("good", 11), ("half", 5), ("none", 0)):
+        pred = truth.copy()
+        pred[10, 1 + found:12] = 0
+        evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
+        save_model_results(tmp_path, name, fake_run(), evaluations, n_boot=5)
+    results = load_model_results(tmp_path)
+    table = paired_table(tmp_path, results, n_boot=50)
+    assert table.index.name == "good against" and sorted(table.index) == ["half", "none"]
+    # defect mIoU = (scratch IoU + stain IoU 1) / 2
+    assert table.loc["none", "lead"] == pytest.approx(100 * (1 - 0.5))
+    assert table.loc["half", "lead"] == pytest.approx(100 * (1 - (5 / 11 + 1) / 2))
+    assert (table["share_best_higher"] == 1.0).all()
+    assert paired_table(tmp_path, {"good": results["good"]}).empty
