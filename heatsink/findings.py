@@ -27,7 +27,7 @@ from heatsink.results import (
 PASSFAIL_LABELS = "against labelled"
 
 
-def findings(directory: str | Path, reference: str = "labels") -> list[str]:
+def findings(directory: str | Path, reference: str = "labels", n_boot: int = 1000) -> list[str]:
     """The study's findings, one Markdown sentence or two each, from its result files.
 
     Parameters
@@ -37,6 +37,8 @@ def findings(directory: str | Path, reference: str = "labels") -> list[str]:
     reference : str
         What the model scores are measured against (``"labels"``, as the seed and the
         paper measure).
+    n_boot : int
+        Resamples of each paired bootstrap comparison of two models.
 
     Returns
     -------
@@ -52,9 +54,9 @@ def findings(directory: str | Path, reference: str = "labels") -> list[str]:
     found = [
         _mixed_data(val),
         _imbalance(val, reference),
-        _best_model(val, test, reference, directory),
-        _losses(val, reference, directory),
-        _input_variants(val, reference, directory),
+        _best_model(val, test, reference, directory, n_boot),
+        _losses(val, reference, directory, n_boot),
+        _input_variants(val, reference, directory, n_boot),
         _ranking(val, reference),
         _noise_cap(val),
         _label_issues(directory / "label_quality"),
@@ -63,9 +65,10 @@ def findings(directory: str | Path, reference: str = "labels") -> list[str]:
     return [text for text in found if text]
 
 
-def findings_markdown(directory: str | Path, reference: str = "labels") -> str:
+def findings_markdown(directory: str | Path, reference: str = "labels",
+                      n_boot: int = 1000) -> str:
     """:func:`findings` as a Markdown bullet list (empty if nothing has run)."""
-    return "\n".join(f"- {text}" for text in findings(directory, reference))
+    return "\n".join(f"- {text}" for text in findings(directory, reference, n_boot))
 
 
 def _pct(payload: dict, reference: str, measure: str) -> float:
@@ -88,7 +91,7 @@ def _span(values: list[float]) -> str:
 
 
 def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: str,
-            measure: str = "miou_defects") -> str:
+            n_boot: int, measure: str = "miou_defects") -> str:
     """`` (a − b on the same images: +3.1 points [0.4, 5.9], paired bootstrap)``.
 
     Falls back to whether the two models' own intervals overlap where their per-image
@@ -100,7 +103,7 @@ def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: st
         change = _pct(val[a], reference, measure) - _pct(val[b], reference, measure)
         overlap = _overlap(val[a], val[b], reference, measure)
         return f" ({_signed(change)} points{'; ' + overlap[2:-1] if overlap else ''})"
-    paired = paired_difference(first, second, measure)
+    paired = paired_difference(first, second, measure, n_boot=n_boot)
     return (f" (difference on the same images {_signed(100 * paired['difference'])} points, "
             f"95 % paired bootstrap interval [{_signed(100 * paired['low'])}, "
             f"{_signed(100 * paired['high'])}])")
@@ -151,7 +154,7 @@ def _imbalance(val: dict[str, dict], reference: str) -> str | None:
 
 
 def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
-                directory: Path) -> str | None:
+                directory: Path, n_boot: int) -> str | None:
     if len(val) < 2:
         return None
     ranked = sorted(val, key=lambda name: -_pct(val[name], reference, "miou_defects"))
@@ -159,7 +162,7 @@ def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
     text = (f"**Best on validation: {best}.** Its defect mIoU (scratch and stain) is "
             f"{_with_interval(val[best], reference, 'miou_defects')}, against "
             f"{_with_interval(val[second], reference, 'miou_defects')} for the next, "
-            f"{second}{_versus(directory, best, second, val, reference)}.")
+            f"{second}{_versus(directory, best, second, val, reference, n_boot)}.")
     for name, payload in test.items():
         text += (f" Chosen on validation, {name} scores "
                  f"{_with_interval(payload, reference, 'miou_defects')} on the test split "
@@ -167,7 +170,8 @@ def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
     return text
 
 
-def _losses(val: dict[str, dict], reference: str, directory: Path) -> str | None:
+def _losses(val: dict[str, dict], reference: str, directory: Path,
+            n_boot: int) -> str | None:
     sweep = loss_sweep(val)
     if not sweep:
         return None
@@ -186,10 +190,11 @@ def _losses(val: dict[str, dict], reference: str, directory: Path) -> str | None
         return text + " No other loss or variant beat cross-entropy on defect mIoU."
     change = _pct(sweep[best], reference, "miou_defects") - _pct(base, reference, "miou_defects")
     return (text + f" The best, {best}, adds {change:.1f} points of defect mIoU"
-            f"{_versus(directory, best, base_name, val, reference)}.")
+            f"{_versus(directory, best, base_name, val, reference, n_boot)}.")
 
 
-def _input_variants(val: dict[str, dict], reference: str, directory: Path) -> str | None:
+def _input_variants(val: dict[str, dict], reference: str, directory: Path,
+                    n_boot: int) -> str | None:
     pairs = input_variants(val)
     if not pairs:
         return None
@@ -201,7 +206,7 @@ def _input_variants(val: dict[str, dict], reference: str, directory: Path) -> st
         measure = "miou_defects"
         parts.append(f"{name} ({how}) scores {_with_interval(val[name], reference, measure)} "
                      f"against {_with_interval(val[base], reference, measure)} for {base}"
-                     f"{_versus(directory, name, base, val, reference)}")
+                     f"{_versus(directory, name, base, val, reference, n_boot)}")
     return "**Native resolution and augmentation.** Defect mIoU: " + "; ".join(parts) + "."
 
 

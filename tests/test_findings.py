@@ -28,8 +28,8 @@ def _save(folder, name, scratch_found, split="val", truth_too=False):
     save_model_results(folder, name, fake_run(), evaluations, split=split, n_boot=20)
 
 
-def test_nothing_run_means_no_findings(tmp_path):
-    assert findings(tmp_path) == []
+def test_nothing_run_means_no_findings(tmp_path, n_boot=50):
+    assert findings(tmp_path, n_boot=50) == []
 
 
 def test_the_findings_quote_the_stored_scores(tmp_path):
@@ -38,7 +38,7 @@ def test_the_findings_quote_the_stored_scores(tmp_path):
     _save(tmp_path, "resnet50", 5)
     _save(tmp_path, "unet", 0)
     _save(tmp_path, "gslu-wcce+dice", 8, split="test")
-    found = findings(tmp_path)
+    found = findings(tmp_path, n_boot=50)
     text = "\n".join(found)
     assert found[0].startswith("**Pixel accuracy")
     recalls = [f"{100 * k / 11:.1f}" for k in (0, 8)]
@@ -66,7 +66,7 @@ def test_the_findings_quote_the_stored_scores(tmp_path):
 def test_a_loss_that_does_not_help_is_reported_as_such(tmp_path):
     _save(tmp_path, "gslu", 8)
     _save(tmp_path, "gslu-focal+dice", 2)
-    text = "\n".join(findings(tmp_path))
+    text = "\n".join(findings(tmp_path, n_boot=50))
     assert "No other loss or variant beat cross-entropy on defect mIoU." in text
 
 
@@ -82,7 +82,7 @@ def test_label_issue_detection_is_set_against_a_random_draw(tmp_path):
         "recall": [0.75, 1 / 6, 0.4, 0.9], "share_of_flagged": [0.3, 0.1, 0.4, 0.9],
         "precision_any": [0.4, 0.4, 0.4, 0.9],
     }).to_csv(folder / "image_detection.csv")
-    (text,) = findings(tmp_path)
+    (text,) = findings(tmp_path, n_boot=50)
     assert "cleanlab's 10 most suspect of 50 images hold 40.0 % of the 10 images" in text
     assert "a random draw of as many would hold 20.0 %" in text
     assert "class swap 3 of 4, missed stain 1 of 6." in text
@@ -92,7 +92,7 @@ def test_a_larger_input_is_set_against_the_same_loss_at_the_default_size(tmp_pat
     _save(tmp_path, "gslu", 2)
     _save(tmp_path, "gslu-wcce+dice", 5)
     _save(tmp_path, "gslu-wcce+dice-320-flips", 8)
-    text = "\n".join(findings(tmp_path))
+    text = "\n".join(findings(tmp_path, n_boot=50))
     assert "The best, gslu-wcce+dice, adds" in text  # the loss sweep leaves the variant out
     assert "**Native resolution and augmentation.** Defect mIoU: gslu-wcce+dice-320-flips" in text
     gain = 100 * (8 / 11 + 1) / 2 - 100 * (5 / 11 + 1) / 2
@@ -101,7 +101,7 @@ def test_a_larger_input_is_set_against_the_same_loss_at_the_default_size(tmp_pat
     # models' own intervals overlap
     for path in (tmp_path / "models").glob("*-per-image-*.csv"):
         path.unlink()
-    text = "\n".join(findings(tmp_path))
+    text = "\n".join(findings(tmp_path, n_boot=50))
     assert f"for gslu-wcce+dice (+{gain:.1f} points; 95 % intervals do not overlap)" in text
 
 
@@ -113,14 +113,14 @@ def test_results_from_different_data_are_flagged_first(tmp_path):
     path = tmp_path / "models" / "unet-val.json"
     payload = json.loads(path.read_text())
     path.write_text(json.dumps({**payload, "dataset_checksum": "0123456789abcdef"}))
-    found = findings(tmp_path)
+    found = findings(tmp_path, n_boot=50)
     assert found[0].startswith("**Caution: these results come from 2 different datasets**")
     assert "0123456789ab: unet" in found[0] and "abc: gslu" in found[0]
 
 
 def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_path):
     write_passfail(tmp_path, model="gslu-wcce+dice")
-    (text,) = findings(tmp_path)
+    (text,) = findings(tmp_path, n_boot=50)
     assert text == ("**On the line,** the chosen model (gslu-wcce+dice) under the example spec "
                     "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "
                     "ones (overkill 33.3 %), against the verdicts the labels give under the "
