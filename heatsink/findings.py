@@ -178,8 +178,8 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
     base_name = min(sweep, key=len)  # the cross-entropy run is the bare model name
     base = sweep[base_name]
     parts = [
-        f"{name[len(base_name) + 1:]} {_pct(payload, reference, 'scratch_recall'):.1f} % "
-        f"and {_pct(payload, reference, 'miou_defects'):.1f} %"
+        f"with {name[len(base_name) + 1:]}, {_pct(payload, reference, 'scratch_recall'):.1f} % "
+        f"at {_pct(payload, reference, 'miou_defects'):.1f} %"
         for name, payload in sweep.items() if name != base_name]
     best = max(sweep, key=lambda name: _pct(sweep[name], reference, "miou_defects"))
     text = (f"**Losses for the imbalance.** On {base_name}, cross-entropy finds "
@@ -187,7 +187,7 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
             f"defect mIoU of {_pct(base, reference, 'miou_defects'):.1f} %; "
             + "; ".join(parts) + ".")
     if best == base_name:
-        return text + " No other loss or variant beat cross-entropy on defect mIoU."
+        return text + " No other loss beat cross-entropy on defect mIoU."
     change = _pct(sweep[best], reference, "miou_defects") - _pct(base, reference, "miou_defects")
     return (text + f" The best, {best}, adds {change:.1f} points of defect mIoU"
             f"{_versus(directory, best, base_name, val, reference, n_boot)}.")
