@@ -89,7 +89,7 @@ def _study_run(args: argparse.Namespace) -> int:
 
 
 def _study_readme(args: argparse.Namespace) -> int:
-    from heatsink.headline import update_readme
+    from heatsink.readme import update_readme
     from heatsink.study import REPO_DIR
 
     readme = args.readme or REPO_DIR / "README.md"

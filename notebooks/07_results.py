@@ -44,7 +44,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from heatsink import evaluate, findings, headline, published, study
+from heatsink import evaluate, findings, published, readme, study
 from heatsink import label_quality as lq
 from heatsink import results as study_results
 from heatsink.data import load_dataset
@@ -123,7 +123,7 @@ ax.set_ylabel("percent (95 % CI)")
 ax.set_title(f"{name}: validation split, against the labels", fontsize=10)
 ax.legend(fontsize=7, ncol=3)
 fig.tight_layout()
-figure_path = results_dir / headline.FIGURE
+figure_path = results_dir / readme.FIGURE
 study_results.save_figure(fig, figure_path)
 plt.show()
 

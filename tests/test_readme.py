@@ -9,7 +9,7 @@ from conftest import fake_run
 from heatsink.cli import main
 from heatsink.errors import HeatsinkError
 from heatsink.evaluate import evaluate_masks
-from heatsink.headline import END, START, results_table, update_readme
+from heatsink.readme import END, START, results_table, update_readme
 from heatsink.results import save_model_results
 from heatsink.study import REPO_DIR
 
