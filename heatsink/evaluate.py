@@ -162,7 +162,7 @@ class Evaluation:
         return [float(row.get(k, objects.get(k, np.nan))) for k in measures]
 
     def to_table(self) -> pd.DataFrame:
-        """Each image's confusion counts and object counts: all the scores are made from.
+        """Each image's confusion counts and object counts: what all the scores are made from.
 
         Columns ``cm_<true>_<predicted>`` (class indices) and :func:`object_counts`'s; the
         inverse of :meth:`from_table`. Numbers only: nothing of the images themselves.
@@ -202,7 +202,7 @@ class Evaluation:
 
 def paired_difference(
     a: Evaluation, b: Evaluation, measure: str = "miou_defects", n_boot: int = 1000,
-    level: float = 0.95, seed: int = 0,
+    level: float = 0.95, seed: int = 0, same_reference: bool = True,
 ) -> dict[str, float]:
     """How much better ``a`` scores than ``b`` on the same images, with a paired interval.
 
@@ -214,7 +214,9 @@ def paired_difference(
     Parameters
     ----------
     a, b : Evaluation
-        The same images (in any order) against the same reference.
+        The same images (in any order) against the same reference: two models. Or, with
+        ``same_reference=False``, one model's predictions against two references (the
+        twin's clean truth and its labels), which is how much the labels' errors move it.
     measure : str
         A key of :meth:`Evaluation.summary` (pixel scores and object recalls).
     n_boot, level, seed
@@ -224,14 +226,15 @@ def paired_difference(
     -------
     dict
         ``difference`` (a − b on all images), ``low``, ``high`` (percentile interval) and
-        ``share_a_better`` (the share of resamples in which ``a`` scores higher).
+        ``share_a_higher`` (the share of resamples in which ``a`` scores higher).
 
     Raises
     ------
     ValueError
-        If the two evaluations cover different images or references.
+        If the two evaluations cover different images, or different references where
+        ``same_reference``.
     """
-    if sorted(a.ids) != sorted(b.ids) or a.reference != b.reference:
+    if sorted(a.ids) != sorted(b.ids) or (same_reference and a.reference != b.reference):
         raise ValueError("a paired comparison needs the same images against the same reference")
     order = [b.ids.index(i) for i in a.ids]
     b = Evaluation(ids=list(a.ids), reference=b.reference, confusions=b.confusions[order],
@@ -247,7 +250,7 @@ def paired_difference(
     with np.errstate(invalid="ignore"):
         low, high = np.nanquantile(draws, [alpha, 1 - alpha])
     return {"difference": float(difference), "low": float(low), "high": float(high),
-            "share_a_better": float(np.mean(draws[~np.isnan(draws)] > 0))}
+            "share_a_higher": float(np.mean(draws[~np.isnan(draws)] > 0))}
 
 
 def evaluate_masks(

@@ -57,10 +57,10 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
         _best_model(val, test, reference, directory, n_boot),
         _losses(val, reference, directory, n_boot),
         _input_variants(val, reference, directory, n_boot),
-        _ranking(val, reference),
-        _noise_cap(val),
+        _ranking(val, reference, "twin" if directory.name == "twin" else "this run"),
+        _noise_cap(val, directory, n_boot),
         _label_issues(directory / "label_quality"),
-        _pass_fail(directory),
+        _pass_fail(directory, test),
     ]
     return [text for text in found if text]
 
@@ -92,14 +92,16 @@ def _span(values: list[float]) -> str:
 
 def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: str,
             n_boot: int, measure: str = "miou_defects") -> str:
-    """`` (a − b on the same images: +3.1 points [0.4, 5.9], paired bootstrap)``.
+    """`` (difference on the same images +3.1 points, 95 % paired bootstrap interval …)``.
 
-    Falls back to whether the two models' own intervals overlap where their per-image
-    results are not stored.
+    Falls back to the plain difference and whether the two models' own intervals overlap
+    where their per-image results are not stored or come from different data.
     """
     first = load_evaluation(directory, a, "val", reference)
     second = load_evaluation(directory, b, "val", reference)
-    if first is None or second is None or sorted(first.ids) != sorted(second.ids):
+    same_data = val[a]["dataset_checksum"] == val[b]["dataset_checksum"]
+    if (first is None or second is None or not same_data
+            or sorted(first.ids) != sorted(second.ids)):
         change = _pct(val[a], reference, measure) - _pct(val[b], reference, measure)
         overlap = _overlap(val[a], val[b], reference, measure)
         return f" ({_signed(change)} points{'; ' + overlap[2:-1] if overlap else ''})"
@@ -162,11 +164,14 @@ def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
     text = (f"**Best on validation: {best}.** Its defect mIoU (scratch and stain) is "
             f"{_with_interval(val[best], reference, 'miou_defects')}, against "
             f"{_with_interval(val[second], reference, 'miou_defects')} for the next, "
-            f"{second}{_versus(directory, best, second, val, reference, n_boot)}.")
+            f"{second}{_versus(directory, best, second, val, reference, n_boot)}; both were "
+            "picked on these images, so the lead leans optimistic.")
     for name, payload in test.items():
-        text += (f" Chosen on validation, {name} scores "
-                 f"{_with_interval(payload, reference, 'miou_defects')} on the test split "
-                 f"({payload['n_images']} images, looked at once).")
+        which = "Scored once on the test split" if name == best else (
+            f"Chapter 4 chose {name} among the models it trained; scored once on the test "
+            "split")
+        text += (f" {which} ({payload['n_images']} images), {name} reaches "
+                 f"{_with_interval(payload, reference, 'miou_defects')}.")
     return text
 
 
@@ -175,22 +180,38 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
     sweep = loss_sweep(val)
     if not sweep:
         return None
-    base_name = min(sweep, key=len)  # the cross-entropy run is the bare model name
+    base_name = next(iter(sweep))  # loss_sweep puts the cross-entropy run first
     base = sweep[base_name]
     parts = [
-        f"with {name[len(base_name) + 1:]}, {_pct(payload, reference, 'scratch_recall'):.1f} % "
-        f"at {_pct(payload, reference, 'miou_defects'):.1f} %"
+        f"with {_loss_words(name[len(base_name) + 1:])}, "
+        f"{_pct(payload, reference, 'scratch_recall'):.1f} % at "
+        f"{_pct(payload, reference, 'miou_defects'):.1f} %"
         for name, payload in sweep.items() if name != base_name]
     best = max(sweep, key=lambda name: _pct(sweep[name], reference, "miou_defects"))
     text = (f"**Losses for the imbalance.** On {base_name}, cross-entropy finds "
             f"{_pct(base, reference, 'scratch_recall'):.1f} % of the scratch pixels at a "
             f"defect mIoU of {_pct(base, reference, 'miou_defects'):.1f} %; "
             + "; ".join(parts) + ".")
-    if best == base_name:
-        return text + " No other loss beat cross-entropy on defect mIoU."
     change = _pct(sweep[best], reference, "miou_defects") - _pct(base, reference, "miou_defects")
+    if best == base_name or round(change, 1) == 0:
+        return text + " No other loss beat cross-entropy on defect mIoU."
     return (text + f" The best, {best}, adds {change:.1f} points of defect mIoU"
             f"{_versus(directory, best, base_name, val, reference, n_boot)}.")
+
+
+#: The losses' names in words (chapter 4's run names use the codes).
+LOSS_WORDS = {
+    "cce": "cross-entropy",
+    "wcce": "class-weighted cross-entropy",
+    "focal": "focal loss",
+    "dice": "Dice",
+}
+
+
+def _loss_words(code: str) -> str:
+    """``"wcce+dice"`` -> ``"class-weighted cross-entropy + Dice (wcce+dice)"``."""
+    words = " + ".join(LOSS_WORDS.get(term, term) for term in code.split("+"))
+    return f"{words} ({code})"
 
 
 def _input_variants(val: dict[str, dict], reference: str, directory: Path,
@@ -210,7 +231,7 @@ def _input_variants(val: dict[str, dict], reference: str, directory: Path,
     return "**Native resolution and augmentation.** Defect mIoU: " + "; ".join(parts) + "."
 
 
-def _ranking(val: dict[str, dict], reference: str) -> str | None:
+def _ranking(val: dict[str, dict], reference: str, data: str) -> str | None:
     orders = rank_orders(val, reference)
     if orders.empty:
         return None
@@ -221,21 +242,36 @@ def _ranking(val: dict[str, dict], reference: str) -> str | None:
     lead = ("**The seed's ranking of models carries over.**" if len(same) == len(comparable)
             else "**The seed's ranking of models carries over only in part.**" if same
             else "**The seed's ranking of models does not carry over.**")
-    details = "; ".join(f"{m.replace('_', ' ')}: seed {comparable.loc[m, 'published']}, twin "
-                        f"{comparable.loc[m, 'twin']}" for m in comparable.index)
+    details = "; ".join(f"{m.replace('_', ' ')}: seed {comparable.loc[m, 'published']}, "
+                        f"{data} {comparable.loc[m, 'twin']}" for m in comparable.index)
     return (f"{lead} Validation split, measure by measure where the seed gives an order: "
             f"{details}.")
 
 
-def _noise_cap(val: dict[str, dict]) -> str | None:
+def _noise_cap(val: dict[str, dict], directory: Path, n_boot: int) -> str | None:
     cap = label_noise_cap(val)
     if cap.empty:
         return None
     whose = "the model's" if len(cap) == 1 else f"each of the {len(cap)} models'"
-    return (f"**Label noise and the measured scores.** Scored against the twin's clean "
+    text = (f"**Label noise and the measured scores.** Scored against the twin's clean "
             f"truth instead of its labels, {whose} defect mIoU changes by "
-            f"{_signed_span(cap['gap'].tolist())} points: the effect of the twin's injected "
-            "label errors, at the rate the twin injects them (the real rate is unknown).")
+            f"{_signed_span(cap['gap'].tolist())} points, under the label errors the twin "
+            "injects at its stated rate (the real rate is unknown).")
+    excluding_zero, paired = 0, 0
+    for name in cap.index:
+        truth = load_evaluation(directory, name, "val", "truth")
+        labels = load_evaluation(directory, name, "val", "labels")
+        if truth is None or labels is None:
+            continue
+        difference = paired_difference(truth, labels, "miou_defects", n_boot=n_boot,
+                                       same_reference=False)
+        paired += 1
+        excluding_zero += difference["low"] > 0 or difference["high"] < 0
+    if paired:
+        text += (f" The paired 95 % interval of the change (same predictions, same images) "
+                 f"excludes zero for {excluding_zero} of {paired} "
+                 f"model{'' if paired == 1 else 's'}.")
+    return text
 
 
 def _signed(value: float) -> str:
@@ -252,28 +288,43 @@ def _label_issues(folder: Path) -> str | None:
     detection, ranked = folder / "image_detection.csv", folder / "ranked_issues.csv"
     if not (detection.exists() and ranked.exists()):
         return None
+    from scipy.stats import hypergeom
+
     table = pd.read_csv(detection, index_col=0)
-    table = table[table["method"] == "cleanlab"].set_index("error")
-    if "any" not in table.index:
+    overall = table[table["error"] == "any"].set_index("method")
+    if overall.empty:
         return None
     n_images = len(pd.read_csv(ranked))
-    overall = table.loc["any"]
-    kinds = ", ".join(f"{error.replace('_', ' ')} {int(row['caught'])} of {int(row['images'])}"
-                      for error, row in table.drop(index="any").iterrows())
-    return (f"**Label-issue detection, measured.** cleanlab's {int(overall['flagged'])} most "
-            f"suspect of {n_images} images hold {100 * overall['recall']:.1f} % of the "
-            f"{int(overall['images'])} images with injected label errors, where a random "
-            f"draw of as many would hold {100 * overall['flagged'] / n_images:.1f} %; by "
-            f"kind: {kinds}.")
+    errors, flagged = int(overall["images"].iloc[0]), int(overall["flagged"].iloc[0])
+    methods = []
+    for method, row in overall.iterrows():
+        # the chance that a random draw of as many images holds at least as many errors
+        p = hypergeom.sf(int(row["caught"]) - 1, n_images, errors, flagged)
+        methods.append(f"{method} {int(row['caught'])} ({100 * row['recall']:.1f} %, "
+                       f"p = {p:.2g})")
+    text = (f"**Label-issue detection, measured.** Of the {errors} images (of {n_images}) "
+            f"with injected label errors, the {flagged} each ranking finds most suspect hold: "
+            f"{', '.join(methods)}; a random draw of {flagged} would hold "
+            f"{errors * flagged / n_images:.1f} on average ({100 * flagged / n_images:.1f} %; "
+            "p: the chance a random draw holds as many, hypergeometric).")
+    kinds = table[(table["method"] == "cleanlab") & (table["error"] != "any")]
+    if not kinds.empty:
+        text += " cleanlab by kind: " + ", ".join(
+            f"{row['error'].replace('_', ' ')} {int(row['caught'])} of {int(row['images'])}"
+            for _, row in kinds.iterrows()) + "."
+    return text
 
 
-def _pass_fail(directory: Path) -> str | None:
+def _pass_fail(directory: Path, test: dict[str, dict]) -> str | None:
     summary = passfail_summary(directory)
     if summary.empty or ("test", PASSFAIL_LABELS) not in summary.index:
         return None
     row = summary.loc[("test", PASSFAIL_LABELS)]
     escapes, overkill = int(row["escapes"]), int(row["overkill"])
-    return (f"**On the line,** the chosen model ({row['model']}) under the example spec "
+    # chapter 6 names the model by its run folder; the tables by its result name
+    model = next((name for name, payload in test.items()
+                  if payload.get("run_dir", name) == row["model"]), row["model"])
+    return (f"**On the line,** the chosen model ({model}) under the example spec "
             f"passes {escapes} defective test frame{'' if escapes == 1 else 's'}"
             f"{_rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
             f"{overkill} good one{'' if overkill == 1 else 's'}"

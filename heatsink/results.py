@@ -100,8 +100,6 @@ def save_model_results(
                       for ref, ev in evaluations.items()},
         **(extra or {}),
     }
-    path = folder / f"{name}-{split}.json"
-    write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable))
     for ref, ev in evaluations.items():
         cm = pd.DataFrame(ev.scores.confusion, index=CLASS_NAMES, columns=CLASS_NAMES)
         with atomic_path(folder / f"{name}-{split}-confusion-{ref}.csv") as tmp:
@@ -110,6 +108,8 @@ def save_model_results(
             ev.to_table().to_csv(tmp)
     with atomic_path(folder / f"{name}-history.csv") as tmp:
         history.to_csv(tmp)
+    path = folder / f"{name}-{split}.json"  # last: the files beside it are never older
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable))
     return path
 
 
@@ -134,15 +134,25 @@ def load_evaluation(
 ) -> Evaluation | None:
     """A saved model's per-image scores back as an :class:`~heatsink.evaluate.Evaluation`.
 
-    Returns None if the model's results predate per-image files (or were not saved).
+    Returns None if the model's results predate per-image files, were not saved, or the
+    per-image file does not reproduce the scores stored in the model's JSON (a file left
+    from another run).
     """
     from heatsink.evaluate import Evaluation
 
-    path = Path(directory) / "models" / f"{name}-{split}-per-image-{reference}.csv"
-    if not path.exists():
+    folder = Path(directory) / "models"
+    path = folder / f"{name}-{split}-per-image-{reference}.csv"
+    stored = folder / f"{name}-{split}.json"
+    if not (path.exists() and stored.exists()):
         return None
     table = pd.read_csv(path, index_col="image_id", dtype={"image_id": str})
-    return Evaluation.from_table(table, reference)
+    evaluation = Evaluation.from_table(table, reference)
+    scores = json.loads(stored.read_text())["scores"].get(reference, {})
+    recomputed = evaluation.summary()
+    if not scores or not all(np.isclose(recomputed[k], v, equal_nan=True)
+                             for k, v in scores.items() if k in recomputed):
+        return None
+    return evaluation
 
 
 def paired_table(
@@ -157,7 +167,9 @@ def paired_table(
         Indexed by model (the best left out): the best's lead in points of percent on the
         same images with its 95 % paired bootstrap interval (``lead``, ``low``, ``high``)
         and the share of resamples in which the best scores higher. Models without stored
-        per-image results are left out; empty if fewer than two have them.
+        per-image results, or scored on other data than the best, are left out; empty if
+        fewer than two remain. The best was picked on these same images, so its leads
+        lean optimistic.
     """
     from heatsink.evaluate import paired_difference
 
@@ -168,12 +180,13 @@ def paired_table(
     best = max(evaluations, key=lambda name: results[name]["scores"][reference][measure])
     rows = {}
     for name, ev in evaluations.items():
-        if name == best:
+        if (name == best or sorted(ev.ids) != sorted(evaluations[best].ids)
+                or results[name]["dataset_checksum"] != results[best]["dataset_checksum"]):
             continue
         paired = paired_difference(evaluations[best], ev, measure, n_boot=n_boot)
         rows[name] = {"lead": 100 * paired["difference"], "low": 100 * paired["low"],
                       "high": 100 * paired["high"],
-                      "share_best_higher": paired["share_a_better"]}
+                      "share_best_higher": paired["share_a_higher"]}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(f"{best} against")
     return table
 
@@ -427,15 +440,19 @@ def loss_sweep(results: dict[str, dict]) -> dict[str, dict]:
     Runs are named ``<model>`` (cross-entropy) and ``<model>-<loss>``; a run at another
     input size or with augmentation (``<model>-<loss>-<size>[-flips]``) differs in more than
     its loss and is left out (see :func:`input_variants`). Returns the results of the model
-    name that has the most loss variants (empty if no model has any), in their saved order.
+    with the most loss variants beside its cross-entropy run, that run first, then the
+    others in their saved order; empty if no model has both.
     """
     variants: dict[str, list[str]] = {}
     for name in results:
         parts = _name_parts(name)
-        if len(parts) <= 2:
+        if len(parts) == 2:
             variants.setdefault(parts[0], []).append(name)
-    best = max(variants.values(), key=len, default=[])
-    return {name: results[name] for name in best} if len(best) > 1 else {}
+    candidates = {model: names for model, names in variants.items() if model in results}
+    if not candidates:
+        return {}
+    model = max(candidates, key=lambda m: len(candidates[m]))
+    return {name: results[name] for name in [model, *candidates[model]]}
 
 
 def input_variants(results: dict[str, dict]) -> dict[str, str]:
@@ -455,9 +472,19 @@ def input_variants(results: dict[str, dict]) -> dict[str, str]:
             continue
         model, loss = parts[0], parts[1]
         base = model if loss == "cce" else f"{model}-{loss}"
-        if base in results:
+        if base in results and _same_but_input(results[name], results[base]):
             pairs[name] = base
     return pairs
+
+
+def _same_but_input(a: dict, b: dict) -> bool:
+    """Whether two runs' configurations differ in nothing but input size and augmentation."""
+    if "config" not in a or "config" not in b:
+        return True  # results without their configuration: trust the names
+    ignore = {"image_size", "augment"}
+    first = {k: v for k, v in a["config"].items() if k not in ignore}
+    second = {k: v for k, v in b["config"].items() if k not in ignore}
+    return first == second
 
 
 def training_table(results: dict[str, dict]) -> pd.DataFrame:
@@ -476,7 +503,7 @@ def training_table(results: dict[str, dict]) -> pd.DataFrame:
         config = payload["config"]
         rows[name] = {
             "loss": config["loss"],
-            "encoder": config.get("encoder_weights") or "random",
+            "encoder": config.get("encoder_weights") or "none (random init)",
             "input": f"{config['image_size']}²",
             "augment": bool(config.get("augment")),
             "batch": config["batch_size"],

@@ -253,7 +253,9 @@ def _rule_value(row: Mapping, rule: str, spec: Spec) -> float:
         return _measure(row, "NumberOfStains")
     if rule == "scratch length":
         return _measure(row, "LongestScratchLength")
-    return _measure(row, "TotalStain%") + _measure(row, "TotalScratch%")
+    if rule == "defect percent":
+        return _measure(row, "TotalStain%") + _measure(row, "TotalScratch%")
+    raise HeatsinkError(f"unknown rule {rule!r}; known: {', '.join(RULE_LIMITS)}")
 
 
 def limits_in_context(
@@ -284,7 +286,7 @@ def limits_in_context(
                            dtype=float)
         limit = getattr(spec, field)
         rows[rule] = {"limit": limit,
-                      **{f"p{round(100 * q)}": values.quantile(q) for q in quantiles},
+                      **{f"p{100 * q:g}": values.quantile(q) for q in quantiles},
                       "frames over limit (%)": (100 * float((values > limit).mean())
                                                 if limit is not None else np.nan)}
     failed = judge_table(table, spec)["verdict"] == FAIL

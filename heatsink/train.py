@@ -230,12 +230,19 @@ class Run:
     config: TrainConfig
 
     @classmethod
-    def load(cls, path: str | Path) -> Run:
-        """Open an existing run folder."""
+    def load(cls, path: str | Path, ds: Dataset | None = None) -> Run:
+        """Open an existing run folder.
+
+        With ``ds``, refuse a run trained on other data (another checksum), as
+        :func:`train` does: a model is then never scored on data it was not trained for
+        without saying so.
+        """
         path = Path(path)
         config_file = path / "config.json"
         if not config_file.exists():
             raise HeatsinkError(f"{path}: not a training run (no config.json)")
+        if ds is not None:
+            _check_same_data(path, ds)
         saved = json.loads(config_file.read_text())
         saved.pop("precision_used", None)
         return cls(path=path, config=TrainConfig.from_dict(saved))

@@ -153,7 +153,7 @@ trained[variant_name] = fit(sweep_model, best_loss, image_size=variant_size,
                             augment=variant_augment)
 baseline_dir = runs_dir / "unet"
 if (baseline_dir / "metrics.json").exists():  # chapter 3's model, for the comparison
-    trained = {"unet": Run.load(baseline_dir), **trained}
+    trained = {"unet": Run.load(baseline_dir, ds), **trained}
 else:
     print(f"chapter 3's U-Net is not in {baseline_dir} yet: it is left out of this "
           "chapter's comparison (`make study` runs chapter 3 first)")
@@ -225,6 +225,9 @@ for model_name, run in trained.items():
     study_results.save_model_results(results_dir, model_name, run, evaluations[model_name],
                                      n_boot=n_boot,
                                      extra={"cpu_ms_per_image": latency[model_name]})
+# results of models this chapter no longer trains (an earlier choice of losses or size)
+# would otherwise sit beside these in chapter 7's tables
+study_results.remove_model_results(results_dir, "val", keep=tuple(trained))
 table = study_results.model_table(study_results.load_model_results(results_dir, "val"))
 table.loc[[m for m in trained if m in table.index]]
 

@@ -69,7 +69,7 @@ runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
 split = study.study_split(ds, results_dir)
 ids = split.loc[split["split"] == split_name, "image_id"].tolist()
 spec = inspection.load_spec(spec_file or study.REPO_DIR / "specs" / "example.yaml")
-run = Run.load(study_results.chosen_run(results_dir, runs_dir))
+run = Run.load(study_results.chosen_run(results_dir, runs_dir), ds)
 name = ds.name
 print(f"{name}: {len(ids)} {split_name} frames; model {run.path.name} "
       f"({run.config.model}, {run.config.image_size} px); spec {spec.name}")

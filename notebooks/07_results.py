@@ -191,7 +191,7 @@ study_results.label_noise_cap(val).round(2)
 # %%
 ranked = pd.read_csv(results_dir / "label_quality" / "ranked_issues.csv",
                      dtype={"image_id": str}).set_index("image_id")
-chosen = Run.load(study_results.chosen_run(results_dir, runs_dir))
+chosen = Run.load(study_results.chosen_run(results_dir, runs_dir), ds)
 test_ids = study.study_split(ds, results_dir).query("split == 'test'")["image_id"].tolist()
 predicted = evaluate.predict_masks(chosen.model("best"), ds, test_ids,
                                    chosen.config.image_size)

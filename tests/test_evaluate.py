@@ -126,7 +126,7 @@ def test_a_paired_comparison_scores_both_models_on_each_resample():
     expected = a.summary()["scratch_recall"] - b.summary()["scratch_recall"]
     assert paired["difference"] == pytest.approx(expected)
     assert 0 < paired["low"] <= expected <= paired["high"]
-    assert paired["share_a_better"] > 0.9
+    assert paired["share_a_higher"] > 0.9
     # the same images in another order pair up by id
     shuffled = evaluate_masks([(f"{k:02d}", truth, truth) for k in (5, 3, 1, 0, 2, 4)])
     assert paired_difference(shuffled, b, "scratch_recall")["difference"] == pytest.approx(

@@ -12,6 +12,7 @@ from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
 from heatsink.results import load_model_results, model_table, save_model_results
+from heatsink.train import TrainConfig
 
 
 def test_saved_results_round_trip_into_the_model_table(tmp_path):
@@ -172,6 +173,8 @@ def test_loss_sweep_picks_the_model_with_loss_variants():
     # the 320² run with flips differs in more than its loss
     assert list(loss_sweep(results)) == ["resnet50", "resnet50-wcce+dice"]
     assert loss_sweep({"unet": {}, "vgg16": {}}) == {}
+    # without its cross-entropy run a model's losses have nothing to be compared with
+    assert loss_sweep({"gslu-wcce+dice": {}, "gslu-focal+dice": {}}) == {}
 
 
 def test_input_variants_pair_a_run_with_its_default_size_twin():
@@ -181,6 +184,12 @@ def test_input_variants_pair_a_run_with_its_default_size_twin():
                                "gslu-cce-320", "unet-focal+dice-320"]}
     assert input_variants(results) == {"gslu-wcce+dice-320-flips": "gslu-wcce+dice",
                                        "gslu-cce-320": "gslu"}  # unet-focal+dice: none
+    config = TrainConfig(model="gslu").to_dict()
+    results = {"gslu": {"config": config},
+               "gslu-cce-320": {"config": {**config, "image_size": 320, "epochs": 3}}}
+    assert input_variants(results) == {}  # it differs in its epochs too
+    results["gslu-cce-320"]["config"]["epochs"] = config["epochs"]
+    assert input_variants(results) == {"gslu-cce-320": "gslu"}
 
 
 def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
@@ -207,7 +216,7 @@ def test_the_training_table_names_each_models_conditions(tmp_path):
     evaluations = {"labels": evaluate_masks([("a", mask, mask)])}
     save_model_results(tmp_path, "toy", fake_run(), evaluations, n_boot=5)
     row = training_table(load_model_results(tmp_path)).loc["toy"]
-    assert row["epochs"] == 2 and row["best epoch"] == 2 and row["encoder"] == "random"
+    assert row["epochs"] == 2 and row["best epoch"] == 2 and row["encoder"] == "none (random init)"
     assert row["learning rate"] == fake_run().config.learning_rate
     assert row["trained on"] == "trained here, 2 cores, no bf16"
 
@@ -249,3 +258,19 @@ def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
     assert table.loc["half", "lead"] == pytest.approx(100 * (1 - (5 / 11 + 1) / 2))
     assert (table["share_best_higher"] == 1.0).all()
     assert paired_table(tmp_path, {"good": results["good"]}).empty
+
+
+def test_a_per_image_file_left_from_another_run_is_not_used(tmp_path):
+    from heatsink.results import load_evaluation
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
+    half = truth.copy()
+    half[10, 6:12] = 0
+    this_run = {"labels": evaluate_masks([(str(k), truth, half) for k in range(3)])}
+    save_model_results(tmp_path, "toy", fake_run(), this_run, n_boot=5)
+    assert load_evaluation(tmp_path, "toy").summary().equals(this_run["labels"].summary())
+    other = evaluate_masks([(str(k), truth, truth) for k in range(3)])
+    other.to_table().to_csv(tmp_path / "models" / "toy-val-per-image-labels.csv")
+    assert load_evaluation(tmp_path, "toy") is None  # its scores are not the stored ones
+    assert load_evaluation(tmp_path, "toy", reference="truth") is None  # never saved

@@ -178,3 +178,18 @@ def test_heatsink_train_reports_bad_options_in_one_line(tmp_path, make_dataset):
     assert proc.returncode == 2
     assert "unknown training option(s) ['epochz']" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_loading_a_run_for_other_data_is_refused(tiny_data, tmp_path):
+    from conftest import write_dataset
+
+    from heatsink.data import load_dataset
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    run = train(TrainConfig.from_dict(TINY), ds, tmp_path / "run", verbose=0, n_boot=5)
+    assert Run.load(run.path, ds).config == run.config
+    other = load_dataset(write_dataset(tmp_path / "other", n=20, size=64, parts=10, seed=1))
+    with pytest.raises(HeatsinkError, match="trained on other data"):
+        Run.load(run.path, other)
+    assert Run.load(run.path).path == run.path  # without data, nothing to check
