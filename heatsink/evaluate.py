@@ -27,7 +27,12 @@ import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES, DEFECTS
-from heatsink.metrics import SegmentationScores, per_class_scores, pixel_confusion
+from heatsink.metrics import (
+    SegmentationScores,
+    per_class_scores,
+    pixel_confusion,
+    summary_arrays,
+)
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -70,6 +75,26 @@ def object_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, int]:
         out[f"{name}_found"] = int(found.size)
         out[f"{name}_pred"] = n_p - 1
         out[f"{name}_false"] = n_p - 1 - int(hit.size)
+    return out
+
+
+def _object_arrays(totals: np.ndarray, n_images: np.ndarray,
+                   columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Object recall and false alarms per image from summed :func:`object_counts`.
+
+    ``totals`` has one row per set of images (e.g. bootstrap resamples) and one column per
+    count in ``columns``; ``n_images`` the number of images in each set.
+    """
+    column = {name: k for k, name in enumerate(columns)}
+    out = {}
+    for _, name in DEFECTS:
+        true = totals[:, column[f"{name}_true"]]
+        found = totals[:, column[f"{name}_found"]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{name}_object_recall"] = np.where(true > 0, found / np.where(true > 0, true, 1),
+                                                    np.nan)
+        out[f"{name}_false_alarms_per_image"] = (totals[:, column[f"{name}_false"]]
+                                                 / np.maximum(n_images, 1))
     return out
 
 
@@ -138,12 +163,7 @@ class Evaluation:
         DataFrame
             Indexed by score; columns ``value`` (on all images), ``low`` and ``high``.
         """
-        rng = np.random.default_rng(seed)
-        n = len(self.ids)
-        draws = np.empty((n_boot, len(HEADLINE)))
-        for b in range(n_boot):
-            idx = rng.integers(0, n, size=n)
-            draws[b] = self._scores_on(idx, HEADLINE)
+        draws = self.scores_weighted(_resample_counts(len(self.ids), n_boot, seed), HEADLINE)
         alpha = (1 - level) / 2
         with np.errstate(invalid="ignore"):
             low = np.nanquantile(draws, alpha, axis=0)
@@ -154,12 +174,27 @@ class Evaluation:
             index=pd.Index(HEADLINE, name="score"),
         )
 
-    def _scores_on(self, idx: np.ndarray, measures: Sequence[str]) -> list[float]:
-        """``measures`` of the images at positions ``idx`` (a resample, with repeats)."""
-        cm = self.confusions[idx].sum(axis=0)
-        row = SegmentationScores(cm, per_class_scores(cm)).summary()
-        objects = _object_scores(self.objects.iloc[idx])
-        return [float(row.get(k, objects.get(k, np.nan))) for k in measures]
+    def scores_weighted(self, weights: np.ndarray, measures: Sequence[str]) -> np.ndarray:
+        """``measures`` of many weighted sets of these images at once.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_sets, n_images)
+            How many times each image counts in each set (a bootstrap resample's counts;
+            a row of ones is all the images once).
+        measures : sequence of str
+            Keys of :meth:`summary`.
+
+        Returns
+        -------
+        ndarray of shape (n_sets, len(measures))
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        pixel = summary_arrays(np.tensordot(weights, self.confusions, axes=(1, 0)))
+        objects = _object_arrays(weights @ self.objects.to_numpy(dtype=np.float64),
+                                 weights.sum(axis=1), list(self.objects.columns))
+        nan = np.full(len(weights), np.nan)
+        return np.column_stack([pixel.get(k, objects.get(k, nan)) for k in measures])
 
     def to_table(self) -> pd.DataFrame:
         """Each image's confusion counts and object counts: what all the scores are made from.
@@ -198,6 +233,13 @@ class Evaluation:
             frame[f"{name}_recall"] = recall[:, class_id]
             frame[f"{name}_iou"] = iou[:, class_id]
         return frame.join(self.objects)
+
+
+def _resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of ``n`` images is drawn in each of ``n_boot`` bootstrap resamples."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n)
+                     for _ in range(n_boot)])
 
 
 def paired_difference(
@@ -239,13 +281,11 @@ def paired_difference(
     order = [b.ids.index(i) for i in a.ids]
     b = Evaluation(ids=list(a.ids), reference=b.reference, confusions=b.confusions[order],
                    objects=b.objects.iloc[order])
-    everything = np.arange(len(a.ids))
-    difference = a._scores_on(everything, [measure])[0] - b._scores_on(everything, [measure])[0]
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_boot)
-    for k in range(n_boot):
-        idx = rng.integers(0, len(a.ids), size=len(a.ids))
-        draws[k] = a._scores_on(idx, [measure])[0] - b._scores_on(idx, [measure])[0]
+    everything = np.ones((1, len(a.ids)))
+    difference = (a.scores_weighted(everything, [measure])
+                  - b.scores_weighted(everything, [measure]))[0, 0]
+    counts = _resample_counts(len(a.ids), n_boot, seed)  # the same draws for both
+    draws = (a.scores_weighted(counts, [measure]) - b.scores_weighted(counts, [measure]))[:, 0]
     alpha = (1 - level) / 2
     with np.errstate(invalid="ignore"):
         low, high = np.nanquantile(draws, [alpha, 1 - alpha])

@@ -16,6 +16,7 @@ prediction has undefined scores, reported as NaN rather than as 0 or 1.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,6 +62,67 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+def class_ratios(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, IoU and Dice of each class, for one or a stack of confusion matrices.
+
+    Parameters
+    ----------
+    cm : ndarray of shape (..., n_classes, n_classes)
+        Rows are the truth, columns the prediction.
+
+    Returns
+    -------
+    dict
+        ``precision, recall, iou, dice, support, predicted``, each of shape
+        (..., n_classes); a ratio whose denominator is 0 is NaN.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support = cm.sum(axis=-1)
+    predicted = cm.sum(axis=-2)
+    fp = predicted - tp
+    fn = support - tp
+    return {
+        "precision": _ratio(tp, predicted),
+        "recall": _ratio(tp, support),
+        "iou": _ratio(tp, tp + fp + fn),
+        "dice": _ratio(2 * tp, 2 * tp + fp + fn),
+        "support": support,
+        "predicted": predicted,
+    }
+
+
+def summary_arrays(cms: np.ndarray) -> dict[str, np.ndarray]:
+    """:meth:`SegmentationScores.summary`'s figures for a stack of confusion matrices.
+
+    Vectorised over the leading axis, so a bootstrap scores all its resamples at once.
+
+    Parameters
+    ----------
+    cms : ndarray of shape (n, n_classes, n_classes)
+
+    Returns
+    -------
+    dict
+        Each figure of the summary as an array of shape (n,).
+    """
+    cms = np.asarray(cms, dtype=np.float64)
+    ratios = class_ratios(cms)
+    total = cms.sum(axis=(-2, -1))
+    with warnings.catch_warnings():  # a resample without any pixel of a class
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = {
+            "pixel_accuracy": np.trace(cms, axis1=-2, axis2=-1) / total,
+            "all_background_accuracy": cms[..., 0, :].sum(axis=-1) / total,
+            "miou": np.nanmean(ratios["iou"], axis=-1),
+            "miou_defects": np.nanmean(ratios["iou"][..., 1:], axis=-1),
+        }
+    for k, name in enumerate(CLASS_NAMES[1:], start=1):
+        for col in ("precision", "recall", "iou", "dice"):
+            out[f"{name}_{col}"] = ratios[col][..., k]
+    return out
+
+
 def per_class_scores(cm: np.ndarray) -> pd.DataFrame:
     """Precision, recall, IoU, Dice and support per class, from a confusion matrix.
 
@@ -75,23 +137,10 @@ def per_class_scores(cm: np.ndarray) -> pd.DataFrame:
         Indexed by class name; columns ``precision, recall, iou, dice, support, predicted``
         (support and predicted are pixel counts).
     """
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    fp = predicted - tp
-    fn = support - tp
-    return pd.DataFrame(
-        {
-            "precision": _ratio(tp, predicted),
-            "recall": _ratio(tp, support),
-            "iou": _ratio(tp, tp + fp + fn),
-            "dice": _ratio(2 * tp, 2 * tp + fp + fn),
-            "support": support.astype(np.int64),
-            "predicted": predicted.astype(np.int64),
-        },
-        index=pd.Index(CLASS_NAMES[: len(cm)], name="class"),
-    )
+    ratios = class_ratios(cm)
+    ratios["support"] = ratios["support"].astype(np.int64)
+    ratios["predicted"] = ratios["predicted"].astype(np.int64)
+    return pd.DataFrame(ratios, index=pd.Index(CLASS_NAMES[: len(cm)], name="class"))
 
 
 @dataclass(frozen=True)
@@ -131,17 +180,8 @@ class SegmentationScores:
 
     def summary(self) -> pd.Series:
         """One row of headline figures, for tables comparing several predictors."""
-        pc = self.per_class
-        row = {
-            "pixel_accuracy": self.pixel_accuracy,
-            "all_background_accuracy": self.background_share,
-            "miou": self.miou,
-            "miou_defects": self.miou_defects,
-        }
-        for name in CLASS_NAMES[1:]:
-            for col in ("precision", "recall", "iou", "dice"):
-                row[f"{name}_{col}"] = float(pc.loc[name, col])
-        return pd.Series(row)
+        figures = summary_arrays(self.confusion[None])
+        return pd.Series({key: float(values[0]) for key, values in figures.items()})
 
 
 def score_masks(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> SegmentationScores:
