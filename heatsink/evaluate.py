@@ -99,14 +99,10 @@ def _object_arrays(totals: np.ndarray, n_images: np.ndarray,
 
 
 def _object_scores(counts: pd.DataFrame) -> dict[str, float]:
-    total = counts.sum(axis=0)
-    n = max(len(counts), 1)
-    out = {}
-    for _, name in DEFECTS:
-        true = total[f"{name}_true"]
-        out[f"{name}_object_recall"] = float(total[f"{name}_found"] / true) if true else np.nan
-        out[f"{name}_false_alarms_per_image"] = float(total[f"{name}_false"] / n)
-    return out
+    """:func:`_object_arrays` of one set of images: the rows of ``counts``."""
+    totals = counts.to_numpy(dtype=np.float64).sum(axis=0)[None]
+    arrays = _object_arrays(totals, np.array([len(counts)]), list(counts.columns))
+    return {key: float(values[0]) for key, values in arrays.items()}
 
 
 @dataclass
