@@ -234,10 +234,8 @@ def run_notebook(
     import jupytext
     import papermill
 
-    name, checksum, data_path = dataset
-    parameters = {**parameters, "data": portable_path(data_path, source.parent)}
-    identity = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
-    key = run_key(source, identity, checksum, upstream)
+    name, checksum, _ = dataset
+    parameters, identity, key = _keyed(source, parameters, dataset, upstream)
     if not force and _existing_key(output) == key:
         return NotebookRun(source.stem, output, "skipped", 0.0)
 
@@ -265,6 +263,34 @@ def run_notebook(
         record["key"] = key
         _stamp(tmp, record)
     return NotebookRun(source.stem, output, "ran", record["wall_time_s"])
+
+
+def _keyed(source: Path, parameters: dict, dataset: tuple[str, str, Path],
+           upstream: dict[str, str | None] | None) -> tuple[dict, dict, str]:
+    """The parameters with the data path, those that identify the run, and its key."""
+    _, checksum, data_path = dataset
+    parameters = {**parameters, "data": portable_path(data_path, source.parent)}
+    identity = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+    return parameters, identity, run_key(source, identity, checksum, upstream)
+
+
+def preflight(parameters: dict, progress: bool = True) -> None:
+    """Fetch what a notebook's parameters need from the network, before anything runs.
+
+    Chapter 4 trains a ResNet50 U-Net from ImageNet weights. Getting them first (once; a
+    no-op when cached) makes a machine without network fail at the start of ``make study``,
+    with the offline steps, rather than after the hours of the chapters before.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        The weights are not cached and cannot be downloaded.
+    """
+    if (parameters.get("resnet50_weights") == "imagenet"
+            and "resnet50" in (parameters.get("backbones") or [])):
+        from heatsink.weights import resnet50_imagenet
+
+        resnet50_imagenet(download=True, progress=progress)
 
 
 def run_study(
@@ -304,19 +330,37 @@ def run_study(
     results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
     models = runs_dir(data_path, Path(output_dir) / "runs" if output_dir else None)
     chapters = [s.stem for s in notebook_sources(notebook_dir)]
+
+    def parameters_of(source: Path) -> dict:
+        return {**profile_parameters(profile, source.stem, profiles),
+                "results": portable_path(results, source.parent, home=False),
+                # the default model folder (study.runs_dir, outside the clone) is the
+                # notebooks' own default: passing None keeps a user's path out of the book
+                "runs": portable_path(models, source.parent, home=False)
+                if output_dir else None,
+                "executed": portable_path(out_dir, source.parent, home=False)}
+
+    def upstream_of(source: Path) -> dict[str, str | None]:
+        return {e: _existing_key(out_dir / f"{e}.ipynb") for e in chapters if e < source.stem}
+
+    # what will run: a notebook whose key changed, and every selected one after it (its
+    # upstream changes when an earlier chapter runs); fetch what those need first
+    will_run = force
+    for source in sources:
+        if not will_run:
+            key = _keyed(source, parameters_of(source), dataset, upstream_of(source))[2]
+            will_run = _existing_key(out_dir / f"{source.stem}.ipynb") != key
+        if will_run:
+            import jupytext
+
+            preflight({**notebook_defaults(jupytext.read(source)), **parameters_of(source)},
+                      progress=progress)
+
     runs = []
     for source in sources:
-        params = {**profile_parameters(profile, source.stem, profiles),
-                  "results": portable_path(results, source.parent, home=False),
-                  # the default model folder (study.runs_dir, outside the clone) is the
-                  # notebooks' own default: passing None keeps a user's path out of the book
-                  "runs": portable_path(models, source.parent, home=False)
-                  if output_dir else None,
-                  "executed": portable_path(out_dir, source.parent, home=False)}
-        upstream = {e: _existing_key(out_dir / f"{e}.ipynb")
-                    for e in chapters if e < source.stem}
-        run = run_notebook(source, out_dir / f"{source.stem}.ipynb", params, dataset,
-                           force=force, progress=progress, upstream=upstream)
+        run = run_notebook(source, out_dir / f"{source.stem}.ipynb", parameters_of(source),
+                           dataset, force=force, progress=progress,
+                           upstream=upstream_of(source))
         print(f"{run.name}: {run.status} ({run.wall_time_s:.0f} s)", flush=True)
         runs.append(run)
         _write_chapter_times(out_dir, results)
