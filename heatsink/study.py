@@ -308,8 +308,8 @@ def run_study(
     twin's size comes from the profile's ``twin_size``), checked, and its checksum recorded
     in each notebook. Executed notebooks go to ``output_dir`` (default: beside their sources,
     where the book reads them) and small result files to :func:`results_dir` (under
-    ``output_dir/results`` when ``output_dir`` is given, so test runs never touch the repo's
-    ``results/``).
+    ``output_dir/results`` when ``output_dir`` is given, or beside another ``notebook_dir``,
+    so test runs never touch the repo's ``results/``).
     """
     from heatsink.data import load_dataset
     from heatsink.data.resolve import resolve_data
@@ -327,7 +327,12 @@ def run_study(
             raise HeatsinkError(f"no such notebook(s) in {notebook_dir}: {sorted(unknown)}")
         sources = [s for s in sources if s.stem in only]
     out_dir = Path(output_dir) if output_dir else notebook_dir
-    results = results_dir(data_path, Path(output_dir) / "results" if output_dir else None)
+    # result files beside the executed notebooks' folder: the repository's results/ only for
+    # the repository's own notebooks
+    base = (Path(output_dir) if output_dir
+            else None if Path(notebook_dir).resolve() == NOTEBOOK_DIR.resolve()
+            else Path(notebook_dir).parent)
+    results = results_dir(data_path, base / "results" if base else None)
     models = runs_dir(data_path, Path(output_dir) / "runs" if output_dir else None)
     chapters = [s.stem for s in notebook_sources(notebook_dir)]
 

@@ -125,3 +125,26 @@ def default_twin_root() -> Path:
     from heatsink.data.resolve import default_twin
 
     return default_twin(progress=False)
+
+
+def _tracked_outputs_digest() -> dict[str, str]:
+    """sha256 of every file the study commits as its output (results, executed notebooks,
+    README), by path."""
+    import hashlib
+
+    from heatsink.study import REPO_DIR
+
+    paths = [*sorted((REPO_DIR / "results").rglob("*")),
+             *sorted((REPO_DIR / "notebooks").glob("*.ipynb")), REPO_DIR / "README.md"]
+    return {str(p.relative_to(REPO_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in paths if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_outputs_untouched():
+    """Fail the run if any test wrote into the repository's committed outputs."""
+    before = _tracked_outputs_digest()
+    yield
+    after = _tracked_outputs_digest()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"tests changed the repository's committed outputs: {changed}"
