@@ -21,6 +21,7 @@ from heatsink.results import (
     load_model_results,
     loss_sweep,
     passfail_summary,
+    score_text,
 )
 
 #: Chapter 6's name for its verdicts measured against the labels.
@@ -77,11 +78,7 @@ def _pct(payload: dict, reference: str, measure: str) -> float:
 
 def _with_interval(payload: dict, reference: str, measure: str) -> str:
     """``"38.7 % [31.2, 45.0]"``: a stored score and its stored bootstrap interval."""
-    text = f"{_pct(payload, reference, measure):.1f} %"
-    bounds = payload.get("bootstrap", {}).get(reference, {}).get(measure)
-    if bounds:
-        text += f" [{100 * bounds['low']:.1f}, {100 * bounds['high']:.1f}]"
-    return text
+    return score_text(payload, reference, measure, unit=" %")
 
 
 def _span(values: list[float]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from heatsink.errors import HeatsinkError
 from heatsink.findings import findings_markdown
 from heatsink.io import write_text_atomic
-from heatsink.results import load_model_results
+from heatsink.results import load_model_results, score_text
 
 START = "<!-- results: written by `heatsink study readme` from results/; do not edit -->"
 END = "<!-- end of results -->"
@@ -63,7 +63,7 @@ def results_table(directory: str | Path, reference: str = "labels") -> str:
         "|---|" + "---:|" * (len(COLUMNS) + 2),
     ]
     for name, payload in val.items():
-        cells = [_percent(payload, reference, measure, interval=measure == "miou_defects")
+        cells = [score_text(payload, reference, measure, interval=measure == "miou_defects")
                  for measure, _ in COLUMNS]
         latency = payload.get("cpu_ms_per_image")
         cells += [f"{payload['parameters'] / 1e6:.2f} M",
@@ -77,17 +77,8 @@ def results_table(directory: str | Path, reference: str = "labels") -> str:
     for name, payload in test.items():
         caption += (f" Chosen on validation and scored once on the test split "
                     f"({payload['n_images']} images): {name}, defect mIoU "
-                    f"{_percent(payload, reference, 'miou_defects', interval=True)} %.")
+                    f"{score_text(payload, reference, 'miou_defects')} %.")
     return "\n".join([*lines, "", caption])
-
-
-def _percent(payload: dict, reference: str, measure: str, interval: bool = False) -> str:
-    """One stored score in percent, with its stored interval if asked and present."""
-    value = 100 * payload["scores"][reference][measure]
-    bounds = payload.get("bootstrap", {}).get(reference, {}).get(measure)
-    if interval and bounds:
-        return f"{value:.1f} [{100 * bounds['low']:.1f}, {100 * bounds['high']:.1f}]"
-    return f"{value:.1f}"
 
 
 def readme_block(directory: str | Path, readme_dir: str | Path) -> str:

@@ -203,11 +203,9 @@ def model_table(
     for name, payload in results.items():
         row: dict[str, object] = {}
         for col in TABLE_COLUMNS:
-            value, low, high = _score_with_interval(payload, reference, col)
-            if with_ci and low is not None:
-                row[col] = f"{value:.1f} [{low:.1f}, {high:.1f}]"
-            else:
-                row[col] = round(value, 1)
+            value, low, _ = _score_with_interval(payload, reference, col)
+            row[col] = (score_text(payload, reference, col) if with_ci and low is not None
+                        else round(value, 1))
         row["parameters"] = payload["parameters"]
         row["train s/img"] = round(payload["train_s_per_image"], 3)
         if "cpu_ms_per_image" in payload:
@@ -225,6 +223,20 @@ def _score_with_interval(
     if not bounds:
         return value, None, None
     return value, 100 * bounds["low"], 100 * bounds["high"]
+
+
+def score_text(payload: dict, reference: str, measure: str, interval: bool = True,
+               unit: str = "") -> str:
+    """``"38.7 [31.2, 45.0]"``: a stored score in percent, with its stored 95 % interval.
+
+    ``unit`` follows the value (``" %"`` gives ``"38.7 % [31.2, 45.0]"``); the interval is
+    left out when not asked for or not stored.
+    """
+    value, low, high = _score_with_interval(payload, reference, measure)
+    text = f"{value:.1f}{unit}"
+    if interval and low is not None:
+        text += f" [{low:.1f}, {high:.1f}]"
+    return text
 
 
 def scores_with_ci(evaluations: dict[str, Evaluation], n_boot: int = 1000) -> pd.DataFrame:
