@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
-from heatsink.findings import findings
+from heatsink.findings import findings, label_quality_findings, model_findings
 from heatsink.results import save_model_results
 
 
@@ -137,9 +138,159 @@ def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_
 
 
 def test_undefined_rates_and_zero_changes_read_plainly():
-    from heatsink.findings import _rate, _signed
+    from heatsink.findings.text import rate as _rate
+    from heatsink.findings.text import signed as _signed
 
     assert _signed(-0.04) == "+0.0" and _signed(-0.06) == "-0.1" and _signed(1.25) == "+1.2"
     assert _rate("escape rate", float("nan"), "no frame is defective") == (
         " (no frame is defective)")
     assert _rate("overkill", 0.125, "no frame is good") == " (overkill 12.5 %)"
+
+
+def _save_run(folder, name, curve, best_epoch, scratch_found=0, truth_too=False):
+    """A run whose validation defect IoU per epoch is ``curve``, scored on three frames."""
+    run = fake_run()
+    run.history = pd.DataFrame({"loss": 0.1, "seconds": 60.0, "val_defect_iou": curve},
+                               index=pd.RangeIndex(len(curve), name="epoch"))
+    run.metrics["best_epoch"] = best_epoch
+    evaluations = {"labels": evaluate_masks(_masks(scratch_found))}
+    if truth_too:  # against the clean truth the same prediction misses nothing
+        evaluations["truth"] = evaluate_masks(_masks(11))
+    save_model_results(folder, name, run, evaluations, n_boot=20)
+
+
+def test_a_models_findings_follow_its_own_run(tmp_path):
+    _save_run(tmp_path, "unet", [0.0, 0.0, 0.005, 0.2, 0.3], best_epoch=5)
+    found = model_findings(tmp_path, "unet", n_boot=50)
+    text = "\n".join(found)
+    assert found[0].startswith("**The learning curve.** For its first 3 of 5 epochs")
+    assert "came at epoch 5 of 5, near the end: 5 epochs is a budget" in text
+    # 16² frames: 4² stain + 11 scratch pixels; the prediction keeps the stain only
+    floor = 100 * (256 - 27) / 256
+    assert f"{100 * (256 - 11) / 256:.2f} %, where predicting background everywhere scores " \
+           f"{floor:.2f} %" in text
+    assert "scratch recall 0.0 % [0.0, 0.0] (the seed's on the real data: 25 %)" in text
+    assert "stain recall 100.0 % [100.0, 100.0] (the seed's on the real data: 43 %)" in text
+    assert "Not one pixel is predicted as scratch" in text
+    assert "0 % of the scratches and 100 % of the stains" in text
+    assert "Label noise" not in text  # scored against the labels only
+
+
+def test_a_model_that_peaked_early_or_never_learned_says_so(tmp_path):
+    _save_run(tmp_path, "early", [0.1, 0.3, 0.2, 0.2, 0.25], best_epoch=2, scratch_found=5)
+    text = "\n".join(model_findings(tmp_path, "early", n_boot=50))
+    assert "Its best validation defect IoU, 30.0 %, came at epoch 2 of 5; the last epoch " \
+           "scored 25.0 %." in text
+    assert "For its first" not in text and "Not one pixel" not in text
+    assert "seed" not in text  # no published figure for a model named "early"
+    _save_run(tmp_path, "flat", [0.0, 0.001, 0.0], best_epoch=2)
+    assert model_findings(tmp_path, "flat", n_boot=50)[0].startswith(
+        "**It never left the background.** In all 3 epochs")
+
+
+def test_a_models_label_noise_change_has_a_paired_interval(tmp_path):
+    _save_run(tmp_path, "unet", [0.1, 0.2], best_epoch=2, scratch_found=2, truth_too=True)
+    text = "\n".join(model_findings(tmp_path, "unet", n_boot=50))
+    # against the truth the scratch is found whole: defect mIoU 100 % instead of (2/11 + 1)/2
+    change = 100 - 100 * (2 / 11 + 1) / 2
+    assert (f"the defect mIoU changes by +{change:.1f} points (95 % paired bootstrap interval "
+            f"[+{change:.1f}, +{change:.1f}]): the twin's injected label errors move") in text
+
+
+def test_a_model_without_results_is_named_in_the_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results of model 'unet' on the val split"):
+        model_findings(tmp_path, "unet")
+
+
+def _label_quality_tables(folder):
+    """Chapter 5's tables for 20 images, 4 with an injected error, made by its own functions."""
+    from heatsink import label_quality as lq
+
+    ids = [f"{k:04d}" for k in range(20)]
+    manifest = pd.DataFrame({
+        "image_id": ids[:4], "error": ["missed_stain", "missed_stain", "class_swap",
+                                       "seam_inconsistency"],
+        "top": 0, "left": 0, "bbox_h": 10, "bbox_w": 10})
+    # cleanlab's scores: low is suspect; images 0000 and 0002 rank first, then 0005
+    cleanlab = pd.Series(np.linspace(0.1, 0.9, 20), index=ids)
+    cleanlab[["0000", "0002", "0005"]] = [0.01, 0.02, 0.03]
+    scores = {"cleanlab": cleanlab, "loss": pd.Series(np.linspace(0.9, 0.1, 20), index=ids)}
+    at_k = pd.concat({m: lq.precision_at_k(s, ids[:4], [0.1, 0.5]) for m, s in scores.items()},
+                     names=["method"])
+    flagged = {m: set(lq.flag_top(s, 4)) for m, s in scores.items()}
+    components = pd.DataFrame({  # two hit the class swap, one the seam error, two hit nothing
+        "image_id": ["0002", "0002", "0003", "0007", "0008"], "top": [2, 50, 0, 0, 0],
+        "left": 0, "bbox_h": 5, "bbox_w": 5, "confidence": [0.9, 0.8, 0.7, 0.95, 0.6],
+        "kind": ["class_swap", "class_swap", "unlabelled_defect", "class_swap",
+                 "rejected_label"]})
+    matched = lq.match_components(components, manifest)
+    excluded = pd.DataFrame({"reference": ["labels", "truth"] * 2, "left_out": [0, 0, .1, .1],
+                             "miou_defects": [0.40, 0.42, 0.41, 0.425]})
+    folds = pd.DataFrame({"miou_defects": [0.3, 0.35], "scratch_recall": [0.5, 0.6],
+                          "stain_recall": [0.7, 0.7]})
+    seam_facts = pd.Series({"seams found": 12, "seams with inconsistent labels": 3,
+                            "neighbours: precision": 1.0, "neighbours: recall": 0.75,
+                            "seam errors: seam_errors": 2, "seam errors: caught": 1})
+    pd.DataFrame({"image_id": ids}).to_csv(folder / "ranked_issues.csv", index=False)
+    lq.save_tables(folder, {
+        "precision_at_k": at_k, "image_detection": lq.image_detection_table(flagged, manifest, ids),
+        "component_detection": lq.component_detection_table({"components": components},
+                                                            manifest, ids),
+        "component_precision_at_n": lq.component_precision_at_n(matched, [2, 4]),
+        "excluded": excluded.set_index("reference"), "folds": folds,
+        "seams": seam_facts.to_frame("value")})
+
+
+def test_label_quality_findings_quote_chapter_5s_tables(tmp_path):
+    _label_quality_tables(tmp_path)
+    found = label_quality_findings(tmp_path)
+    text = "\n".join(found)
+    assert found[0].startswith("**The judges.** Each image is judged by one of 2 fold models")
+    assert "defect mIoU of 30.0–35.0 % (scratch recall 50.0–60.0 %, stain recall 70.0 %)" in text
+    # cleanlab's top 4 (0000, 0002, 0005, 0001) hold 3 of the 4 erroneous images; the chance
+    # that 4 random images hold 3 or more of them is (C(4,3)·16 + 1) / C(20,4) = 65 / 4845
+    assert "Of the 4 images (of 20) with injected label errors" in text
+    assert "cleanlab 3 (75.0 %, p = 0.013), loss 0 (0.0 %, p = 1)" in text
+    assert ("cleanlab by kind: missed stain 2 of 2, class swap 1 of 1, seam inconsistency 0 of "
+            "1.") in text  # kinds the manifest does not hold are left out
+    # its top 10 % (2 images) are both errors: the best slice, against 4 of 20 = 20 %
+    assert ("the cleanlab ranking's top 10 % (2 images): 100 % of them hold an injected "
+            "error" in text)
+    assert "against 20.0 % of all images" in text and "It is the best of 4 slices" in text
+    assert ("5 suspect components cover 2 of the 4 injected errors (missed stain 0 of 2, class "
+            "swap 1 of 1, seam inconsistency 1 of 1), but only 40.0 %") in text
+    assert "sloppy boundary" not in text
+    # class swaps: 1 of 3 hit an error; by confidence 0007 (0.95, none) then 0002 (0.9, hit)
+    assert "class swaps are errors 33 % of the time, 50 % among the 2 most confident" in text
+    assert ("12 neighbouring pairs" in text and "on 3 of their seams" in text
+            and "precision 1.00 and recall 0.75" in text and "hold 1 of the 2 injected" in text)
+    assert ("most suspect 10 % of the images moves the out-of-sample defect mIoU by +1.0 points "
+            "against the labels and +0.5 points against the clean truth") in text
+    assert "clean truth instead of the labels moves it by +2.0 points" in text
+
+
+def test_label_quality_findings_on_real_data_say_only_what_it_has(tmp_path):
+    _label_quality_tables(tmp_path)
+    for twin_only in ("precision_at_k", "image_detection", "component_detection",
+                      "component_precision_at_n"):
+        (tmp_path / f"{twin_only}.csv").unlink()
+    excluded = pd.read_csv(tmp_path / "excluded.csv").query("reference == 'labels'")
+    excluded.to_csv(tmp_path / "excluded.csv", index=False)
+    found = label_quality_findings(tmp_path)
+    assert [text.split("**")[1] for text in found] == [
+        "The judges.", "Seams.", "What it means for the scores."]
+    assert "clean truth" not in found[-1]
+    assert label_quality_findings(tmp_path / "nothing") == []
+
+
+def test_no_suspect_component_is_said_plainly(tmp_path):
+    from heatsink import label_quality as lq
+
+    manifest = pd.DataFrame({"image_id": ["0000"], "error": ["class_swap"], "top": 0, "left": 0,
+                             "bbox_h": 4, "bbox_w": 4})
+    none = pd.DataFrame(columns=["image_id", "top", "left", "bbox_h", "bbox_w", "kind"])
+    lq.save_tables(tmp_path, {"component_detection": lq.component_detection_table(
+        {"components": none}, manifest)})
+    assert label_quality_findings(tmp_path) == [
+        "**Suspect components.** cleanlab marks no suspect component, so none of the 1 "
+        "injected errors is found this way."]

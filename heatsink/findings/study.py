@@ -1,18 +1,12 @@
-"""What the study found, in sentences written from its result files.
-
-The results page (chapter 7) and the README open with the study's findings. Every number
-in them is read here from the files the executed chapters wrote (``results/<twin|real>/``),
-so a finding cannot outlive the run it describes: re-execute a chapter and the sentences
-change with it. A finding whose chapter has not run yet is left out, not guessed.
-"""
+"""The study's findings (chapter 7 and the README), in sentences from its result files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from heatsink.evaluate import paired_difference
+from heatsink.findings.label_quality import image_ranking_finding
+from heatsink.findings.text import pct, rate, signed, signed_span, span, with_interval
 from heatsink.published import published_table, rank_orders
 from heatsink.results import (
     input_variants,
@@ -21,10 +15,11 @@ from heatsink.results import (
     load_model_results,
     loss_sweep,
     passfail_summary,
-    score_text,
 )
 
 #: Chapter 6's name for its verdicts measured against the labels.
+
+
 PASSFAIL_LABELS = "against labelled"
 
 
@@ -60,7 +55,7 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
         _input_variants(val, reference, directory, n_boot),
         _ranking(val, reference, "twin" if directory.name == "twin" else "this run"),
         _noise_cap(val, directory, n_boot),
-        _label_issues(directory / "label_quality"),
+        image_ranking_finding(directory / "label_quality"),
         _pass_fail(directory, test),
     ]
     return [text for text in found if text]
@@ -70,21 +65,6 @@ def findings_markdown(directory: str | Path, reference: str = "labels",
                       n_boot: int = 1000) -> str:
     """:func:`findings` as a Markdown bullet list (empty if nothing has run)."""
     return "\n".join(f"- {text}" for text in findings(directory, reference, n_boot))
-
-
-def _pct(payload: dict, reference: str, measure: str) -> float:
-    return 100 * payload["scores"][reference][measure]
-
-
-def _with_interval(payload: dict, reference: str, measure: str) -> str:
-    """``"38.7 % [31.2, 45.0]"``: a stored score and its stored bootstrap interval."""
-    return score_text(payload, reference, measure, unit=" %")
-
-
-def _span(values: list[float]) -> str:
-    """``"12.0 %"`` or ``"12.0–40.1 %"``."""
-    low, high = min(values), max(values)
-    return f"{low:.1f} %" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f} %"
 
 
 def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: str,
@@ -99,13 +79,13 @@ def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: st
     same_data = val[a]["dataset_checksum"] == val[b]["dataset_checksum"]
     if (first is None or second is None or not same_data
             or sorted(first.ids) != sorted(second.ids)):
-        change = _pct(val[a], reference, measure) - _pct(val[b], reference, measure)
+        change = pct(val[a], reference, measure) - pct(val[b], reference, measure)
         overlap = _overlap(val[a], val[b], reference, measure)
-        return f" ({_signed(change)} points{'; ' + overlap[2:-1] if overlap else ''})"
+        return f" ({signed(change)} points{'; ' + overlap[2:-1] if overlap else ''})"
     paired = paired_difference(first, second, measure, n_boot=n_boot)
-    return (f" (difference on the same images {_signed(100 * paired['difference'])} points, "
-            f"95 % paired bootstrap interval [{_signed(100 * paired['low'])}, "
-            f"{_signed(100 * paired['high'])}])")
+    return (f" (difference on the same images {signed(100 * paired['difference'])} points, "
+            f"95 % paired bootstrap interval [{signed(100 * paired['low'])}, "
+            f"{signed(100 * paired['high'])}])")
 
 
 def _overlap(a: dict, b: dict, reference: str, measure: str) -> str:
@@ -133,21 +113,21 @@ def _mixed_data(val: dict[str, dict]) -> str | None:
 def _imbalance(val: dict[str, dict], reference: str) -> str | None:
     if not val:
         return None
-    background = [_pct(p, reference, "all_background_accuracy") for p in val.values()]
-    accuracy = [_pct(p, reference, "pixel_accuracy") for p in val.values()]
-    scratch = [_pct(p, reference, "scratch_recall") for p in val.values()]
-    stain = [_pct(p, reference, "stain_recall") for p in val.values()]
+    background = [pct(p, reference, "all_background_accuracy") for p in val.values()]
+    accuracy = [pct(p, reference, "pixel_accuracy") for p in val.values()]
+    scratch = [pct(p, reference, "scratch_recall") for p in val.values()]
+    stain = [pct(p, reference, "stain_recall") for p in val.values()]
     close = all(abs(a - b) < 3 for a, b in zip(accuracy, background, strict=True))
     lead = ("**Pixel accuracy says almost nothing.**" if close
             else "**Pixel accuracy, and what it hides.**")
     models = "the model scores" if len(val) == 1 else f"the {len(val)} models score"
-    text = (f"{lead} Predicting background everywhere is right for {_span(background)} of "
-            f"the validation pixels; {models} {_span(accuracy)}, while finding "
-            f"{_span(scratch)} of the scratch pixels and {_span(stain)} of the stain "
+    text = (f"{lead} Predicting background everywhere is right for {span(background)} of "
+            f"the validation pixels; {models} {span(accuracy)}, while finding "
+            f"{span(scratch)} of the scratch pixels and {span(stain)} of the stain "
             "pixels.")
     quoted = published_table().query("source == 'seed' and measure == 'pixel_accuracy'")
     if not quoted.empty:
-        text += (f" On the real images the seed reported {_span(quoted['value'].tolist())} "
+        text += (f" On the real images the seed reported {span(quoted['value'].tolist())} "
                  f"for its {len(quoted)} models (quoted, not run here).")
     return text
 
@@ -156,11 +136,11 @@ def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
                 directory: Path, n_boot: int) -> str | None:
     if len(val) < 2:
         return None
-    ranked = sorted(val, key=lambda name: -_pct(val[name], reference, "miou_defects"))
+    ranked = sorted(val, key=lambda name: -pct(val[name], reference, "miou_defects"))
     best, second = ranked[:2]
     text = (f"**Best on validation: {best}.** Its defect mIoU (scratch and stain) is "
-            f"{_with_interval(val[best], reference, 'miou_defects')}, against "
-            f"{_with_interval(val[second], reference, 'miou_defects')} for the next, "
+            f"{with_interval(val[best], reference, 'miou_defects')}, against "
+            f"{with_interval(val[second], reference, 'miou_defects')} for the next, "
             f"{second}{_versus(directory, best, second, val, reference, n_boot)}; both were "
             "picked on these images, so the lead leans optimistic.")
     for name, payload in test.items():
@@ -168,7 +148,7 @@ def _best_model(val: dict[str, dict], test: dict[str, dict], reference: str,
             f"Chapter 4 chose {name} among the models it trained; scored once on the test "
             "split")
         text += (f" {which} ({payload['n_images']} images), {name} reaches "
-                 f"{_with_interval(payload, reference, 'miou_defects')}.")
+                 f"{with_interval(payload, reference, 'miou_defects')}.")
     return text
 
 
@@ -181,15 +161,15 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
     base = sweep[base_name]
     parts = [
         f"with {_loss_words(name[len(base_name) + 1:])}, "
-        f"{_pct(payload, reference, 'scratch_recall'):.1f} % at "
-        f"{_pct(payload, reference, 'miou_defects'):.1f} %"
+        f"{pct(payload, reference, 'scratch_recall'):.1f} % at "
+        f"{pct(payload, reference, 'miou_defects'):.1f} %"
         for name, payload in sweep.items() if name != base_name]
-    best = max(sweep, key=lambda name: _pct(sweep[name], reference, "miou_defects"))
+    best = max(sweep, key=lambda name: pct(sweep[name], reference, "miou_defects"))
     text = (f"**Losses for the imbalance.** On {base_name}, cross-entropy finds "
-            f"{_pct(base, reference, 'scratch_recall'):.1f} % of the scratch pixels at a "
-            f"defect mIoU of {_pct(base, reference, 'miou_defects'):.1f} %; "
+            f"{pct(base, reference, 'scratch_recall'):.1f} % of the scratch pixels at a "
+            f"defect mIoU of {pct(base, reference, 'miou_defects'):.1f} %; "
             + "; ".join(parts) + ".")
-    change = _pct(sweep[best], reference, "miou_defects") - _pct(base, reference, "miou_defects")
+    change = pct(sweep[best], reference, "miou_defects") - pct(base, reference, "miou_defects")
     if best == base_name or round(change, 1) == 0:
         return text + " No other loss beat cross-entropy on defect mIoU."
     return (text + f" The best, {best}, adds {change:.1f} points of defect mIoU"
@@ -197,6 +177,8 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
 
 
 #: The losses' names in words (chapter 4's run names use the codes).
+
+
 LOSS_WORDS = {
     "cce": "cross-entropy",
     "wcce": "class-weighted cross-entropy",
@@ -222,8 +204,8 @@ def _input_variants(val: dict[str, dict], reference: str, directory: Path,
         how = f"{config['image_size']}² input" + (", flips and 90° rotations"
                                                   if config.get("augment") else "")
         measure = "miou_defects"
-        parts.append(f"{name} ({how}) scores {_with_interval(val[name], reference, measure)} "
-                     f"against {_with_interval(val[base], reference, measure)} for {base}"
+        parts.append(f"{name} ({how}) scores {with_interval(val[name], reference, measure)} "
+                     f"against {with_interval(val[base], reference, measure)} for {base}"
                      f"{_versus(directory, name, base, val, reference, n_boot)}")
     return "**Native resolution and augmentation.** Defect mIoU: " + "; ".join(parts) + "."
 
@@ -252,7 +234,7 @@ def _noise_cap(val: dict[str, dict], directory: Path, n_boot: int) -> str | None
     whose = "the model's" if len(cap) == 1 else f"each of the {len(cap)} models'"
     text = (f"**Label noise and the measured scores.** Scored against the twin's clean "
             f"truth instead of its labels, {whose} defect mIoU changes by "
-            f"{_signed_span(cap['gap'].tolist())} points, under the label errors the twin "
+            f"{signed_span(cap['gap'].tolist())} points, under the label errors the twin "
             "injects at its stated rate (the real rate is unknown).")
     excluding_zero, paired = 0, 0
     for name in cap.index:
@@ -271,47 +253,6 @@ def _noise_cap(val: dict[str, dict], directory: Path, n_boot: int) -> str | None
     return text
 
 
-def _signed(value: float) -> str:
-    """``"+1.2"``, ``"-0.3"``; a value that rounds to zero is ``"+0.0"``, never ``"-0.0"``."""
-    return f"{round(value, 1) + 0.0:+.1f}"
-
-
-def _signed_span(values: list[float]) -> str:
-    low, high = _signed(min(values)), _signed(max(values))
-    return low if low == high else f"{low} to {high}"
-
-
-def _label_issues(folder: Path) -> str | None:
-    detection, ranked = folder / "image_detection.csv", folder / "ranked_issues.csv"
-    if not (detection.exists() and ranked.exists()):
-        return None
-    from scipy.stats import hypergeom
-
-    table = pd.read_csv(detection, index_col=0)
-    overall = table[table["error"] == "any"].set_index("method")
-    if overall.empty:
-        return None
-    n_images = len(pd.read_csv(ranked))
-    errors, flagged = int(overall["images"].iloc[0]), int(overall["flagged"].iloc[0])
-    methods = []
-    for method, row in overall.iterrows():
-        # the chance that a random draw of as many images holds at least as many errors
-        p = hypergeom.sf(int(row["caught"]) - 1, n_images, errors, flagged)
-        methods.append(f"{method} {int(row['caught'])} ({100 * row['recall']:.1f} %, "
-                       f"p = {p:.2g})")
-    text = (f"**Label-issue detection, measured.** Of the {errors} images (of {n_images}) "
-            f"with injected label errors, the {flagged} each ranking finds most suspect hold: "
-            f"{', '.join(methods)}; a random draw of {flagged} would hold "
-            f"{errors * flagged / n_images:.1f} on average ({100 * flagged / n_images:.1f} %; "
-            "p: the chance a random draw holds as many, hypergeometric).")
-    kinds = table[(table["method"] == "cleanlab") & (table["error"] != "any")]
-    if not kinds.empty:
-        text += " cleanlab by kind: " + ", ".join(
-            f"{row['error'].replace('_', ' ')} {int(row['caught'])} of {int(row['images'])}"
-            for _, row in kinds.iterrows()) + "."
-    return text
-
-
 def _pass_fail(directory: Path, test: dict[str, dict]) -> str | None:
     summary = passfail_summary(directory)
     if summary.empty or ("test", PASSFAIL_LABELS) not in summary.index:
@@ -323,12 +264,7 @@ def _pass_fail(directory: Path, test: dict[str, dict]) -> str | None:
                   if payload.get("run_dir", name) == row["model"]), row["model"])
     return (f"**On the line,** the chosen model ({model}) under the example spec "
             f"passes {escapes} defective test frame{'' if escapes == 1 else 's'}"
-            f"{_rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
+            f"{rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
             f"{overkill} good one{'' if overkill == 1 else 's'}"
-            f"{_rate('overkill', row['overkill_rate'], 'no frame is good')}, against the "
+            f"{rate('overkill', row['overkill_rate'], 'no frame is good')}, against the "
             "verdicts the labels give under the same spec.")
-
-
-def _rate(label: str, value: float, undefined: str) -> str:
-    """`` (escape rate 12.5 %)``, or the reason a rate is undefined (its denominator is 0)."""
-    return f" ({undefined})" if pd.isna(value) else f" ({label} {100 * value:.1f} %)"
