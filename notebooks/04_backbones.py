@@ -69,8 +69,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
-from heatsink import evaluate, metrics, stats, study
+from heatsink import evaluate, findings, metrics, stats, study
 from heatsink import results as study_results
 from heatsink.classes import CLASS_NAMES
 from heatsink.data import load_dataset
@@ -284,3 +285,16 @@ study_results.save_model_results(results_dir, chosen, run, test_evaluations, spl
                                                          "run_dir": run.path.name})
 print(f"chosen: {chosen}")
 study_results.scores_with_ci(test_evaluations, n_boot=n_boot)
+
+# %% [markdown]
+# ## What this chapter shows
+#
+# Read from the result files this chapter and chapter 3 wrote
+# (`heatsink.findings.findings`, the same sentences chapter 7 opens with), so they follow
+# the runs above, on whatever data they ran on. Chapter 7 adds what the label checks and
+# the line verdicts say.
+
+# %% tags=["remove-input"]
+display(Markdown(f"On **{name}**:\n\n" + findings.findings_markdown(
+    results_dir, n_boot=n_boot,
+    topics=["mixed_data", "imbalance", "best_model", "losses", "input_variants", "ranking"])))

@@ -294,3 +294,15 @@ def test_no_suspect_component_is_said_plainly(tmp_path):
     assert label_quality_findings(tmp_path) == [
         "**Suspect components.** cleanlab marks no suspect component, so none of the 1 "
         "injected errors is found this way."]
+
+
+def test_findings_can_be_limited_to_a_chapters_topics(tmp_path):
+    _save(tmp_path, "gslu", 2, truth_too=True)
+    _save(tmp_path, "gslu-wcce+dice", 8)
+    everything = findings(tmp_path, n_boot=50)
+    chosen = findings(tmp_path, n_boot=50, topics=["losses", "best_model"])
+    assert [text.split("**")[1] for text in chosen] == [
+        "Best on validation: gslu-wcce+dice.", "Losses for the imbalance."]
+    assert all(text in everything for text in chosen)  # same sentences, in reading order
+    with pytest.raises(ValueError, match=r"unknown findings topic\(s\) \['loss'\]"):
+        findings(tmp_path, topics=["loss"])

@@ -13,10 +13,11 @@ finding whose chapter has not run yet is left out, not guessed.
 
 from heatsink.findings.label_quality import label_quality_findings, label_quality_markdown
 from heatsink.findings.model import model_findings, model_findings_markdown
-from heatsink.findings.study import PASSFAIL_LABELS, findings, findings_markdown
+from heatsink.findings.study import PASSFAIL_LABELS, TOPICS, findings, findings_markdown
 
 __all__ = [
     "PASSFAIL_LABELS",
+    "TOPICS",
     "findings",
     "findings_markdown",
     "label_quality_findings",

@@ -13,8 +13,6 @@ from heatsink.published import TWIN_NAMES, published_table
 from heatsink.results import load_evaluation, load_model_results
 
 #: Below this validation defect IoU an epoch counts as predicting (almost) background only.
-
-
 BACKGROUND_ONLY_IOU = 0.01
 
 

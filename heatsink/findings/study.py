@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from heatsink.evaluate import paired_difference
@@ -18,12 +19,16 @@ from heatsink.results import (
 )
 
 #: Chapter 6's name for its verdicts measured against the labels.
-
-
 PASSFAIL_LABELS = "against labelled"
 
 
-def findings(directory: str | Path, reference: str = "labels", n_boot: int = 1000) -> list[str]:
+#: The findings in reading order, by the name :func:`findings` selects them with.
+TOPICS = ("mixed_data", "imbalance", "best_model", "losses", "input_variants", "ranking",
+          "noise", "label_issues", "pass_fail")
+
+
+def findings(directory: str | Path, reference: str = "labels", n_boot: int = 1000,
+             topics: Sequence[str] | None = None) -> list[str]:
     """The study's findings, one Markdown sentence or two each, from its result files.
 
     Parameters
@@ -35,6 +40,9 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
         paper measure).
     n_boot : int
         Resamples of each paired bootstrap comparison of two models.
+    topics : sequence of str, optional
+        Only these findings (names from :data:`TOPICS`), e.g. chapter 4's models and
+        losses; default all.
 
     Returns
     -------
@@ -43,28 +51,38 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
         imbalance, the best model, the losses, input size and augmentation, the published
         ranking, label noise, label-issue detection, pass/fail. Each starts with a bold
         summary; those whose result files are missing are left out.
+
+    Raises
+    ------
+    ValueError
+        If a topic is not one of :data:`TOPICS`.
     """
+    unknown = sorted(set(topics or ()) - set(TOPICS))
+    if unknown:
+        raise ValueError(f"unknown findings topic(s) {unknown}; choose from {list(TOPICS)}")
     directory = Path(directory)
     val = load_model_results(directory, "val")
     test = load_model_results(directory, "test")
-    found = [
-        _mixed_data(val),
-        _imbalance(val, reference),
-        _best_model(val, test, reference, directory, n_boot),
-        _losses(val, reference, directory, n_boot),
-        _input_variants(val, reference, directory, n_boot),
-        _ranking(val, reference, "twin" if directory.name == "twin" else "this run"),
-        _noise_cap(val, directory, n_boot),
-        image_ranking_finding(directory / "label_quality"),
-        _pass_fail(directory, test),
-    ]
+    writers = {
+        "mixed_data": lambda: _mixed_data(val),
+        "imbalance": lambda: _imbalance(val, reference),
+        "best_model": lambda: _best_model(val, test, reference, directory, n_boot),
+        "losses": lambda: _losses(val, reference, directory, n_boot),
+        "input_variants": lambda: _input_variants(val, reference, directory, n_boot),
+        "ranking": lambda: _ranking(val, reference,
+                                    "twin" if directory.name == "twin" else "this run"),
+        "noise": lambda: _noise_cap(val, directory, n_boot),
+        "label_issues": lambda: image_ranking_finding(directory / "label_quality"),
+        "pass_fail": lambda: _pass_fail(directory, test),
+    }
+    found = [writers[topic]() for topic in TOPICS if topics is None or topic in topics]
     return [text for text in found if text]
 
 
-def findings_markdown(directory: str | Path, reference: str = "labels",
-                      n_boot: int = 1000) -> str:
+def findings_markdown(directory: str | Path, reference: str = "labels", n_boot: int = 1000,
+                      topics: Sequence[str] | None = None) -> str:
     """:func:`findings` as a Markdown bullet list (empty if nothing has run)."""
-    return "\n".join(f"- {text}" for text in findings(directory, reference, n_boot))
+    return "\n".join(f"- {text}" for text in findings(directory, reference, n_boot, topics))
 
 
 def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: str,
@@ -177,8 +195,6 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
 
 
 #: The losses' names in words (chapter 4's run names use the codes).
-
-
 LOSS_WORDS = {
     "cce": "cross-entropy",
     "wcce": "class-weighted cross-entropy",
