@@ -54,8 +54,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
-from heatsink import evaluate, postprocess, spc, stats, study, viz
+from heatsink import evaluate, findings, postprocess, spc, stats, study, viz
 from heatsink import results as study_results
 from heatsink import spec as inspection
 from heatsink.data import load_dataset
@@ -280,3 +281,14 @@ chart[[f"rule{k}" for k in range(1, 5)]].sum().rename("frames flagged").to_frame
 saved = study_results.save_postprocess_results(
     results_dir, split_name, run.path.name, spec, verdicts["predicted"], confusion, tradeoff)
 print(saved)
+
+# %% [markdown]
+# ## What this chapter shows
+#
+# The line's verdict in one sentence, read from the results just saved (the same sentence
+# chapter 7 and the README give):
+
+# %% tags=["remove-input"]
+display(Markdown(findings.findings_markdown(results_dir, topics=["pass_fail"])
+                 or f"(No pass/fail finding: it is written for the test split, this run "
+                    f"judged the {split_name} split.)"))
