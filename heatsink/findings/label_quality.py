@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from heatsink.findings.text import signed, span
+from heatsink.findings.text import bullets, signed, span
 
 
 def label_quality_findings(folder: str | Path) -> list[str]:
@@ -46,7 +46,7 @@ def label_quality_findings(folder: str | Path) -> list[str]:
 
 def label_quality_markdown(folder: str | Path) -> str:
     """:func:`label_quality_findings` as a Markdown bullet list."""
-    return "\n".join(f"- {text}" for text in label_quality_findings(folder))
+    return bullets(label_quality_findings(folder))
 
 
 def image_ranking_finding(folder: Path) -> str | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES
 from heatsink.evaluate import paired_difference
-from heatsink.findings.text import pct, signed, with_interval
+from heatsink.findings.text import bullets, pct, signed, with_interval
 from heatsink.published import TWIN_NAMES, published_table
-from heatsink.results import load_evaluation, load_model_results
+from heatsink.results import load_evaluation
 
 #: Below this validation defect IoU an epoch counts as predicting (almost) background only.
 BACKGROUND_ONLY_IOU = 0.01
@@ -52,10 +53,11 @@ def model_findings(directory: str | Path, name: str, split: str = "val",
         If ``directory`` holds no results of ``name`` on ``split``.
     """
     directory = Path(directory)
-    payload = load_model_results(directory, split).get(name)
-    if payload is None:
+    stored = directory / "models" / f"{name}-{split}.json"
+    if not stored.exists():
         raise FileNotFoundError(f"{directory / 'models'}: no results of model {name!r} on "
                                 f"the {split} split (results.save_model_results writes them)")
+    payload = json.loads(stored.read_text())
     found = [
         _learning_curve(directory / "models" / f"{name}-history.csv", payload),
         _accuracy_floor(payload, reference),
@@ -69,8 +71,7 @@ def model_findings(directory: str | Path, name: str, split: str = "val",
 def model_findings_markdown(directory: str | Path, name: str, split: str = "val",
                             reference: str = "labels", n_boot: int = 1000) -> str:
     """:func:`model_findings` as a Markdown bullet list."""
-    return "\n".join(f"- {text}" for text in model_findings(directory, name, split,
-                                                              reference, n_boot))
+    return bullets(model_findings(directory, name, split, reference, n_boot))
 
 
 def _learning_curve(path: Path, payload: dict) -> str | None:
@@ -143,18 +144,31 @@ def _noise_change(directory: Path, name: str, split: str, payload: dict,
                   n_boot: int) -> str | None:
     if "truth" not in payload["scores"]:
         return None
-    truth = load_evaluation(directory, name, split, "truth")
-    labels = load_evaluation(directory, name, split, "labels")
     change = pct(payload, "truth", "miou_defects") - pct(payload, "labels", "miou_defects")
     text = (f"**Label noise and this score.** Against the twin's clean truth instead of its "
             f"labels, the defect mIoU changes by {signed(change)} points")
-    if truth is None or labels is None:
+    paired = label_noise_change(directory, name, split, n_boot)
+    if paired is None:
         return text + "."
-    paired = paired_difference(truth, labels, "miou_defects", n_boot=n_boot,
-                               same_reference=False)
     interval = f"[{signed(100 * paired['low'])}, {signed(100 * paired['high'])}]"
     if paired["low"] <= 0 <= paired["high"]:
         return (text + f" (95 % paired bootstrap interval {interval}, which holds zero): the "
                 "twin's injected label errors do not explain what the model misses.")
     return (text + f" (95 % paired bootstrap interval {interval}): the twin's injected label "
             "errors move the measured score by that much.")
+
+
+def label_noise_change(directory: Path, name: str, split: str = "val",
+                       n_boot: int = 1000) -> dict[str, float] | None:
+    """How the twin's clean truth moves a saved model's defect mIoU, with a paired interval.
+
+    The same predictions on the same images, scored against the truth and against the
+    labels (:func:`heatsink.evaluate.paired_difference`); None where either per-image file
+    is missing (real data, or results saved before per-image files existed).
+    """
+    truth = load_evaluation(directory, name, split, "truth")
+    labels = load_evaluation(directory, name, split, "labels")
+    if truth is None or labels is None:
+        return None
+    return paired_difference(truth, labels, "miou_defects", n_boot=n_boot,
+                             same_reference=False)

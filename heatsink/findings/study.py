@@ -7,7 +7,8 @@ from pathlib import Path
 
 from heatsink.evaluate import paired_difference
 from heatsink.findings.label_quality import image_ranking_finding
-from heatsink.findings.text import pct, rate, signed, signed_span, span, with_interval
+from heatsink.findings.model import label_noise_change
+from heatsink.findings.text import bullets, pct, rate, signed, signed_span, span, with_interval
 from heatsink.published import published_table, rank_orders
 from heatsink.results import (
     input_variants,
@@ -82,7 +83,7 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
 def findings_markdown(directory: str | Path, reference: str = "labels", n_boot: int = 1000,
                       topics: Sequence[str] | None = None) -> str:
     """:func:`findings` as a Markdown bullet list (empty if nothing has run)."""
-    return "\n".join(f"- {text}" for text in findings(directory, reference, n_boot, topics))
+    return bullets(findings(directory, reference, n_boot, topics))
 
 
 def _versus(directory: Path, a: str, b: str, val: dict[str, dict], reference: str,
@@ -254,12 +255,9 @@ def _noise_cap(val: dict[str, dict], directory: Path, n_boot: int) -> str | None
             "injects at its stated rate (the real rate is unknown).")
     excluding_zero, paired = 0, 0
     for name in cap.index:
-        truth = load_evaluation(directory, name, "val", "truth")
-        labels = load_evaluation(directory, name, "val", "labels")
-        if truth is None or labels is None:
+        difference = label_noise_change(directory, name, "val", n_boot)
+        if difference is None:
             continue
-        difference = paired_difference(truth, labels, "miou_defects", n_boot=n_boot,
-                                       same_reference=False)
         paired += 1
         excluding_zero += difference["low"] > 0 or difference["high"] < 0
     if paired:

@@ -36,3 +36,8 @@ def signed_span(values: list[float]) -> str:
 def rate(label: str, value: float, undefined: str) -> str:
     """`` (escape rate 12.5 %)``, or the reason a rate is undefined (its denominator is 0)."""
     return f" ({undefined})" if pd.isna(value) else f" ({label} {100 * value:.1f} %)"
+
+
+def bullets(sentences: list[str]) -> str:
+    """Findings as a Markdown bullet list (empty if there are none)."""
+    return "\n".join(f"- {text}" for text in sentences)
