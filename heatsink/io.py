@@ -51,6 +51,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def link_atomic(source: str | Path, path: str | Path) -> None:
+    """Make ``path`` a second name of the file ``source`` (a hard link), atomically.
+
+    For a file that is only ever replaced whole (as :func:`atomic_path` does), never changed
+    in place: both names keep the same bytes until ``source`` is replaced, after which
+    ``path`` still holds the old ones. Where hard links are not possible (another file
+    system), the file is copied instead.
+    """
+    import shutil
+
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+
 @contextlib.contextmanager
 def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (``folder/.lock``) for the ``with`` block.

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from heatsink import hardware, provenance
-from heatsink.io import atomic_path, write_text_atomic
+from heatsink.io import atomic_path, link_atomic, write_text_atomic
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -19,6 +19,26 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
     write_text_atomic(target, "new")
     assert target.read_text() == "new"
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_linked_file_keeps_its_bytes_when_the_source_is_replaced(tmp_path, monkeypatch,
+                                                                    links):
+    import os
+
+    def cross_device(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    if not links:  # another file system: copied instead
+        monkeypatch.setattr(os, "link", cross_device)
+    last, best = tmp_path / "last.keras", tmp_path / "best.keras"
+    write_text_atomic(last, "epoch 3")
+    write_text_atomic(best, "epoch 1")
+    link_atomic(last, best)
+    assert best.read_text() == "epoch 3" and best.samefile(last) == links
+    write_text_atomic(last, "epoch 4")
+    assert best.read_text() == "epoch 3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras", "last.keras"]
 
 
 def test_run_record_is_json_and_complete():

@@ -65,6 +65,31 @@ def test_precision_auto_follows_the_cpu(monkeypatch):
     assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
 
 
+def test_best_checkpoint_keeps_the_best_epoch_and_saves_each_model_once(tmp_path):
+    import json
+
+    import numpy as np
+    import tensorflow as tf
+
+    from heatsink.models import load_model
+    from heatsink.train import BestCheckpoint
+
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    checkpoint = BestCheckpoint(tmp_path, "val_defect_iou")
+    checkpoint.set_model(model)
+    for epoch, value in enumerate([0.5, 0.3, float("nan"), 0.7, 0.6]):
+        model.set_weights([np.full((2, 1), epoch, "float32"), np.zeros(1, "float32")])
+        checkpoint.on_epoch_end(epoch, {"val_defect_iou": value})
+        best, last = tmp_path / "best.keras", tmp_path / "last.keras"
+        assert load_model(last).get_weights()[0][0, 0] == epoch
+        best_epoch = json.loads((tmp_path / "best.json").read_text())["epoch"] - 1
+        assert best_epoch == {0: 0, 1: 0, 2: 0, 3: 3, 4: 3}[epoch]
+        assert load_model(best).get_weights()[0][0, 0] == best_epoch
+        assert best.samefile(last) == (best_epoch == epoch)  # one copy when best is last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.keras",
+                                                          "last.keras"]
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     from conftest import write_dataset
