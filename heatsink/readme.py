@@ -21,7 +21,8 @@ from heatsink.results import load_model_results, score_text
 START = "<!-- results: written by `heatsink study readme` from results/; do not edit -->"
 END = "<!-- end of results -->"
 
-#: Chapter 7's figure of every model's defect recall and IoU, under the results folder.
+#: Chapter 7's figure of every model's pixel accuracy, defect recall and IoU
+#: (:func:`heatsink.viz.model_scores_figure`), under the results folder.
 FIGURE = Path("figures") / "models.png"
 
 #: Columns of the README table: (result field, heading).
@@ -91,8 +92,9 @@ def readme_block(directory: str | Path, readme_dir: str | Path) -> str:
     figure = directory / FIGURE
     if figure.exists():
         link = Path(os.path.relpath(figure, readme_dir)).as_posix()
-        parts.append(f"![Recall and IoU of each defect class, per model, with 95 % "
-                     f"intervals (chapter 7)]({link})")
+        parts.append(f"![Each model's pixel accuracy beside the all-background score, and "
+                     f"its recall and IoU per defect class, with 95 % intervals "
+                     f"(chapter 7)]({link})")
     parts.append(results_table(directory))
     return "\n\n".join(part for part in parts if part)
 

@@ -274,3 +274,32 @@ def test_a_per_image_file_left_from_another_run_is_not_used(tmp_path):
     other.to_table().to_csv(tmp_path / "models" / "toy-val-per-image-labels.csv")
     assert load_evaluation(tmp_path, "toy") is None  # its scores are not the stored ones
     assert load_evaluation(tmp_path, "toy", reference="truth") is None  # never saved
+
+
+def test_the_model_figure_puts_the_best_on_top_beside_the_all_background_floor(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from heatsink.viz import model_scores_figure
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
+    for name, found in (("good", 11), ("half", 5), ("none", 0)):
+        pred = truth.copy()
+        pred[10, 1 + found:12] = 0
+        evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
+        save_model_results(tmp_path, name, fake_run(), evaluations, n_boot=20)
+    results = load_model_results(tmp_path)
+    fig = model_scores_figure(results, title="toy")
+    accuracy, recall, iou = fig.axes
+    assert iou.get_title() == "IoU per defect class"
+    assert [t.get_text() for t in accuracy.get_yticklabels()] == ["none", "half", "good"]
+    floor = [line for line in accuracy.get_lines() if line.get_linestyle() == "--"]
+    assert floor[0].get_xdata()[0] == pytest.approx(
+        100 * results["good"]["scores"]["labels"]["all_background_accuracy"])
+    scratch = next(line for line in recall.get_lines() if line.get_label() == "scratch")
+    assert list(scratch.get_xdata()) == pytest.approx([0, 100 * 5 / 11, 100])  # none..good
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "background everywhere", "scratch", "stain"]
+    with pytest.raises(ValueError, match="no model results"):
+        model_scores_figure({})
