@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -240,17 +241,23 @@ def test_score_intervals_match_the_table_and_fall_back_to_the_value(tmp_path):
     assert bare["low"] == bare["high"] == bare["value"]
 
 
-def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
-    from heatsink.results import paired_table
-
+def three_models(directory: Path, n_boot: int = 5) -> dict[str, dict]:
+    """Saved results of three toy models finding all, 5 of 11 and none of a scratch's
+    pixels, and all of a stain's, on three identical images."""
     truth = np.zeros((16, 16), np.uint8)
     truth[10, 1:12], truth[2:6, 2:6] = 1, 2
     for name, found in (("good", 11), ("half", 5), ("none", 0)):
         pred = truth.copy()
         pred[10, 1 + found:12] = 0
         evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
-        save_model_results(tmp_path, name, fake_run(), evaluations, n_boot=5)
-    results = load_model_results(tmp_path)
+        save_model_results(directory, name, fake_run(), evaluations, n_boot=n_boot)
+    return load_model_results(directory)
+
+
+def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
+    from heatsink.results import paired_table
+
+    results = three_models(tmp_path)
     table = paired_table(tmp_path, results, n_boot=50)
     assert table.index.name == "good against" and sorted(table.index) == ["half", "none"]
     # defect mIoU = (scratch IoU + stain IoU 1) / 2
@@ -282,14 +289,7 @@ def test_the_model_figure_puts_the_best_on_top_beside_the_all_background_floor(t
     matplotlib.use("Agg")
     from heatsink.viz import model_scores_figure
 
-    truth = np.zeros((16, 16), np.uint8)
-    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
-    for name, found in (("good", 11), ("half", 5), ("none", 0)):
-        pred = truth.copy()
-        pred[10, 1 + found:12] = 0
-        evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
-        save_model_results(tmp_path, name, fake_run(), evaluations, n_boot=20)
-    results = load_model_results(tmp_path)
+    results = three_models(tmp_path, n_boot=20)
     fig = model_scores_figure(results, title="toy")
     accuracy, recall, iou = fig.axes
     assert iou.get_title() == "IoU per defect class"
