@@ -70,6 +70,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
+from matplotlib.ticker import MaxNLocator
 
 from heatsink import evaluate, findings, metrics, stats, study
 from heatsink import results as study_results
@@ -179,6 +180,7 @@ ax_iou.set_ylabel("validation defect IoU")
 ax_acc.set_ylabel("validation pixel accuracy")
 for ax in (ax_iou, ax_acc):
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax_iou.legend(fontsize=8, ncol=2)
 fig.suptitle(f"{name}: validation scores per epoch", fontsize=10)
 fig.tight_layout()
