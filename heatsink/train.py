@@ -427,11 +427,15 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
                                      shuffle=True, seed=config.seed)
         val_data = make_tf_dataset(ds, val_ids, size=config.image_size,
                                    batch_size=config.batch_size)
+        # Keras runs the callbacks in this order at each epoch's end: the backup, which marks
+        # the epoch done for a resume, comes after the epoch's checkpoints and history row,
+        # so a run killed in between redoes the epoch (its repeated row is dropped by
+        # Run.history) instead of resuming past an epoch whose outputs were never written
         callbacks = [
-            tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
             EpochTiming(len(train_ids)),
             BestCheckpoint(run_dir, "val_defect_iou"),
             tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         ]
         logger = tf.get_logger()
         level = logger.level

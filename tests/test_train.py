@@ -141,6 +141,28 @@ def test_a_folder_another_process_trains_in_is_refused_until_it_is_free(tiny_dat
     assert train(config, ds, tmp_path / "run", verbose=0, n_boot=5).finished
 
 
+def test_a_run_killed_while_checkpointing_redoes_that_epoch(tiny_data, tmp_path, monkeypatch):
+    from heatsink import train as training
+    from heatsink.data import load_dataset
+
+    ds = load_dataset(tiny_data)
+    config = TrainConfig.from_dict({**TINY, "epochs": 3})
+    save = training.BestCheckpoint.on_epoch_end
+
+    def killed_in_epoch_2(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed while saving epoch 2's checkpoints")
+        save(self, epoch, logs)
+
+    monkeypatch.setattr(training.BestCheckpoint, "on_epoch_end", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(config, ds, tmp_path / "run", verbose=0, n_boot=5)
+    monkeypatch.setattr(training.BestCheckpoint, "on_epoch_end", save)
+    run = training.train(config, ds, tmp_path / "run", verbose=0, n_boot=5)
+    assert list(run.history.index) == [0, 1, 2]  # epoch 2 redone, not skipped
+    assert run.metrics["best_epoch"] in (1, 2, 3)
+
+
 def test_same_seed_gives_the_same_training(tiny_data, tmp_path):
     from heatsink.data import load_dataset
     from heatsink.train import train
