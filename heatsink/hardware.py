@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 #: CPU flags (as Linux names them in /proc/cpuinfo) that give fast bfloat16 matrix maths.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -67,3 +68,14 @@ def summary_line() -> str:
     d = describe()
     bf16 = ", ".join(d["bf16"]) if d["bf16"] else "no bf16"
     return f"{d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB, {bf16}, no GPU"
+
+
+def short_line(described: dict[str, Any]) -> str:
+    """``"AMD EPYC, 2 cores, avx512_bf16"``: a recorded :func:`describe` dict, for tables.
+
+    An empty dict (a record that predates hardware) gives an empty string.
+    """
+    if not described:
+        return ""
+    bf16 = ", ".join(described.get("bf16") or []) or "no bf16"
+    return f"{described.get('cpu')}, {described.get('cores')} cores, {bf16}"

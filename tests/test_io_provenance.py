@@ -79,6 +79,13 @@ def test_bf16_detection_reads_the_flags(monkeypatch):
     assert "no bf16" in hardware.summary_line()
 
 
+def test_a_recorded_machine_reads_as_one_short_line():
+    recorded = {"cpu": "AMD EPYC 9B14", "cores": 2, "memory_gib": 23.4, "bf16": ["avx512_bf16"]}
+    assert hardware.short_line(recorded) == "AMD EPYC 9B14, 2 cores, avx512_bf16"
+    assert hardware.short_line({**recorded, "bf16": []}) == "AMD EPYC 9B14, 2 cores, no bf16"
+    assert hardware.short_line({}) == ""  # a record older than the hardware field
+
+
 def test_git_sha_ignores_the_study_outputs_but_not_code(tmp_path):
     import subprocess
 
