@@ -25,6 +25,7 @@ import yaml
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path
 from heatsink.provenance import code_hash, run_record
+from heatsink.results import chapter_times
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
@@ -378,9 +379,12 @@ def run_study(
 
 
 def _write_chapter_times(executed: Path, results: Path) -> None:
-    """``results/chapters.csv``: each executed chapter's time, commit, data and hardware."""
-    from heatsink.results import chapter_times
+    """``results/chapters.csv``: each executed chapter's time, commit, data and hardware.
 
+    ``chapter_times`` is imported with this module, not here: a study runs for hours, and an
+    import after a ``git pull`` mid-run could meet a package half old, half new and stop the
+    run after the chapter it had just executed (it once did).
+    """
     times = chapter_times(executed)
     results.mkdir(parents=True, exist_ok=True)
     with atomic_path(results / "chapters.csv") as tmp:
