@@ -257,8 +257,9 @@ def test_label_quality_findings_quote_chapter_5s_tables(tmp_path):
     assert ("the cleanlab ranking's top 10 % (2 images): 100 % of them hold an injected "
             "error" in text)
     assert "against 20.0 % of all images" in text and "It is the best of 4 slices" in text
-    assert ("5 suspect components cover 2 of the 4 injected errors (missed stain 0 of 2, class "
-            "swap 1 of 1, seam inconsistency 1 of 1), but only 40.0 %") in text
+    assert ("5 suspect components overlap 2 of the 4 injected errors (missed stain 0 of 2, "
+            "class swap 1 of 1, seam inconsistency 1 of 1), a lenient match") in text
+    assert "and only 40.0 % of them are injected errors" in text
     assert "sloppy boundary" not in text
     # class swaps: 1 of 3 hit an error; by confidence 0007 (0.95, none) then 0002 (0.9, hit)
     assert "class swaps are errors 33 % of the time, 50 % among the 2 most confident" in text

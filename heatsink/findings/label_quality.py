@@ -129,9 +129,11 @@ def _components(detection: Path, at_n: Path) -> str | None:
                       for _, row in table[(table["error"] != "any")
                                           & (table["n_errors"] > 0)].iterrows())
     text = (f"**Suspect components.** cleanlab's {int(overall['n_components']):,} suspect "
-            f"components cover {int(overall['found'])} of the {int(overall['n_errors'])} "
-            f"injected errors ({kinds}), but only {100 * overall['precision']:.1f} % of them "
-            "are injected errors: most mark where the model, not the label, is wrong.")
+            f"components overlap {int(overall['found'])} of the {int(overall['n_errors'])} "
+            f"injected errors ({kinds}), a lenient match that credits any suspect component "
+            "on or beside a mislabelled object, whatever it marks; and only "
+            f"{100 * overall['precision']:.1f} % of them are injected errors: most mark where "
+            "the model, not the label, is wrong.")
     if at_n.exists():
         top = pd.read_csv(at_n).set_index("kind")
         columns = sorted((c for c in top.columns if c.startswith("top_")),
