@@ -66,8 +66,7 @@ def describe() -> dict[str, object]:
 def summary_line() -> str:
     """The hardware in one line, for tables and benchmark output."""
     d = describe()
-    bf16 = ", ".join(d["bf16"]) if d["bf16"] else "no bf16"
-    return f"{d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB, {bf16}, no GPU"
+    return f"{short_line(d)}, {d['memory_gib']} GiB, no GPU"
 
 
 def short_line(described: dict[str, Any]) -> str:
