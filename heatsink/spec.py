@@ -329,6 +329,25 @@ def inspect_masks(masks: Iterable[tuple[str, np.ndarray]], spec: Spec) -> pd.Dat
     return judge_table(table, spec)
 
 
+def _aligned_verdicts(pred_verdicts: pd.Series, true_verdicts: pd.Series
+                      ) -> tuple[pd.Series, pd.Series]:
+    """Both verdict series, checked (PASS/FAIL, unique ids, the same ids) and aligned."""
+    pred = pd.Series(pred_verdicts)
+    true = pd.Series(true_verdicts)
+    for what, series in (("predicted", pred), ("true", true)):
+        if series.index.has_duplicates:
+            raise HeatsinkError(f"{what} verdicts have duplicate ids")
+        bad = sorted(set(series.astype(str)) - {PASS, FAIL})
+        if bad:
+            raise HeatsinkError(f"{what} verdicts must be PASS or FAIL, found {bad[:5]}")
+    missing = pred.index.symmetric_difference(true.index)
+    if len(missing):
+        raise HeatsinkError(
+            f"predicted and true verdicts cover different ids, e.g. {list(missing[:5])}"
+        )
+    return pred.reindex(true.index), true
+
+
 def pass_fail_confusion(pred_verdicts: pd.Series, true_verdicts: pd.Series) -> dict[str, float]:
     """Part-level confusion of predicted against true verdicts; FAIL is the positive class.
 
@@ -344,20 +363,7 @@ def pass_fail_confusion(pred_verdicts: pd.Series, true_verdicts: pd.Series) -> d
         (good part failed: overkill), ``tn``, ``n``, ``escape_rate`` = fn / (tp + fn) and
         ``overkill_rate`` = fp / (fp + tn); a rate is NaN when its denominator is 0.
     """
-    pred = pd.Series(pred_verdicts)
-    true = pd.Series(true_verdicts)
-    for what, series in (("predicted", pred), ("true", true)):
-        if series.index.has_duplicates:
-            raise HeatsinkError(f"{what} verdicts have duplicate ids")
-        bad = sorted(set(series.astype(str)) - {PASS, FAIL})
-        if bad:
-            raise HeatsinkError(f"{what} verdicts must be PASS or FAIL, found {bad[:5]}")
-    missing = pred.index.symmetric_difference(true.index)
-    if len(missing):
-        raise HeatsinkError(
-            f"predicted and true verdicts cover different ids, e.g. {list(missing[:5])}"
-        )
-    pred = pred.reindex(true.index)
+    pred, true = _aligned_verdicts(pred_verdicts, true_verdicts)
     p_fail, t_fail = pred == FAIL, true == FAIL
     tp = int((p_fail & t_fail).sum())
     fn = int((~p_fail & t_fail).sum())
@@ -428,3 +434,29 @@ def failed_rule_counts(judged: pd.DataFrame) -> pd.Series:
                 raise HeatsinkError(f"unknown rule in failed_rules: {failure!r}")
             counts[rule] += 1
     return pd.Series(counts, name="frames", dtype=int)
+
+
+def escape_causes(pred_verdicts: pd.Series, reference: pd.DataFrame) -> pd.Series:
+    """The rules the reference fails each escape on: why defective frames were passed.
+
+    An escape is a frame the reference fails and the model passes. Each escape counts once
+    for every rule its *reference* measurements break, so the counts say which of the
+    model's measurements fall short (e.g. a scratch predicted in pieces, each shorter than
+    the length limit, where the label has one long scratch).
+
+    Parameters
+    ----------
+    pred_verdicts : Series of "PASS"/"FAIL"
+        The model's verdicts, indexed by frame id.
+    reference : DataFrame
+        A :func:`judge_table` result of the reference masks (labels, or clean truth) over
+        the same frame ids.
+
+    Returns
+    -------
+    Series
+        Escapes per rule, indexed by :data:`RULES` (a frame may break several).
+    """
+    pred, true = _aligned_verdicts(pred_verdicts, reference["verdict"])
+    escaped = (true == FAIL) & (pred == PASS)
+    return failed_rule_counts(reference.loc[escaped[escaped].index]).rename("escapes")

@@ -216,10 +216,17 @@ confusion
 inspection.limits_in_context(tables["labelled"], spec).round(2)
 
 # %% [markdown]
-# Which rules fail, per source (a frame can fail several):
+# Which rules fail, per source, and which rules the model's escapes break in each
+# reference: a rule that the reference breaks far more often than the model's masks do
+# is one whose measurement the model gets short (a frame can fail several rules):
 
 # %%
-pd.DataFrame({k: inspection.failed_rule_counts(v) for k, v in verdicts.items()})
+failed_rules = pd.DataFrame({k: inspection.failed_rule_counts(v) for k, v in verdicts.items()})
+escapes = pd.DataFrame({
+    f"against {ref}": inspection.escape_causes(verdicts["predicted"]["verdict"], verdicts[ref])
+    for ref in verdicts if ref != "predicted"
+})
+failed_rules.join(escapes.add_prefix("escapes "))
 
 # %% [markdown]
 # ## Trading escapes for overkill
@@ -279,7 +286,8 @@ chart[[f"rule{k}" for k in range(1, 5)]].sum().rename("frames flagged").to_frame
 
 # %%
 saved = study_results.save_postprocess_results(
-    results_dir, split_name, run.path.name, spec, verdicts["predicted"], confusion, tradeoff)
+    results_dir, split_name, run.path.name, spec, verdicts["predicted"], confusion, tradeoff,
+    failed_rules=failed_rules, escapes=escapes)
 print(saved)
 
 # %% [markdown]

@@ -208,14 +208,24 @@ if at_k.exists():  # written with a row number as its second index column
 study_results.passfail_summary(results_dir)
 
 # %% [markdown]
-# ## Compute
-#
-# Each chapter's last execution (the one the book shows) and the training time of each
-# model. A chapter's wall time does not include training it resumed from checkpoints of an
-# earlier, interrupted execution; the models' own hours do.
+# Frames that break each rule of the spec, per source of masks, and the rules the escapes
+# break in each reference (test split):
 
 # %%
-study_results.chapter_times(Path(executed).expanduser() if executed else study.NOTEBOOK_DIR)
+study_results.passfail_rules(results_dir)
+
+# %% [markdown]
+# ## Compute
+#
+# Each chapter's last execution (the one the book shows; this page's own is in its run
+# record at the top, since it is still running when this table is read) and the training
+# time of each model. A chapter's wall time does not include training it resumed from
+# checkpoints of an earlier, interrupted execution; the models' own hours do.
+
+# %%
+study_results.chapter_times(
+    Path(executed).expanduser() if executed else study.NOTEBOOK_DIR
+).drop(index="07_results", errors="ignore")
 
 # %% [markdown]
 # The trained weights are not part of the repository; regenerating them is `make study`

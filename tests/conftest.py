@@ -94,11 +94,12 @@ def fake_run() -> SimpleNamespace:
     )
 
 
-def write_passfail(directory: Path, model: str = "m") -> Path:
+def write_passfail(directory: Path, model: str = "m", rules: bool = True) -> Path:
     """Write chapter 6's pass/fail results for 10 test frames with the chapter's own writer.
 
-    Against the labels: 3 defective frames failed, 1 passed (an escape), 2 good frames
-    failed (overkill), 4 passed; against the clean truth no frame is defective.
+    Against the labels: 3 defective frames failed, 1 passed (an escape, on the scratch
+    length rule), 2 good frames failed (overkill), 4 passed; against the clean truth no
+    frame is defective. ``rules=False`` leaves out the rule counts (an older file).
     """
     from heatsink.results import save_postprocess_results
     from heatsink.spec import Spec
@@ -111,8 +112,16 @@ def write_passfail(directory: Path, model: str = "m") -> Path:
     frames = pd.DataFrame({"verdict": ["FAIL"] * 5 + ["PASS"] * 5},
                           index=[f"{k:04d}" for k in range(10)])
     tradeoff = pd.DataFrame({"scale": [1.0], "escape_rate": [0.25], "overkill_rate": [1 / 3]})
+    if not rules:
+        return save_postprocess_results(directory, "test", model, Spec("t"), frames,
+                                        confusion, tradeoff)
+    rule_names = ["stain area", "stain count", "scratch length", "defect percent"]
+    failed = pd.DataFrame({"predicted": [2, 1, 3, 0], "labelled": [1, 1, 2, 1],
+                           "clean truth": [0, 0, 0, 0]}, index=rule_names)
+    escapes = pd.DataFrame({"against labelled": [0, 0, 1, 0],
+                            "against clean truth": [0, 0, 0, 0]}, index=rule_names)
     return save_postprocess_results(directory, "test", model, Spec("t"), frames, confusion,
-                                    tradeoff)
+                                    tradeoff, failed_rules=failed, escapes=escapes)
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,10 @@ def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_
     assert text == ("**On the line,** the chosen model (gslu-wcce+dice) under the example spec "
                     "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "
                     "ones (overkill 33.3 %), against the verdicts the labels give under the "
-                    "same spec.")
+                    "same spec. Most escapes (1 of 1) break the labels' scratch-length rule: "
+                    "the model's masks break it on 3 test frames, the labels on 2.")
+    write_passfail(tmp_path, model="gslu-wcce+dice", rules=False)  # a file without them
+    assert findings(tmp_path, n_boot=50)[0].endswith("under the same spec.")
 
 
 def test_undefined_rates_and_zero_changes_read_plainly():

@@ -166,6 +166,21 @@ def test_passfail_summary_reads_chapter_6s_files(tmp_path):
     assert np.isnan(table.loc[("test", "against clean truth"), "escape_rate"])
 
 
+def test_passfail_rules_reads_the_rule_counts_and_escapes_per_rule(tmp_path):
+    from heatsink.results import passfail_rules
+
+    assert passfail_rules(tmp_path).empty
+    write_passfail(tmp_path, rules=False)
+    assert passfail_rules(tmp_path).empty  # a file from before the rule counts
+    write_passfail(tmp_path)
+    table = passfail_rules(tmp_path)
+    assert list(table.columns) == ["predicted", "labelled", "clean truth",
+                                   "escapes against labelled", "escapes against clean truth"]
+    assert table.loc["scratch length", "predicted"] == 3
+    assert table.loc["scratch length", "escapes against labelled"] == 1
+    assert table["escapes against clean truth"].sum() == 0
+
+
 def test_loss_sweep_picks_the_model_with_loss_variants():
     from heatsink.results import loss_sweep
 

@@ -222,6 +222,30 @@ def test_failed_rule_counts_counts_each_rule_once_per_row():
         failed_rule_counts(pd.DataFrame({"failed_rules": ["colour 3 > 2"]}))
 
 
+def test_escape_causes_names_the_rules_the_reference_fails_escaped_frames_on():
+    from heatsink.spec import escape_causes
+
+    spec = Spec("t", min_object_px=2, max_scratch_length=25, max_stain_count=1)
+    whole, pieces, blank = (np.zeros((64, 64), np.uint8) for _ in range(3))
+    whole[5, 2:42] = SCRATCH  # one 40 px scratch, over the limit
+    pieces[5, 2:20] = SCRATCH  # the same scratch predicted in two 18 px pieces
+    pieces[5, 24:42] = SCRATCH
+    stains = np.zeros((64, 64), np.uint8)
+    stains[30:33, 5:8] = STAIN
+    stains[30:33, 20:23] = STAIN  # two stains: over the count limit
+    labels = inspect_masks([("split", whole), ("stains", stains), ("caught", whole),
+                            ("good", blank), ("overkill", blank)], spec)
+    predicted = inspect_masks([("split", pieces), ("stains", blank), ("caught", whole),
+                               ("good", blank), ("overkill", stains)], spec)
+    assert predicted.loc["split", "verdict"] == "PASS"  # each piece is under the limit
+    causes = escape_causes(predicted["verdict"], labels)
+    assert causes.to_dict() == {"stain area": 0, "stain count": 1, "scratch length": 1,
+                                "defect percent": 0}
+    assert causes.sum() == pass_fail_confusion(predicted["verdict"], labels["verdict"])["fn"]
+    with pytest.raises(HeatsinkError, match="different ids"):
+        escape_causes(predicted["verdict"].drop("good"), labels)
+
+
 def test_limits_in_context_sets_each_limit_beside_its_measurements():
     from heatsink.spec import limits_in_context
 

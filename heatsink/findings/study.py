@@ -16,6 +16,7 @@ from heatsink.results import (
     load_evaluation,
     load_model_results,
     loss_sweep,
+    passfail_rules,
     passfail_summary,
 )
 
@@ -281,4 +282,20 @@ def _pass_fail(directory: Path, test: dict[str, dict]) -> str | None:
             f"{rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
             f"{overkill} good one{'' if overkill == 1 else 's'}"
             f"{rate('overkill', row['overkill_rate'], 'no frame is good')}, against the "
-            "verdicts the labels give under the same spec.")
+            f"verdicts the labels give under the same spec.{_escape_cause(directory, escapes)}")
+
+
+def _escape_cause(directory: Path, escapes: int) -> str:
+    """`` Most escapes (17 of 26) break the labels' scratch-length rule: …`` (or nothing)."""
+    rules = passfail_rules(directory, "test")
+    column = f"escapes {PASSFAIL_LABELS}"
+    if not escapes or column not in rules or not {"predicted", "labelled"} <= set(rules):
+        return ""
+    rule = rules[column].idxmax()
+    n = int(rules.loc[rule, column])
+    lead = (f"Most escapes ({n} of {escapes}) break" if 2 * n > escapes
+            else f"The rule the escapes break most often ({n} of {escapes}) is")
+    predicted = int(rules.loc[rule, "predicted"])
+    return (f" {lead} the labels' {rule.replace(' ', '-')} rule: the model's masks break it on "
+            f"{predicted} test frame{'' if predicted == 1 else 's'}, the labels on "
+            f"{int(rules.loc[rule, 'labelled'])}.")

@@ -9,9 +9,9 @@ One module per job:
   (:func:`save_postprocess_results`) and figures (:func:`save_figure`);
 * :mod:`~heatsink.results.tables` turns them into the book's tables: :func:`model_table`,
   :func:`paired_table` (every model against the best, image by image),
-  :func:`label_noise_cap`, :func:`training_table`, :func:`passfail_summary`, and the
-  scores with their intervals as text (:func:`score_text`) or long form
-  (:func:`score_intervals`);
+  :func:`label_noise_cap`, :func:`training_table`, chapter 6's :func:`passfail_summary` and
+  :func:`passfail_rules`, and the scores with their intervals as text (:func:`score_text`)
+  or long form (:func:`score_intervals`);
 * :mod:`~heatsink.results.runs` finds the runs that belong together (:func:`loss_sweep`,
   :func:`input_variants`);
 * :mod:`~heatsink.results.timing` says what the run cost: :func:`chapter_times`,
@@ -37,6 +37,7 @@ from heatsink.results.tables import (
     label_noise_cap,
     model_table,
     paired_table,
+    passfail_rules,
     passfail_summary,
     score_intervals,
     score_text,
@@ -56,6 +57,7 @@ __all__ = [
     "loss_sweep",
     "model_table",
     "paired_table",
+    "passfail_rules",
     "passfail_summary",
     "remove_model_results",
     "save_figure",

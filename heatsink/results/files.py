@@ -203,13 +203,18 @@ def save_postprocess_results(
     frames: pd.DataFrame,
     confusion: pd.DataFrame,
     tradeoff: pd.DataFrame,
+    failed_rules: pd.DataFrame | None = None,
+    escapes: pd.DataFrame | None = None,
 ) -> Path:
     """Write chapter 6's results to ``directory/postprocess/``.
 
     ``<split>-frames.csv`` holds the per-frame measurements and verdicts of the model's
     masks (numbers only, nothing derived from pixels but them); ``<split>-passfail.json``
-    the model and spec identity, the pass/fail confusion against each reference and the
-    spec trade-off. Returns the JSON's path.
+    the model and spec identity, the pass/fail confusion against each reference, the spec
+    trade-off and, when given, the frames failing each rule per source (``failed_rules``:
+    one column per source, :func:`heatsink.spec.failed_rule_counts`) and the escapes per
+    rule against each reference (``escapes``: one column per reference, as the rows of
+    ``confusion`` are named; :func:`heatsink.spec.escape_causes`). Returns the JSON's path.
     """
     folder = Path(directory) / "postprocess"
     with atomic_path(folder / f"{split}-frames.csv") as tmp:
@@ -225,6 +230,10 @@ def save_postprocess_results(
                       for k, row in confusion.iterrows()},
         "tradeoff": [{c: _plain(v) for c, v in row.items()} for _, row in tradeoff.iterrows()],
     }
+    for key, table in (("failed_rules", failed_rules), ("escapes_by_rule", escapes)):
+        if table is not None:
+            payload[key] = {str(c): {str(r): _plain(v) for r, v in table[c].items()}
+                            for c in table.columns}
     path = folder / f"{split}-passfail.json"
     write_text_atomic(path, json.dumps(payload, indent=2))
     return path

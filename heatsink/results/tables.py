@@ -216,3 +216,25 @@ def passfail_summary(directory: str | Path) -> pd.DataFrame:
     table = pd.DataFrame(list(rows.values()), index=index, columns=columns)
     numbers = ["n", "escapes", "overkill", "escape_rate", "overkill_rate"]
     return table.astype(dict.fromkeys(numbers[:3], "Int64") | dict.fromkeys(numbers[3:], float))
+
+
+def passfail_rules(directory: str | Path, split: str = "test") -> pd.DataFrame:
+    """Chapter 6's rule counts: frames failing each rule per source, and escapes per rule.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by rule; one column per source of masks (``predicted``, ``labelled``,
+        ``clean truth``: frames that break the rule) and one per reference
+        (``escapes against labelled``, …: the model's escapes that break the rule in the
+        reference). Empty if chapter 6 has not run on ``split`` or its file predates these
+        counts.
+    """
+    path = Path(directory) / "postprocess" / f"{split}-passfail.json"
+    if not path.exists():
+        return pd.DataFrame()
+    payload = json.loads(path.read_text())
+    columns = {**payload.get("failed_rules", {}),
+               **{f"escapes {ref}": counts
+                  for ref, counts in payload.get("escapes_by_rule", {}).items()}}
+    return pd.DataFrame(columns).astype("Int64").rename_axis("rule")
