@@ -52,6 +52,7 @@ n_table = 10  # rows of the stain table shown
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
@@ -149,19 +150,25 @@ else:
 # ## Scratch lengths and stain areas
 #
 # Per frame, the longest scratch and the largest stain as predicted against as labelled
-# (frames where either mask has one). Points on the diagonal are measured right; points
-# on the horizontal axis are defects the model missed.
+# (frames where either mask has one). Points on the diagonal are measured right, points
+# below it measured short; points on the horizontal axis are defects the model missed.
+# Stain areas span orders of magnitude, so their axes are logarithmic above 100 pixels
+# (linear below, to keep the zeros).
 
 # %% tags=["hide-input"]
 pred, lab = tables["predicted"], tables["labelled"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 length_unit = "mm" if spec.mm_per_px else "px"
 for ax, column, unit in ((axes[0], "LongestScratchLength", length_unit),
-                         (axes[1], "LargestStainPixels", "px")):
+                         (axes[1], "LargestStainPixels", "pixels")):
     both = (pred[column] > 0) | (lab[column] > 0)
     ax.scatter(lab.loc[both, column], pred.loc[both, column], s=12, alpha=0.6)
     top = max(float(lab[column].max()), float(pred[column].max()), 1.0)
-    ax.plot([0, top], [0, top], color="0.5", linewidth=1)
+    diagonal = np.linspace(0, top, 2000)  # many points: straight also on the log axes
+    ax.plot(diagonal, diagonal, color="0.5", linewidth=1)
+    if column == "LargestStainPixels":
+        ax.set_xscale("symlog", linthresh=100)
+        ax.set_yscale("symlog", linthresh=100)
     ax.set_xlabel(f"labelled ({unit})")
     ax.set_ylabel(f"predicted ({unit})")
     ax.set_title(f"{column} ({both.sum()} frames)", fontsize=10)
