@@ -83,7 +83,7 @@ def _run_lengths(flags: np.ndarray) -> np.ndarray:
 
 
 def individuals_chart(
-    values: Sequence[float], baseline: int | slice | None = None
+    values: Sequence[float], baseline: int | slice | None = None, floor: float | None = None
 ) -> pd.DataFrame:
     """Individuals and moving-range chart with Western Electric rule flags.
 
@@ -94,13 +94,18 @@ def individuals_chart(
     baseline : int, slice or None
         The points the limits are estimated from: all points (None), the first
         ``baseline`` points (int), or a contiguous positional slice.
+    floor : float, optional
+        The smallest value the measurement can take (0 for an area or a count): a lower
+        limit below it is raised to it, as is usual for such charts, since no point can
+        fall beneath it.
 
     Returns
     -------
     DataFrame
         One row per point: ``value``, ``moving_range`` (|x_i − x_{i−1}|, NaN for the
         first point), ``in_baseline``, ``centre``, ``ucl``, ``lcl`` (centre ± 2.66·MR̄),
-        ``mr_centre`` (MR̄), ``mr_ucl`` (3.267·MR̄), booleans ``rule1`` … ``rule4`` (see
+        ``mr_centre`` (MR̄), ``mr_ucl`` (3.267·MR̄), with ``lcl`` not below
+        ``floor``; booleans ``rule1`` … ``rule4`` (see
         the module notes) and ``out_of_control`` (any rule).
 
     Raises
@@ -114,6 +119,8 @@ def individuals_chart(
         raise ValueError(f"values must be one-dimensional, got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("values must all be finite numbers")
+    if floor is not None and (x < floor).any():
+        raise ValueError(f"values below the floor {floor}: {x[x < floor][:5].tolist()}")
     n = len(x)
     window = _baseline_slice(baseline, n)
 
@@ -139,7 +146,7 @@ def individuals_chart(
             "in_baseline": in_baseline,
             "centre": centre,
             "ucl": centre + E2 * mr_bar,
-            "lcl": centre - E2 * mr_bar,
+            "lcl": centre - E2 * mr_bar if floor is None else max(centre - E2 * mr_bar, floor),
             "mr_centre": mr_bar,
             "mr_ucl": D4 * mr_bar,
             "rule1": rule1,

@@ -265,20 +265,21 @@ tradeoff.round(3)
 #
 # The frames of the test split in id order stand in for a production sequence. The
 # individuals chart takes its centre line and limits (centre ± 2.66 × the mean moving
-# range) from the first frames, then flags the Western Electric rules: one point beyond
-# 3σ (rule 1), two of three beyond 2σ on one side (2), four of five beyond 1σ (3), eight
-# in a row on one side (4).
+# range; the lower limit no lower than 0, the smallest area there is) from the first
+# frames, then flags the Western Electric rules: one point beyond 3σ (rule 1), two of
+# three beyond 2σ on one side (2), four of five beyond 1σ (3), eight in a row on one
+# side (4).
 #
 # Two cautions. An individuals chart assumes roughly normal, independent values, and the
-# largest stain's area is neither: many frames have none, a few have large ones, so the
-# run rules fire more often than their nominal rates. And the synthetic twin has no process
+# largest stain's area is not normal: it is skewed, most frames' largest stains small and
+# a few large, so the upper limit is crossed more often than its nominal rate. And the synthetic twin has no process
 # to drift: its parts are drawn independently of one another and its image ids are
 # shuffled, so every point flagged here is a false alarm by construction. The chart shows
 # how often these rules cry wolf on this measurement, not a process change.
 
 # %% tags=["hide-input"]
 series = tables["predicted"][spc_measure].sort_index()
-chart = spc.individuals_chart(series, baseline=min(spc_baseline, len(series)))
+chart = spc.individuals_chart(series, baseline=min(spc_baseline, len(series)), floor=0)
 fig, ax = plt.subplots(figsize=(10, 3.4))
 spc.plot_run_chart(chart, ax=ax, title=f"{name}: predicted {spc_measure}, frames in id order")
 ax.set_xlabel("frame (test split, id order)")

@@ -29,6 +29,16 @@ def test_limits_from_known_moving_range():
     assert not chart["out_of_control"].any()
 
 
+def test_a_floor_raises_a_lower_limit_below_it_and_only_that():
+    areas = [0.0, 4.0] * 10  # centre 2, MR̄ 4: the lower limit would be 2 − 10.64 < 0
+    chart = individuals_chart(areas, floor=0)
+    assert chart["lcl"].iloc[0] == 0 and chart["ucl"].iloc[0] == pytest.approx(2 + 10.64)
+    assert chart["lcl"].tolist() == [0.0] * 20
+    assert individuals_chart(NOISE, floor=0)["lcl"].iloc[0] == pytest.approx(10 - 2.66)
+    with pytest.raises(ValueError, match="below the floor"):
+        individuals_chart([1.0, -1.0, 2.0], floor=0)
+
+
 def test_single_outlier_triggers_rule1_only_there():
     values = list(NOISE)
     values[12] = 30.0
