@@ -123,7 +123,9 @@ published.published_table()[["model", "measure", "value", "unit", "split", "cita
 
 # %% [markdown]
 # The twin's figures for the same models, next to them (twin: this run, validation split,
-# against the labels; ms/image on this CPU at batch 1):
+# against the labels; ms/image on this CPU at batch 1). Each twin row is the run trained
+# as the seed trained its models, with cross-entropy: for the GSLU-style net that is
+# `gslu`, not its runs with chapter 4's other losses:
 
 # %%
 published.side_by_side(val).round(1)
