@@ -272,10 +272,11 @@ tradeoff.round(3)
 #
 # Two cautions. An individuals chart assumes roughly normal, independent values, and the
 # largest stain's area is not normal: it is skewed, most frames' largest stains small and
-# a few large, so the upper limit is crossed more often than its nominal rate. And the synthetic twin has no process
-# to drift: its parts are drawn independently of one another and its image ids are
-# shuffled, so every point flagged here is a false alarm by construction. The chart shows
-# how often these rules cry wolf on this measurement, not a process change.
+# a few large, so the upper limit is crossed more often than its nominal rate. And the
+# synthetic twin has no process to drift: its parts are drawn independently of one
+# another and its image ids are shuffled, so every point flagged here is a false alarm by
+# construction. The chart shows how often these rules cry wolf on this measurement, not a
+# process change.
 
 # %% tags=["hide-input"]
 series = tables["predicted"][spc_measure].sort_index()
