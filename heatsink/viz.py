@@ -217,3 +217,48 @@ def model_scores_figure(results: dict[str, dict], reference: str = "labels", tit
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def confusion_heatmap(confusion: np.ndarray, ax=None, title: str = "",
+                      ylabel: str | None = "as labelled", colorbar: bool = False):
+    """A row-normalised confusion matrix as an annotated heatmap, classes on both axes.
+
+    Each row (a true class) sums to 1, so the diagonal reads as recall per class. Class
+    names are written horizontally on both axes; ``ylabel=None`` leaves out the y axis's
+    names and label (a panel right of another one).
+
+    Parameters
+    ----------
+    confusion : array of shape (3, 3)
+        Pixel counts, true class by row, predicted by column
+        (:class:`heatsink.metrics.SegmentationScores` ``.confusion``).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    title : str
+        The panel's title.
+    ylabel : str or None
+        What the rows are (``"as labelled"``, ``"clean truth"``).
+    colorbar : bool
+        Draw the colour bar.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from heatsink.classes import CLASS_NAMES
+    from heatsink.metrics import normalise_rows
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 3.8))
+    sns.heatmap(normalise_rows(np.asarray(confusion)), annot=True, fmt=".2f", cmap="Blues",
+                vmin=0, vmax=1, xticklabels=CLASS_NAMES,
+                yticklabels=CLASS_NAMES if ylabel is not None else False, cbar=colorbar, ax=ax)
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel(ylabel or "")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

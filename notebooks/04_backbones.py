@@ -72,9 +72,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
-from heatsink import evaluate, findings, metrics, stats, study
+from heatsink import evaluate, findings, stats, study, viz
 from heatsink import results as study_results
-from heatsink.classes import CLASS_NAMES
 from heatsink.data import load_dataset
 from heatsink.data.resolve import resolve_data
 from heatsink.train import Run, TrainConfig, train
@@ -259,12 +258,8 @@ axes = list(axes.flat)
 for ax in axes[len(evaluations):]:
     ax.axis("off")
 for k, (ax, (model_name, evs)) in enumerate(zip(axes, evaluations.items(), strict=False)):
-    sns.heatmap(metrics.normalise_rows(evs["labels"].scores.confusion), annot=True,
-                fmt=".2f", cmap="Blues", vmin=0, vmax=1, xticklabels=CLASS_NAMES,
-                yticklabels=CLASS_NAMES if k % ncols == 0 else False, cbar=False, ax=ax)
-    ax.set_title(model_name, fontsize=9)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("as labelled" if k % ncols == 0 else "")
+    viz.confusion_heatmap(evs["labels"].scores.confusion, ax=ax, title=model_name,
+                          ylabel="as labelled" if k % ncols == 0 else None)
 fig.suptitle(f"{name}, validation: row-normalised confusion", fontsize=10)
 fig.tight_layout()
 plt.show()
