@@ -355,6 +355,15 @@ def test_ranked_issues_order_text_and_csv_round_trip(data, components, tmp_path)
     pd.testing.assert_frame_equal(back, table)
 
 
+def test_injected_errors_name_each_images_kinds_once_in_the_generators_order() -> None:
+    manifest = pd.DataFrame({"image_id": ["0002", "0002", "0002", "0008"],
+                             "error": ["class_swap", "missed_stain", "class_swap",
+                                       "seam_inconsistency"]})
+    notes = lq.injected_errors(manifest, ["0002", "0008", "0009"])
+    assert notes == {"0002": "injected: missed stain, class swap",
+                     "0008": "injected: seam inconsistency", "0009": "no injected error"}
+
+
 def test_issue_grid_axes(data) -> None:
     import matplotlib.pyplot as plt
 
@@ -366,6 +375,12 @@ def test_issue_grid_axes(data) -> None:
     assert len(fig.axes) == 12
     assert fig.axes[0].get_title().startswith(lq.rank_order(scores)[0])
     assert fig.axes[3].get_title().startswith("suspect pixels")
+    plt.close(fig)
+    first = lq.rank_order(scores)[0]
+    fig = lq.issue_grid(data["images"], data["labels"], data["probs"], data["ids"], scores,
+                        issues, n=3, notes={first: "injected: class swap"})
+    assert fig.axes[0].get_title().endswith("\ninjected: class swap")
+    assert "\n" not in fig.axes[4].get_title()  # the second image has no note
     plt.close(fig)
     grey = data["images"][..., 0]
     fig = lq.issue_grid(grey, data["labels"], data["probs"].argmax(-1), data["ids"], scores,

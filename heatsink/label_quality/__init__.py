@@ -39,6 +39,7 @@ from heatsink.label_quality.evaluation import (
     component_detection_table,
     component_precision_at_n,
     image_detection_table,
+    injected_errors,
     match_components,
     precision_at_k,
     scores_with_exclusion,
@@ -62,7 +63,8 @@ __all__ = [
     "BOUNDARY", "COMPONENT_COLUMNS", "CONFIDENCE", "KINDS", "MATCH_MARGIN", "MAX_DOWNSAMPLE",
     "MIN_PIXELS", "cleanlab_pixel_issues", "cleanlab_scores", "component_detection_table",
     "component_issues", "component_precision_at_n", "default_downsample",
-    "disagreement_scores", "flag_top", "image_detection_table", "issue_grid", "loss_scores",
+    "disagreement_scores", "flag_top", "image_detection_table", "injected_errors",
+    "issue_grid", "loss_scores",
     "match_components", "precision_at_k", "rank_order", "ranked_issues", "save_tables",
     "scores_with_exclusion", "write_ranked_issues",
 ]

@@ -65,6 +65,27 @@ def _ratio(a: int, b: int) -> float:
     return a / b if b else np.nan
 
 
+def injected_errors(manifest: pd.DataFrame, ids: Iterable[str]) -> dict[str, str]:
+    """What the twin injected into each of ``ids``, in words, for a figure's titles.
+
+    Returns
+    -------
+    dict
+        Image id -> ``"injected: missed stain, class swap"`` (its error kinds, each once, in
+        the generator's order) or ``"no injected error"``.
+    """
+    kinds = manifest.assign(image_id=manifest["image_id"].astype(str)).groupby("image_id")[
+        "error"].agg(set)
+    order = _error_types(manifest)
+    notes = {}
+    for image_id in (str(i) for i in ids):
+        found = kinds.get(image_id)
+        notes[image_id] = ("injected: " + ", ".join(k.replace("_", " ") for k in order
+                                                    if k in found)
+                           if found else "no injected error")
+    return notes
+
+
 def image_detection_table(
     flagged: Mapping[str, Iterable[str]], manifest: pd.DataFrame, ids: Iterable[str]
 ) -> pd.DataFrame:

@@ -94,13 +94,15 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 def issue_grid(
     images, labels, preds, ids: Sequence[str], scores: pd.Series,
     pixel_issues: np.ndarray | None = None, n: int = 6, alpha: float = 0.45,
+    notes: Mapping[str, str] | None = None,
 ):
     """Figure of the ``n`` most suspect images among ``ids``: one row each.
 
     Columns: image | label overlay | prediction overlay | suspect pixels in red (the last
     only with ``pixel_issues``). ``images`` (RGB or grey), ``labels``, ``preds`` (class
     maps, or probabilities (…, K) reduced by argmax) and ``pixel_issues`` follow ``ids``;
-    ``scores`` may cover more images.
+    ``scores`` may cover more images. ``notes`` adds a second line to an image's title,
+    e.g. what a twin injected there (:func:`~heatsink.label_quality.injected_errors`).
     """
     from heatsink.viz import image_grid, overlay
 
@@ -114,7 +116,10 @@ def issue_grid(
         pred = pred.argmax(-1) if pred.ndim == 3 else pred
         panels += [image, overlay(image, np.asarray(labels[j]), alpha),
                    overlay(image, pred, alpha)]
-        titles += [f"{image_id}  score {float(scores[image_id]):.3g}", "label", "prediction"]
+        title = f"{image_id}  score {float(scores[image_id]):.3g}"
+        if notes and image_id in notes:
+            title += f"\n{notes[image_id]}"
+        titles += [title, "label", "prediction"]
         if pixel_issues is not None:
             mask = np.asarray(pixel_issues[j], bool)
             marked = image.astype(np.float32)
