@@ -103,10 +103,10 @@ def individuals_chart(
     -------
     DataFrame
         One row per point: ``value``, ``moving_range`` (|x_i − x_{i−1}|, NaN for the
-        first point), ``in_baseline``, ``centre``, ``ucl``, ``lcl`` (centre ± 2.66·MR̄),
-        ``mr_centre`` (MR̄), ``mr_ucl`` (3.267·MR̄), with ``lcl`` not below
-        ``floor``; booleans ``rule1`` … ``rule4`` (see
-        the module notes) and ``out_of_control`` (any rule).
+        first point), ``in_baseline``, ``centre``, ``ucl``, ``lcl`` (centre ± 2.66·MR̄,
+        the lower no less than ``floor``), ``mr_centre`` (MR̄), ``mr_ucl`` (3.267·MR̄),
+        booleans ``rule1`` … ``rule4`` (see the module notes) and ``out_of_control`` (any
+        rule).
 
     Raises
     ------
