@@ -94,19 +94,23 @@ def fake_run() -> SimpleNamespace:
     )
 
 
-def write_passfail(directory: Path, model: str = "m", rules: bool = True) -> Path:
+def write_passfail(directory: Path, model: str = "m", rules: bool = True, n_escapes: int = 1,
+                   escape_rules: tuple[int, int, int, int] = (0, 0, 1, 0)) -> Path:
     """Write chapter 6's pass/fail results for 10 test frames with the chapter's own writer.
 
-    Against the labels: 3 defective frames failed, 1 passed (an escape, on the scratch
-    length rule), 2 good frames failed (overkill), 4 passed; against the clean truth no
-    frame is defective. ``rules=False`` leaves out the rule counts (an older file).
+    Against the labels: of 4 defective frames, ``n_escapes`` pass (escapes; by default
+    one, on the scratch length rule) and the rest fail; 2 good frames fail (overkill), 4
+    pass; against the clean truth no frame is defective. ``escape_rules`` counts the
+    escapes per rule (stain area, stain count, scratch length, defect percent); an escape
+    may break several rules, or none. ``rules=False`` leaves out the rule counts (an older
+    file).
     """
     from heatsink.results import save_postprocess_results
     from heatsink.spec import Spec
 
     confusion = pd.DataFrame({
-        "against labelled": {"tp": 3, "fn": 1, "fp": 2, "tn": 4, "n": 10,
-                             "escape_rate": 0.25, "overkill_rate": 1 / 3},
+        "against labelled": {"tp": 4 - n_escapes, "fn": n_escapes, "fp": 2, "tn": 4,
+                             "n": 10, "escape_rate": n_escapes / 4, "overkill_rate": 1 / 3},
         "against clean truth": {"tp": 0, "fn": 0, "fp": 2, "tn": 8, "n": 10,
                                 "escape_rate": float("nan"), "overkill_rate": 0.2}}).T
     frames = pd.DataFrame({"verdict": ["FAIL"] * 5 + ["PASS"] * 5},
@@ -118,7 +122,7 @@ def write_passfail(directory: Path, model: str = "m", rules: bool = True) -> Pat
     rule_names = ["stain area", "stain count", "scratch length", "defect percent"]
     failed = pd.DataFrame({"predicted": [2, 1, 3, 0], "labelled": [1, 1, 2, 1],
                            "clean truth": [0, 0, 0, 0]}, index=rule_names)
-    escapes = pd.DataFrame({"against labelled": [0, 0, 1, 0],
+    escapes = pd.DataFrame({"against labelled": list(escape_rules),
                             "against clean truth": [0, 0, 0, 0]}, index=rule_names)
     return save_postprocess_results(directory, "test", model, Spec("t"), frames, confusion,
                                     tradeoff, failed_rules=failed, escapes=escapes)

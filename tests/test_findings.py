@@ -140,6 +140,17 @@ def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_
     assert findings(tmp_path, n_boot=50)[0].endswith("under the same spec.")
 
 
+def test_without_a_majority_the_finding_names_the_rule_broken_most_often(tmp_path):
+    # all four defective frames pass: two break the scratch-length rule, one each of two others
+    write_passfail(tmp_path, model="gslu-wcce+dice", n_escapes=4, escape_rules=(1, 0, 2, 1))
+    (text,) = findings(tmp_path, n_boot=50)
+    assert "passes 4 defective test frames (escape rate 100.0 %)" in text
+    assert text.endswith(" The rule the escapes break most often (2 of 4) is the labels' "
+                         "scratch-length rule: the model's masks break it on 3 test frames, "
+                         "the labels on 2.")
+
+
+
 def test_undefined_rates_and_zero_changes_read_plainly():
     from heatsink.findings.text import rate as _rate
     from heatsink.findings.text import signed as _signed
