@@ -95,22 +95,43 @@ class Spec:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
-    def scaled(self, factor: float) -> Spec:
-        """A copy with every limit multiplied by ``factor`` (counts rounded down).
+    def scaled(self, factor: float, rules: Iterable[str] | None = None) -> Spec:
+        """A copy with every limit (or the limits of ``rules``) multiplied by ``factor``.
 
-        Rounding down is exact for an integer count ``c``: ``c > L`` iff ``c > floor(L)``.
+        Counts are rounded down, which is exact for an integer count ``c``: ``c > L`` iff
+        ``c > floor(L)``.
+
+        Parameters
+        ----------
+        factor : float
+            A positive, finite factor.
+        rules : iterable of str, optional
+            Rule names (keys of :data:`RULE_LIMITS`, such as ``"scratch length"``) whose
+            limits to scale; the others are kept. All rules when omitted.
         """
         if not (isinstance(factor, int | float | np.number) and math.isfinite(factor)):
             raise ValueError(f"factor must be a finite number, got {factor!r}")
         if factor <= 0:
             raise ValueError(f"factor must be > 0, got {factor}")
         changes: dict[str, Any] = {}
-        for key in _LIMITS:
+        for key in _limit_fields(rules):
             limit = getattr(self, key)
             if limit is not None:
                 scaled = limit * float(factor)
                 changes[key] = math.floor(scaled) if key in _INT_FIELDS else scaled
         return dataclasses.replace(self, **changes)
+
+
+def _limit_fields(rules: Iterable[str] | None) -> tuple[str, ...]:
+    """The spec fields holding the limits of ``rules`` (all limits for ``None``)."""
+    if rules is None:
+        return _LIMITS
+    rules = [rules] if isinstance(rules, str) else list(rules)
+    unknown = [rule for rule in rules if rule not in RULE_LIMITS]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(RULE_LIMITS)}")
+    return tuple(RULE_LIMITS[rule] for rule in rules)
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -385,12 +406,13 @@ def spec_tradeoff(
     true_table: pd.DataFrame,
     spec: Spec,
     scales: Iterable[float] = DEFAULT_SCALES,
+    rules: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Escape and overkill rates as every limit of ``spec`` is scaled on the predictions.
+    """Escape and overkill rates as the limits of ``spec`` are scaled on the predictions.
 
     The truth is judged once with ``spec`` itself; the predicted table with
-    ``spec.scaled(s)`` for each scale ``s``. Larger scales loosen every limit, so the escape
-    rate cannot fall and the overkill rate cannot rise as the scale grows.
+    ``spec.scaled(s, rules)`` for each scale ``s``. Larger scales loosen the limits, so
+    the escape rate cannot fall and the overkill rate cannot rise as the scale grows.
 
     Parameters
     ----------
@@ -400,6 +422,10 @@ def spec_tradeoff(
     spec : Spec
     scales : iterable of float
         Positive factors.
+    rules : iterable of str, optional
+        Scale only these rules' limits (names as in :data:`RULE_LIMITS`), keeping the
+        others as written: for instance the rule most escapes break
+        (:func:`escape_causes`). All limits when omitted.
 
     Returns
     -------
@@ -407,11 +433,13 @@ def spec_tradeoff(
         One row per scale: ``scale``, ``escape_rate``, ``overkill_rate``, ``tp``, ``fn``,
         ``fp``, ``tn``.
     """
+    rules = None if rules is None else ([rules] if isinstance(rules, str) else list(rules))
+    _limit_fields(rules)  # an unknown rule fails before any judging
     truth = judge_table(true_table, spec)["verdict"]
     rows = []
     for scale in scales:
         scale = float(scale)
-        pred = judge_table(pred_table, spec.scaled(scale))["verdict"]
+        pred = judge_table(pred_table, spec.scaled(scale, rules))["verdict"]
         counts = pass_fail_confusion(pred, truth)
         rows.append({"scale": scale, **{k: counts[k] for k in TRADEOFF_COLUMNS[1:]}})
     return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)

@@ -207,6 +207,28 @@ def test_scaled_spec():
     half = spec.scaled(0.5)
     assert half.max_stain_count == 1 and half.max_stain_area == 200.0
     assert half.max_scratch_length is None and half.min_object_px == spec.min_object_px
+    counts_only = spec.scaled(0.5, rules=["stain count"])
+    assert counts_only.max_stain_count == 1 and counts_only.max_stain_area == 400.0
+    assert spec.scaled(2, "stain area") == Spec("s", max_stain_count=3, max_stain_area=800.0)
+    with pytest.raises(ValueError, match=r"unknown rule.*'colour'.*known: stain area"):
+        spec.scaled(2, ["stain area", "colour"])
+
+
+def test_spec_tradeoff_on_one_rule_moves_only_that_rules_verdicts():
+    # three frames; the truth fails b (scratch) and c (stain area)
+    true = pd.DataFrame({"NumberOfStains": [1, 0, 1], "LargestStainPixels": [100, 0, 900],
+                         "LongestScratchLength": [10.0, 200.0, 0.0], "TotalStain%": 0.0,
+                         "TotalScratch%": 0.0}, index=["a", "b", "c"])
+    pred = true.assign(LongestScratchLength=[10.0, 90.0, 0.0],  # b's scratch found short
+                       LargestStainPixels=[100, 0, 450])  # c's stain found at half its area
+    spec = Spec("t", max_stain_area=500, max_scratch_length=100)
+    scratch = spec_tradeoff(pred, true, spec, scales=[0.5, 1.0], rules=["scratch length"])
+    # at x0.5 the scratch limit (50) catches b; c's stain (450 <= 500) still escapes
+    assert scratch["fn"].tolist() == [1, 2] and scratch["fp"].tolist() == [0, 0]
+    every = spec_tradeoff(pred, true, spec, scales=[0.5, 1.0])
+    assert every["fn"].tolist() == [0, 2]  # the stain limit (250) catches c as well
+    with pytest.raises(ValueError, match="unknown rule"):
+        spec_tradeoff(pred, true, spec, rules="colour")
 
 
 def test_failed_rule_counts_counts_each_rule_once_per_row():
