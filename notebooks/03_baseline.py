@@ -40,7 +40,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: runs/twin or /real)
+runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
 epochs = 40
 batch_size = 32
 image_size = 256
@@ -56,8 +56,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
-from heatsink import evaluate, metrics, study, viz
+from heatsink import evaluate, findings, metrics, study, viz
 from heatsink import results as study_results
 from heatsink.classes import CLASS_NAMES
 from heatsink.data import load_dataset
@@ -66,8 +67,8 @@ from heatsink.train import TrainConfig, train
 
 sns.set_theme(style="whitegrid", context="notebook")
 ds = load_dataset(resolve_data(data))
-results_dir = Path(results) if results else study.results_dir(ds.root)
-runs_dir = Path(runs) if runs else study.results_dir(ds.root, study.REPO_DIR / "runs")
+results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
+runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
 split = study.study_split(ds, results_dir)
 val_ids = split.loc[split["split"] == "val", "image_id"].tolist()
 name = ds.name
@@ -189,26 +190,6 @@ fig = viz.image_grid(panels, titles, ncols=3, size=2.8)
 viz.show_photo(fig)
 
 # %% [markdown]
-# ## What this run shows (synthetic twin)
-#
-# * **For half the run, the seed's protocol learns the imbalance and nothing else.** For
-#   about 20 epochs the network predicts background everywhere: the loss falls, the
-#   accuracy sits at the all-background share, the defect IoU is zero. Only then does it
-#   begin to mark stains, and its defect IoU is still rising at epoch 40. Forty epochs is
-#   a budget, not convergence.
-# * **Its pixel accuracy looks like the seed's and means as little.** It is within a point
-#   of predicting background everywhere (above), as the seed's ~97.8 % is on the real data.
-# * **Stains are found, scratches are not.** Stain recall comes close to the seed's
-#   reported 43 % on the real data (figures not comparable as numbers, see chapter 7); the
-#   scratch, thin and 1.3 % of the pixels, is not found at all: not one pixel is predicted
-#   as scratch. The seed's model found a quarter of the real scratch pixels.
-# * **Label noise does not explain it**: the scores against the clean truth are the same
-#   as against the labels, within their intervals.
-#
-# Chapter 4 changes the loss, the encoder and the resolution; chapter 2 already suggested
-# that the loss matters most.
-
-# %% [markdown]
 # ## Saved results
 #
 # The scores above, the confusion matrices and the learning curve are written to the
@@ -217,3 +198,18 @@ viz.show_photo(fig)
 # %%
 study_results.save_model_results(results_dir, "unet", run, evaluations, split="val",
                                  n_boot=n_boot)
+
+# %% [markdown]
+# ## What this run shows
+#
+# Read from the result files just written (`heatsink.findings.model_findings`), so these
+# sentences follow the run above, on whatever data it ran on. The seed's figures are quoted
+# from its post, on the real images; chapter 7 says what can be compared with them.
+
+# %% tags=["remove-input"]
+display(Markdown(f"On **{name}**:\n\n"
+                 + findings.model_findings_markdown(results_dir, "unet", n_boot=n_boot)))
+
+# %% [markdown]
+# Chapter 4 changes the loss, the encoder and the resolution; chapter 2 already suggested
+# that the loss matters most.
