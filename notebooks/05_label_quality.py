@@ -276,13 +276,15 @@ ranked.head(10)
 
 # %% [markdown]
 # The most suspect images: image, label, out-of-sample prediction, and the pixels cleanlab
-# marks (red).
+# marks (red). On a twin, each title also says what the generator injected into that
+# label, so the figure shows which suspicions are right.
 
 # %% tags=["hide-input"]
 top = lq.flag_top(scores["cleanlab"], n_grid)
 rows = [ids.index(i) for i in top]
+notes = lq.injected_errors(manifest, top) if manifest is not None else None
 fig = lq.issue_grid([ds.image(i) for i in top], labels[rows], preds[rows], top,
-                    scores["cleanlab"], pixel_issues[rows], n=n_grid)
+                    scores["cleanlab"], pixel_issues[rows], n=n_grid, notes=notes)
 fig.suptitle(f"{name}: the {len(top)} most suspect labels (cleanlab)", fontsize=10, y=1.01)
 plt.show()
 
