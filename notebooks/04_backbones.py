@@ -193,7 +193,7 @@ plt.show()
 # of *n* steps 0.99ⁿ of the starting averages remain (printed below). For the ResNet50
 # encoder those start as ImageNet's, while fine-tuning at 10⁻³ moves its weights quickly;
 # that lag is our reading of a ResNet50 validation accuracy far below its training
-# accuracy in the first epochs, not something this chapter tested. Pixel accuracy in
+# accuracy after its first epoch, not something this chapter tested. Pixel accuracy in
 # training (batch statistics) and on validation (moving averages), after the first and the
 # last epoch:
 
