@@ -269,6 +269,17 @@ def three_models(directory: Path, n_boot: int = 5) -> dict[str, dict]:
     return load_model_results(directory)
 
 
+def test_models_load_best_first_whatever_their_names(tmp_path):
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12], truth[2:6, 2:6] = 1, 2
+    for name, found in (("a-misses", 0), ("b-half", 5), ("c-all", 11), ("d-all-too", 11)):
+        pred = truth.copy()
+        pred[10, 1 + found:12] = 0
+        evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
+        save_model_results(tmp_path, name, fake_run(), evaluations, n_boot=5)
+    assert list(load_model_results(tmp_path)) == ["c-all", "d-all-too", "b-half", "a-misses"]
+
+
 def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
     from heatsink.results import paired_table
 

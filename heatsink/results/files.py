@@ -109,13 +109,16 @@ def _jsonable(value: object) -> object:
 
 
 def load_model_results(directory: str | Path, split: str = "val") -> dict[str, dict]:
-    """Every saved model result of ``split`` under ``directory/models``, by model name."""
+    """Every saved model result of ``split`` under ``directory/models``, by model name.
+
+    Best first: in descending order of defect mIoU against the labels (ties, and results
+    without that score, in name order), the order of chapter 7's tables and the README's.
+    """
     folder = Path(directory) / "models"
-    out = {}
-    for path in sorted(folder.glob(f"*-{split}.json")):
-        payload = json.loads(path.read_text())
-        out[payload["name"]] = payload
-    return out
+    payloads = [json.loads(path.read_text()) for path in sorted(folder.glob(f"*-{split}.json"))]
+    payloads.sort(key=lambda payload: -payload.get("scores", {}).get("labels", {}).get(
+        "miou_defects", float("-inf")))  # a stable sort: ties keep their name order
+    return {payload["name"]: payload for payload in payloads}
 
 
 def load_evaluation(
