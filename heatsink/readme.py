@@ -72,8 +72,8 @@ def results_table(directory: str | Path, reference: str = "labels") -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     caption = (f"{data.capitalize()} (data checksum {', '.join(checksums)}), validation "
                f"split ({', '.join(map(str, n_images))} images), scored against the "
-               f"{reference}, the best defect mIoU first; percent, defect mIoU with its 95 % bootstrap interval over "
-               "images.")
+               f"{reference}, the best defect mIoU first; percent, defect mIoU with its 95 % "
+               "bootstrap interval over images.")
     test = load_model_results(directory, "test")
     for name, payload in test.items():
         caption += (f" Chosen on validation and scored once on the test split "

@@ -75,11 +75,11 @@ display(Markdown(findings.findings_markdown(results_dir)))
 # ## Every model, one table
 #
 # Validation split, against the labels (as the seed and the paper score), the best defect
-# mIoU first: percent, with 95 % bootstrap intervals over images; parameters; training seconds per image and
-# inference milliseconds per image at batch 1 (at each model's input size) on the machine
-# that ran chapter 4. `miou` averages the three classes, `miou_defects` only scratch and
-# stain. Each model's best checkpoint was chosen on this split, so its scores here lean
-# optimistic; the test split below was looked at once.
+# mIoU first: percent, with 95 % bootstrap intervals over images; parameters; training
+# seconds per image and inference milliseconds per image at batch 1 (at each model's input
+# size) on the machine that ran chapter 4. `miou` averages the three classes,
+# `miou_defects` only scratch and stain. Each model's best checkpoint was chosen on this
+# split, so its scores here lean optimistic; the test split below was looked at once.
 
 # %%
 study_results.model_table(val)
