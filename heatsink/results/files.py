@@ -111,8 +111,8 @@ def _jsonable(value: object) -> object:
 def load_model_results(directory: str | Path, split: str = "val") -> dict[str, dict]:
     """Every saved model result of ``split`` under ``directory/models``, by model name.
 
-    Best first: in descending order of defect mIoU against the labels (ties, and results
-    without that score, in name order), the order of chapter 7's tables and the README's.
+    Best first: in descending order of defect mIoU against the labels, ties in name order
+    and results without that score last; the order of chapter 7's tables and the README's.
     """
     folder = Path(directory) / "models"
     payloads = [json.loads(path.read_text()) for path in sorted(folder.glob(f"*-{split}.json"))]
