@@ -31,8 +31,7 @@ import pandas as pd
 import tensorflow as tf
 
 from heatsink import hardware
-from heatsink.evaluate import latency_ms
-from heatsink.models import MODEL_NAMES, build_model, count_params, load_model
+from heatsink.models import MODEL_NAMES, Predictor, build_model, count_params, load_model
 from heatsink.train import resolve_precision
 
 
@@ -96,7 +95,7 @@ def main() -> None:
         for size in (256, 320):
             for batch in (1, 16):
                 row[f"ms/img b{batch}@{size}"] = round(
-                    latency_ms(model, size, batch_size=batch, repeats=args.repeats), 1)
+                    Predictor(model, size).latency_ms(batch, repeats=args.repeats), 1)
         ours, theirs = load_seconds(model)
         row["load s"], row["load s tf-keras"] = round(ours, 1), round(theirs, 1)
         rows[name] = row

@@ -1,7 +1,7 @@
 """Does training repeat itself? Retrain the first epochs of a finished run and compare.
 
 A training run of the study (chapter 3's baseline by default, ``unet`` in the study's runs
-folder, :func:`heatsink.study.runs_dir`) is seeded
+folder, :func:`heatsink.study.paths.runs_dir`) is seeded
 and uses TensorFlow's deterministic ops. This check trains the same configuration, on the
 same data and the same split, from scratch for ``--epochs`` epochs in a temporary folder,
 then prints, per epoch, the recorded and the repeated training and validation loss and
@@ -27,9 +27,9 @@ from pathlib import Path
 import pandas as pd
 
 import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
-from heatsink import study
 from heatsink.data import load_dataset, load_split
-from heatsink.data.resolve import resolve_data
+from heatsink.resolve import resolve_data
+from heatsink.study import paths
 from heatsink.train import Run, train
 
 COLUMNS = ["loss", "val_loss", "accuracy", "val_accuracy"]
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     data = resolve_data(args.data)
-    args.run = args.run or study.runs_dir(data) / "unet"
+    args.run = args.run or paths.runs_dir(data) / "unet"
     if not (args.run / "history.csv").exists():
         print(f"{args.run}: no training run to repeat (run chapter 3 first, or give --run); "
               "skipped")

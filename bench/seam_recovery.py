@@ -15,7 +15,7 @@ import time
 
 from heatsink import hardware, seams
 from heatsink.data import load_dataset
-from heatsink.data.resolve import default_twin
+from heatsink.resolve import default_twin
 from heatsink.synth.records import read_adjacency, read_manifest
 
 

@@ -73,3 +73,11 @@ def score_predictors(
         for name, predict in predictors.items()
     }
     return pd.DataFrame(rows).T
+
+
+__all__ = [
+    "all_background",
+    "grown",
+    "score_predictors",
+    "shifted",
+]

@@ -22,3 +22,14 @@ OVERLAY_COLOURS: dict[int, tuple[int, int, int]] = {
     SCRATCH: (0, 220, 255),
     STAIN: (60, 230, 60),
 }
+
+
+__all__ = [
+    "BACKGROUND",
+    "CLASS_NAMES",
+    "DEFECTS",
+    "OVERLAY_COLOURS",
+    "SCRATCH",
+    "STAIN",
+    "VOC_COLOURS",
+]

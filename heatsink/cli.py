@@ -8,8 +8,10 @@
 ``heatsink inspect IMAGES... --model RUN --spec SPEC --out REPORT``
                                   judge images against a spec; exit 1 on a FAIL, 2 on errors
 ``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
-``heatsink study run``            execute the study's notebooks (``make study``)
-``heatsink study readme``         write the README's results table from ``results/twin``
+
+
+Packages add commands through the ``heatsink.commands`` entry points (:func:`_plugins`): the
+study layer's ``heatsink study run`` and ``heatsink study readme`` come that way.
 """
 
 from __future__ import annotations
@@ -80,37 +82,11 @@ def _data_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study_run(args: argparse.Namespace) -> int:
-    from heatsink.study import run_study
-
-    run_study(profile=args.profile, data=args.data, only=args.only or None,
-              output_dir=args.output, force=args.force)
-    return 0
-
-
-def _study_readme(args: argparse.Namespace) -> int:
-    from heatsink.readme import update_readme
-    from heatsink.study import REPO_DIR
-
-    readme = args.readme or REPO_DIR / "README.md"
-    results = args.results or REPO_DIR / "results" / "twin"
-    current = update_readme(readme, results, check=args.check)
-    if current:
-        print(f"{readme}: the findings and results table match {results}")
-        return 0
-    if args.check:
-        print(f"{readme}: the findings and results table differ from {results}; "
-              "run `heatsink study readme`")
-        return 1
-    print(f"{readme}: findings and results table written from {results}")
-    return 0
-
-
 def _train(args: argparse.Namespace) -> int:
     import yaml
 
     from heatsink.data import load_dataset
-    from heatsink.data.resolve import resolve_data
+    from heatsink.resolve import resolve_data
 
     values: dict = {}
     if args.config:
@@ -128,7 +104,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.filters is not None:
         values.setdefault("model_kwargs", {})["filters"] = args.filters
 
-    from heatsink.train import TrainConfig, train
+    from heatsink.models.run import TrainConfig
+    from heatsink.train import train
 
     config = TrainConfig.from_dict(values)
     ds = load_dataset(resolve_data(args.data))
@@ -141,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from heatsink.inspect import run_inspection
+    from heatsink.line.inspect import run_inspection
 
     summary = run_inspection(args.inputs, args.model, args.spec, args.out,
                              overlays=args.overlays, batch_size=args.batch, resize=args.resize,
@@ -262,25 +239,25 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("-q", "--quiet", action="store_true")
     fetch.set_defaults(func=_weights_fetch)
 
-    study = commands.add_parser("study", help="run the study's notebooks")
-    study_cmds = study.add_subparsers(dest="study_command", required=True)
-    run = study_cmds.add_parser("run", help="execute notebooks with papermill (make study)")
-    run.add_argument("--profile", default="full", help="parameter profile: full or smoke")
-    run.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
-                                    "$HEATSINK_DATA, else the synthetic twin)")
-    run.add_argument("--only", action="append", help="notebook name, e.g. 01_exploration")
-    run.add_argument("--output", type=Path, help="folder for executed notebooks")
-    run.add_argument("--force", action="store_true", help="rerun even if up to date")
-    run.set_defaults(func=_study_run)
-    readme = study_cmds.add_parser(
-        "readme", help="write the README's results table from the result files")
-    readme.add_argument("--results", type=Path,
-                        help="results folder (default: results/twin of this clone)")
-    readme.add_argument("--readme", type=Path, help="README (default: this clone's)")
-    readme.add_argument("--check", action="store_true",
-                        help="only compare; exit 1 if the table differs")
-    readme.set_defaults(func=_study_readme)
+    for register in _plugins():
+        register(commands)
     return parser
+
+
+#: Entry-point group through which other packages add ``heatsink`` commands.
+PLUGIN_GROUP = "heatsink.commands"
+
+
+def _plugins() -> list:
+    """The ``register(subparsers)`` functions installed under :data:`PLUGIN_GROUP`.
+
+    The study layer adds ``heatsink study`` this way (``pyproject.toml``), so the toolkit's
+    command line never imports it.
+    """
+    from importlib.metadata import entry_points
+
+    return [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP),
+                                             key=lambda e: e.name)]
 
 
 class Terminated(BaseException):  # not caught by "except Exception", as KeyboardInterrupt
@@ -334,3 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = [
+    "INSPECT_EPILOG",
+    "PLUGIN_GROUP",
+    "Terminated",
+    "build_parser",
+    "main",
+    "sigterm_raises",
+]

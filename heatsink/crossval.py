@@ -33,7 +33,7 @@ from heatsink.data import Dataset
 from heatsink.data.split import SPLIT_COLUMNS, assign_groups
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path, write_text_atomic
-from heatsink.train import Run, TrainConfig
+from heatsink.models.run import Run, TrainConfig
 
 #: Share of the training folds' images held out to choose each fold model's best epoch.
 VAL_FRACTION = 0.15
@@ -200,7 +200,7 @@ def _check_identity(path: Path, identity: dict) -> None:
 def _predict_fold(run_path: Path, ds: Dataset, ids: list[str], config: TrainConfig) -> None:
     import tensorflow as tf
 
-    from heatsink.evaluate import predict_probabilities
+    from heatsink.models.predict import predict_probabilities
     from heatsink.train import resolve_precision
 
     run = Run.load(run_path)
@@ -403,3 +403,14 @@ def forest_out_of_sample(
         with atomic_path(path / f"fold-{f}" / "oos_probs.npy") as tmp:
             np.save(tmp, out)
     return OutOfSample(path=path, ids=list(ds.ids), folds=folds, config=config.to_dict())
+
+
+__all__ = [
+    "VAL_FRACTION",
+    "ForestConfig",
+    "OutOfSample",
+    "fold_split",
+    "forest_out_of_sample",
+    "make_folds",
+    "out_of_sample",
+]

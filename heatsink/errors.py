@@ -24,3 +24,9 @@ class DatasetError(HeatsinkError, ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+__all__ = [
+    "DatasetError",
+    "HeatsinkError",
+]

@@ -18,15 +18,15 @@ model is judged on the same pixels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES, DEFECTS
+from heatsink.components import components
 from heatsink.metrics import (
     SegmentationScores,
     per_class_scores,
@@ -35,8 +35,6 @@ from heatsink.metrics import (
 )
 
 if TYPE_CHECKING:
-    import tensorflow as tf
-
     from heatsink.data import Dataset
 
 #: Scores a bootstrap interval is computed for (keys of :meth:`Evaluation.summary`).
@@ -67,14 +65,13 @@ def object_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, int]:
     for class_id, name in DEFECTS:
         t = (truth == class_id).astype(np.uint8)
         p = (pred == class_id).astype(np.uint8)
-        n_t, lab_t = cv2.connectedComponents(t, connectivity=8)
-        n_p, lab_p = cv2.connectedComponents(p, connectivity=8)
-        found = np.unique(lab_t[(lab_t > 0) & (p > 0)])
-        hit = np.unique(lab_p[(lab_p > 0) & (t > 0)])
-        out[f"{name}_true"] = n_t - 1
+        true, predicted = components(t), components(p)
+        found = np.unique(true.labels[(true.labels > 0) & (p > 0)])
+        hit = np.unique(predicted.labels[(predicted.labels > 0) & (t > 0)])
+        out[f"{name}_true"] = true.n
         out[f"{name}_found"] = int(found.size)
-        out[f"{name}_pred"] = n_p - 1
-        out[f"{name}_false"] = n_p - 1 - int(hit.size)
+        out[f"{name}_pred"] = predicted.n
+        out[f"{name}_false"] = predicted.n - int(hit.size)
     return out
 
 
@@ -299,7 +296,7 @@ def evaluate_masks(
     >>> import numpy as np
     >>> truth = np.zeros((8, 8), np.uint8); truth[2:4, 2:4] = 2
     >>> ev = evaluate_masks([("a", truth, truth)])
-    >>> ev.summary()["stain_object_recall"], ev.summary()["stain_iou"]
+    >>> float(ev.summary()["stain_object_recall"]), float(ev.summary()["stain_iou"])
     (1.0, 1.0)
     """
     ids, cms, objects = [], [], []
@@ -311,55 +308,6 @@ def evaluate_masks(
     confusions = np.stack(cms) if cms else np.zeros((0, n, n), np.int64)
     table = pd.DataFrame(objects, index=pd.Index(ids, name="image_id"))
     return Evaluation(ids=ids, reference=reference, confusions=confusions, objects=table)
-
-
-def predict_probabilities(
-    model: tf.keras.Model,
-    ds: Dataset,
-    ids: Sequence[str],
-    image_size: int,
-    batch_size: int = 16,
-) -> Iterator[tuple[str, np.ndarray]]:
-    """Class probabilities of each image at the mask resolution, one image at a time.
-
-    Images are resized to ``image_size`` for the model (as in training); the softmax output
-    is resized back bilinearly to the mask's size.
-
-    Yields
-    ------
-    (image_id, probabilities)
-        ``probabilities`` is float32 of shape (H, W, 3) at the mask's resolution.
-    """
-    import tensorflow as tf
-
-    from heatsink.data.pipeline import make_tf_dataset
-
-    ids = [str(i) for i in ids]
-    data = make_tf_dataset(ds, ids, size=image_size, batch_size=batch_size, cache=False)
-    it = iter(ids)
-    for images, _ in data:
-        probs = model(images, training=False)
-        probs = tf.cast(probs, tf.float32)
-        for p in probs:
-            image_id = next(it)
-            size = ds.mask(image_id).shape
-            if tuple(p.shape[:2]) != size:
-                p = tf.image.resize(p, size, method="bilinear")
-            yield image_id, p.numpy()
-
-
-def predict_masks(
-    model: tf.keras.Model,
-    ds: Dataset,
-    ids: Sequence[str],
-    image_size: int,
-    batch_size: int = 16,
-) -> dict[str, np.ndarray]:
-    """Predicted class masks (uint8, at the mask resolution) for ``ids``."""
-    return {
-        image_id: probs.argmax(axis=-1).astype(np.uint8)
-        for image_id, probs in predict_probabilities(model, ds, ids, image_size, batch_size)
-    }
 
 
 def evaluate_predictions(
@@ -409,24 +357,12 @@ def comparison_table(evaluations: dict[str, Evaluation], n_boot: int = 1000) -> 
     return pd.concat(frames, axis=1)
 
 
-def latency_ms(
-    model: tf.keras.Model, image_size: int, batch_size: int = 1, repeats: int = 20
-) -> float:
-    """Median wall time of one forward pass per image, in milliseconds, on this machine.
-
-    The model is called on random input of ``batch_size`` images of ``image_size``² after
-    two warm-up passes; the median over ``repeats`` passes is divided by ``batch_size``.
-    """
-    import time
-
-    import tensorflow as tf
-
-    x = tf.random.uniform((batch_size, image_size, image_size, 3), seed=0)
-    for _ in range(2):
-        model(x, training=False)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x, training=False)
-        times.append(time.perf_counter() - start)
-    return float(1000 * np.median(times) / batch_size)
+__all__ = [
+    "HEADLINE",
+    "Evaluation",
+    "comparison_table",
+    "evaluate_masks",
+    "evaluate_predictions",
+    "object_counts",
+    "paired_difference",
+]

@@ -49,15 +49,30 @@ def memory_gib() -> float | None:
     return round(pages * size / 2**30, 1)
 
 
+def gpus() -> list[str]:
+    """The GPUs TensorFlow sees (their device names), empty where it sees none.
+
+    TensorFlow is imported here, once, if it is not already.
+    """
+    import tensorflow as tf
+
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def device() -> str:
+    """``"GPU"`` where TensorFlow sees one (it then runs the models there), else ``"CPU"``."""
+    return "GPU" if gpus() else "CPU"
+
+
 def describe() -> dict[str, object]:
-    """A JSON-ready description of this machine."""
+    """A JSON-ready description of this machine (``gpu``: the GPUs TensorFlow sees, or None)."""
     flags = cpu_flags()
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": memory_gib(),
         "bf16": sorted(flags & set(BF16_FLAGS)),
-        "gpu": None,
+        "gpu": gpus() or None,
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
@@ -66,7 +81,8 @@ def describe() -> dict[str, object]:
 def summary_line() -> str:
     """The hardware in one line, for tables and benchmark output."""
     d = describe()
-    return f"{short_line(d)}, {d['memory_gib']} GiB, no GPU"
+    gpu = ", ".join(d["gpu"]) if d["gpu"] else "no GPU"
+    return f"{short_line(d)}, {d['memory_gib']} GiB, {gpu}"
 
 
 def short_line(described: dict[str, Any]) -> str:
@@ -78,3 +94,17 @@ def short_line(described: dict[str, Any]) -> str:
         return ""
     bf16 = ", ".join(described.get("bf16") or []) or "no bf16"
     return f"{described.get('cpu')}, {described.get('cores')} cores, {bf16}"
+
+
+__all__ = [
+    "BF16_FLAGS",
+    "cpu_flags",
+    "cpu_model",
+    "describe",
+    "device",
+    "gpus",
+    "has_bf16",
+    "memory_gib",
+    "short_line",
+    "summary_line",
+]

@@ -45,3 +45,8 @@ def class_weights(counts: pd.Series | np.ndarray, method: str = "balanced") -> p
             f"unknown method {method!r}: use 'balanced', 'median_frequency' or 'inverse_sqrt'"
         )
     return pd.Series(weights, index=list(CLASS_NAMES[: len(counts)]), name=method)
+
+
+__all__ = [
+    "class_weights",
+]

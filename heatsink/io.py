@@ -1,12 +1,35 @@
-"""Atomic file writing: an interrupted run never leaves a half-written output behind."""
+"""Files: atomic writing (an interrupted run never leaves a half-written output behind) and
+the one file hash every part of the package uses."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of one file's bytes, read in chunks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "x"
+    ...     _ = path.write_bytes(b"abc")
+    ...     file_sha256(path)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _umask() -> int:
@@ -109,3 +132,12 @@ def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
             yield folder
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "atomic_path",
+    "exclusive_folder",
+    "file_sha256",
+    "link_atomic",
+    "write_text_atomic",
+]

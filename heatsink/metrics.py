@@ -192,7 +192,7 @@ def score_masks(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> SegmentationS
     >>> import numpy as np
     >>> truth = np.array([[0, 1], [2, 2]])
     >>> scores = score_masks([(truth, np.zeros_like(truth))])
-    >>> round(scores.pixel_accuracy, 2), scores.per_class.loc["stain", "recall"]
+    >>> round(scores.pixel_accuracy, 2), float(scores.per_class.loc["stain", "recall"])
     (0.25, 0.0)
     """
     cm = summed_confusion(pairs)
@@ -223,3 +223,17 @@ def per_image_scores(pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.Data
                 row[f"{name}_{col}"] = float(scores.per_class.loc[name, col])
         rows[image_id] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("image_id")
+
+
+__all__ = [
+    "LABELS",
+    "SegmentationScores",
+    "class_ratios",
+    "normalise_rows",
+    "per_class_scores",
+    "per_image_scores",
+    "pixel_confusion",
+    "score_masks",
+    "summary_arrays",
+    "summed_confusion",
+]

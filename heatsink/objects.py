@@ -7,11 +7,11 @@ these functions can be put beside the published ones. Components are 8-connected
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES, DEFECTS
+from heatsink.components import components
 
 OBJECT_COLUMNS = [
     "class_id",
@@ -47,8 +47,8 @@ def object_table(mask: np.ndarray) -> pd.DataFrame:
     rows = []
     for class_id, name in DEFECTS:
         binary = (mask == class_id).astype(np.uint8)
-        n, _, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        for k in range(1, n):
+        n, _, stats, cents = components(binary)
+        for k in range(1, n + 1):
             left, top, w, h, area = (int(v) for v in stats[k])
             rows.append(
                 (class_id, name, area, 100.0 * area / total, h, w, top, left,
@@ -69,8 +69,7 @@ def image_summary(mask: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     for class_id, name in DEFECTS:
         binary = (mask == class_id).astype(np.uint8)
-        n, _ = cv2.connectedComponents(binary, connectivity=8)
-        out[f"{name}_count"] = n - 1
+        out[f"{name}_count"] = components(binary).n
         out[f"{name}_pct"] = 100.0 * float(binary.mean())
     return out
 
@@ -78,3 +77,11 @@ def image_summary(mask: np.ndarray) -> dict[str, float]:
 def class_pixel_counts(mask: np.ndarray) -> np.ndarray:
     """Pixels of each class in ``mask``, as an array of length ``len(CLASS_NAMES)``."""
     return np.bincount(np.asarray(mask).ravel(), minlength=len(CLASS_NAMES))[: len(CLASS_NAMES)]
+
+
+__all__ = [
+    "OBJECT_COLUMNS",
+    "class_pixel_counts",
+    "image_summary",
+    "object_table",
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import os
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -24,18 +26,27 @@ KEY_PACKAGES = (
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-#: Paths (git pathspecs, from the repository root) that a study run writes.
-STUDY_OUTPUTS = ("notebooks/*.ipynb", "results")
+#: Environment variable naming paths (git pathspecs from the checkout's root, ``:``-separated)
+#: whose changes do not count as uncommitted code: what a running job writes itself.
+GIT_EXCLUDE_VARIABLE = "HEATSINK_GIT_EXCLUDE"
 
 
-def git_sha(repo: str | Path | None = None) -> str:
+def git_sha(repo: str | Path | None = None, exclude: Sequence[str] | None = None) -> str:
     """The current commit, with ``-dirty`` appended when tracked files have uncommitted changes.
 
-    The study's own outputs (:data:`STUDY_OUTPUTS`) do not count: a study run rewrites them
-    while it runs, and they are what it produces, not the code it ran.
+    Parameters
+    ----------
+    repo : path, optional
+        A folder in the checkout (default: the package's own).
+    exclude : sequence of str, optional
+        Git pathspecs whose changes do not count (default: those in
+        :data:`GIT_EXCLUDE_VARIABLE`): the outputs of the job being recorded, which it
+        rewrites while it runs and which are what it produces, not the code it ran.
 
     Returns ``"unknown"`` outside a git checkout (e.g. an installed package).
     """
+    if exclude is None:
+        exclude = [p for p in os.environ.get(GIT_EXCLUDE_VARIABLE, "").split(":") if p]
     cwd = Path(repo) if repo else PACKAGE_DIR.parent
     try:
         sha = subprocess.run(
@@ -43,7 +54,7 @@ def git_sha(repo: str | Path | None = None) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-             *(f":(exclude){p}" for p in STUDY_OUTPUTS)],
+             *(f":(exclude){p}" for p in exclude)],
             cwd=cwd, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -104,3 +115,14 @@ def run_record(
         "packages": package_versions(),
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+__all__ = [
+    "GIT_EXCLUDE_VARIABLE",
+    "KEY_PACKAGES",
+    "PACKAGE_DIR",
+    "code_hash",
+    "git_sha",
+    "package_versions",
+    "run_record",
+]

@@ -157,3 +157,15 @@ def heatmap_png(directory: str | Path | None = None) -> Path:
     if not path.is_file():
         raise DatasetError(path, "heatmap figure missing from the reference folder")
     return path
+
+
+__all__ = [
+    "ENV_VAR",
+    "RELATIVE",
+    "cooccurrence",
+    "find_dir",
+    "heatmap_png",
+    "image_table",
+    "objects_table",
+    "pixel_composition",
+]

@@ -468,3 +468,25 @@ def seam_errors_caught(consistency: pd.DataFrame, manifest: pd.DataFrame) -> dic
         "flagged": len(flagged),
         "flagged_explained": len(flagged & set(error_seams)),
     }
+
+
+__all__ = [
+    "CHUNK",
+    "CONSISTENCY_COLUMNS",
+    "EDGES",
+    "MAX_COST",
+    "MEDIAN_FRACTION",
+    "NEIGHBOUR_COLUMNS",
+    "SIDES",
+    "STRIP_WIDTH",
+    "compare_seam",
+    "default_threshold",
+    "edge_strips",
+    "find_neighbours",
+    "match_images",
+    "match_strips",
+    "neighbour_recovery",
+    "seam_consistency",
+    "seam_errors_caught",
+    "true_neighbours",
+]

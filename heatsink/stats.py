@@ -79,3 +79,14 @@ def spatial_heatmaps(masks: MaskPairs) -> dict[str, np.ndarray]:
             sums[name] = sums[name] + hit if name in sums else hit
         n += 1
     return {name: total / max(n, 1) for name, total in sums.items()}
+
+
+__all__ = [
+    "MaskPairs",
+    "cooccurrence",
+    "image_table",
+    "objects_table",
+    "pixel_composition",
+    "pixel_counts",
+    "spatial_heatmaps",
+]

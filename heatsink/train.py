@@ -1,17 +1,11 @@
 """Training: one entry point, :func:`train`, used by the notebooks and by ``heatsink train``.
 
-A run lives in a folder of its own::
-
-    run_dir/
-      config.json     the TrainConfig, with the precision actually used
-      record.json     git sha, code hash, dataset name and checksum, hardware, packages
-      split.csv       the split the run used (ids and file hashes)
-      history.csv     one row per epoch (loss, metrics, seconds, images/s)
-      best.keras      the model at its best validation defect IoU so far
-      last.keras      the model after the last finished epoch
-      backup/         Keras BackupAndRestore state (deleted when training finishes)
-      metrics.json    validation scores of best.keras (pixel, object, bootstrap CIs)
-      confusion.csv   its summed validation confusion matrix (against the labels)
+A run lives in a folder of its own (its layout: :mod:`heatsink.models.run`), plus, while it
+trains, ``backup/`` (Keras ``BackupAndRestore`` state, deleted when training finishes). At
+the end the best checkpoint's validation predictions are scored once, against the labels and
+(on the twin) the clean truth: pooled scores with bootstrap intervals in ``metrics.json``,
+each image's counts in ``val-per-image-<reference>.csv``, read back with
+:meth:`heatsink.models.Run.evaluation` instead of predicting again.
 
 Every file is written atomically. A run killed at any moment resumes from the start of the
 epoch it was in when the same command is given again (Keras ``BackupAndRestore``, saved at
@@ -20,12 +14,10 @@ each epoch's end); a finished run is not trained again.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,94 +25,11 @@ import tensorflow as tf
 
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path, exclusive_folder, link_atomic, write_text_atomic
+from heatsink.models.losses import make_loss
+from heatsink.models.run import Run, TrainConfig, check_same_data, per_image_file
 
 if TYPE_CHECKING:
     from heatsink.data import Dataset
-
-#: Loss terms ``TrainConfig.loss`` may combine with "+", e.g. ``"wcce+dice"``.
-LOSS_TERMS = ("cce", "wcce", "focal", "dice")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run.
-
-    Attributes
-    ----------
-    model : str
-        ``"unet"`` (the seed's half-width U-Net), ``"resnet50"``, ``"vgg16"`` (U-Nets from
-        segmentation-models) or ``"gslu"`` (the light GSLU-style net).
-    encoder_weights : str or None
-        ``"imagenet"`` (ResNet50 only) or None for random initialisation.
-    image_size : int
-        Side of the square training input: 256 (the seed's protocol) or 320 (native).
-    batch_size, epochs : int
-        As the seed: 32 and 40 for the U-Net, 16 and 40 for the backbones.
-    learning_rate : float
-        Adam's learning rate.
-    loss : str
-        Terms from :data:`LOSS_TERMS` joined by "+": ``cce`` categorical cross-entropy,
-        ``wcce`` class-weighted cross-entropy, ``focal`` categorical focal loss, ``dice``
-        Dice loss (all from ``segmentation_models.losses``).
-    class_weighting : str
-        How ``wcce`` weights classes (see :func:`heatsink.imbalance.class_weights`).
-    augment : bool
-        Random flips and 90° rotations.
-    precision : str
-        ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
-        ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
-    seed : int
-        Seeds weights, shuffling and augmentation.
-    deterministic : bool
-        Enable TensorFlow's op determinism (same seed, same machine, same numbers).
-    model_kwargs : dict
-        Extra arguments for the model builder (e.g. ``{"filters": 8}`` for a tiny U-Net).
-    """
-
-    model: str = "unet"
-    encoder_weights: str | None = None
-    image_size: int = 256
-    batch_size: int = 32
-    epochs: int = 40
-    learning_rate: float = 1e-3
-    loss: str = "cce"
-    class_weighting: str = "balanced"
-    augment: bool = False
-    precision: str = "auto"
-    seed: int = 0
-    deterministic: bool = True
-    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        from heatsink.models import MODEL_NAMES
-
-        if self.model not in MODEL_NAMES:
-            raise HeatsinkError(f"unknown model {self.model!r}; choose from {MODEL_NAMES}")
-        terms = self.loss.split("+")
-        bad = [t for t in terms if t not in LOSS_TERMS]
-        if bad or not terms:
-            raise HeatsinkError(f"unknown loss term(s) {bad} in {self.loss!r}; "
-                                f"combine {LOSS_TERMS} with '+'")
-        if self.precision not in PRECISIONS:
-            raise HeatsinkError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
-        if self.image_size % 32:
-            raise HeatsinkError(f"image_size must be a multiple of 32, not {self.image_size}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise HeatsinkError("epochs and batch_size must be at least 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise HeatsinkError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
 
 
 def resolve_precision(precision: str = "auto") -> str:
@@ -130,36 +39,6 @@ def resolve_precision(precision: str = "auto") -> str:
     if precision == "auto":
         return "mixed_bfloat16" if has_bf16() else "float32"
     return precision
-
-
-def make_loss(name: str, weights: np.ndarray | None = None):
-    """A ``segmentation_models.losses`` loss from a ``"+"``-joined name.
-
-    Parameters
-    ----------
-    name : str
-        E.g. ``"cce"``, ``"wcce+dice"``, ``"focal+dice"``.
-    weights : ndarray, optional
-        Class weights for the ``wcce`` term.
-    """
-    import segmentation_models as sm
-
-    loss = None
-    for term in name.split("+"):
-        if term == "cce":
-            part = sm.losses.CategoricalCELoss()
-        elif term == "wcce":
-            if weights is None:
-                raise HeatsinkError("the 'wcce' loss needs class weights")
-            part = sm.losses.CategoricalCELoss(class_weights=np.asarray(weights, np.float32))
-        elif term == "focal":
-            part = sm.losses.CategoricalFocalLoss()
-        elif term == "dice":
-            part = sm.losses.DiceLoss()
-        else:
-            raise HeatsinkError(f"unknown loss term {term!r}")
-        loss = part if loss is None else loss + part
-    return loss
 
 
 def train_class_weights(ds: Dataset, ids: list[str], method: str) -> np.ndarray:
@@ -218,67 +97,6 @@ class BestCheckpoint(tf.keras.callbacks.Callback):
                 {"epoch": epoch + 1, "monitor": self.monitor, "value": float(value)}))
 
 
-@dataclass
-class Run:
-    """A training run's folder and what is in it.
-
-    Attributes
-    ----------
-    path : Path
-        The run folder.
-    config : TrainConfig
-        Its configuration.
-    """
-
-    path: Path
-    config: TrainConfig
-
-    @classmethod
-    def load(cls, path: str | Path, ds: Dataset | None = None) -> Run:
-        """Open an existing run folder.
-
-        With ``ds``, refuse a run trained on other data (another checksum), as
-        :func:`train` does: a model is then never scored on data it was not trained for
-        without saying so.
-        """
-        path = Path(path)
-        config_file = path / "config.json"
-        if not config_file.exists():
-            raise HeatsinkError(f"{path}: not a training run (no config.json)")
-        if ds is not None:
-            _check_same_data(path, ds)
-        saved = json.loads(config_file.read_text())
-        saved.pop("precision_used", None)
-        return cls(path=path, config=TrainConfig.from_dict(saved))
-
-    @property
-    def finished(self) -> bool:
-        """Whether training and the validation scoring finished."""
-        return (self.path / "metrics.json").exists()
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """One row per epoch (the last row wins where an interrupted epoch was redone)."""
-        frame = pd.read_csv(self.path / "history.csv")
-        return frame.drop_duplicates("epoch", keep="last").set_index("epoch")
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        """The validation scores written at the end of training."""
-        return json.loads((self.path / "metrics.json").read_text())
-
-    @property
-    def record(self) -> dict[str, Any]:
-        """Provenance: git sha, dataset checksum, hardware, packages."""
-        return json.loads((self.path / "record.json").read_text())
-
-    def model(self, which: str = "best") -> tf.keras.Model:
-        """The saved model: ``"best"`` (on validation) or ``"last"``."""
-        from heatsink.models import load_model
-
-        return load_model(self.path / f"{which}.keras")
-
-
 def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
     config_file = run_dir / "config.json"
     if not config_file.exists():
@@ -291,18 +109,6 @@ def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
         changed = sorted(k for k in wanted if saved.get(k) != wanted.get(k))
         raise HeatsinkError(f"{run_dir} holds a run with another configuration (differs in "
                             f"{changed}); choose another run folder or delete this one")
-
-
-def _check_same_data(run_dir: Path, ds: Dataset) -> None:
-    """Refuse to resume or reuse a run trained on other data (another checksum)."""
-    record_file = run_dir / "record.json"
-    if not record_file.exists():
-        return
-    trained_on = json.loads(record_file.read_text()).get("dataset", {}).get("checksum")
-    if trained_on and trained_on != ds.checksum:
-        raise HeatsinkError(f"{run_dir} holds a run trained on other data (checksum "
-                            f"{trained_on[:12]}, this data {ds.checksum[:12]}); choose "
-                            "another run folder or delete this one to retrain")
 
 
 def _split_ids(ds: Dataset, split: pd.DataFrame | None, run_dir: Path, seed: int):
@@ -370,7 +176,7 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
            verbose: int, n_boot: int) -> Run:
     """:func:`train`, with ``run_dir`` locked."""
     _check_same_config(run_dir, config)
-    _check_same_data(run_dir, ds)
+    check_same_data(run_dir, ds)
     run = Run(path=run_dir, config=config)
     if run.finished:
         return run
@@ -401,7 +207,7 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
 def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int) -> None:
     from heatsink.classes import CLASS_NAMES
     from heatsink.data.pipeline import make_tf_dataset
-    from heatsink.models import build_model
+    from heatsink.models.registry import build_model
 
     tf.keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -454,8 +260,10 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
 
 
 def _score(run: Run, ds, val_ids, precision: str, n_boot: int, fit_seconds: float) -> None:
-    from heatsink.evaluate import evaluate_predictions, predict_masks
-    from heatsink.models import count_params
+    """Score the best checkpoint on the validation split, once, and keep every image's counts."""
+    from heatsink.evaluate import evaluate_predictions
+    from heatsink.models.predict import predict_masks
+    from heatsink.models.registry import count_params
 
     config = run.config
     tf.keras.mixed_precision.set_global_policy(precision)
@@ -486,4 +294,19 @@ def _score(run: Run, ds, val_ids, precision: str, n_boot: int, fit_seconds: floa
     confusion = pd.DataFrame(evaluations["labels"].scores.confusion)
     with atomic_path(run.path / "confusion.csv") as tmp:
         confusion.to_csv(tmp, index=False)
+    for ref, ev in evaluations.items():
+        with atomic_path(per_image_file(run.path, ref)) as tmp:
+            ev.to_table().to_csv(tmp)
+    # last: a run counts as finished once metrics.json exists, so the files above come first
     write_text_atomic(run.path / "metrics.json", json.dumps(metrics, indent=2, default=float))
+
+
+__all__ = [
+    "BestCheckpoint",
+    "EpochTiming",
+    "Run",
+    "TrainConfig",
+    "resolve_precision",
+    "train",
+    "train_class_weights",
+]

@@ -1,4 +1,5 @@
-"""Figures shared by the chapters: mask overlays, image grids, and every model's scores."""
+"""Figures of images, masks and scores: overlays, image grids, confusion heatmaps, learning
+curves."""
 
 from __future__ import annotations
 
@@ -146,79 +147,6 @@ def show_photo(fig, quality: int = 85, dpi: int = 100) -> None:
     display(Image(data=buffer.getvalue(), format="jpeg"))
 
 
-def model_scores_figure(results: dict[str, dict], reference: str = "labels", title: str = ""):
-    """Every model's pixel accuracy beside its recall and IoU per defect class.
-
-    Three panels sharing one row per model, best validation defect mIoU at the top, each
-    score a dot with its stored 95 % bootstrap interval as a line: pixel accuracy with what
-    predicting background everywhere scores (dashed), then recall and IoU of scratch and
-    stain. It shows at a glance what chapter 2 argues: pixel accuracy barely separates
-    models that find very different shares of the defects. Chapter 7 draws it, and the
-    README shows it.
-
-    Parameters
-    ----------
-    results : dict
-        Model name -> saved result (:func:`heatsink.results.load_model_results`).
-    reference : str
-        What the predictions were scored against (``"labels"``, or ``"truth"`` on the twin).
-    title : str
-        The figure's title (name the data and the split).
-
-    Returns
-    -------
-    matplotlib Figure
-    """
-    import matplotlib.pyplot as plt
-
-    from heatsink.classes import SCRATCH, STAIN
-    from heatsink.results import score_intervals
-
-    if not results:
-        raise ValueError("no model results to draw")
-    models = sorted(results, key=lambda m: results[m]["scores"][reference]["miou_defects"])
-    scores = score_intervals({m: results[m] for m in models},
-                             ["pixel_accuracy", *(f"{c}_{kind}" for kind in ("recall", "iou")
-                                                  for c in ("scratch", "stain"))], reference)
-    colours = {c: tuple(v / 255 for v in OVERLAY_COLOURS[k]) for c, k in
-               (("scratch", SCRATCH), ("stain", STAIN))}
-    fig, axes = plt.subplots(1, 3, figsize=(11, 0.45 * len(models) + 1.6), sharey=True,
-                             gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
-    rows = {m: k for k, m in enumerate(models)}
-
-    def draw(ax, measure, offset=0.0, **style):
-        part = scores[scores["measure"] == measure]
-        y = part["model"].map(rows) + offset
-        ax.hlines(y, part["low"], part["high"], lw=1.5, color=style.get("color"))
-        ax.plot(part["value"], y, "o", ms=5, **style)
-
-    accuracy = axes[0]
-    draw(accuracy, "pixel_accuracy", color="0.2")
-    floor = 100 * float(np.mean([results[m]["scores"][reference]["all_background_accuracy"]
-                                 for m in models]))
-    accuracy.axvline(floor, color="0.4", ls="--", lw=1, label="background everywhere")
-    accuracy.set_xlim(min(floor, scores.loc[scores["measure"] == "pixel_accuracy", "low"].min())
-                      - 0.5, 100.5)
-    accuracy.set_title("pixel accuracy", fontsize=10)
-    for ax, kind in zip(axes[1:], ("recall", "IoU"), strict=True):
-        for defect, offset in (("scratch", 0.12), ("stain", -0.12)):
-            draw(ax, f"{defect}_{kind.lower()}", offset, color=colours[defect], label=defect)
-        ax.set_xlim(-2, 102)  # a dot at 0 or 100 drawn whole
-        ax.set_title(f"{kind} per defect class", fontsize=10)
-    axes[0].set_yticks(range(len(models)), models, fontsize=8)
-    for ax in axes:
-        ax.set_xlabel("percent (95 % interval)", fontsize=9)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.grid(axis="y", visible=False)
-    handles = [h for ax in axes[:2] for h in ax.get_legend_handles_labels()[0]]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return fig
-
-
 def confusion_heatmap(confusion: np.ndarray, ax=None, title: str = "",
                       ylabel: str | None = "as labelled", colorbar: bool = False):
     """A row-normalised confusion matrix as an annotated heatmap, classes on both axes.
@@ -262,3 +190,51 @@ def confusion_heatmap(confusion: np.ndarray, ax=None, title: str = "",
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def learning_curves(history, keys=("loss", "accuracy", "defect_iou"), axes=None, title: str = ""):
+    """A training run's learning curves: each key on training and on validation, per epoch.
+
+    Parameters
+    ----------
+    history : DataFrame
+        One row per epoch, indexed from 0, with ``key`` and ``val_<key>`` columns
+        (:attr:`heatsink.models.Run.history`).
+    keys : sequence of str
+        One panel each.
+    axes : sequence of matplotlib Axes, optional
+        Where to draw (a new row of panels when omitted).
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+        axes = list(axes.flat)
+    fig = axes[0].figure
+    for ax, key in zip(axes, keys, strict=True):
+        ax.plot(history.index + 1, history[key], label="train")
+        ax.plot(history.index + 1, history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(key.replace("_", " "), fontsize=10)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = [
+    "compare_hist",
+    "confusion_heatmap",
+    "image_grid",
+    "learning_curves",
+    "overlay",
+    "part_mosaic",
+    "show_photo",
+]

@@ -18,7 +18,6 @@ cache and prints the file's path.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -31,9 +30,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from heatsink.data.resolve import cache_dir
 from heatsink.errors import HeatsinkError
-from heatsink.io import atomic_path
+from heatsink.io import atomic_path, file_sha256
+from heatsink.resolve import cache_dir
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -79,18 +78,9 @@ def _manual_steps(url: str) -> str:
 # --- download and checksum ------------------------------------------------------------------
 
 
-def sha256_file(path: str | Path) -> str:
-    """The SHA-256 hex digest of the file at ``path``, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_sha256(path: str | Path, expected: str) -> None:
     """Raise :class:`HeatsinkError` naming ``path`` if its SHA-256 is not ``expected``."""
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     if actual != expected.lower():
         raise HeatsinkError(
             f"{path}: SHA-256 mismatch (expected {expected}, got {actual}); the file is "
@@ -407,3 +397,23 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+__all__ = [
+    "CACHED_NAME",
+    "KERAS_FULL_NAME",
+    "KERAS_FULL_URL",
+    "KERAS_NOTOP_NAME",
+    "RESNET50_TARBALL_SHA256",
+    "RESNET50_TARBALL_URL",
+    "TIMEOUT",
+    "WeightsUnavailableError",
+    "cached_weights_path",
+    "convert_tfjs_resnet50",
+    "keras_layer_name",
+    "load_resnet50_imagenet",
+    "log",
+    "read_tfjs_weights",
+    "resnet50_imagenet",
+    "verify_sha256",
+]

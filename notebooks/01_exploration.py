@@ -33,21 +33,16 @@ n_examples = 12  # images in the sample grid
 seed = 0  # which images the grid shows
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 import heatsink
-from heatsink import reference, stats, study, viz
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
+from heatsink import reference, stats, viz
+from heatsink.study import open_chapter
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results) if results else study.results_dir(ds.root)
+chapter = open_chapter(data, results)
+ds, split = chapter.ds, chapter.split
 is_twin = ds.has_truth
 name = ds.name
 try:
@@ -273,7 +268,6 @@ if is_twin:
 # separated them would leak. The composition per split:
 
 # %%
-split = study.study_split(ds, results_dir)
 by_split = images.merge(split[["image_id", "split"]], on="image_id")
 by_split.groupby("split").agg(
     images=("image_id", "size"),

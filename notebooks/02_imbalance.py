@@ -35,25 +35,17 @@ shift_px = 3  # the "misplaced" predictor shifts by this
 
 # %%
 from functools import partial
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from heatsink import baselines, imbalance, metrics, stats, study
-from heatsink.classes import CLASS_NAMES
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
+from heatsink import baselines, imbalance, metrics, stats, viz
+from heatsink.study import open_chapter
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results) if results else study.results_dir(ds.root)
-split = study.study_split(ds, results_dir)
-name = ds.name
-ids = {part: split.loc[split["split"] == part, "image_id"].tolist()
-       for part in ("train", "val", "test")}
+chapter = open_chapter(data, results)
+ds, ids, name = chapter.ds, chapter.ids, chapter.name
 print(f"{name}: {len(ds)} images, checksum {ds.checksum[:16]}; "
       + ", ".join(f"{k} {len(v)}" for k, v in ids.items()))
 
@@ -112,12 +104,8 @@ shifted = metrics.score_masks(
 shifted.per_class.round(3)
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(4.6, 3.8))
-sns.heatmap(metrics.normalise_rows(shifted.confusion), annot=True, fmt=".2f", cmap="Blues",
-            xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES, vmin=0, vmax=1, ax=ax)
-ax.set_xlabel("predicted")
-ax.set_ylabel("labelled")
-ax.set_title(f"{name}, validation: labels shifted {shift_px} px", fontsize=10)
+viz.confusion_heatmap(shifted.confusion, ylabel="labelled",
+                      title=f"{name}, validation: labels shifted {shift_px} px")
 plt.show()
 
 # %% [markdown]

@@ -40,7 +40,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 epochs = 40
 batch_size = 32
 image_size = 256
@@ -51,40 +51,35 @@ n_boot = 1000  # bootstrap resamples
 n_examples = 4  # validation examples shown
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from heatsink import evaluate, findings, metrics, study, viz
-from heatsink import results as study_results
+from heatsink import viz
 from heatsink.classes import CLASS_NAMES
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
+from heatsink.models import predict_masks
+from heatsink.study import findings, open_chapter, run_name
+from heatsink.study import results as study_results
 from heatsink.train import TrainConfig, train
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
-runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
-split = study.study_split(ds, results_dir)
-val_ids = split.loc[split["split"] == "val", "image_id"].tolist()
-name = ds.name
+chapter = open_chapter(data, results, runs)
+ds, results_dir, name = chapter.ds, chapter.results_dir, chapter.name
+val_ids = chapter.ids["val"]
 config = TrainConfig(model="unet", image_size=image_size, batch_size=batch_size,
                      epochs=epochs, learning_rate=learning_rate, loss="cce", precision=precision,
                      model_kwargs={"filters": filters})
+model_name = run_name(config, base_size=image_size)  # "unet": the seed's protocol
 config
 
 # %% [markdown]
 # ## Training
 #
 # One call trains (or resumes, or reuses a finished run in the same folder) and scores the
-# best checkpoint on the validation split.
+# best checkpoint on the validation split, once: the scores below are read from the run.
 
 # %%
-run = train(config, ds, runs_dir / "unet", split=split, verbose=0, n_boot=n_boot)
+run = train(config, ds, chapter.runs_dir / model_name, split=chapter.split, verbose=0,
+            n_boot=n_boot)
 facts = run.metrics
 print(f"{facts['parameters']:,} parameters; {len(run.history)} epochs in "
       f"{run.history['seconds'].sum() / 3600:.2f} h ({facts['train_s_per_image']:.3f} s per "
@@ -98,16 +93,7 @@ print(f"{facts['parameters']:,} parameters; {len(run.history)} epochs in "
 # and validation splits, per epoch.
 
 # %% tags=["hide-input"]
-history = run.history
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-for ax, key in zip(axes, ("loss", "accuracy", "defect_iou"), strict=True):
-    ax.plot(history.index + 1, history[key], label="train")
-    ax.plot(history.index + 1, history[f"val_{key}"], label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_title(key.replace("_", " "), fontsize=10)
-axes[0].legend()
-fig.suptitle(f"{name}: half-width U-Net, seed protocol", fontsize=10)
-fig.tight_layout()
+viz.learning_curves(run.history, title=f"{name}: half-width U-Net, seed protocol")
 plt.show()
 
 # %% [markdown]
@@ -118,9 +104,7 @@ plt.show()
 # intervals over images in brackets.
 
 # %%
-model = run.model("best")
-predictions = evaluate.predict_masks(model, ds, val_ids, image_size)
-evaluations = evaluate.evaluate_predictions(predictions, ds)
+evaluations = run.evaluations()
 study_results.scores_with_ci(evaluations, n_boot=n_boot)
 
 # %% [markdown]
@@ -141,15 +125,11 @@ evaluations["labels"].scores.per_class.round(3)
 # about the real data, quoted; the matrices below are ours, on the data named above.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(evaluations), figsize=(4.8 * len(evaluations), 3.9))
-axes = [axes] if len(evaluations) == 1 else axes
-for ax, (ref, ev) in zip(axes, evaluations.items(), strict=True):
-    sns.heatmap(metrics.normalise_rows(ev.scores.confusion), annot=True, fmt=".2f",
-                cmap="Blues", vmin=0, vmax=1, xticklabels=CLASS_NAMES,
-                yticklabels=CLASS_NAMES, ax=ax, cbar=False)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("as labelled" if ref == "labels" else "clean truth")
-    ax.set_title(f"{name}, validation, vs {ref}", fontsize=10)
+fig, axes = plt.subplots(1, len(evaluations), figsize=(4.8 * len(evaluations), 3.9),
+                         squeeze=False)
+for ax, (ref, ev) in zip(axes.flat, evaluations.items(), strict=True):
+    viz.confusion_heatmap(ev.scores.confusion, ax=ax, title=f"{name}, validation, vs {ref}",
+                          ylabel="as labelled" if ref == "labels" else "clean truth")
 fig.tight_layout()
 plt.show()
 
@@ -175,12 +155,13 @@ pd.DataFrame({
 # ## Validation examples
 #
 # The validation images with the most labelled defect pixels: image, label and prediction
-# (scratches red, stains blue).
+# (scratches cyan, stains green).
 
 # %% tags=["hide-input"]
 examples = evaluations["labels"].per_image().join(
     pd.Series({i: (ds.mask(i) > 0).sum() for i in val_ids}, name="defect_px")
 ).sort_values("defect_px", ascending=False).head(n_examples).index
+predictions = predict_masks(run.model("best"), ds, list(examples), image_size)
 panels, titles = [], []
 for i in examples:
     image = ds.image(i)
@@ -196,20 +177,19 @@ viz.show_photo(fig)
 # study's results folder, from which the results page reads them.
 
 # %%
-study_results.save_model_results(results_dir, "unet", run, evaluations, split="val",
-                                 n_boot=n_boot)
+study_results.save_model_results(results_dir, model_name, run)
 
 # %% [markdown]
 # ## What this run shows
 #
-# Read from the result files just written (`heatsink.findings.model_findings`), so these
+# Read from the result files just written (`heatsink.study.findings.model_findings`), so these
 # sentences follow the run above, on whatever data it ran on. The seed's figures are quoted
 # from its post, on the real images; chapter 7 says what can be compared with them.
 
 # %% tags=["remove-input"]
 display(Markdown(f"On **{name}**:\n\n"
-                 + findings.model_findings_markdown(results_dir, "unet", n_boot=n_boot)))
+                 + findings.model_findings_markdown(results_dir, model_name, n_boot=n_boot)))
 
 # %% [markdown]
-# Chapter 4 changes the loss, the encoder and the resolution; chapter 2 already suggested
-# that the loss matters most.
+# Chapter 4 trains other encoders on the same split, and, on one of them, losses that do
+# not let the background dominate, the imbalance chapter 2 measured.

@@ -49,7 +49,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 epochs = 8  # the seed trains 40; see "Compute" below
 batch_size = 16
 image_size = 256
@@ -64,40 +64,35 @@ n_boot = 1000
 n_latency = 20  # timed forward passes per latency figure
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
-from heatsink import evaluate, findings, stats, study, viz
-from heatsink import results as study_results
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
-from heatsink.train import Run, TrainConfig, train
+from heatsink import evaluate, stats, viz
+from heatsink.models import Predictor, Run, TrainConfig, predict_masks
+from heatsink.study import findings, open_chapter, run_name
+from heatsink.study import results as study_results
+from heatsink.train import train
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
-runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
-split = study.study_split(ds, results_dir)
-ids = {part: split.loc[split["split"] == part, "image_id"].tolist()
-       for part in ("val", "test")}
-name = ds.name
+chapter = open_chapter(data, results, runs)
+ds, ids, name, split = chapter.ds, chapter.ids, chapter.name, chapter.split
+results_dir, runs_dir = chapter.results_dir, chapter.runs_dir
+
+
+def name_of(run: Run) -> str:
+    """A run's name: what sets it apart from the chapter's protocol (`run_name`)."""
+    return run_name(run.config, base_size=image_size)
 
 
 def fit(model: str, loss: str = "cce", **options) -> Run:
-    """Train (or resume, or reuse) one model of this chapter, in runs/<model>-<loss>[...]."""
+    """Train (or resume, or reuse) one model of this chapter, in runs/<its run name>."""
     weights = resnet50_weights if model == "resnet50" else None
     config = TrainConfig(**{"model": model, "loss": loss, "encoder_weights": weights,
                             "batch_size": batch_size, "epochs": epochs,
                             "image_size": image_size, "precision": precision, **options})
-    suffix = (f"-{config.image_size}" if config.image_size != image_size else "") + (
-        "-flips" if config.augment else "")
-    return train(config, ds, runs_dir / f"{model}-{loss}{suffix}", split=split, verbose=0,
-                 n_boot=n_boot)
+    return train(config, ds, runs_dir / run_name(config, base_size=image_size), split=split,
+                 verbose=0, n_boot=n_boot)
 
 
 # %% [markdown]
@@ -120,7 +115,7 @@ def fit(model: str, loss: str = "cce", **options) -> Run:
 # %%
 trained = {}
 for backbone in backbones:
-    trained[backbone] = fit(backbone)
+    trained[backbone] = fit(backbone)  # its run name: the backbone alone
     print(f"{backbone}: {trained[backbone].metrics['parameters']:,} parameters, "
           f"{trained[backbone].metrics['train_s_per_image']:.3f} s per training image")
 
@@ -138,7 +133,7 @@ sweep_table = pd.DataFrame({loss: run.metrics["scores"]["labels"]
                             for loss, run in sweep.items()}).T
 best_loss = sweep_table["miou_defects"].idxmax()
 print(f"best loss on {sweep_model}: {best_loss}")
-trained.update({f"{sweep_model}-{loss}": run for loss, run in sweep.items() if loss != "cce"})
+trained.update({name_of(run): run for run in sweep.values()})
 (100 * sweep_table[list(study_results.TABLE_COLUMNS)]).round(1)
 
 # %% [markdown]
@@ -148,10 +143,8 @@ trained.update({f"{sweep_model}-{loss}": run for loss, run in sweep.items() if l
 # random flips and 90° rotations.
 
 # %%
-variant_name = f"{sweep_model}-{best_loss}-{variant_size}" + (
-    "-flips" if variant_augment else "")
-trained[variant_name] = fit(sweep_model, best_loss, image_size=variant_size,
-                            augment=variant_augment)
+variant = fit(sweep_model, best_loss, image_size=variant_size, augment=variant_augment)
+trained[name_of(variant)] = variant
 baseline_dir = runs_dir / "unet"
 if (baseline_dir / "metrics.json").exists():  # chapter 3's model, for the comparison
     trained = {"unet": Run.load(baseline_dir, ds), **trained}
@@ -221,21 +214,19 @@ pd.DataFrame({model_name: {(when, part): run.history.iloc[row][column]
 # Every model scored on the validation split against the labels: percent, with 95 %
 # bootstrap intervals over images; parameters; training seconds per image on the machine
 # that trained it; and inference latency per image at batch 1 on the machine that ran this
-# chapter (median of `n_latency` passes, at the model's own input size). Each best
-# checkpoint was chosen on this same split, so these scores lean optimistic; the chosen
-# model's test-split score below does not.
+# chapter (median of `n_latency` compiled passes, at the model's own input size, on the
+# device the column names). Each best checkpoint was chosen on this same split, so these
+# scores lean optimistic; the chosen model's test-split score below does not. The scores
+# are those training wrote: nothing is predicted again here.
 
 # %%
 evaluations, latency = {}, {}
 for model_name, run in trained.items():
-    model = run.model("best")
-    size = run.config.image_size
-    predictions = evaluate.predict_masks(model, ds, ids["val"], size)
-    evaluations[model_name] = evaluate.evaluate_predictions(predictions, ds)
-    latency[model_name] = evaluate.latency_ms(model, size, batch_size=1, repeats=n_latency)
-    study_results.save_model_results(results_dir, model_name, run, evaluations[model_name],
-                                     n_boot=n_boot,
-                                     extra={"cpu_ms_per_image": latency[model_name]})
+    evaluations[model_name] = run.evaluations()
+    latency[model_name] = Predictor(run.model("best"), run.config.image_size).latency_ms(
+        batch_size=1, repeats=n_latency)
+    study_results.save_model_results(results_dir, model_name, run,
+                                     extra=study_results.latency_fields(latency[model_name]))
 # results of models this chapter no longer trains (an earlier choice of losses or size)
 # would otherwise sit beside these in chapter 7's tables
 study_results.remove_model_results(results_dir, "val", keep=tuple(trained))
@@ -276,19 +267,19 @@ plt.show()
 # %% [markdown]
 # ## The chosen model on the test split
 #
-# The model with the highest validation defect mIoU (against the labels) is scored once on
-# the test split, which no choice above has looked at.
+# The model with the highest validation defect mIoU (against the labels) is chosen, the
+# choice recorded with the results (`study_results.choose_model`), and scored once on the
+# test split, which no choice above has looked at.
 
 # %%
-chosen = max(evaluations, key=lambda m: evaluations[m]["labels"].summary()["miou_defects"])
+chosen = study_results.choose_model(results_dir)
 run = trained[chosen]
-test_predictions = evaluate.predict_masks(run.model("best"), ds, ids["test"],
-                                          run.config.image_size)
+test_predictions = predict_masks(run.model("best"), ds, ids["test"], run.config.image_size)
 test_evaluations = evaluate.evaluate_predictions(test_predictions, ds)
 study_results.remove_model_results(results_dir, "test", keep=(chosen,))
 study_results.save_model_results(results_dir, chosen, run, test_evaluations, split="test",
-                                 n_boot=n_boot, extra={"cpu_ms_per_image": latency[chosen],
-                                                         "run_dir": run.path.name})
+                                 n_boot=n_boot,
+                                 extra=study_results.latency_fields(latency[chosen]))
 print(f"chosen: {chosen}")
 study_results.scores_with_ci(test_evaluations, n_boot=n_boot)
 
@@ -296,7 +287,7 @@ study_results.scores_with_ci(test_evaluations, n_boot=n_boot)
 # ## What this chapter shows
 #
 # Read from the result files this chapter and chapter 3 wrote
-# (`heatsink.findings.findings`, the same sentences chapter 7 opens with), so they follow
+# (`heatsink.study.findings.findings`, the same sentences chapter 7 opens with), so they follow
 # the runs above, on whatever data they ran on. Chapter 7 adds what the label checks and
 # the line verdicts say.
 

@@ -45,7 +45,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 k = 3  # folds
 model = "gslu"  # the fold models: the light GSLU-style net (see the text)
 image_size = 256
@@ -63,27 +63,20 @@ exclude_fractions = [0.0, 0.05, 0.1, 0.2]  # most suspect images left out of the
 n_grid = 6  # top issues shown
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from heatsink import crossval, findings, seams, study
+from heatsink import crossval, seams
 from heatsink import label_quality as lq
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
+from heatsink.models import TrainConfig
+from heatsink.study import findings, open_chapter
+from heatsink.study import results as study_results
 from heatsink.synth import records
-from heatsink.train import TrainConfig
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
-runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
-out_dir = results_dir / "label_quality"
-name = ds.name
+chapter = open_chapter(data, results, runs)
+ds, name, results_dir, runs_dir = chapter.ds, chapter.name, chapter.results_dir, chapter.runs_dir
 ids = list(ds.ids)
 manifest = records.read_manifest(ds.root) if ds.has_truth else None
 config = TrainConfig(model=model, image_size=image_size, batch_size=batch_size,
@@ -266,12 +259,11 @@ excluded[["images", "pixel_accuracy", "scratch_iou", "stain_iou", "miou_defects"
 # %% [markdown]
 # ## A worklist for a labeller
 #
-# Every image in cleanlab's order with what to check, written as CSV. On real data this is
-# the chapter's product: the first rows are where relabelling pays most.
+# Every image in cleanlab's order with what to check, saved as CSV with the tables below. On
+# real data this is the chapter's product: the first rows are where relabelling pays most.
 
 # %%
 ranked = lq.ranked_issues(scores["cleanlab"], components, pixel_issues, ids)
-lq.write_ranked_issues(ranked, out_dir / "ranked_issues.csv")
 ranked.head(10)
 
 # %% [markdown]
@@ -295,23 +287,23 @@ plt.show()
 # training hours go to the results folder.
 
 # %%
-lq.save_tables(out_dir, {"excluded": excluded, "folds": oos.fold_metrics(),
-                         **({"precision_at_k": at_k, "image_detection": image_table,
-                             "component_detection": component_table,
-                             "component_precision_at_n": component_top}
-                            if manifest is not None else {}),
-                         "seams": pd.Series(seam_facts).to_frame("value")})
-sorted(p.name for p in out_dir.iterdir())
+saved = study_results.save_label_quality(results_dir, {
+    "excluded": excluded, "folds": oos.fold_metrics(), "ranked_issues": ranked,
+    **({"precision_at_k": at_k, "image_detection": image_table,
+        "component_detection": component_table, "component_precision_at_n": component_top}
+       if manifest is not None else {}),
+    "seams": pd.Series(seam_facts).to_frame("value")})
+sorted(path.name for path in saved)
 
 # %% [markdown]
 # ## What this run found
 #
-# Read from the tables just saved (`heatsink.findings.label_quality_findings`), so these
+# Read from the tables just saved (`heatsink.study.findings.label_quality_findings`), so these
 # sentences follow the run above; on real data, without a noise manifest, only those about
 # the fold models and the scores remain.
 
 # %% tags=["remove-input"]
-display(Markdown(f"On **{name}**:\n\n" + findings.label_quality_markdown(out_dir)))
+display(Markdown(f"On **{name}**:\n\n" + findings.label_quality_markdown(results_dir)))
 
 # %% [markdown]
 # Two things these figures do not show. Gross errors are another matter than the twin's

@@ -41,7 +41,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 spec_file = None  # inspection spec (None: specs/example.yaml)
 split_name = "test"  # the frames analysed
 spc_measure = "LargestStainPixels"  # the charted measurement (the spec's stain-area rule)
@@ -49,30 +49,24 @@ spc_baseline = 50  # frames that set the control limits
 n_table = 10  # rows of the stain table shown
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from heatsink import evaluate, findings, postprocess, spc, stats, study, viz
-from heatsink import results as study_results
-from heatsink import spec as inspection
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
-from heatsink.train import Run
+from heatsink import stats, viz
+from heatsink.line import measurements, spc
+from heatsink.line import spec as inspection
+from heatsink.models import Run, predict_masks
+from heatsink.study import findings, open_chapter, specs
+from heatsink.study import results as study_results
+from heatsink.study.paths import example_spec
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
-runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
-split = study.study_split(ds, results_dir)
-ids = split.loc[split["split"] == split_name, "image_id"].tolist()
-spec = inspection.load_spec(spec_file or study.REPO_DIR / "specs" / "example.yaml")
-run = Run.load(study_results.chosen_run(results_dir, runs_dir), ds)
-name = ds.name
+chapter = open_chapter(data, results, runs)
+ds, name, results_dir = chapter.ds, chapter.name, chapter.results_dir
+ids = chapter.ids[split_name]
+spec = inspection.load_spec(spec_file or example_spec())
+run = Run.load(study_results.chosen_run(results_dir, chapter.runs_dir), ds)
 print(f"{name}: {len(ids)} {split_name} frames; model {run.path.name} "
       f"({run.config.model}, {run.config.image_size} px); spec {spec.name}")
 spec
@@ -84,12 +78,12 @@ spec
 # 320² before the arg-max); one call measures a set of masks.
 
 # %%
-predictions = evaluate.predict_masks(run.model("best"), ds, ids, run.config.image_size)
+predictions = predict_masks(run.model("best"), ds, ids, run.config.image_size)
 settings = {"mm_per_px": spec.mm_per_px, "min_area_px": spec.min_object_px}
-tables = {"predicted": postprocess.defect_table(predictions.items(), **settings),
-          "labelled": postprocess.defect_table(((i, ds.mask(i)) for i in ids), **settings)}
+tables = {"predicted": measurements.defect_table(predictions.items(), **settings),
+          "labelled": measurements.defect_table(((i, ds.mask(i)) for i in ids), **settings)}
 if ds.has_truth:
-    tables["clean truth"] = postprocess.defect_table(((i, ds.truth(i)) for i in ids),
+    tables["clean truth"] = measurements.defect_table(((i, ds.truth(i)) for i in ids),
                                                      **settings)
 pd.DataFrame({k: t.mean(numeric_only=True) for k, t in tables.items()}).round(2)
 
@@ -136,8 +130,8 @@ examples = list(dict.fromkeys(
 panels, titles = [], []
 for i in examples:
     image = ds.image(i)
-    panels += [postprocess.draw_overlay(image, predictions[i], spec.min_object_px),
-               postprocess.draw_overlay(image, ds.mask(i), spec.min_object_px)]
+    panels += [measurements.draw_overlay(image, predictions[i], spec.min_object_px),
+               measurements.draw_overlay(image, ds.mask(i), spec.min_object_px)]
     titles += [f"{i}: prediction", f"{i}: label"]
 if panels:
     fig = viz.image_grid(panels, titles, ncols=2, size=4.0)
@@ -228,9 +222,9 @@ inspection.limits_in_context(tables["labelled"], spec).round(2)
 # is one whose measurement the model gets short (a frame can fail several rules):
 
 # %%
-failed_rules = pd.DataFrame({k: inspection.failed_rule_counts(v) for k, v in verdicts.items()})
+failed_rules = pd.DataFrame({k: specs.failed_rule_counts(v) for k, v in verdicts.items()})
 escapes = pd.DataFrame({
-    f"against {ref}": inspection.escape_causes(verdicts["predicted"]["verdict"], verdicts[ref])
+    f"against {ref}": specs.escape_causes(verdicts["predicted"]["verdict"], verdicts[ref])
     for ref in verdicts if ref != "predicted"
 })
 failed_rules.join(escapes.add_prefix("escapes "))
@@ -249,8 +243,8 @@ failed_rules.join(escapes.add_prefix("escapes "))
 reference = "clean truth" if "clean truth" in tables else "labelled"
 escape_rule = escapes[f"against {reference}"].idxmax()
 curves = {
-    "every limit": inspection.spec_tradeoff(tables["predicted"], tables[reference], spec),
-    f"{escape_rule} only": inspection.spec_tradeoff(
+    "every limit": specs.spec_tradeoff(tables["predicted"], tables[reference], spec),
+    f"{escape_rule} only": specs.spec_tradeoff(
         tables["predicted"], tables[reference], spec, rules=[escape_rule]),
 }
 tradeoff = curves["every limit"]

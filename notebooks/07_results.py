@@ -32,7 +32,7 @@
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
-runs = None  # trained models (None: study.runs_dir, ~/.cache/heatsink/runs/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 executed = None  # the executed chapters (None: notebooks/)
 exclude_fractions = [0.0, 0.05, 0.1, 0.2]  # most suspect test images left out (chapter 5)
 
@@ -41,21 +41,16 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from heatsink import evaluate, findings, published, readme, study, viz
 from heatsink import label_quality as lq
-from heatsink import results as study_results
-from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
-from heatsink.train import Run
+from heatsink.models import Run, predict_masks
+from heatsink.study import figures, findings, open_chapter, published, readme
+from heatsink.study import results as study_results
+from heatsink.study.paths import notebook_dir
 
-sns.set_theme(style="whitegrid", context="notebook")
-ds = load_dataset(resolve_data(data))
-results_dir = Path(results).expanduser() if results else study.results_dir(ds.root)
-runs_dir = Path(runs).expanduser() if runs else study.runs_dir(ds.root)
-name = ds.name
+chapter = open_chapter(data, results, runs)
+ds, name, results_dir = chapter.ds, chapter.name, chapter.results_dir
 val = study_results.load_model_results(results_dir, "val")
 test = study_results.load_model_results(results_dir, "test")
 print(f"{name}: {len(val)} models scored on the validation split; chosen for the test "
@@ -64,7 +59,7 @@ print(f"{name}: {len(val)} models scored on the validation split; chosen for the
 # %% [markdown]
 # ## In short
 #
-# What the result files of this run say, in sentences `heatsink.findings` writes from them
+# What the result files of this run say, in sentences `heatsink.study.findings` writes from them
 # (the README opens with the same): every number is read from a file a chapter wrote, none
 # is typed here. The sections below show where each comes from.
 
@@ -108,7 +103,7 @@ study_results.model_table(test)
 # on top).
 
 # %% tags=["hide-input"]
-fig = viz.model_scores_figure(val, title=f"{name}: validation split, against the labels")
+fig = figures.model_scores_figure(val, title=f"{name}: validation split, against the labels")
 study_results.save_figure(fig, results_dir / readme.FIGURE)
 plt.show()
 
@@ -116,7 +111,7 @@ plt.show()
 # ## Beside the published figures on the real images
 #
 # The seed's figures are on its validation split of the real data; the paper's on its own
-# protocol and an RTX 2070 GPU. Quoted, not computed here (`heatsink.published`):
+# protocol and an RTX 2070 GPU. Quoted, not computed here (`heatsink.study.published`):
 
 # %%
 published.published_table()[["model", "measure", "value", "unit", "split", "citation"]]
@@ -178,12 +173,11 @@ study_results.label_noise_cap(val).round(2)
 # most suspect test images left out, against the labels and (twin) the clean truth:
 
 # %%
-ranked = pd.read_csv(results_dir / "label_quality" / "ranked_issues.csv",
+ranked = pd.read_csv(study_results.label_quality_file(results_dir, "ranked_issues"),
                      dtype={"image_id": str}).set_index("image_id")
-chosen = Run.load(study_results.chosen_run(results_dir, runs_dir), ds)
-test_ids = study.study_split(ds, results_dir).query("split == 'test'")["image_id"].tolist()
-predicted = evaluate.predict_masks(chosen.model("best"), ds, test_ids,
-                                   chosen.config.image_size)
+chosen = Run.load(study_results.chosen_run(results_dir, chapter.runs_dir), ds)
+test_ids = chapter.ids["test"]
+predicted = predict_masks(chosen.model("best"), ds, test_ids, chosen.config.image_size)
 references = {"labels": {i: ds.mask(i) for i in test_ids}}
 if ds.has_truth:
     references["truth"] = {i: ds.truth(i) for i in test_ids}
@@ -196,7 +190,7 @@ excluded[["images", "pixel_accuracy", "scratch_iou", "stain_iou", "miou_defects"
 # ranking's most suspect images, with 95 % intervals.
 
 # %%
-at_k = results_dir / "label_quality" / "precision_at_k.csv"
+at_k = study_results.label_quality_file(results_dir, "precision_at_k")
 if at_k.exists():  # written with a row number as its second index column
     display(pd.read_csv(at_k, index_col=[0, 1]).droplevel(1)
             .set_index("fraction", append=True).round(3))
@@ -228,7 +222,7 @@ study_results.passfail_rules(results_dir)
 
 # %%
 study_results.chapter_times(
-    Path(executed).expanduser() if executed else study.NOTEBOOK_DIR
+    Path(executed).expanduser() if executed else notebook_dir()
 ).drop(index="07_results", errors="ignore")
 
 # %% [markdown]

@@ -78,14 +78,15 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def fake_run() -> SimpleNamespace:
-    """A stand-in for a finished :class:`heatsink.train.Run` (two half-hour epochs)."""
-    from heatsink.train import TrainConfig
+def fake_run(**config) -> SimpleNamespace:
+    """A stand-in for a finished :class:`heatsink.models.Run` (two half-hour epochs), its
+    :class:`~heatsink.models.TrainConfig` changed by ``config``."""
+    from heatsink.models import TrainConfig
 
     history = pd.DataFrame({"loss": [0.5, 0.4], "seconds": [1800.0, 1800.0]},
                            index=pd.Index([0, 1], name="epoch"))
     return SimpleNamespace(
-        config=TrainConfig(epochs=2),
+        config=TrainConfig(**{"epochs": 2, **config}),
         metrics={"precision": "float32", "parameters": 1234, "best_epoch": 2,
                  "train_s_per_image": 0.25},
         history=history,
@@ -105,8 +106,8 @@ def write_passfail(directory: Path, model: str = "m", rules: bool = True, n_esca
     may break several rules, or none. ``rules=False`` leaves out the rule counts (an older
     file).
     """
-    from heatsink.results import save_postprocess_results
-    from heatsink.spec import Spec
+    from heatsink.line.spec import Spec
+    from heatsink.study.results import save_postprocess_results
 
     confusion = pd.DataFrame({
         "against labelled": {"tp": 4 - n_escapes, "fn": n_escapes, "fp": 2, "tn": 4,
@@ -135,7 +136,7 @@ def default_twin_root() -> Path:
     It is the twin ``make study`` uses, in the same cache (``~/.cache/heatsink/twins`` or
     ``$HEATSINK_CACHE``), so the tests that need it at full scale share one generation.
     """
-    from heatsink.data.resolve import default_twin
+    from heatsink.resolve import default_twin
 
     return default_twin(progress=False)
 
@@ -145,8 +146,9 @@ def _tracked_outputs_digest() -> dict[str, str]:
     README), by path."""
     import hashlib
 
-    from heatsink.study import REPO_DIR
+    from heatsink.study.paths import repo_dir
 
+    REPO_DIR = repo_dir()
     paths = [*sorted((REPO_DIR / "results").rglob("*")),
              *sorted((REPO_DIR / "notebooks").glob("*.ipynb")), REPO_DIR / "README.md"]
     return {str(p.relative_to(REPO_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -33,21 +33,30 @@ def test_every_notebook_in_the_toc_is_executed_and_says_what_data_it_ran_on():
         assert all(c.get("execution_count") for c in code), f"{name}.ipynb has unexecuted cells"
 
 
-def test_executed_notebooks_are_paired_with_their_sources():
+def test_executed_notebooks_are_paired_with_the_sources_that_ran():
     """Each executed .ipynb in the book, less the two cells the runner adds (the run record and
-    papermill's injected parameters), converts back to exactly its jupytext .py source."""
+    papermill's injected parameters), converts back to exactly its jupytext .py source as it
+    was at the commit its run record names: the book shows the code that produced it, even
+    when the source has moved on since (`heatsink study run` re-executes stale chapters)."""
     import jupytext
 
-    from heatsink.study import RECORD_TAG
+    from heatsink.study.runner import RECORD_TAG
 
     added = {RECORD_TAG, "injected-parameters"}
     sources = [REPO / f"{name}.py" for name in _toc_files() if name.startswith("notebooks/")]
     for source in sources:
         executed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+        sha = executed.metadata["heatsink"]["git_sha"]
+        assert not sha.endswith("-dirty"), f"{source.name} ran on uncommitted code ({sha})"
+        shown = subprocess.run(
+            ["git", "show", f"{sha}:{source.relative_to(REPO).as_posix()}"], cwd=REPO,
+            capture_output=True, text=True)
+        assert shown.returncode == 0, (f"{source.name}: its run's commit {sha[:12]} is not in "
+                                       f"this clone: {shown.stderr.strip()}")
         executed.cells = [c for c in executed.cells
                           if not added & set(c.metadata.get("tags", []))]
-        assert jupytext.writes(executed, fmt="py:percent") == source.read_text(), (
-            f"{source.name} and its executed notebook differ: run `make study`"
+        assert jupytext.writes(executed, fmt="py:percent") == shown.stdout, (
+            f"{source.name} at {sha[:12]} and its executed notebook differ: run `make study`"
         )
 
 

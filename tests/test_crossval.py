@@ -68,8 +68,8 @@ def test_out_of_sample_predicts_each_image_once_and_is_reused(twin, tmp_path):
         held = set(oos.folds.loc[oos.folds["fold"] == f, "image_id"])
         assert not trained_on & held
     # the held-out probabilities are those of the fold's own model
-    from heatsink.evaluate import predict_probabilities
-    from heatsink.train import Run
+    from heatsink.models import Run
+    from heatsink.models.predict import predict_probabilities
 
     f0 = oos.folds.loc[oos.folds["fold"] == 0, "image_id"].tolist()
     model = Run.load(path / "fold-0").model("best")

@@ -92,8 +92,7 @@ def test_predictions_are_scored_against_labels_and_truth(make_dataset):
 
 
 def test_predictions_come_back_at_the_mask_resolution(make_dataset):
-    from heatsink.evaluate import latency_ms, predict_masks
-    from heatsink.models import unet
+    from heatsink.models import Predictor, predict_masks, unet
 
     ds = load_dataset(make_dataset(n=3))
     model = unet(filters=2)
@@ -101,7 +100,7 @@ def test_predictions_come_back_at_the_mask_resolution(make_dataset):
     assert list(masks) == ds.ids
     assert all(m.shape == (320, 320) and m.dtype == np.uint8 and m.max() <= 2
                for m in masks.values())
-    assert latency_ms(model, 64, batch_size=2, repeats=2) > 0
+    assert Predictor(model, 64).latency_ms(batch_size=2, repeats=2) > 0
 
 
 def test_a_paired_comparison_scores_both_models_on_each_resample():

@@ -8,8 +8,9 @@ import pytest
 from conftest import fake_run, write_passfail
 
 from heatsink.evaluate import evaluate_masks
-from heatsink.findings import findings, label_quality_findings, model_findings
-from heatsink.results import save_model_results
+from heatsink.study import run_name
+from heatsink.study.findings import findings, label_quality_findings, model_findings
+from heatsink.study.results import save_model_results
 
 
 def _masks(scratch_found: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -22,11 +23,27 @@ def _masks(scratch_found: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(str(k), truth, pred) for k in range(3)]
 
 
+def _config(name: str) -> dict:
+    """The training configuration the study names ``name`` (``heatsink.study.run_name``)."""
+    model, *rest = name.split("-")
+    config = {"model": model}
+    for part in rest:
+        if part.isdigit():
+            config["image_size"] = int(part)
+        elif part == "flips":
+            config["augment"] = True
+        else:
+            config["loss"] = part
+    assert run_name(fake_run(**config).config) == name
+    return config
+
+
 def _save(folder, name, scratch_found, split="val", truth_too=False):
     evaluations = {"labels": evaluate_masks(_masks(scratch_found))}
     if truth_too:  # against the clean truth the same prediction misses nothing
         evaluations["truth"] = evaluate_masks(_masks(11))
-    save_model_results(folder, name, fake_run(), evaluations, split=split, n_boot=20)
+    save_model_results(folder, name, fake_run(**_config(name)), evaluations, split=split,
+                       n_boot=20)
 
 
 def test_nothing_run_means_no_findings(tmp_path, n_boot=50):
@@ -152,8 +169,8 @@ def test_without_a_majority_the_finding_names_the_rule_broken_most_often(tmp_pat
 
 
 def test_undefined_rates_and_zero_changes_read_plainly():
-    from heatsink.findings.text import rate as _rate
-    from heatsink.findings.text import signed as _signed
+    from heatsink.study.findings.text import rate as _rate
+    from heatsink.study.findings.text import signed as _signed
 
     assert _signed(-0.04) == "+0.0" and _signed(-0.06) == "-0.1" and _signed(1.25) == "+1.2"
     assert _rate("escape rate", float("nan"), "no frame is defective") == (
@@ -216,10 +233,13 @@ def test_a_model_without_results_is_named_in_the_error(tmp_path):
         model_findings(tmp_path, "unet")
 
 
-def _label_quality_tables(folder):
-    """Chapter 5's tables for 20 images, 4 with an injected error, made by its own functions."""
+def _label_quality_tables(directory):
+    """The label checks' tables for 20 images, 4 with an injected error, made by their own
+    functions, in the results folder ``directory``."""
     from heatsink import label_quality as lq
 
+    folder = directory / "label_quality"
+    folder.mkdir(parents=True, exist_ok=True)
     ids = [f"{k:04d}" for k in range(20)]
     manifest = pd.DataFrame({
         "image_id": ids[:4], "error": ["missed_stain", "missed_stain", "class_swap",
@@ -288,9 +308,10 @@ def test_label_quality_findings_on_real_data_say_only_what_it_has(tmp_path):
     _label_quality_tables(tmp_path)
     for twin_only in ("precision_at_k", "image_detection", "component_detection",
                       "component_precision_at_n"):
-        (tmp_path / f"{twin_only}.csv").unlink()
-    excluded = pd.read_csv(tmp_path / "excluded.csv").query("reference == 'labels'")
-    excluded.to_csv(tmp_path / "excluded.csv", index=False)
+        (tmp_path / "label_quality" / f"{twin_only}.csv").unlink()
+    excluded = pd.read_csv(tmp_path / "label_quality" / "excluded.csv").query(
+        "reference == 'labels'")
+    excluded.to_csv(tmp_path / "label_quality" / "excluded.csv", index=False)
     found = label_quality_findings(tmp_path)
     assert [text.split("**")[1] for text in found] == [
         "The judges.", "Seams.", "What it means for the scores."]
@@ -304,7 +325,7 @@ def test_no_suspect_component_is_said_plainly(tmp_path):
     manifest = pd.DataFrame({"image_id": ["0000"], "error": ["class_swap"], "top": 0, "left": 0,
                              "bbox_h": 4, "bbox_w": 4})
     none = pd.DataFrame(columns=["image_id", "top", "left", "bbox_h", "bbox_w", "kind"])
-    lq.save_tables(tmp_path, {"component_detection": lq.component_detection_table(
+    lq.save_tables(tmp_path / "label_quality", {"component_detection": lq.component_detection_table(
         {"components": none}, manifest)})
     assert label_quality_findings(tmp_path) == [
         "**Suspect components.** cleanlab marks no suspect component, so none of the 1 "

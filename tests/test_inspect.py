@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heatsink import inspect as insp
 from heatsink.cli import main
 from heatsink.errors import DatasetError
-from heatsink.postprocess import DEFECT_COLUMNS, defect_table, draw_overlay
-from heatsink.spec import Spec, judge, judge_table, load_spec
+from heatsink.line import inspect as insp
+from heatsink.line.measurements import DEFECT_COLUMNS, defect_table, draw_overlay
+from heatsink.line.spec import Spec, judge, judge_table, load_spec
 
 N_TWIN = 8
 
@@ -24,7 +24,7 @@ N_TWIN = 8
 def trained(tmp_path_factory):
     """A tiny twin and a tiny U-Net trained on it for one epoch (about 10 s)."""
     from heatsink.data import load_dataset, make_split
-    from heatsink.evaluate import predict_masks
+    from heatsink.models.predict import predict_masks
     from heatsink.synth import generate
     from heatsink.train import TrainConfig, train
 

@@ -86,7 +86,7 @@ def test_a_recorded_machine_reads_as_one_short_line():
     assert hardware.short_line({}) == ""  # a record older than the hardware field
 
 
-def test_git_sha_ignores_the_study_outputs_but_not_code(tmp_path):
+def test_git_sha_ignores_the_outputs_it_is_told_of_but_not_code(tmp_path, monkeypatch):
     import subprocess
 
     def git(*args):
@@ -101,7 +101,10 @@ def test_git_sha_ignores_the_study_outputs_but_not_code(tmp_path):
     clean = provenance.git_sha(tmp_path)
     assert len(clean) == 40
     (tmp_path / "notebooks" / "01_a.ipynb").write_text('{"executed": true}')
-    assert provenance.git_sha(tmp_path) == clean
+    assert provenance.git_sha(tmp_path) == clean + "-dirty"  # nothing excluded
+    assert provenance.git_sha(tmp_path, exclude=["notebooks/*.ipynb"]) == clean
+    monkeypatch.setenv(provenance.GIT_EXCLUDE_VARIABLE, "results:notebooks/*.ipynb")
+    assert provenance.git_sha(tmp_path) == clean  # a running study says what it writes
     (tmp_path / "code.py").write_text("x = 2\n")
     assert provenance.git_sha(tmp_path) == clean + "-dirty"
     assert provenance.git_sha(tmp_path / "nowhere") == "unknown"

@@ -23,8 +23,8 @@ import pytest
 from heatsink import label_quality as lq
 from heatsink.classes import SCRATCH, STAIN
 from heatsink.data import load_dataset
-from heatsink.evaluate import predict_probabilities
 from heatsink.models import load_model
+from heatsink.models.predict import predict_probabilities
 from heatsink.synth import NoiseConfig, generate
 
 MODEL = Path(__file__).parent / "data" / "gslu-twin0.keras"

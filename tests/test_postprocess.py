@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from heatsink.classes import OVERLAY_COLOURS, SCRATCH, STAIN
-from heatsink.postprocess import (
+from heatsink.line.measurements import (
     DEFECT_COLUMNS,
     defect_table,
     draw_overlay,

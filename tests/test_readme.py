@@ -9,9 +9,11 @@ from conftest import fake_run
 from heatsink.cli import main
 from heatsink.errors import HeatsinkError
 from heatsink.evaluate import evaluate_masks
-from heatsink.readme import END, START, results_table, update_readme
-from heatsink.results import save_model_results
-from heatsink.study import REPO_DIR
+from heatsink.study.paths import repo_dir
+from heatsink.study.readme import END, START, results_table, update_readme
+from heatsink.study.results import save_model_results
+
+REPO_DIR = repo_dir()
 
 
 def test_the_readme_table_is_the_one_the_committed_result_files_give():

@@ -2,7 +2,7 @@
 
 import json
 
-from heatsink.data.resolve import default_twin, resolve_data, twin_path
+from heatsink.resolve import default_twin, resolve_data, twin_path
 
 
 def test_explicit_path_and_environment(tmp_path, monkeypatch):

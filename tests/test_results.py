@@ -11,9 +11,15 @@ import pandas as pd
 import pytest
 from conftest import fake_run, write_passfail
 
+from heatsink.errors import HeatsinkError
 from heatsink.evaluate import evaluate_masks
-from heatsink.results import load_model_results, model_table, save_model_results
-from heatsink.train import TrainConfig
+from heatsink.models import TrainConfig
+from heatsink.study.results import (
+    latency_fields,
+    load_model_results,
+    model_table,
+    save_model_results,
+)
 
 
 def test_saved_results_round_trip_into_the_model_table(tmp_path):
@@ -24,7 +30,7 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
     pred[10, 6:12] = 0  # half the scratch missed
     evaluations = {"labels": evaluate_masks([(str(k), truth, pred) for k in range(3)])}
     path = save_model_results(tmp_path, "toy", fake_run(), evaluations, n_boot=20,
-                              extra={"cpu_ms_per_image": 12.5})
+                              extra=latency_fields(12.5, device="CPU"))
     payload = json.loads(path.read_text())
     assert payload["train_hours"] == 1.0 and payload["epochs_trained"] == 2
     assert payload["trained_on"] == {"cpu": "trained here", "cores": 2}
@@ -38,8 +44,21 @@ def test_saved_results_round_trip_into_the_model_table(tmp_path):
     assert with_ci.loc["toy", "stain_recall"] == "100.0 [100.0, 100.0]"
 
 
+def test_latency_columns_name_the_device_that_measured_them(tmp_path):
+    eye = np.eye(4, dtype=np.uint8)
+    evaluations = {"labels": evaluate_masks([("a", eye, eye)])}
+    save_model_results(tmp_path, "on-gpu", fake_run(), evaluations, n_boot=5,
+                       extra=latency_fields(3.0, device="GPU"))
+    save_model_results(tmp_path, "older", fake_run(), evaluations, n_boot=5,
+                       extra={"cpu_ms_per_image": 40.0})  # written before devices were named
+    table = model_table(load_model_results(tmp_path), with_ci=False)
+    assert table.loc["on-gpu", "GPU ms/img"] == 3.0
+    assert table.loc["older", "CPU ms/img"] == 40.0
+    assert pd.isna(table.loc["on-gpu", "CPU ms/img"])
+
+
 def test_training_time_adds_the_fold_models_and_a_total(tmp_path):
-    from heatsink.results import training_time
+    from heatsink.study.results import training_time
 
     assert training_time(tmp_path).empty
     mask = np.zeros((8, 8), np.uint8)
@@ -60,7 +79,7 @@ def test_training_time_adds_the_fold_models_and_a_total(tmp_path):
 
 
 def test_label_noise_cap_is_truth_minus_labels_and_skips_label_only_results(tmp_path):
-    from heatsink.results import label_noise_cap
+    from heatsink.study.results import label_noise_cap
 
     truth = np.zeros((16, 16), np.uint8)
     truth[2:6, 2:6] = 2
@@ -83,7 +102,7 @@ def test_label_noise_cap_is_truth_minus_labels_and_skips_label_only_results(tmp_
 
 
 def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
-    from heatsink.results import chapter_times
+    from heatsink.study.results import chapter_times
 
     stamp = {"started": "2026-11-25T04:00:00+00:00", "wall_time_s": 12.5,
              "git_sha": "0123456789abcdef", "dataset": {"checksum": "f" * 64},
@@ -105,7 +124,7 @@ def test_chapter_times_read_the_stamp_of_executed_notebooks_only(tmp_path):
 
 
 def test_published_figures_are_quoted_with_a_source():
-    from heatsink.published import SOURCES, published_table, published_wide
+    from heatsink.study.published import SOURCES, published_table, published_wide
 
     table = published_table()
     assert set(table["source"]) <= set(SOURCES) and table["citation"].notna().all()
@@ -115,7 +134,7 @@ def test_published_figures_are_quoted_with_a_source():
 
 
 def test_side_by_side_pairs_twin_runs_with_their_published_models():
-    from heatsink.published import side_by_side
+    from heatsink.study.published import side_by_side
 
     scores = {"pixel_accuracy": 0.97, "scratch_recall": 0.5, "stain_recall": 0.25}
     results = {"resnet50": {"scores": {"labels": scores}, "parameters": 32_000_000,
@@ -132,7 +151,7 @@ def test_side_by_side_pairs_twin_runs_with_their_published_models():
 
 
 def test_rank_orders_compares_the_order_of_models_not_their_values():
-    from heatsink.published import rank_orders
+    from heatsink.study.published import rank_orders
 
     def run(accuracy, scratch, stain):
         return {"scores": {"labels": {"pixel_accuracy": accuracy, "scratch_recall": scratch,
@@ -156,7 +175,7 @@ def test_rank_orders_compares_the_order_of_models_not_their_values():
 
 
 def test_passfail_summary_reads_chapter_6s_files(tmp_path):
-    from heatsink.results import passfail_summary
+    from heatsink.study.results import passfail_summary
 
     assert passfail_summary(tmp_path).empty
     write_passfail(tmp_path)
@@ -167,7 +186,7 @@ def test_passfail_summary_reads_chapter_6s_files(tmp_path):
 
 
 def test_passfail_rules_reads_the_rule_counts_and_escapes_per_rule(tmp_path):
-    from heatsink.results import passfail_rules
+    from heatsink.study.results import passfail_rules
 
     assert passfail_rules(tmp_path).empty
     write_passfail(tmp_path, rules=False)
@@ -181,35 +200,68 @@ def test_passfail_rules_reads_the_rule_counts_and_escapes_per_rule(tmp_path):
     assert table["escapes against clean truth"].sum() == 0
 
 
-def test_loss_sweep_picks_the_model_with_loss_variants():
-    from heatsink.results import loss_sweep
+def _configs(**runs: dict) -> dict[str, dict]:
+    """Result payloads holding only a training configuration: the defaults, changed as given."""
+    base = TrainConfig(model="gslu").to_dict()
+    return {name: {"config": {**base, **changes}} for name, changes in runs.items()}
 
-    results = {n: {} for n in ["gslu", "resnet50", "resnet50-wcce+dice", "unet",
-                               "resnet50-focal+dice-320-flips", "vgg16"]}
-    # the 320² run with flips differs in more than its loss
-    assert list(loss_sweep(results)) == ["resnet50", "resnet50-wcce+dice"]
-    assert loss_sweep({"unet": {}, "vgg16": {}}) == {}
-    # without its cross-entropy run a model's losses have nothing to be compared with
-    assert loss_sweep({"gslu-wcce+dice": {}, "gslu-focal+dice": {}}) == {}
+
+def test_loss_sweep_is_the_largest_group_differing_only_in_the_loss():
+    from heatsink.study.results import loss_sweep
+
+    results = _configs(**{
+        "a": {"model": "resnet50", "loss": "wcce+dice"}, "b": {"model": "resnet50"},
+        "c": {"model": "unet"}, "d": {"model": "resnet50", "loss": "focal+dice",
+                                      "image_size": 320},
+        "e": {"model": "gslu"}, "f": {"model": "gslu", "loss": "wcce+dice"},
+        "g": {"model": "gslu", "loss": "focal+dice"}})
+    # the names say nothing: the configurations do; cross-entropy first
+    assert list(loss_sweep(results)) == ["e", "f", "g"]
+    assert loss_sweep(_configs(a={"model": "unet"}, b={"model": "vgg16"})) == {}
+    assert loss_sweep({"x": {}, "y": {}}) == {}  # no configuration, no group
 
 
 def test_input_variants_pair_a_run_with_its_default_size_twin():
-    from heatsink.results import input_variants
+    from heatsink.study.results import input_variants
 
-    results = {n: {} for n in ["gslu", "gslu-wcce+dice", "gslu-wcce+dice-320-flips",
-                               "gslu-cce-320", "unet-focal+dice-320"]}
-    assert input_variants(results) == {"gslu-wcce+dice-320-flips": "gslu-wcce+dice",
-                                       "gslu-cce-320": "gslu"}  # unet-focal+dice: none
-    config = TrainConfig(model="gslu").to_dict()
-    results = {"gslu": {"config": config},
-               "gslu-cce-320": {"config": {**config, "image_size": 320, "epochs": 3}}}
+    results = _configs(**{
+        "base": {"loss": "wcce+dice"},
+        "big": {"loss": "wcce+dice", "image_size": 320, "augment": True},
+        "other": {"loss": "focal+dice", "image_size": 320}})
+    assert input_variants(results) == {"big": "base"}  # "other" has no base of its loss
+    results = _configs(base={}, big={"image_size": 320, "epochs": 3})
     assert input_variants(results) == {}  # it differs in its epochs too
-    results["gslu-cce-320"]["config"]["epochs"] = config["epochs"]
-    assert input_variants(results) == {"gslu-cce-320": "gslu"}
+    results = _configs(base={}, big={"image_size": 320})
+    assert input_variants(results) == {"big": "base"}
+
+
+def test_the_chosen_model_is_recorded_not_inferred(tmp_path):
+    from heatsink.study.results import choose_model, chosen_model, chosen_run
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
+    worse = mask.copy()
+    worse[4:7, 4:7] = 0
+    with pytest.raises(HeatsinkError, match="no model chosen yet"):
+        chosen_model(tmp_path)
+    for name, pred in (("good", mask), ("bad", worse)):
+        save_model_results(tmp_path, name, fake_run(),
+                           {"labels": evaluate_masks([("a", mask, pred)])}, n_boot=5)
+    assert choose_model(tmp_path) == "good"
+    # a test-split file of another model changes nothing: the choice is a field
+    save_model_results(tmp_path, "bad", fake_run(), {"labels": evaluate_masks(
+        [("a", mask, worse)])}, split="test", n_boot=5)
+    assert chosen_model(tmp_path) == "good"
+    runs = tmp_path / "runs"
+    with pytest.raises(HeatsinkError, match=r"no best\.keras"):
+        chosen_run(tmp_path, runs)
+    (runs / "good").mkdir(parents=True)
+    (runs / "good" / "best.keras").write_bytes(b"")
+    assert chosen_run(tmp_path, runs) == runs / "good"
 
 
 def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
-    from heatsink.results import remove_model_results
+    from heatsink.study.results import remove_model_results
 
     mask = np.zeros((8, 8), np.uint8)
     mask[1, 1:7], mask[4:7, 4:7] = 1, 2
@@ -225,7 +277,7 @@ def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
 
 
 def test_the_training_table_names_each_models_conditions(tmp_path):
-    from heatsink.results import training_table
+    from heatsink.study.results import training_table
 
     mask = np.zeros((8, 8), np.uint8)
     mask[1, 1:7], mask[4:7, 4:7] = 1, 2
@@ -238,7 +290,7 @@ def test_the_training_table_names_each_models_conditions(tmp_path):
 
 
 def test_score_intervals_match_the_table_and_fall_back_to_the_value(tmp_path):
-    from heatsink.results import score_intervals
+    from heatsink.study.results import score_intervals
 
     truth = np.zeros((16, 16), np.uint8)
     truth[10, 1:12] = 1
@@ -281,7 +333,7 @@ def test_models_load_best_first_whatever_their_names(tmp_path):
 
 
 def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
-    from heatsink.results import paired_table
+    from heatsink.study.results import paired_table
 
     results = three_models(tmp_path)
     table = paired_table(tmp_path, results, n_boot=50)
@@ -294,7 +346,7 @@ def test_the_paired_table_sets_the_best_against_every_other_model(tmp_path):
 
 
 def test_a_per_image_file_left_from_another_run_is_not_used(tmp_path):
-    from heatsink.results import load_evaluation
+    from heatsink.study.results import load_evaluation
 
     truth = np.zeros((16, 16), np.uint8)
     truth[10, 1:12], truth[2:6, 2:6] = 1, 2
@@ -313,7 +365,7 @@ def test_the_model_figure_puts_the_best_on_top_beside_the_all_background_floor(t
     import matplotlib
 
     matplotlib.use("Agg")
-    from heatsink.viz import model_scores_figure
+    from heatsink.study.figures import model_scores_figure
 
     results = three_models(tmp_path, n_boot=20)
     fig = model_scores_figure(results, title="toy")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heatsink.spc import CHART_COLUMNS, individuals_chart, plot_run_chart
+from heatsink.line.spc import CHART_COLUMNS, individuals_chart, plot_run_chart
 
 # alternating ±0.5 around 10: every moving range is exactly 1, so MR̄ = 1 and σ = 1/1.128
 NOISE = [10.5, 9.5] * 10

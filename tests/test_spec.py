@@ -12,8 +12,8 @@ import pytest
 
 from heatsink.classes import SCRATCH, STAIN
 from heatsink.errors import HeatsinkError
-from heatsink.postprocess import defect_table
-from heatsink.spec import (
+from heatsink.line.measurements import defect_table
+from heatsink.line.spec import (
     Spec,
     inspect_masks,
     judge,
@@ -22,8 +22,8 @@ from heatsink.spec import (
     load_spec,
     pass_fail_confusion,
     save_spec,
-    spec_tradeoff,
 )
+from heatsink.study.specs import spec_tradeoff
 
 EXAMPLE = """\
 name: example-spec
@@ -232,7 +232,7 @@ def test_spec_tradeoff_on_one_rule_moves_only_that_rules_verdicts():
 
 
 def test_failed_rule_counts_counts_each_rule_once_per_row():
-    from heatsink.spec import failed_rule_counts
+    from heatsink.study.specs import failed_rule_counts
 
     judged = pd.DataFrame({"failed_rules": [
         "stain area 1200 > 1000; stain count 9 > 7", "", "stain count 8 > 7", None,
@@ -245,7 +245,7 @@ def test_failed_rule_counts_counts_each_rule_once_per_row():
 
 
 def test_escape_causes_names_the_rules_the_reference_fails_escaped_frames_on():
-    from heatsink.spec import escape_causes
+    from heatsink.study.specs import escape_causes
 
     spec = Spec("t", min_object_px=2, max_scratch_length=25, max_stain_count=1)
     whole, pieces, blank = (np.zeros((64, 64), np.uint8) for _ in range(3))
@@ -269,7 +269,7 @@ def test_escape_causes_names_the_rules_the_reference_fails_escaped_frames_on():
 
 
 def test_limits_in_context_sets_each_limit_beside_its_measurements():
-    from heatsink.spec import limits_in_context
+    from heatsink.line.spec import limits_in_context
 
     masks = []
     for k in range(4):  # scratches of 10, 20, 30, 40 px; no stains

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from heatsink import study
 from heatsink.data import load_dataset
 from heatsink.errors import HeatsinkError
+from heatsink.study import paths
+from heatsink.study import runner as study
 from heatsink.synth import generate
 
 pytestmark = pytest.mark.slow
@@ -158,8 +159,8 @@ def test_notebook_defaults_reads_the_parameters_cell():
 
 
 def test_portable_path(tmp_path, monkeypatch):
-    inside = study.REPO_DIR / "results" / "twin"
-    assert study.portable_path(inside, study.NOTEBOOK_DIR) == "../results/twin"
+    inside = paths.repo_dir() / "results" / "twin"
+    assert study.portable_path(inside, paths.notebook_dir()) == "../results/twin"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert study.portable_path(tmp_path / "cache" / "twin", tmp_path) == "~/cache/twin"
     assert study.portable_path(Path("/opt/data"), tmp_path) == "/opt/data"
@@ -169,11 +170,11 @@ def test_path_parameters_name_the_same_folder_from_the_notebooks_folder(tmp_path
     """results/runs/executed reach a notebook as strings it wraps in ``Path``: a ``~/...``
     form would name a folder called ``~`` beside the notebook (it once did, for the runs)."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    for target in (tmp_path / "cache" / "runs" / "twin", study.REPO_DIR / "results" / "twin",
+    for target in (tmp_path / "cache" / "runs" / "twin", paths.repo_dir() / "results" / "twin",
                    Path("/opt/models")):
-        given = study.portable_path(target, study.NOTEBOOK_DIR, home=False)
+        given = study.portable_path(target, paths.notebook_dir(), home=False)
         assert not given.startswith("~")
-        assert (study.NOTEBOOK_DIR / given).resolve() == target.resolve()
+        assert (paths.notebook_dir() / given).resolve() == target.resolve()
 
 
 def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch):
@@ -182,11 +183,11 @@ def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch
     (twin / "twin.json").write_text("{}")
     monkeypatch.delenv("HEATSINK_RUNS", raising=False)
     monkeypatch.setenv("HEATSINK_CACHE", str(tmp_path / "cache"))
-    assert study.runs_dir(twin) == tmp_path / "cache" / "runs" / "twin"
-    assert study.runs_dir(real) == tmp_path / "cache" / "runs" / "real"
+    assert paths.runs_dir(twin) == tmp_path / "cache" / "runs" / "twin"
+    assert paths.runs_dir(real) == tmp_path / "cache" / "runs" / "real"
     monkeypatch.setenv("HEATSINK_RUNS", str(tmp_path / "models"))
-    assert study.runs_dir(twin) == tmp_path / "models" / "twin"
-    assert study.runs_dir(twin, tmp_path / "out") == tmp_path / "out" / "twin"
+    assert paths.runs_dir(twin) == tmp_path / "models" / "twin"
+    assert paths.runs_dir(twin, tmp_path / "out") == tmp_path / "out" / "twin"
 
 
 def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):

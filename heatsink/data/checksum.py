@@ -13,23 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from heatsink.errors import DatasetError
+from heatsink.io import file_sha256
 
 if TYPE_CHECKING:
     from heatsink.data.layout import Dataset
 
 #: The folders whose files the checksum covers, relative to the dataset root.
 CHECKSUM_FOLDERS: tuple[str, ...] = ("images", "labels")
-
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of one file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checksum_files(root: str | Path) -> list[Path]:
@@ -102,3 +92,12 @@ def dataset_checksum(path_or_ds: str | Path | Dataset) -> str:
     if not (root / "images").is_dir():
         raise DatasetError(root, "has no images/ folder, so there is no dataset to checksum")
     return checksum_from_hashes(file_hashes(root))
+
+
+__all__ = [
+    "CHECKSUM_FOLDERS",
+    "checksum_files",
+    "checksum_from_hashes",
+    "dataset_checksum",
+    "file_hashes",
+]

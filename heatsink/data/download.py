@@ -120,3 +120,12 @@ def download(cache_dir: str | Path | None = None, force: bool = False) -> Path:
         log.warning("%s; using the copy cached at %s", reason, cached)
         return _locate(cached)
     raise HeatsinkError(f"Cannot download the heat sink dataset: {reason}. {MANUAL_STEPS}")
+
+
+__all__ = [
+    "KAGGLE_HANDLE",
+    "KAGGLE_URL",
+    "MANUAL_STEPS",
+    "download",
+    "log",
+]

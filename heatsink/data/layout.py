@@ -478,3 +478,15 @@ def load_dataset(path: str | Path, verify: bool = True) -> Dataset:
     if problems:
         _raise_first(problems)
     return Dataset(scan)
+
+
+__all__ = [
+    "REAL_NAME",
+    "TWIN_NAME",
+    "Dataset",
+    "Problem",
+    "find_dataset_root",
+    "load_dataset",
+    "scan_folder",
+    "verify_files",
+]

@@ -132,3 +132,10 @@ def make_tf_dataset(
 
     data = data.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = [
+    "NATIVE_SIZE",
+    "load_pair",
+    "make_tf_dataset",
+]

@@ -234,3 +234,16 @@ def read_voc_label(path: str | Path) -> np.ndarray:
     if array.dtype != np.uint8:
         raise DatasetError(path, f"has {array.dtype} pixels; expected 8-bit VOC colours")
     return colours_to_classes(cv2.cvtColor(array, cv2.COLOR_BGR2RGB), path)
+
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MASK_SUFFIXES",
+    "MASK_VALUES",
+    "colours_to_classes",
+    "hw",
+    "read_image",
+    "read_mask",
+    "read_rgb",
+    "read_voc_label",
+]

@@ -141,3 +141,9 @@ def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
     except DatasetError as exc:
         report.problems.append((exc.path, exc.problem))
     return report
+
+
+__all__ = [
+    "CheckReport",
+    "check_dataset",
+]

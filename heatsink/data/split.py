@@ -185,3 +185,13 @@ def load_split(path: str | Path, ds: Dataset | None = None) -> pd.DataFrame:
                         "the data changed since, so make the split again",
                     )
     return df[SPLIT_COLUMNS]
+
+
+__all__ = [
+    "SPLITS",
+    "SPLIT_COLUMNS",
+    "assign_groups",
+    "load_split",
+    "make_split",
+    "save_split",
+]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from heatsink.classes import BACKGROUND
+from heatsink.components import components
 from heatsink.label_quality._inputs import check, class_name, image_ids
 
 #: Kinds of suspect component, in report order.
@@ -27,7 +28,7 @@ BOUNDARY = 2
 
 def _components(mask: np.ndarray, min_pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of ``mask``: label image, stats (x, y, w, h, area), kept ids."""
-    _, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    _, comp, stats, _ = components(mask)
     keep = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_pixels)
     return comp, stats, keep[keep > 0]
 
@@ -110,3 +111,11 @@ def component_issues(
     return table.astype(dict.fromkeys(ints, int) | {"confidence": float}).reset_index(drop=True)
 
 
+__all__ = [
+    "BOUNDARY",
+    "COMPONENT_COLUMNS",
+    "CONFIDENCE",
+    "KINDS",
+    "MIN_PIXELS",
+    "component_issues",
+]

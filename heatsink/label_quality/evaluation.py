@@ -263,3 +263,13 @@ def scores_with_exclusion(
     return pd.DataFrame(rows).set_index(["reference", "left_out"])
 
 
+__all__ = [
+    "MATCH_MARGIN",
+    "component_detection_table",
+    "component_precision_at_n",
+    "image_detection_table",
+    "injected_errors",
+    "match_components",
+    "precision_at_k",
+    "scores_with_exclusion",
+]

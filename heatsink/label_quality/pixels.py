@@ -59,3 +59,8 @@ def cleanlab_pixel_issues(labels, probs, *, downsample: int | None = None) -> np
     return issues
 
 
+__all__ = [
+    "MAX_DOWNSAMPLE",
+    "cleanlab_pixel_issues",
+    "default_downsample",
+]

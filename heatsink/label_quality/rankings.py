@@ -139,3 +139,12 @@ def rank_order(scores: pd.Series) -> list[str]:
 def flag_top(scores: pd.Series, n: int) -> list[str]:
     """The ``n`` most suspect image ids, in rank order (for comparisons at equal budget)."""
     return rank_order(scores)[: max(0, int(n))]
+
+
+__all__ = [
+    "cleanlab_scores",
+    "disagreement_scores",
+    "flag_top",
+    "loss_scores",
+    "rank_order",
+]

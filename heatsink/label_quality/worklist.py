@@ -138,3 +138,11 @@ def save_tables(folder: str | Path, tables: Mapping[str, pd.DataFrame]) -> list[
             table.to_csv(tmp)
         paths.append(path)
     return paths
+
+
+__all__ = [
+    "issue_grid",
+    "ranked_issues",
+    "save_tables",
+    "write_ranked_issues",
+]

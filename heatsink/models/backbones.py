@@ -164,3 +164,14 @@ def sm_core(model: tf.keras.Model) -> tf.keras.Model:
         if isinstance(layer, tf.keras.Model) and layer.name.startswith("sm_unet_"):
             return layer
     raise HeatsinkError(f"model {model.name!r} has no nested segmentation-models U-Net")
+
+
+__all__ = [
+    "ENCODER_WEIGHTS",
+    "KERAS_RESNET50",
+    "RESNET50_FEATURES",
+    "SM_BACKBONES",
+    "register_keras_resnet50",
+    "sm_core",
+    "sm_unet",
+]

@@ -115,3 +115,14 @@ def gslu_net(
         x = ghost_se_block(x, widths[level], se_ratio, f"dec{level}")
     x = layers.Conv2D(n_classes, 1, name="logits")(x)
     return tf.keras.Model(inputs, softmax_head(x), name="gslu_net")
+
+
+__all__ = [
+    "BN_MOMENTUM",
+    "GSLU_WIDTHS",
+    "ghost_module",
+    "ghost_se_block",
+    "gslu_net",
+    "layers",
+    "se_block",
+]

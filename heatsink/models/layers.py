@@ -46,3 +46,10 @@ def softmax_head(x: tf.Tensor) -> tf.Tensor:
     ``mixed_float16``) global policy, as losses and metrics want.
     """
     return tf.keras.layers.Activation("softmax", dtype="float32", name="softmax")(x)
+
+
+__all__ = [
+    "IMAGENET_BGR_MEAN",
+    "CaffePreprocessing",
+    "softmax_head",
+]

@@ -71,3 +71,10 @@ def unet(
         x = _double_conv(x, width, f"dec{level}")
     x = layers.Conv2D(n_classes, 1, name="logits")(x)
     return tf.keras.Model(inputs, softmax_head(x), name="unet")
+
+
+__all__ = [
+    "UNET_DEPTH",
+    "layers",
+    "unet",
+]

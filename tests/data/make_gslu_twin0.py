@@ -1,7 +1,7 @@
 """Remake ``tests/data/gslu-twin0.keras``: fold 0 of chapter 5's cross-validation.
 
 Run from the repository root: ``.venv/bin/python tests/data/make_gslu_twin0.py``. It trains
-(or reuses, from ``label-quality/gslu-k3`` in :func:`heatsink.study.runs_dir`) chapter 5's
+(or reuses, from ``label-quality/gslu-k3`` in :func:`heatsink.study.paths.runs_dir`) chapter 5's
 fold models on the default twin, exactly as the chapter does, and saves fold 0's best model
 without its optimizer state. About an hour and a half on a 2-core CPU for all three folds;
 fold 0 alone is needed, so the script stops after it.
@@ -18,10 +18,11 @@ import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlo
 # isort: split
 import tensorflow as tf
 
-from heatsink import crossval, study
+from heatsink import crossval
 from heatsink.data import load_dataset
-from heatsink.data.resolve import resolve_data
 from heatsink.models import load_model
+from heatsink.resolve import resolve_data
+from heatsink.study import paths
 from heatsink.train import TrainConfig, train
 
 #: Chapter 5's fold-model configuration (notebooks/05_label_quality.py, full profile).
@@ -32,7 +33,7 @@ OUT = Path(__file__).with_name("gslu-twin0.keras")
 
 def main() -> int:
     ds = load_dataset(resolve_data(None))
-    path = study.runs_dir(ds.root) / "label-quality" / "gslu-k3"
+    path = paths.runs_dir(ds.root) / "label-quality" / "gslu-k3"
     folds = crossval.make_folds(ds, k=3, seed=0)
     run_dir = path / "fold-0"
     if not (run_dir / "metrics.json").exists():

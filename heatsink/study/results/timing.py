@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from heatsink.hardware import short_line
-from heatsink.results.files import load_model_results
+from heatsink.study.results.files import label_quality_file, load_model_results
 
 
 def chapter_times(notebook_dir: str | Path) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def training_time(directory: str | Path) -> pd.DataFrame:
     for name, payload in load_model_results(directory, "val").items():
         rows[name] = {"epochs": payload["epochs_trained"], "train_hours": payload["train_hours"],
                       "hardware": short_line(payload.get("trained_on") or {})}
-    folds = Path(directory) / "label_quality" / "folds.csv"
+    folds = label_quality_file(directory, "folds")
     if folds.exists():
         for fold, row in pd.read_csv(folds, index_col="fold").iterrows():
             if "train_hours" in row:
@@ -76,3 +76,9 @@ def training_time(directory: str | Path) -> pd.DataFrame:
 def _short_sha(sha: str) -> str:
     """First 10 hex digits, keeping a ``-dirty`` mark (uncommitted changes when it ran)."""
     return sha[:10] + ("-dirty" if sha.endswith("-dirty") else "")
+
+
+__all__ = [
+    "chapter_times",
+    "training_time",
+]

@@ -13,7 +13,7 @@ A spec file looks like::
 Every limit is optional (``null`` or absent = no limit). A part fails a rule when its
 measurement is strictly greater than the limit. The stain-area rule uses the largest
 stain's *pixel* area (``LargestStainPixels`` × ``mm_per_px``², not the contour area, which
-is 0 for thin stains). Measurements come from :func:`heatsink.postprocess.defect_table`
+is 0 for thin stains). Measurements come from :func:`heatsink.line.measurements.defect_table`
 made with the spec's ``min_object_px`` and ``mm_per_px`` (:func:`inspect_masks` does both).
 """
 
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from heatsink import postprocess
 from heatsink.errors import HeatsinkError
 from heatsink.io import write_text_atomic
+from heatsink.line import measurements
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -42,8 +42,6 @@ FAIL = "FAIL"
 _INT_FIELDS = ("min_object_px", "max_stain_count")
 _LIMITS = ("max_stain_area", "max_stain_count", "max_scratch_length", "max_defect_percent")
 #: Default limit factors of :func:`spec_tradeoff`: 0.25, 0.5, …, 4.
-DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in np.linspace(0.25, 4, 16))
-TRADEOFF_COLUMNS = ["scale", "escape_rate", "overkill_rate", "tp", "fn", "fp", "tn"]
 
 
 class SpecError(HeatsinkError, ValueError):
@@ -114,7 +112,7 @@ class Spec:
         if factor <= 0:
             raise ValueError(f"factor must be > 0, got {factor}")
         changes: dict[str, Any] = {}
-        for key in _limit_fields(rules):
+        for key in limit_fields(rules):
             limit = getattr(self, key)
             if limit is not None:
                 scaled = limit * float(factor)
@@ -122,7 +120,7 @@ class Spec:
         return dataclasses.replace(self, **changes)
 
 
-def _limit_fields(rules: Iterable[str] | None) -> tuple[str, ...]:
+def limit_fields(rules: Iterable[str] | None) -> tuple[str, ...]:
     """The spec fields holding the limits of ``rules`` (all limits for ``None``)."""
     if rules is None:
         return _LIMITS
@@ -225,7 +223,7 @@ def _measure(row: Mapping, column: str) -> float:
     except KeyError:
         raise HeatsinkError(
             f"measurement {column!r} missing from the row; make the table with "
-            "heatsink.postprocess.defect_table"
+            "heatsink.line.measurements.defect_table"
         ) from None
 
 
@@ -235,7 +233,7 @@ def judge(row: Mapping, spec: Spec) -> tuple[str, list[str]]:
     Parameters
     ----------
     row : mapping
-        One row of :func:`heatsink.postprocess.defect_table` (made with the spec's
+        One row of :func:`heatsink.line.measurements.defect_table` (made with the spec's
         ``min_object_px`` and ``mm_per_px``).
     spec : Spec
 
@@ -287,7 +285,7 @@ def limits_in_context(
     Parameters
     ----------
     table : DataFrame
-        :func:`heatsink.postprocess.defect_table` of the frames, made with the spec's
+        :func:`heatsink.line.measurements.defect_table` of the frames, made with the spec's
         settings.
     spec : Spec
     quantiles : tuple of float
@@ -325,7 +323,7 @@ def _check_settings(table: pd.DataFrame, spec: Spec) -> None:
         if have != want:
             raise HeatsinkError(
                 f"the table was measured with {key}={have!r} but spec "
-                f"{spec.name!r} uses {want!r}; remake it with postprocess.defect_table"
+                f"{spec.name!r} uses {want!r}; remake it with measurements.defect_table"
                 f"(..., min_area_px=spec.min_object_px, mm_per_px=spec.mm_per_px)"
             )
 
@@ -344,13 +342,13 @@ def judge_table(table: pd.DataFrame, spec: Spec) -> pd.DataFrame:
 
 def inspect_masks(masks: Iterable[tuple[str, np.ndarray]], spec: Spec) -> pd.DataFrame:
     """Measure ``(image_id, mask)`` pairs with the spec's settings and judge them."""
-    table = postprocess.defect_table(
+    table = measurements.defect_table(
         masks, mm_per_px=spec.mm_per_px, min_area_px=spec.min_object_px
     )
     return judge_table(table, spec)
 
 
-def _aligned_verdicts(pred_verdicts: pd.Series, true_verdicts: pd.Series
+def aligned_verdicts(pred_verdicts: pd.Series, true_verdicts: pd.Series
                       ) -> tuple[pd.Series, pd.Series]:
     """Both verdict series, checked (PASS/FAIL, unique ids, the same ids) and aligned."""
     pred = pd.Series(pred_verdicts)
@@ -384,7 +382,7 @@ def pass_fail_confusion(pred_verdicts: pd.Series, true_verdicts: pd.Series) -> d
         (good part failed: overkill), ``tn``, ``n``, ``escape_rate`` = fn / (tp + fn) and
         ``overkill_rate`` = fp / (fp + tn); a rate is NaN when its denominator is 0.
     """
-    pred, true = _aligned_verdicts(pred_verdicts, true_verdicts)
+    pred, true = aligned_verdicts(pred_verdicts, true_verdicts)
     p_fail, t_fail = pred == FAIL, true == FAIL
     tp = int((p_fail & t_fail).sum())
     fn = int((~p_fail & t_fail).sum())
@@ -401,90 +399,26 @@ def pass_fail_confusion(pred_verdicts: pd.Series, true_verdicts: pd.Series) -> d
     }
 
 
-def spec_tradeoff(
-    pred_table: pd.DataFrame,
-    true_table: pd.DataFrame,
-    spec: Spec,
-    scales: Iterable[float] = DEFAULT_SCALES,
-    rules: Iterable[str] | None = None,
-) -> pd.DataFrame:
-    """Escape and overkill rates as the limits of ``spec`` are scaled on the predictions.
-
-    The truth is judged once with ``spec`` itself; the predicted table with
-    ``spec.scaled(s, rules)`` for each scale ``s``. Larger scales loosen the limits, so
-    the escape rate cannot fall and the overkill rate cannot rise as the scale grows.
-
-    Parameters
-    ----------
-    pred_table, true_table : DataFrame
-        :func:`~heatsink.postprocess.defect_table` of predicted and of ground-truth masks,
-        over the same image ids.
-    spec : Spec
-    scales : iterable of float
-        Positive factors.
-    rules : iterable of str, optional
-        Scale only these rules' limits (names as in :data:`RULE_LIMITS`), keeping the
-        others as written: for instance the rule most escapes break
-        (:func:`escape_causes`). All limits when omitted.
-
-    Returns
-    -------
-    DataFrame
-        One row per scale: ``scale``, ``escape_rate``, ``overkill_rate``, ``tp``, ``fn``,
-        ``fp``, ``tn``.
-    """
-    rules = None if rules is None else ([rules] if isinstance(rules, str) else list(rules))
-    _limit_fields(rules)  # an unknown rule fails before any judging
-    truth = judge_table(true_table, spec)["verdict"]
-    rows = []
-    for scale in scales:
-        scale = float(scale)
-        pred = judge_table(pred_table, spec.scaled(scale, rules))["verdict"]
-        counts = pass_fail_confusion(pred, truth)
-        rows.append({"scale": scale, **{k: counts[k] for k in TRADEOFF_COLUMNS[1:]}})
-    return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
-
-
 #: Rule names as they start each entry of ``failed_rules``.
 RULES: tuple[str, ...] = tuple(RULE_LIMITS)
 
 
-def failed_rule_counts(judged: pd.DataFrame) -> pd.Series:
-    """How many rows of a :func:`judge_table` result break each rule (a row may break several).
-
-    Returns a Series indexed by :data:`RULES`.
-    """
-    counts = dict.fromkeys(RULES, 0)
-    for entry in judged["failed_rules"].fillna(""):
-        for failure in filter(None, (f.strip() for f in str(entry).split(";"))):
-            rule = " ".join(failure.split()[:2])
-            if rule not in counts:
-                raise HeatsinkError(f"unknown rule in failed_rules: {failure!r}")
-            counts[rule] += 1
-    return pd.Series(counts, name="frames", dtype=int)
-
-
-def escape_causes(pred_verdicts: pd.Series, reference: pd.DataFrame) -> pd.Series:
-    """The rules the reference fails each escape on: why defective frames were passed.
-
-    An escape is a frame the reference fails and the model passes. Each escape counts once
-    for every rule its *reference* measurements break, so the counts say which of the
-    model's measurements fall short (e.g. a scratch predicted in pieces, each shorter than
-    the length limit, where the label has one long scratch).
-
-    Parameters
-    ----------
-    pred_verdicts : Series of "PASS"/"FAIL"
-        The model's verdicts, indexed by frame id.
-    reference : DataFrame
-        A :func:`judge_table` result of the reference masks (labels, or clean truth) over
-        the same frame ids.
-
-    Returns
-    -------
-    Series
-        Escapes per rule, indexed by :data:`RULES` (a frame may break several).
-    """
-    pred, true = _aligned_verdicts(pred_verdicts, reference["verdict"])
-    escaped = (true == FAIL) & (pred == PASS)
-    return failed_rule_counts(reference.loc[escaped[escaped].index]).rename("escapes")
+__all__ = [
+    "FAIL",
+    "PASS",
+    "RULES",
+    "RULE_LIMITS",
+    "Spec",
+    "SpecError",
+    "aligned_verdicts",
+    "inspect_masks",
+    "judge",
+    "judge_table",
+    "known_keys",
+    "limit_fields",
+    "limits_in_context",
+    "load_spec",
+    "pass_fail_confusion",
+    "save_spec",
+    "spec_from_dict",
+]

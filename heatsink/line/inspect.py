@@ -1,9 +1,9 @@
 """Production-line inspection: images in, one judged row per image out (``heatsink inspect``).
 
 Images are streamed through a trained model one batch at a time; each predicted mask is
-measured with :func:`heatsink.postprocess.defect_table` (the spec's ``min_object_px`` and
-``mm_per_px``) and judged with :func:`heatsink.spec.judge`, exactly as
-:func:`heatsink.spec.inspect_masks` does. Nothing but the list of file names is kept for
+measured with :func:`heatsink.line.measurements.defect_table` (the spec's ``min_object_px`` and
+``mm_per_px``) and judged with :func:`heatsink.line.spec.judge`, exactly as
+:func:`heatsink.line.spec.inspect_masks` does. Nothing but the list of file names is kept for
 the whole run, so memory stays flat however many images are given.
 
 Inputs
@@ -25,8 +25,8 @@ Grayscale
 Model
     The frame is resized to the run's ``image_size`` as in training, scaled to [0, 1]
     float32, and the softmax probabilities are resized bilinearly back to the frame size
-    before the arg-max, as :func:`heatsink.evaluate.predict_probabilities` does: the masks
-    are those the study measures.
+    before the arg-max, by :class:`heatsink.models.predict.Predictor`, as training and
+    evaluation predict: the masks are those the study measures.
 
 Report columns (:data:`REPORT_COLUMNS`)
     ``path``, ``image_id`` (the file's stem), the measurements (:data:`DEFECT_COLUMNS`;
@@ -50,6 +50,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,18 +59,18 @@ import numpy as np
 from tqdm import tqdm
 
 from heatsink.classes import CLASS_NAMES
-from heatsink.data.checksum import file_sha256
 from heatsink.data.pipeline import NATIVE_SIZE
 from heatsink.data.readers import IMAGE_SUFFIXES, hw, read_rgb
 from heatsink.errors import DatasetError, HeatsinkError
-from heatsink.io import atomic_path
-from heatsink.postprocess import DEFECT_COLUMNS, draw_overlay
-from heatsink.spec import Spec, inspect_masks, load_spec
+from heatsink.io import atomic_path, file_sha256
+from heatsink.line.measurements import DEFECT_COLUMNS, draw_overlay
+from heatsink.line.spec import Spec, inspect_masks, load_spec
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from heatsink.train import Run
+    from heatsink.models.predict import Predictor
+    from heatsink.models.run import Run
 
 #: Side of the frames the model is meant for: the training data's 320×320 frames.
 FRAME_SIZE: int = NATIVE_SIZE
@@ -112,6 +113,13 @@ class InspectionModel:
     image_size: int
     identity: str
 
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The compiled prediction path (:class:`heatsink.models.predict.Predictor`)."""
+        from heatsink.models.predict import Predictor
+
+        return Predictor(self.model, self.image_size)
+
 
 def load_inspection_model(run: Run | str | Path) -> InspectionModel:
     """Open a training run's ``best.keras`` for inspection.
@@ -122,7 +130,7 @@ def load_inspection_model(run: Run | str | Path) -> InspectionModel:
         Naming the folder or file: no such folder, no or unreadable ``config.json``, no or
         unreadable ``best.keras``, or a model that does not output the 3 classes.
     """
-    from heatsink.train import Run
+    from heatsink.models.run import Run
 
     if not isinstance(run, Run):
         path = Path(run)
@@ -252,33 +260,15 @@ def read_frame(path: str | Path, resize: bool = False) -> tuple[np.ndarray, str]
 
 
 def predict_frames(model: InspectionModel, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Predicted class masks (uint8, each at its frame's size) of a batch of RGB frames.
-
-    Same arithmetic as :func:`heatsink.evaluate.predict_probabilities`: bilinear resize to
-    ``model.image_size`` (``cv2.INTER_LINEAR``, only if needed), float32 / 255, softmax,
-    bilinear resize of the probabilities back to the frame's size, arg-max.
-    """
-    import tensorflow as tf
-
-    size = model.image_size
-    batch = np.stack([
-        f if f.shape[:2] == (size, size)
-        else cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR)
-        for f in frames
-    ])
-    images = tf.cast(tf.convert_to_tensor(batch), tf.float32) / 255.0
-    probs = tf.cast(model.model(images, training=False), tf.float32)
-    masks = []
-    for p, frame in zip(probs, frames, strict=True):
-        if tuple(p.shape[:2]) != frame.shape[:2]:
-            p = tf.image.resize(p, frame.shape[:2], method="bilinear")
-        masks.append(p.numpy().argmax(axis=-1).astype(np.uint8))
-    return masks
+    """Predicted class masks (uint8, at the frames' size) of a batch of RGB frames, through
+    the one prediction path the study scores with (:class:`heatsink.models.predict.Predictor`)."""
+    return list(model.predictor.masks(frames))
 
 
 def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np.ndarray,
                   min_area_px: int = 1) -> Path:
-    """Write :func:`~heatsink.postprocess.draw_overlay` as ``folder/<image_id>.png``, atomically."""
+    """Write :func:`~heatsink.line.measurements.draw_overlay` as ``folder/<image_id>.png``,
+    atomically."""
     target = Path(folder) / f"{image_id}.png"
     overlay = draw_overlay(frame, mask, min_area_px=min_area_px)
     with atomic_path(target) as tmp:

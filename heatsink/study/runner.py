@@ -24,11 +24,11 @@ import yaml
 
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path
-from heatsink.provenance import code_hash, run_record
-from heatsink.results import chapter_times
+from heatsink.provenance import GIT_EXCLUDE_VARIABLE, code_hash, run_record
+from heatsink.study import paths
+from heatsink.study.paths import STUDY_OUTPUTS, repo_dir, results_dir, runs_dir
+from heatsink.study.results import chapter_times
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = REPO_DIR / "notebooks"
 RECORD_TAG = "run-record"
 #: Parameters that say where things are, not what is computed: left out of a run's identity.
 PATH_PARAMETERS = ("data", "results", "runs", "executed")
@@ -44,14 +44,14 @@ class NotebookRun:
     wall_time_s: float
 
 
-def notebook_sources(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+def notebook_sources(directory: Path | None = None) -> list[Path]:
     """The study's notebook sources (``NN_name.py``) in chapter order."""
-    return sorted(directory.glob("[0-9][0-9]_*.py"))
+    return sorted(Path(directory or paths.notebook_dir()).glob("[0-9][0-9]_*.py"))
 
 
-def load_profiles(directory: Path = NOTEBOOK_DIR) -> dict:
+def load_profiles(directory: Path | None = None) -> dict:
     """The parameter profiles in ``profiles.yaml`` beside the notebooks."""
-    path = directory / "profiles.yaml"
+    path = Path(directory or paths.notebook_dir()) / "profiles.yaml"
     try:
         profiles = yaml.safe_load(path.read_text())
     except OSError as err:
@@ -123,11 +123,12 @@ def portable_path(path: Path, start: Path, home: bool = True) -> str:
 
     With ``home=False`` a path outside the repository stays absolute: for parameters the
     notebook uses as plain ``Path`` values, where ``~`` would be a folder named ``~``.
-    Only ``data`` (read through :func:`heatsink.data.resolve.resolve_data`, which expands
+    Only ``data`` (read through :func:`heatsink.resolve.resolve_data`, which expands
     it) may be given in the ``~/...`` form.
     """
     path = Path(path).resolve()
-    if path.is_relative_to(REPO_DIR) and Path(start).resolve().is_relative_to(REPO_DIR):
+    repo = repo_dir()
+    if path.is_relative_to(repo) and Path(start).resolve().is_relative_to(repo):
         return os.path.relpath(path, Path(start).resolve())
     user_home = Path.home().resolve()
     if home and path.is_relative_to(user_home):
@@ -159,7 +160,7 @@ def record_markdown(record: dict) -> str:
         f"- **Parameters:** {params}\n"
         f"- **Code:** git `{record['git_sha'][:12]}`\n"
         f"- **Hardware:** {hw['cpu']}, {hw['cores']} cores, {hw['memory_gib']} GiB, "
-        f"bf16: {bf16}, no GPU\n"
+        f"bf16: {bf16}, {', '.join(hw.get('gpu') or []) or 'no GPU'}\n"
         f"- **Run:** {record['started']}, wall time {record['wall_time_s']:.0f} s\n"
         "```"
     )
@@ -299,13 +300,13 @@ def run_study(
     data: str | Path | None = None,
     only: list[str] | None = None,
     output_dir: Path | None = None,
-    notebook_dir: Path = NOTEBOOK_DIR,
+    notebook_dir: Path | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> list[NotebookRun]:
     """Run every notebook (or those named in ``only``) under ``profile``, in chapter order.
 
-    The dataset is resolved once (:func:`heatsink.data.resolve.resolve_data`; the default
+    The dataset is resolved once (:func:`heatsink.resolve.resolve_data`; the default
     twin's size comes from the profile's ``twin_size``), checked, and its checksum recorded
     in each notebook. Executed notebooks go to ``output_dir`` (default: beside their sources,
     where the book reads them) and small result files to :func:`results_dir` (under
@@ -313,8 +314,12 @@ def run_study(
     so test runs never touch the repo's ``results/``).
     """
     from heatsink.data import load_dataset
-    from heatsink.data.resolve import resolve_data
+    from heatsink.resolve import resolve_data
 
+    notebook_dir = Path(notebook_dir or paths.notebook_dir())
+    # what the study writes is not a change to the code it runs (see provenance.git_sha);
+    # the variable reaches the notebooks' kernels, which record their training runs
+    os.environ[GIT_EXCLUDE_VARIABLE] = ":".join(STUDY_OUTPUTS)
     profiles = load_profiles(notebook_dir)
     twin_size = int(get_profile(profiles, profile).get("twin_size", 1000))
     data_path = resolve_data(data, n=twin_size, progress=progress)
@@ -331,7 +336,7 @@ def run_study(
     # result files beside the executed notebooks' folder: the repository's results/ only for
     # the repository's own notebooks
     base = (Path(output_dir) if output_dir
-            else None if Path(notebook_dir).resolve() == NOTEBOOK_DIR.resolve()
+            else None if notebook_dir.resolve() == paths.notebook_dir().resolve()
             else Path(notebook_dir).parent)
     results = results_dir(data_path, base / "results" if base else None)
     models = runs_dir(data_path, Path(output_dir) / "runs" if output_dir else None)
@@ -391,49 +396,21 @@ def _write_chapter_times(executed: Path, results: Path) -> None:
         times.to_csv(tmp)
 
 
-def results_dir(ds_root: Path, base: Path | None = None) -> Path:
-    """Folder for a run's small result files: ``results/twin`` or ``results/real``.
-
-    Twin results are committed with the book; results on the real data stay on the user's
-    machine (``results/real`` is ignored by git).
-    """
-    kind = "twin" if (Path(ds_root) / "twin.json").exists() else "real"
-    return (Path(base) if base else REPO_DIR / "results") / kind
-
-
-def runs_dir(ds_root: Path, base: Path | None = None) -> Path:
-    """Folder for the study's trained models: ``<base>/twin`` or ``<base>/real``.
-
-    ``base`` defaults to ``HEATSINK_RUNS`` if set, else ``runs`` in the cache folder beside
-    the twin (``~/.cache/heatsink/runs``). Trained weights are never committed, and keeping
-    them outside the clone means a fresh clone, or a work tree laid anew, reuses them: the
-    study's training takes many CPU hours and resumes across sessions.
-    """
-    from heatsink.data.resolve import cache_dir
-
-    if base is None:
-        base = Path(os.environ.get("HEATSINK_RUNS") or cache_dir() / "runs")
-    return results_dir(ds_root, Path(base).expanduser())
-
-
-def study_split(ds, directory: Path, seed: int = 0):
-    """The study's split of ``ds``: loaded from ``directory/split.csv`` or made and saved.
-
-    On the twin the split keeps the tiles of one part together (``ds.parts``), because tiles
-    that share a seam are near-duplicates along it; on data without part information it is a
-    plain seeded random split, as in the seed study. A saved manifest is verified against the
-    dataset's file hashes; one made for other data is replaced (the split is a deterministic
-    function of the data and the seed), never silently reused.
-    """
-    from heatsink.data import load_split, make_split, save_split
-    from heatsink.errors import DatasetError
-
-    path = Path(directory) / "split.csv"
-    if path.exists():
-        try:
-            return load_split(path, ds)
-        except DatasetError as err:
-            print(f"{path} was made for other data ({err.problem}); making it anew")
-    split = make_split(ds, seed=seed, groups=ds.parts)
-    save_split(split, path)
-    return split
+__all__ = [
+    "PATH_PARAMETERS",
+    "RECORD_TAG",
+    "TF_LOG_LINE",
+    "NotebookRun",
+    "drop_tf_log_lines",
+    "get_profile",
+    "load_profiles",
+    "notebook_defaults",
+    "notebook_sources",
+    "portable_path",
+    "preflight",
+    "profile_parameters",
+    "record_markdown",
+    "run_key",
+    "run_notebook",
+    "run_study",
+]

@@ -1,9 +1,10 @@
-"""What the label checks found (chapter 5), in sentences from its result tables.
+"""What the label checks found, in sentences from their result tables.
 
-Chapter 5 writes its tables with :func:`heatsink.label_quality.save_tables` into
-``results/<twin|real>/label_quality/``. On the twin they include how well each check found
-the errors the twin injected (its noise manifest); on real data only the fold models, the
-seams and the exclusion table exist, and only their sentences are written.
+The label-quality chapter writes its tables with
+:func:`heatsink.study.results.save_label_quality` (``results/<twin|real>/label_quality/``).
+On the twin they include how well each check found the errors the twin injected (its noise
+manifest); on real data only the fold models, the seams and the exclusion table exist, and
+only their sentences are written.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from heatsink.findings.text import bullets, signed, span
+from heatsink.study.findings.text import bullets, signed, span
+from heatsink.study.results import label_quality_file
 
 
-def label_quality_findings(folder: str | Path) -> list[str]:
-    """Chapter 5's findings, one Markdown sentence or two each, from its saved tables.
+def label_quality_findings(directory: str | Path) -> list[str]:
+    """The label checks' findings, one Markdown sentence or two each, from their saved tables.
 
     Parameters
     ----------
-    folder : path
-        Chapter 5's results folder (``results/twin/label_quality``).
+    directory : path
+        A study's results folder (``results/twin`` or ``results/real``).
 
     Returns
     -------
@@ -31,31 +33,33 @@ def label_quality_findings(folder: str | Path) -> list[str]:
         out suspect images does to the scores. Each starts with a bold summary; those whose
         table is missing are left out.
     """
-    folder = Path(folder)
+    def table(name: str) -> Path:
+        return label_quality_file(directory, name)
+
     found = [
-        _fold_models(folder / "folds.csv"),
-        image_ranking_finding(folder),
-        _best_slice(folder / "precision_at_k.csv", folder / "image_detection.csv",
-                    folder / "ranked_issues.csv"),
-        _components(folder / "component_detection.csv", folder / "component_precision_at_n.csv"),
-        _seams(folder / "seams.csv"),
-        _exclusion(folder / "excluded.csv"),
+        _fold_models(table("folds")),
+        image_ranking_finding(directory),
+        _best_slice(table("precision_at_k"), table("image_detection"), table("ranked_issues")),
+        _components(table("component_detection"), table("component_precision_at_n")),
+        _seams(table("seams")),
+        _exclusion(table("excluded")),
     ]
     return [text for text in found if text]
 
 
-def label_quality_markdown(folder: str | Path) -> str:
+def label_quality_markdown(directory: str | Path) -> str:
     """:func:`label_quality_findings` as a Markdown bullet list."""
-    return bullets(label_quality_findings(folder))
+    return bullets(label_quality_findings(directory))
 
 
-def image_ranking_finding(folder: Path) -> str | None:
+def image_ranking_finding(directory: str | Path) -> str | None:
     """How many images with injected errors each ranking's flagged images hold, against chance.
 
     The p-value is the chance that a random draw of as many images holds at least as many
-    erroneous ones (hypergeometric). None without chapter 5's detection table (real data).
+    erroneous ones (hypergeometric). None without the detection table (real data).
     """
-    detection, ranked = folder / "image_detection.csv", folder / "ranked_issues.csv"
+    detection = label_quality_file(directory, "image_detection")
+    ranked = label_quality_file(directory, "ranked_issues")
     if not (detection.exists() and ranked.exists()):
         return None
     from scipy.stats import hypergeom
@@ -181,3 +185,10 @@ def _exclusion(path: Path) -> str | None:
         text += (" Scoring every image against the clean truth instead of the labels moves it "
                  f"by {signed(table.loc[('truth', 0.0)] - table.loc[('labels', 0.0)])} points.")
     return text
+
+
+__all__ = [
+    "image_ranking_finding",
+    "label_quality_findings",
+    "label_quality_markdown",
+]

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from heatsink.evaluate import paired_difference
-from heatsink.findings.label_quality import image_ranking_finding
-from heatsink.findings.model import label_noise_change
-from heatsink.findings.text import bullets, pct, rate, signed, signed_span, span, with_interval
-from heatsink.published import published_table, rank_orders
-from heatsink.results import (
+from heatsink.study.findings.label_quality import image_ranking_finding
+from heatsink.study.findings.model import label_noise_change
+from heatsink.study.findings.text import (
+    bullets,
+    pct,
+    rate,
+    signed,
+    signed_span,
+    span,
+    with_interval,
+)
+from heatsink.study.published import published_table, rank_orders
+from heatsink.study.results import (
     input_variants,
     label_noise_cap,
     load_evaluation,
@@ -74,7 +82,7 @@ def findings(directory: str | Path, reference: str = "labels", n_boot: int = 100
         "ranking": lambda: _ranking(val, reference,
                                     "twin" if directory.name == "twin" else "this run"),
         "noise": lambda: _noise_cap(val, directory, n_boot),
-        "label_issues": lambda: image_ranking_finding(directory / "label_quality"),
+        "label_issues": lambda: image_ranking_finding(directory),
         "pass_fail": lambda: _pass_fail(directory, test),
     }
     found = [writers[topic]() for topic in TOPICS if topics is None or topic in topics]
@@ -299,3 +307,12 @@ def _escape_cause(directory: Path, escapes: int) -> str:
     return (f" {lead} the labels' {rule.replace(' ', '-')} rule: the model's masks break it on "
             f"{predicted} test frame{'' if predicted == 1 else 's'}, the labels on "
             f"{int(rules.loc[rule, 'labelled'])}.")
+
+
+__all__ = [
+    "LOSS_WORDS",
+    "PASSFAIL_LABELS",
+    "TOPICS",
+    "findings",
+    "findings_markdown",
+]

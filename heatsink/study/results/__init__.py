@@ -2,19 +2,22 @@
 
 One module per job:
 
-* :mod:`~heatsink.results.files` writes and reads the files: each model's scores on a split
+* :mod:`~heatsink.study.results.files` writes and reads the files: each model's scores on a split
   (:func:`save_model_results`, :func:`load_model_results`, its per-image counts back as an
-  evaluation with :func:`load_evaluation`), chapter 4's choice (:func:`chosen_run`,
-  :func:`remove_model_results`), chapter 6's pass/fail results
-  (:func:`save_postprocess_results`) and figures (:func:`save_figure`);
-* :mod:`~heatsink.results.tables` turns them into the book's tables: :func:`model_table`,
+  evaluation with :func:`load_evaluation`, those a chapter no longer makes removed with
+  :func:`remove_model_results`), the best model by the study's one rule
+  (:func:`rank_models`) and the chosen one (:func:`choose_model`,
+  :func:`chosen_run`), the label checks' tables (:func:`save_label_quality`,
+  :func:`label_quality_file`), the pass/fail results (:func:`save_postprocess_results`)
+  and figures (:func:`save_figure`);
+* :mod:`~heatsink.study.results.tables` turns them into the book's tables: :func:`model_table`,
   :func:`paired_table` (every model against the best, image by image),
   :func:`label_noise_cap`, :func:`training_table`, chapter 6's :func:`passfail_summary` and
   :func:`passfail_rules`, and the scores with their intervals as text (:func:`score_text`)
   or long form (:func:`score_intervals`);
-* :mod:`~heatsink.results.runs` finds the runs that belong together (:func:`loss_sweep`,
+* :mod:`~heatsink.study.results.groups` finds the runs that belong together (:func:`loss_sweep`,
   :func:`input_variants`);
-* :mod:`~heatsink.results.timing` says what the run cost: :func:`chapter_times`,
+* :mod:`~heatsink.study.results.timing` says what the run cost: :func:`chapter_times`,
   :func:`training_time`.
 
 The files are small, hold nothing derived from images but numbers, and are committed for
@@ -22,17 +25,25 @@ the twin (``results/twin/``), so the book's results page and the README read num
 files a run really wrote.
 """
 
-from heatsink.results.files import (
+from heatsink.study.results.files import (
+    LABEL_QUALITY_TABLES,
+    choose_model,
+    chosen_model,
     chosen_run,
+    label_quality_file,
+    latency,
+    latency_fields,
     load_evaluation,
     load_model_results,
+    rank_models,
     remove_model_results,
     save_figure,
+    save_label_quality,
     save_model_results,
     save_postprocess_results,
 )
-from heatsink.results.runs import input_variants, loss_sweep
-from heatsink.results.tables import (
+from heatsink.study.results.groups import input_variants, loss_sweep
+from heatsink.study.results.tables import (
     TABLE_COLUMNS,
     label_noise_cap,
     model_table,
@@ -44,14 +55,20 @@ from heatsink.results.tables import (
     scores_with_ci,
     training_table,
 )
-from heatsink.results.timing import chapter_times, training_time
+from heatsink.study.results.timing import chapter_times, training_time
 
 __all__ = [
+    "LABEL_QUALITY_TABLES",
     "TABLE_COLUMNS",
     "chapter_times",
+    "choose_model",
+    "chosen_model",
     "chosen_run",
     "input_variants",
     "label_noise_cap",
+    "label_quality_file",
+    "latency",
+    "latency_fields",
     "load_evaluation",
     "load_model_results",
     "loss_sweep",
@@ -59,8 +76,10 @@ __all__ = [
     "paired_table",
     "passfail_rules",
     "passfail_summary",
+    "rank_models",
     "remove_model_results",
     "save_figure",
+    "save_label_quality",
     "save_model_results",
     "save_postprocess_results",
     "score_intervals",

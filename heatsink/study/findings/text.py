@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from heatsink.results import score_text
+from heatsink.study.results import score_text
 
 
 def pct(payload: dict, reference: str, measure: str) -> float:
@@ -41,3 +41,14 @@ def rate(label: str, value: float, undefined: str) -> str:
 def bullets(sentences: list[str]) -> str:
     """Findings as a Markdown bullet list (empty if there are none)."""
     return "\n".join(f"- {text}" for text in sentences)
+
+
+__all__ = [
+    "bullets",
+    "pct",
+    "rate",
+    "signed",
+    "signed_span",
+    "span",
+    "with_interval",
+]

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from heatsink.classes import OVERLAY_COLOURS, SCRATCH, STAIN
+from heatsink.components import components
 
 STAIN_COLUMNS = [
     "NumberOfStains",
@@ -111,9 +112,9 @@ def _check_min_area(min_area_px: int) -> int:
 def _geometry(mask: np.ndarray, class_id: int, min_area_px: int) -> list[dict[str, Any]]:
     """:func:`object_geometry` on an already validated mask."""
     binary = (mask == class_id).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    n, labels, stats, _ = components(binary)
     objects = []
-    for k in range(1, n):
+    for k in range(1, n + 1):
         left, top, w, h, area = (int(v) for v in stats[k])
         if area < min_area_px:
             continue
@@ -347,3 +348,16 @@ def draw_overlay(image: np.ndarray, mask: np.ndarray, min_area_px: int = 1) -> n
         box = cv2.boxPoints((obj["rect_center"], (w + 1.0, h + 1.0), obj["rect_angle"]))
         cv2.polylines(out, [np.round(box).astype(np.int32)], True, scratch_colour, 1)
     return out
+
+
+__all__ = [
+    "DEFECT_COLUMNS",
+    "SCRATCH_COLUMNS",
+    "STAIN_COLUMNS",
+    "defect_table",
+    "draw_overlay",
+    "object_geometry",
+    "scratch_table",
+    "stain_table",
+    "validate_mask",
+]

@@ -2,7 +2,7 @@
 
 The README opens with what the study found. Its numbers must be the ones the executed
 chapters wrote, so they are not typed by hand: :func:`readme_block` renders the findings
-(:mod:`heatsink.findings`), chapter 7's figure and a table of every model from
+(:mod:`heatsink.study.findings`), chapter 7's figure and a table of every model from
 ``results/<twin|real>/``, and :func:`update_readme` puts them between two marker lines.
 ``heatsink study readme`` does it (``make study`` runs it last), and a test fails while the
 README and the result files disagree.
@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from heatsink.errors import HeatsinkError
-from heatsink.findings import findings_markdown
 from heatsink.io import write_text_atomic
-from heatsink.results import load_model_results, score_text
+from heatsink.study.findings import findings_markdown
+from heatsink.study.results import latency, load_model_results, score_text
 
 START = "<!-- results: written by `heatsink study readme` from results/; do not edit -->"
 END = "<!-- end of results -->"
@@ -48,7 +48,8 @@ def results_table(directory: str | Path, reference: str = "labels") -> str:
     -------
     str
         Percentages to one decimal, with the 95 % bootstrap interval of the defect mIoU;
-        parameters; CPU milliseconds per image at batch 1 where measured. The chosen
+        parameters; milliseconds per image at batch 1 where measured, on the device named
+        in the heading. The chosen
         model's test-split defect mIoU follows the table. Empty if nothing is scored yet.
     """
     directory = Path(directory)
@@ -58,17 +59,19 @@ def results_table(directory: str | Path, reference: str = "labels") -> str:
     data = "synthetic twin" if directory.name == "twin" else directory.name
     checksums = sorted({payload["dataset_checksum"][:12] for payload in val.values()})
     n_images = sorted({payload["n_images"] for payload in val.values()})
+    latencies = {name: latency(payload) for name, payload in val.items()}
+    devices = sorted({measured[1] for measured in latencies.values() if measured})
     lines = [
         f"| model | {' | '.join(heading for _, heading in COLUMNS)} | parameters | "
-        "CPU ms/image |",
+        f"{'/'.join(devices) or 'CPU'} ms/image |",
         "|---|" + "---:|" * (len(COLUMNS) + 2),
     ]
     for name, payload in val.items():
         cells = [score_text(payload, reference, measure, interval=measure == "miou_defects")
                  for measure, _ in COLUMNS]
-        latency = payload.get("cpu_ms_per_image")
+        measured = latencies[name]
         cells += [f"{payload['parameters'] / 1e6:.2f} M",
-                  f"{latency:.0f}" if latency is not None else "–"]
+                  f"{measured[0]:.0f}" if measured is not None else "–"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     caption = (f"{data.capitalize()} (data checksum {', '.join(checksums)}), validation "
                f"split ({', '.join(map(str, n_images))} images), scored against the "
@@ -138,3 +141,14 @@ def update_readme(readme: str | Path, directory: str | Path, check: bool = False
     if not check:
         write_text_atomic(readme, updated)
     return False
+
+
+__all__ = [
+    "COLUMNS",
+    "END",
+    "FIGURE",
+    "START",
+    "readme_block",
+    "results_table",
+    "update_readme",
+]

@@ -11,9 +11,9 @@ finding whose chapter has not run yet is left out, not guessed.
 * :func:`label_quality_findings`: the label checks (chapter 5).
 """
 
-from heatsink.findings.label_quality import label_quality_findings, label_quality_markdown
-from heatsink.findings.model import model_findings, model_findings_markdown
-from heatsink.findings.study import PASSFAIL_LABELS, TOPICS, findings, findings_markdown
+from heatsink.study.findings.label_quality import label_quality_findings, label_quality_markdown
+from heatsink.study.findings.model import model_findings, model_findings_markdown
+from heatsink.study.findings.study import PASSFAIL_LABELS, TOPICS, findings, findings_markdown
 
 __all__ = [
     "PASSFAIL_LABELS",

@@ -75,3 +75,13 @@ def resolve_data(
 
         return download()
     return Path(data).expanduser().resolve()
+
+
+__all__ = [
+    "DEFAULT_TWIN_SEED",
+    "DEFAULT_TWIN_SIZE",
+    "cache_dir",
+    "default_twin",
+    "resolve_data",
+    "twin_path",
+]

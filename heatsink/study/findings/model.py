@@ -9,9 +9,9 @@ import pandas as pd
 
 from heatsink.classes import CLASS_NAMES
 from heatsink.evaluate import paired_difference
-from heatsink.findings.text import bullets, pct, signed, with_interval
-from heatsink.published import TWIN_NAMES, published_table
-from heatsink.results import load_evaluation
+from heatsink.study.findings.text import bullets, pct, signed, with_interval
+from heatsink.study.published import TWIN_NAMES, published_table
+from heatsink.study.results import load_evaluation
 
 #: Below this validation defect IoU an epoch counts as predicting (almost) background only.
 BACKGROUND_ONLY_IOU = 0.01
@@ -29,7 +29,7 @@ def model_findings(directory: str | Path, name: str, split: str = "val",
     ----------
     directory : path
         The study's results folder, holding the files
-        :func:`heatsink.results.save_model_results` wrote for ``name``.
+        :func:`heatsink.study.results.save_model_results` wrote for ``name``.
     name : str
         The model's name in the study's tables (e.g. ``"unet"``).
     split : str
@@ -172,3 +172,11 @@ def label_noise_change(directory: Path, name: str, split: str = "val",
         return None
     return paired_difference(truth, labels, "miou_defects", n_boot=n_boot,
                              same_reference=False)
+
+
+__all__ = [
+    "BACKGROUND_ONLY_IOU",
+    "label_noise_change",
+    "model_findings",
+    "model_findings_markdown",
+]

@@ -12,6 +12,8 @@ from itertools import pairwise
 
 import pandas as pd
 
+from heatsink.study.results import latency
+
 #: Where each quoted figure comes from (keys of :data:`PUBLISHED`'s ``source``).
 SOURCES = {
     "seed": "the seed study (blog post), validation split; ../shared/seed/study.txt",
@@ -70,7 +72,7 @@ def side_by_side(results: dict[str, dict], reference: str = "labels") -> pd.Data
     Parameters
     ----------
     results : dict
-        :func:`heatsink.results.load_model_results` of the validation split.
+        :func:`heatsink.study.results.load_model_results` of the validation split.
     reference : str
         Which of the twin's references to show (``"labels"``, as the published figures
         are against the real labels).
@@ -80,7 +82,8 @@ def side_by_side(results: dict[str, dict], reference: str = "labels") -> pd.Data
     DataFrame
         One row per published model the twin run has; columns ``(measure, "twin")`` and
         ``(measure, "published")`` for pixel accuracy, scratch and stain recall (percent)
-        and parameters, then the twin's CPU ms/image and the published GPU ms/image. The
+        and parameters, then the twin's ms/image (on the device that measured it) and the
+        published GPU ms/image. The
         two columns of a pair are not comparable as numbers: different images, labels and
         hardware.
     """
@@ -98,7 +101,10 @@ def side_by_side(results: dict[str, dict], reference: str = "labels") -> pd.Data
             row[(measure, "published")] = (published.loc[model, measure]
                                            if model in published.index
                                            and measure in published.columns else float("nan"))
-        row[("ms/image", "twin (CPU, batch 1)")] = payload.get("cpu_ms_per_image", float("nan"))
+        measured = latency(payload)
+        device = measured[1] if measured else "CPU"
+        row[("ms/image", f"twin ({device}, batch 1)")] = (measured[0] if measured
+                                                          else float("nan"))
         row[("ms/image", "published (GPU)")] = (published.loc[model, "gpu_ms_per_image"]
                                                 if model in published.index else float("nan"))
         rows[model] = row
@@ -131,7 +137,7 @@ def rank_orders(results: dict[str, dict], reference: str = "labels",
     Parameters
     ----------
     results : dict
-        :func:`heatsink.results.load_model_results` of the validation split.
+        :func:`heatsink.study.results.load_model_results` of the validation split.
     reference : str
         The twin's reference (``"labels"``, as the published figures are against labels).
     decimals : int
@@ -163,3 +169,14 @@ def rank_orders(results: dict[str, dict], reference: str = "labels",
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["published", "twin", "same order"]
                                   ).rename_axis("measure")
+
+
+__all__ = [
+    "PUBLISHED",
+    "SOURCES",
+    "TWIN_NAMES",
+    "published_table",
+    "published_wide",
+    "rank_orders",
+    "side_by_side",
+]

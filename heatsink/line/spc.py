@@ -202,3 +202,13 @@ def plot_run_chart(chart: pd.DataFrame, ax=None, title: str = ""):
         ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
+__all__ = [
+    "CHART_COLUMNS",
+    "D2",
+    "D4",
+    "E2",
+    "individuals_chart",
+    "plot_run_chart",
+]

@@ -24,19 +24,24 @@ from heatsink.io import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:
     from heatsink.evaluate import Evaluation
-    from heatsink.train import Run
+    from heatsink.models.run import Run
 
 
 def save_model_results(
     directory: str | Path,
     name: str,
     run: Run,
-    evaluations: dict[str, Evaluation],
+    evaluations: dict[str, Evaluation] | None = None,
     split: str = "val",
     n_boot: int = 1000,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write one model's scores on one split to ``directory/models/<name>-<split>.json``.
+
+    On the validation split the scores are the ones training wrote (the run's
+    ``metrics.json`` and per-image counts, :meth:`heatsink.models.Run.evaluations`):
+    nothing is predicted or bootstrapped again. Another split's scores are given as
+    ``evaluations``.
 
     Parameters
     ----------
@@ -46,8 +51,9 @@ def save_model_results(
         The model's name in the study's tables (e.g. ``"unet"``).
     run : Run
         The training run (config, timing, parameters come from it).
-    evaluations : dict
-        Reference (``"labels"``, ``"truth"``) -> :class:`~heatsink.evaluate.Evaluation`.
+    evaluations : dict, optional
+        Reference (``"labels"``, ``"truth"``) -> :class:`~heatsink.evaluate.Evaluation`;
+        required for any split but ``"val"``.
     split : str
         Which split was scored.
     n_boot : int
@@ -69,6 +75,16 @@ def save_model_results(
     folder = Path(directory) / "models"
     metrics = run.metrics
     history = run.history
+    if evaluations is None:
+        if split != "val":
+            raise HeatsinkError(f"{name}: scores on the {split} split must be given; training "
+                                "scored only the validation split")
+        evaluations = run.evaluations()
+        scores, intervals = metrics["scores"], metrics["bootstrap"]
+    else:
+        scores = {ref: ev.summary().to_dict() for ref, ev in evaluations.items()}
+        intervals = {ref: ev.bootstrap(n_boot=n_boot).to_dict(orient="index")
+                     for ref, ev in evaluations.items()}
     payload = {
         "name": name,
         "split": split,
@@ -84,9 +100,8 @@ def save_model_results(
         "git_sha": run.record["git_sha"],
         "trained_on": run.record.get("hardware"),
         "scored_on": hardware.describe(),
-        "scores": {ref: ev.summary().to_dict() for ref, ev in evaluations.items()},
-        "bootstrap": {ref: ev.bootstrap(n_boot=n_boot).to_dict(orient="index")
-                      for ref, ev in evaluations.items()},
+        "scores": scores,
+        "bootstrap": intervals,
         **(extra or {}),
     }
     for ref, ev in evaluations.items():
@@ -102,23 +117,111 @@ def save_model_results(
     return path
 
 
+def latency_fields(ms_per_image: float, device: str | None = None) -> dict[str, Any]:
+    """The ``extra`` fields of :func:`save_model_results` for a measured latency.
+
+    ``device`` is what ran the model (default :func:`heatsink.hardware.device`: ``"GPU"``
+    where TensorFlow sees one, else ``"CPU"``), so a table can name its column for it.
+    """
+    return {"latency_ms_per_image": float(ms_per_image),
+            "latency_device": device or hardware.device()}
+
+
+def latency(payload: dict) -> tuple[float, str] | None:
+    """A result's measured milliseconds per image and the device that measured them.
+
+    None where no latency was measured. Results written before the device was recorded
+    hold ``cpu_ms_per_image``: measured on a CPU.
+    """
+    if "latency_ms_per_image" in payload:
+        return float(payload["latency_ms_per_image"]), payload.get("latency_device", "CPU")
+    if "cpu_ms_per_image" in payload:
+        return float(payload["cpu_ms_per_image"]), "CPU"
+    return None
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+#: The study's rule for the best model: the highest validation defect mIoU (the mean IoU of
+#: scratch and stain) against this reference.
+RANKING_MEASURE, RANKING_REFERENCE = "miou_defects", "labels"
+
+
+def rank_models(results: dict[str, dict], reference: str = RANKING_REFERENCE) -> list[str]:
+    """Model names best first by :data:`RANKING_MEASURE`: the study's one "best model" rule.
+
+    Ties keep their order in ``results``; results without the score come last.
+
+    Examples
+    --------
+    >>> rank_models({"a": {"scores": {"labels": {"miou_defects": 0.2}}},
+    ...              "b": {"scores": {"labels": {"miou_defects": 0.4}}}, "c": {}})
+    ['b', 'a', 'c']
+    """
+    def score(name: str) -> float:
+        value = results[name].get("scores", {}).get(reference, {}).get(RANKING_MEASURE)
+        return float("-inf") if value is None else value
+
+    return sorted(results, key=lambda name: -score(name))  # a stable sort
+
+
 def load_model_results(directory: str | Path, split: str = "val") -> dict[str, dict]:
     """Every saved model result of ``split`` under ``directory/models``, by model name.
 
-    Best first: in descending order of defect mIoU against the labels, ties in name order
-    and results without that score last; the order of chapter 7's tables and the README's.
+    Best first (:func:`rank_models`), ties in name order: the order of the results page's
+    tables and the README's.
     """
     folder = Path(directory) / "models"
-    payloads = [json.loads(path.read_text()) for path in sorted(folder.glob(f"*-{split}.json"))]
-    payloads.sort(key=lambda payload: -payload.get("scores", {}).get("labels", {}).get(
-        "miou_defects", float("-inf")))  # a stable sort: ties keep their name order
-    return {payload["name"]: payload for payload in payloads}
+    payloads = {payload["name"]: payload for payload in
+                (json.loads(path.read_text()) for path in sorted(folder.glob(f"*-{split}.json")))}
+    return {name: payloads[name] for name in rank_models(payloads)}
+
+
+def choose_model(directory: str | Path, split: str = "val") -> str:
+    """Choose the best model of ``split`` by :func:`rank_models` and record it.
+
+    Writes ``directory/models/chosen.json`` (the model's name, the rule and the split it was
+    chosen on), which :func:`chosen_model` and :func:`chosen_run` read: the choice is a field
+    of the results, not inferred from which files remain.
+
+    Raises
+    ------
+    HeatsinkError
+        If no model has results on ``split``.
+    """
+    results = load_model_results(directory, split)
+    if not results:
+        raise HeatsinkError(f"{Path(directory) / 'models'}: no model results on the {split} "
+                            "split to choose from")
+    name = next(iter(results))
+    write_text_atomic(Path(directory) / "models" / CHOSEN_FILE, json.dumps({
+        "name": name, "split": split, "measure": RANKING_MEASURE,
+        "reference": RANKING_REFERENCE,
+        "score": results[name]["scores"][RANKING_REFERENCE][RANKING_MEASURE]}, indent=2))
+    return name
+
+
+#: The file :func:`choose_model` writes beside the model results.
+CHOSEN_FILE = "chosen.json"
+
+
+def chosen_model(directory: str | Path) -> str:
+    """The name of the model :func:`choose_model` chose.
+
+    Raises
+    ------
+    HeatsinkError
+        If no model has been chosen yet.
+    """
+    path = Path(directory) / "models" / CHOSEN_FILE
+    if not path.exists():
+        raise HeatsinkError(f"{path}: no model chosen yet; run the model comparison "
+                            "(`heatsink study run --only 04_backbones`)")
+    return json.loads(path.read_text())["name"]
 
 
 def load_evaluation(
@@ -152,8 +255,8 @@ def remove_model_results(
 ) -> list[Path]:
     """Delete the result files of ``split`` for every model not in ``keep``.
 
-    Chapter 4 scores one chosen model on the test split; a choice left from an earlier run
-    would otherwise sit beside it. Returns the deleted paths.
+    A chapter that no longer trains a model (an earlier choice of losses or sizes) removes
+    its results, which would otherwise sit beside the new ones. Returns the deleted paths.
     """
     folder = Path(directory) / "models"
     removed = []
@@ -169,7 +272,7 @@ def remove_model_results(
 
 
 def chosen_run(directory: str | Path, runs: str | Path) -> Path:
-    """The run folder of the model chapter 4 chose (the one scored on the test split).
+    """The run folder of the chosen model (:func:`chosen_model`).
 
     Parameters
     ----------
@@ -181,21 +284,53 @@ def chosen_run(directory: str | Path, runs: str | Path) -> Path:
     Raises
     ------
     HeatsinkError
-        If chapter 4 has not chosen a model yet, or its run folder is missing.
+        If no model has been chosen yet, or its run folder is missing.
     """
-    chosen = load_model_results(directory, split="test")
-    if not chosen:
-        raise HeatsinkError(f"{Path(directory) / 'models'}: no model scored on the test split "
-                            "yet; run chapter 4 (`heatsink study run --only 04_backbones`)")
-    if len(chosen) > 1:
-        raise HeatsinkError(f"{Path(directory) / 'models'}: several test-split results "
-                            f"({sorted(chosen)}); chapter 4 chooses one, remove the others")
-    payload = next(iter(chosen.values()))
-    path = Path(runs) / payload.get("run_dir", payload["name"])
+    path = Path(runs) / chosen_model(directory)
     if not (path / "best.keras").exists():
         raise HeatsinkError(f"{path}: the chosen model's run folder has no best.keras; "
-                            "rerun chapter 4 to train it")
+                            "run the model comparison again to train it")
     return path
+
+
+#: The label checks' result tables, each written to ``<results>/label_quality/<name>.csv``.
+LABEL_QUALITY_TABLES = ("excluded", "folds", "precision_at_k", "image_detection",
+                        "component_detection", "component_precision_at_n", "seams",
+                        "ranked_issues")
+
+
+def label_quality_file(directory: str | Path, table: str) -> Path:
+    """Where the label checks' ``table`` (one of :data:`LABEL_QUALITY_TABLES`) is kept.
+
+    Examples
+    --------
+    >>> label_quality_file("results/twin", "folds").as_posix()
+    'results/twin/label_quality/folds.csv'
+    """
+    if table not in LABEL_QUALITY_TABLES:
+        raise HeatsinkError(f"unknown label-quality table {table!r}; the tables are "
+                            f"{LABEL_QUALITY_TABLES}")
+    return Path(directory) / "label_quality" / f"{table}.csv"
+
+
+def save_label_quality(directory: str | Path, tables: dict[str, pd.DataFrame]) -> list[Path]:
+    """Write the label checks' tables (names from :data:`LABEL_QUALITY_TABLES`) atomically.
+
+    The worklist (``ranked_issues``) goes through
+    :func:`heatsink.label_quality.write_ranked_issues`, the others through
+    :func:`heatsink.label_quality.save_tables`.
+    """
+    from heatsink.label_quality import save_tables, write_ranked_issues
+
+    folder = label_quality_file(directory, "folds").parent  # every table's folder
+    plain = {name: frame for name, frame in tables.items() if name != "ranked_issues"}
+    for name in plain:
+        label_quality_file(directory, name)  # an unknown name fails before anything is written
+    paths = save_tables(folder, plain)
+    if "ranked_issues" in tables:
+        paths.append(write_ranked_issues(tables["ranked_issues"],
+                                         label_quality_file(directory, "ranked_issues")))
+    return paths
 
 
 def save_postprocess_results(
@@ -215,9 +350,9 @@ def save_postprocess_results(
     masks (numbers only, nothing derived from pixels but them); ``<split>-passfail.json``
     the model and spec identity, the pass/fail confusion against each reference, the spec
     trade-off and, when given, the frames failing each rule per source (``failed_rules``:
-    one column per source, :func:`heatsink.spec.failed_rule_counts`) and the escapes per
+    one column per source, :func:`heatsink.line.spec.failed_rule_counts`) and the escapes per
     rule against each reference (``escapes``: one column per reference, as the rows of
-    ``confusion`` are named; :func:`heatsink.spec.escape_causes`). Returns the JSON's path.
+    ``confusion`` are named; :func:`heatsink.line.spec.escape_causes`). Returns the JSON's path.
     """
     folder = Path(directory) / "postprocess"
     with atomic_path(folder / f"{split}-frames.csv") as tmp:
@@ -257,3 +392,25 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return path
+
+
+__all__ = [
+    "CHOSEN_FILE",
+    "LABEL_QUALITY_TABLES",
+    "RANKING_MEASURE",
+    "RANKING_REFERENCE",
+    "choose_model",
+    "chosen_model",
+    "chosen_run",
+    "label_quality_file",
+    "latency",
+    "latency_fields",
+    "load_evaluation",
+    "load_model_results",
+    "rank_models",
+    "remove_model_results",
+    "save_figure",
+    "save_label_quality",
+    "save_model_results",
+    "save_postprocess_results",
+]

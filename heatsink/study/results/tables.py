@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from heatsink.hardware import short_line
-from heatsink.results.files import load_evaluation
+from heatsink.study.results.files import latency, load_evaluation
 
 if TYPE_CHECKING:
     from heatsink.evaluate import Evaluation
@@ -45,8 +45,9 @@ def model_table(
                         else round(value, 1))
         row["parameters"] = payload["parameters"]
         row["train s/img"] = round(payload["train_s_per_image"], 3)
-        if "cpu_ms_per_image" in payload:
-            row["CPU ms/img"] = round(payload["cpu_ms_per_image"], 1)
+        measured = latency(payload)
+        if measured is not None:
+            row[f"{measured[1]} ms/img"] = round(measured[0], 1)
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
@@ -238,3 +239,17 @@ def passfail_rules(directory: str | Path, split: str = "test") -> pd.DataFrame:
                **{f"escapes {ref}": counts
                   for ref, counts in payload.get("escapes_by_rule", {}).items()}}
     return pd.DataFrame(columns).astype("Int64").rename_axis("rule")
+
+
+__all__ = [
+    "TABLE_COLUMNS",
+    "label_noise_cap",
+    "model_table",
+    "paired_table",
+    "passfail_rules",
+    "passfail_summary",
+    "score_intervals",
+    "score_text",
+    "scores_with_ci",
+    "training_table",
+]

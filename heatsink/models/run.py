@@ -1,0 +1,226 @@
+"""A training run's folder: its configuration (:class:`TrainConfig`) and contents (:class:`Run`).
+
+Reading a run needs neither the training loop nor Keras callbacks: the line's inspection opens
+a run with this module alone. :func:`heatsink.train.train` writes the folder::
+
+    run_dir/
+      config.json     the TrainConfig, with the precision actually used
+      record.json     git sha, code hash, dataset name and checksum, hardware, packages
+      split.csv       the split the run used (ids and file hashes)
+      history.csv     one row per epoch (loss, metrics, seconds, images/s)
+      best.keras      the model at its best validation defect IoU so far
+      last.keras      the model after the last finished epoch
+      metrics.json    validation scores of best.keras (pixel, object, bootstrap intervals)
+      confusion.csv   its summed validation confusion matrix (against the labels)
+      val-per-image-<reference>.csv   its per-image validation counts, per reference
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from heatsink.errors import HeatsinkError
+from heatsink.models.losses import LOSS_TERMS
+from heatsink.models.registry import MODEL_NAMES
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from heatsink.data import Dataset
+    from heatsink.evaluate import Evaluation
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Attributes
+    ----------
+    model : str
+        ``"unet"`` (the seed's half-width U-Net), ``"resnet50"``, ``"vgg16"`` (U-Nets from
+        segmentation-models) or ``"gslu"`` (the light GSLU-style net).
+    encoder_weights : str or None
+        ``"imagenet"`` (ResNet50 only) or None for random initialisation.
+    image_size : int
+        Side of the square training input: 256 (the seed's protocol) or 320 (native).
+    batch_size, epochs : int
+        As the seed: 32 and 40 for the U-Net, 16 and 40 for the backbones.
+    learning_rate : float
+        Adam's learning rate.
+    loss : str
+        Terms from :data:`LOSS_TERMS` joined by "+": ``cce`` categorical cross-entropy,
+        ``wcce`` class-weighted cross-entropy, ``focal`` categorical focal loss, ``dice``
+        Dice loss (all from ``segmentation_models.losses``).
+    class_weighting : str
+        How ``wcce`` weights classes (see :func:`heatsink.imbalance.class_weights`).
+    augment : bool
+        Random flips and 90° rotations.
+    precision : str
+        ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
+        ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
+    seed : int
+        Seeds weights, shuffling and augmentation.
+    deterministic : bool
+        Enable TensorFlow's op determinism (same seed, same machine, same numbers).
+    model_kwargs : dict
+        Extra arguments for the model builder (e.g. ``{"filters": 8}`` for a tiny U-Net).
+    """
+
+    model: str = "unet"
+    encoder_weights: str | None = None
+    image_size: int = 256
+    batch_size: int = 32
+    epochs: int = 40
+    learning_rate: float = 1e-3
+    loss: str = "cce"
+    class_weighting: str = "balanced"
+    augment: bool = False
+    precision: str = "auto"
+    seed: int = 0
+    deterministic: bool = True
+    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise HeatsinkError(f"unknown model {self.model!r}; choose from {MODEL_NAMES}")
+        terms = self.loss.split("+")
+        bad = [t for t in terms if t not in LOSS_TERMS]
+        if bad or not terms:
+            raise HeatsinkError(f"unknown loss term(s) {bad} in {self.loss!r}; "
+                                f"combine {LOSS_TERMS} with '+'")
+        if self.precision not in PRECISIONS:
+            raise HeatsinkError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if self.image_size % 32:
+            raise HeatsinkError(f"image_size must be a multiple of 32, not {self.image_size}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise HeatsinkError("epochs and batch_size must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise HeatsinkError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+def check_same_data(run_dir: Path, ds: Dataset) -> None:
+    """Refuse to resume or reuse a run trained on other data (another checksum)."""
+    record_file = run_dir / "record.json"
+    if not record_file.exists():
+        return
+    trained_on = json.loads(record_file.read_text()).get("dataset", {}).get("checksum")
+    if trained_on and trained_on != ds.checksum:
+        raise HeatsinkError(f"{run_dir} holds a run trained on other data (checksum "
+                            f"{trained_on[:12]}, this data {ds.checksum[:12]}); choose "
+                            "another run folder or delete this one to retrain")
+
+
+@dataclass
+class Run:
+    """A training run's folder and what is in it.
+
+    Attributes
+    ----------
+    path : Path
+        The run folder.
+    config : TrainConfig
+        Its configuration.
+    """
+
+    path: Path
+    config: TrainConfig
+
+    @classmethod
+    def load(cls, path: str | Path, ds: Dataset | None = None) -> Run:
+        """Open an existing run folder.
+
+        With ``ds``, refuse a run trained on other data (another checksum), as
+        :func:`heatsink.train.train` does: a model is then never scored on data it was not
+        trained for without saying so.
+        """
+        path = Path(path)
+        config_file = path / "config.json"
+        if not config_file.exists():
+            raise HeatsinkError(f"{path}: not a training run (no config.json)")
+        if ds is not None:
+            check_same_data(path, ds)
+        saved = json.loads(config_file.read_text())
+        saved.pop("precision_used", None)
+        return cls(path=path, config=TrainConfig.from_dict(saved))
+
+    @property
+    def finished(self) -> bool:
+        """Whether training and the validation scoring finished (a run scored before the
+        per-image files existed is scored again, without training, by :func:`train`)."""
+        return ((self.path / "metrics.json").exists()
+                and per_image_file(self.path, "labels").exists())
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per epoch (the last row wins where an interrupted epoch was redone)."""
+        frame = pd.read_csv(self.path / "history.csv")
+        return frame.drop_duplicates("epoch", keep="last").set_index("epoch")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The validation scores written at the end of training."""
+        return json.loads((self.path / "metrics.json").read_text())
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """Provenance: git sha, dataset checksum, hardware, packages."""
+        return json.loads((self.path / "record.json").read_text())
+
+    def model(self, which: str = "best") -> tf.keras.Model:
+        """The saved model: ``"best"`` (on validation) or ``"last"``."""
+        from heatsink.models.registry import load_model
+
+        return load_model(self.path / f"{which}.keras")
+
+    def evaluation(self, reference: str = "labels") -> Evaluation:
+        """The validation scores of ``best.keras`` against ``reference``, image by image.
+
+        Training scores the validation split once and keeps each image's counts
+        (:func:`per_image_file`); this reads them back, so nothing is predicted again.
+
+        Raises
+        ------
+        HeatsinkError
+            If the run has no per-image scores against ``reference`` (not finished, or no
+            clean truth to score against).
+        """
+        from heatsink.evaluate import Evaluation
+
+        path = per_image_file(self.path, reference)
+        if not path.exists():
+            raise HeatsinkError(f"{path}: no per-image validation scores against the "
+                                f"{reference} (is the run finished?)")
+        table = pd.read_csv(path, index_col="image_id", dtype={"image_id": str})
+        return Evaluation.from_table(table, reference)
+
+    def evaluations(self) -> dict[str, Evaluation]:
+        """:meth:`evaluation` against every reference the run was scored against."""
+        return {reference: self.evaluation(reference)
+                for reference in self.metrics["scores"]}
+
+
+def per_image_file(run_dir: str | Path, reference: str) -> Path:
+    """Where a run keeps its per-image validation counts against ``reference``."""
+    return Path(run_dir) / f"val-per-image-{reference}.csv"
+
+
+__all__ = ["PRECISIONS", "Run", "TrainConfig", "check_same_data", "per_image_file"]
