@@ -68,6 +68,36 @@ class EpochTiming(tf.keras.callbacks.Callback):
             logs["images_per_s"] = self.n_images / seconds
 
 
+class StopWhenStale(tf.keras.callbacks.Callback):
+    """Early stopping that survives a resume: stop once ``patience`` epochs have passed since
+    the best epoch recorded in ``best.json`` (which :class:`BestCheckpoint` writes first).
+
+    Keras's own ``EarlyStopping`` keeps its count in memory, so a run killed and resumed would
+    start counting again; this one reads the count from the run folder.
+    """
+
+    def __init__(self, run_dir: Path, patience: int) -> None:
+        super().__init__()
+        self.state = run_dir / "best.json"
+        self.patience = patience
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.state.exists():
+            return
+        best = json.loads(self.state.read_text())["epoch"]  # 1-based
+        if epoch + 1 - best >= self.patience:
+            self.model.stop_training = True
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """Adam's learning rate: a number, or a cosine decay over every step of ``config.epochs``."""
+    if config.schedule == "cosine":
+        return tf.keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch),
+            alpha=0.01)
+    return config.learning_rate
+
+
 class BestCheckpoint(tf.keras.callbacks.Callback):
     """Saves ``last.keras`` after every epoch, and ``best.keras`` when ``monitor`` (higher
     is better) improves.
@@ -219,8 +249,9 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
             weights = train_class_weights(ds, train_ids, config.class_weighting)
         model = build_model(config.model, encoder_weights=config.encoder_weights,
                             **config.model_kwargs)
+        steps = -(-len(train_ids) // config.batch_size)
         model.compile(
-            optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+            optimizer=tf.keras.optimizers.Adam(learning_rate(config, steps)),
             loss=make_loss(config.loss, weights),
             metrics=[
                 tf.keras.metrics.CategoricalAccuracy(name="accuracy"),
@@ -230,7 +261,7 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
         )
         train_data = make_tf_dataset(ds, train_ids, size=config.image_size,
                                      batch_size=config.batch_size, augment=config.augment,
-                                     shuffle=True, seed=config.seed)
+                                     crop=config.crop, shuffle=True, seed=config.seed)
         val_data = make_tf_dataset(ds, val_ids, size=config.image_size,
                                    batch_size=config.batch_size)
         # Keras runs the callbacks in this order at each epoch's end: the backup, which marks
@@ -241,6 +272,7 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
             EpochTiming(len(train_ids)),
             BestCheckpoint(run_dir, "val_defect_iou"),
             tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            *([StopWhenStale(run_dir, config.patience)] if config.patience else []),
             tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         ]
         logger = tf.get_logger()
@@ -282,6 +314,8 @@ def _score(run: Run, ds, val_ids, precision: str, n_boot: int, fit_seconds: floa
         "split": "val",
         "n_images": len(val_ids),
         "best_epoch": best.get("epoch"),
+        "epochs_trained": len(history),
+        "stopped_early": len(history) < config.epochs,
         "parameters": count_params(model),
         "precision": precision,
         "train_s_per_image": float((1 / history["images_per_s"]).median()),
@@ -305,7 +339,9 @@ __all__ = [
     "BestCheckpoint",
     "EpochTiming",
     "Run",
+    "StopWhenStale",
     "TrainConfig",
+    "learning_rate",
     "resolve_precision",
     "train",
     "train_class_weights",

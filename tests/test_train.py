@@ -255,3 +255,86 @@ def test_loading_a_run_for_other_data_is_refused(tiny_data, tmp_path):
     with pytest.raises(HeatsinkError, match="trained on other data"):
         Run.load(run.path, other)
     assert Run.load(run.path).path == run.path  # without data, nothing to check
+
+
+def test_training_options_for_two_cores_are_checked():
+    with pytest.raises(HeatsinkError, match="crop must be a multiple of 32"):
+        TrainConfig(image_size=256, crop=100)
+    with pytest.raises(HeatsinkError, match="crop must be a multiple of 32"):
+        TrainConfig(image_size=256, crop=288)
+    with pytest.raises(HeatsinkError, match="schedule must be one of"):
+        TrainConfig(schedule="step")
+    with pytest.raises(HeatsinkError, match="patience must be at least 1"):
+        TrainConfig(patience=0)
+    assert TrainConfig(crop=128, schedule="cosine", patience=5).crop == 128
+
+
+def test_crops_cut_the_same_window_from_image_and_mask(tiny_data):
+    from heatsink.data import load_dataset
+    from heatsink.data.pipeline import make_tf_dataset
+
+    ds = load_dataset(tiny_data)
+    ids = ds.ids[:4]
+    data = make_tf_dataset(ds, ids, size=64, batch_size=4, crop=32, onehot=False, seed=3)
+    images, masks = next(iter(data))
+    assert images.shape == (4, 32, 32, 3) and masks.shape == (4, 32, 32, 1)
+    for k, image_id in enumerate(ids):  # each crop is a window of the whole image
+        whole = ds.image(image_id).astype(np.float32) / 255
+        crop = images[k].numpy()
+        hits = [(y, x) for y in range(33) for x in range(33)
+                if np.allclose(whole[y:y + 32, x:x + 32], crop)]
+        assert hits, image_id
+        y, x = hits[0]
+        assert np.array_equal(ds.mask(image_id)[y:y + 32, x:x + 32], masks[k, ..., 0].numpy())
+    again = next(iter(make_tf_dataset(ds, ids, size=64, batch_size=4, crop=32, onehot=False,
+                                      seed=3)))[0]
+    assert np.array_equal(images.numpy(), again.numpy())  # reproducible from the seed
+
+
+def test_early_stopping_counts_from_the_best_epoch_on_disk(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from heatsink.train import StopWhenStale
+
+    stop = StopWhenStale(tmp_path, patience=2)
+    stop.set_model(SimpleNamespace(stop_training=False))
+    stop.on_epoch_end(0)  # no best yet: go on
+    assert not stop.model.stop_training
+    (tmp_path / "best.json").write_text(json.dumps({"epoch": 3, "value": 0.4}))
+    stop.on_epoch_end(3)  # epoch 4, one epoch after the best
+    assert not stop.model.stop_training
+    # a fresh callback, as after a resume, reads the same count back
+    resumed = StopWhenStale(tmp_path, patience=2)
+    resumed.set_model(SimpleNamespace(stop_training=False))
+    resumed.on_epoch_end(4)  # epoch 5: two epochs without gain
+    assert resumed.model.stop_training
+
+
+def test_cosine_schedule_decays_to_one_percent():
+    from heatsink.train import learning_rate
+
+    constant = learning_rate(TrainConfig(learning_rate=1e-3), steps_per_epoch=10)
+    assert constant == 1e-3
+    cosine = learning_rate(TrainConfig(learning_rate=1e-3, schedule="cosine", epochs=4), 10)
+    assert float(cosine(0)) == pytest.approx(1e-3)
+    assert float(cosine(20)) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5), rel=1e-4)
+    assert float(cosine(40)) == pytest.approx(1e-5, rel=1e-3)
+
+
+def test_a_run_on_crops_with_a_schedule_and_patience_trains_and_says_when_it_stopped(
+        tiny_data, tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    config = TrainConfig.from_dict({**TINY, "epochs": 4, "crop": 32, "schedule": "cosine",
+                                    "patience": 1})
+    run = train(config, ds, tmp_path / "run", verbose=0, n_boot=10)
+    metrics = run.metrics
+    best = metrics["best_epoch"]
+    assert metrics["epochs_trained"] == len(run.history)
+    # it stops one epoch after its best, or runs all 4 epochs
+    assert metrics["epochs_trained"] == min(4, (best or 0) + 1)
+    assert metrics["stopped_early"] == (metrics["epochs_trained"] < 4)
+    assert run.evaluation("labels").confusions.shape[1:] == (3, 3)  # whole frames scored

@@ -48,12 +48,23 @@ def _augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Ten
     return both[..., :3], tf.cast(both[..., 3], mask.dtype)
 
 
+def _crop(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
+          side: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """The same random ``side``×``side`` window of image and mask."""
+    import tensorflow as tf
+
+    both = tf.concat([image, tf.cast(mask, image.dtype)[..., None]], axis=-1)
+    both = tf.image.stateless_random_crop(both, [side, side, 4], seed=seed)
+    return both[..., :3], tf.cast(both[..., 3], mask.dtype)
+
+
 def make_tf_dataset(
     ds: Dataset,
     ids: Sequence[str],
     size: int = 256,
     batch_size: int = 32,
     augment: bool = False,
+    crop: int | None = None,
     shuffle: bool = False,
     seed: int = 0,
     cache: bool = True,
@@ -74,6 +85,9 @@ def make_tf_dataset(
     augment : bool
         Random horizontal and vertical flips and rotations by multiples of 90°, applied
         identically to image and mask; different each epoch, reproducible from ``seed``.
+    crop : int, optional
+        Train on random ``crop``×``crop`` windows of each image at ``size`` (another window
+        each epoch, reproducible from ``seed``), before any augmentation.
     shuffle : bool
         Shuffle all ids, differently each epoch, reproducibly from ``seed``.
     seed : int
@@ -118,6 +132,13 @@ def make_tf_dataset(
         data = data.cache()
     if shuffle:
         data = data.shuffle(max(len(ids), 1), seed=seed, reshuffle_each_iteration=True)
+    if crop is not None:
+        if not 0 < crop <= size:
+            raise ValueError(f"crop must be between 1 and the image size {size}, not {crop}")
+        windows = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        data = tf.data.Dataset.zip((data, windows)).map(
+            lambda pair, s: _crop(*pair, s, crop), num_parallel_calls=tf.data.AUTOTUNE
+        )
     if augment:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         data = tf.data.Dataset.zip((data, seeds)).map(

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from heatsink.evaluate import Evaluation
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+#: Learning-rate schedules: Adam's step held, or cosine decay to 1 % of it over the epochs.
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -63,6 +65,16 @@ class TrainConfig:
         How ``wcce`` weights classes (see :func:`heatsink.imbalance.class_weights`).
     augment : bool
         Random flips and 90° rotations.
+    crop : int or None
+        Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
+        models are fully convolutional); validation always sees whole frames. None: whole
+        images, as the seed.
+    schedule : str
+        ``"constant"`` (the seed's) or ``"cosine"``: the learning rate decays along a cosine
+        to 1 % of ``learning_rate`` over ``epochs``.
+    patience : int or None
+        Stop once this many epochs have passed without a better validation defect IoU
+        (early stopping; the best checkpoint is kept either way). None: train all ``epochs``.
     precision : str
         ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
         ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
@@ -83,6 +95,9 @@ class TrainConfig:
     loss: str = "cce"
     class_weighting: str = "balanced"
     augment: bool = False
+    crop: int | None = None
+    schedule: str = "constant"
+    patience: int | None = None
     precision: str = "auto"
     seed: int = 0
     deterministic: bool = True
@@ -102,6 +117,13 @@ class TrainConfig:
             raise HeatsinkError(f"image_size must be a multiple of 32, not {self.image_size}")
         if self.epochs < 1 or self.batch_size < 1:
             raise HeatsinkError("epochs and batch_size must be at least 1")
+        if self.crop is not None and (self.crop % 32 or not 0 < self.crop <= self.image_size):
+            raise HeatsinkError(f"crop must be a multiple of 32 no larger than image_size "
+                                f"{self.image_size}, not {self.crop}")
+        if self.schedule not in SCHEDULES:
+            raise HeatsinkError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.patience is not None and self.patience < 1:
+            raise HeatsinkError(f"patience must be at least 1 epoch, not {self.patience}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -223,4 +245,4 @@ def per_image_file(run_dir: str | Path, reference: str) -> Path:
     return Path(run_dir) / f"val-per-image-{reference}.csv"
 
 
-__all__ = ["PRECISIONS", "Run", "TrainConfig", "check_same_data", "per_image_file"]
+__all__ = ["PRECISIONS", "SCHEDULES", "Run", "TrainConfig", "check_same_data", "per_image_file"]
