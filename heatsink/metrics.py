@@ -16,6 +16,7 @@ prediction has undefined scores, reported as NaN rather than as 0 or 1.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -184,6 +185,27 @@ class SegmentationScores:
         return pd.Series({key: float(values[0]) for key, values in figures.items()})
 
 
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (NaN, NaN when ``n`` is 0).
+
+    The interval a rate measured on few items needs: an escape rate of 16 in 80 defective
+    frames is known only to within about ±9 points.
+
+    Examples
+    --------
+    >>> [round(100 * v, 1) for v in wilson_interval(16, 80)]
+    [12.7, 30.0]
+    >>> wilson_interval(0, 0)
+    (nan, nan)
+    """
+    if n == 0:
+        return math.nan, math.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
 def score_masks(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> SegmentationScores:
     """Score ``(truth, prediction)`` mask pairs pooled over all their pixels.
 
@@ -236,4 +258,5 @@ __all__ = [
     "score_masks",
     "summary_arrays",
     "summed_confusion",
+    "wilson_interval",
 ]

@@ -148,20 +148,22 @@ def test_results_from_different_data_are_flagged_first(tmp_path):
 def test_the_pass_fail_finding_reads_chapter_6s_verdicts_against_the_labels(tmp_path):
     write_passfail(tmp_path, model="gslu-wcce+dice")
     (text,) = findings(tmp_path, n_boot=50)
+    # 1 of 4 and 2 of 6, with their Wilson intervals (scipy's binomtest)
     assert text == ("**On the line,** the chosen model (gslu-wcce+dice) under the example spec "
-                    "passes 1 defective test frame (escape rate 25.0 %) and fails 2 good "
-                    "ones (overkill 33.3 %), against the verdicts the labels give under the "
-                    "same spec. Most escapes (1 of 1) break the labels' scratch-length rule: "
+                    "passes 1 of 4 defective test frames (escape rate 25.0 % [4.6, 69.9]) and "
+                    "fails 2 of 6 good ones (overkill 33.3 % [9.7, 70.0]), against the "
+                    "verdicts the labels give under the same spec (95 % Wilson intervals). "
+                    "Most escapes (1 of 1) break the labels' scratch-length rule: "
                     "the model's masks break it on 3 test frames, the labels on 2.")
     write_passfail(tmp_path, model="gslu-wcce+dice", rules=False)  # a file without them
-    assert findings(tmp_path, n_boot=50)[0].endswith("under the same spec.")
+    assert findings(tmp_path, n_boot=50)[0].endswith("(95 % Wilson intervals).")
 
 
 def test_without_a_majority_the_finding_names_the_rule_broken_most_often(tmp_path):
     # all four defective frames pass: two break the scratch-length rule, one each of two others
     write_passfail(tmp_path, model="gslu-wcce+dice", n_escapes=4, escape_rules=(1, 0, 2, 1))
     (text,) = findings(tmp_path, n_boot=50)
-    assert "passes 4 defective test frames (escape rate 100.0 %)" in text
+    assert "passes 4 of 4 defective test frames (escape rate 100.0 % [51.0, 100.0])" in text
     assert text.endswith(" The rule the escapes break most often (2 of 4) is the labels' "
                          "scratch-length rule: the model's masks break it on 3 test frames, "
                          "the labels on 2.")
@@ -176,6 +178,7 @@ def test_undefined_rates_and_zero_changes_read_plainly():
     assert _rate("escape rate", float("nan"), "no frame is defective") == (
         " (no frame is defective)")
     assert _rate("overkill", 0.125, "no frame is good") == " (overkill 12.5 %)"
+    assert _rate("overkill", 0.125, "-", 0.05, 0.3) == " (overkill 12.5 % [5.0, 30.0])"
 
 
 def _save_run(folder, name, curve, best_epoch, scratch_found=0, truth_too=False):

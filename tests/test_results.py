@@ -182,7 +182,12 @@ def test_passfail_summary_reads_chapter_6s_files(tmp_path):
     table = passfail_summary(tmp_path)
     row = table.loc[("test", "against labelled")]
     assert row["escapes"] == 1 and row["overkill"] == 2 and row["escape_rate"] == 0.25
-    assert np.isnan(table.loc[("test", "against clean truth"), "escape_rate"])
+    assert row["defective"] == 4 and row["good"] == 6
+    # Wilson 95 % interval of 1 in 4: 0.0456 to 0.699 (a normal-approximation interval would
+    # dip below zero)
+    assert (round(row["escape_low"], 3), round(row["escape_high"], 3)) == (0.046, 0.699)
+    truth = table.loc[("test", "against clean truth")]
+    assert np.isnan(truth["escape_rate"]) and np.isnan(truth["escape_low"])
 
 
 def test_passfail_rules_reads_the_rule_counts_and_escapes_per_rule(tmp_path):

@@ -285,12 +285,15 @@ def _pass_fail(directory: Path, test: dict[str, dict]) -> str | None:
     # chapter 6 names the model by its run folder; the tables by its result name
     model = next((name for name, payload in test.items()
                   if payload.get("run_dir", name) == row["model"]), row["model"])
+    escape = rate("escape rate", row["escape_rate"], "no frame is defective",
+                  row["escape_low"], row["escape_high"])
+    overkilled = rate("overkill", row["overkill_rate"], "no frame is good",
+                      row["overkill_low"], row["overkill_high"])
     return (f"**On the line,** the chosen model ({model}) under the example spec "
-            f"passes {escapes} defective test frame{'' if escapes == 1 else 's'}"
-            f"{rate('escape rate', row['escape_rate'], 'no frame is defective')} and fails "
-            f"{overkill} good one{'' if overkill == 1 else 's'}"
-            f"{rate('overkill', row['overkill_rate'], 'no frame is good')}, against the "
-            f"verdicts the labels give under the same spec.{_escape_cause(directory, escapes)}")
+            f"passes {escapes} of {int(row['defective'])} defective test frames{escape} and "
+            f"fails {overkill} of {int(row['good'])} good ones{overkilled}, against the "
+            "verdicts the labels give under the same spec (95 % Wilson intervals)."
+            f"{_escape_cause(directory, escapes)}")
 
 
 def _escape_cause(directory: Path, escapes: int) -> str:

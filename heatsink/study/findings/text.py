@@ -33,9 +33,14 @@ def signed_span(values: list[float]) -> str:
     return low if low == high else f"{low} to {high}"
 
 
-def rate(label: str, value: float, undefined: str) -> str:
-    """`` (escape rate 12.5 %)``, or the reason a rate is undefined (its denominator is 0)."""
-    return f" ({undefined})" if pd.isna(value) else f" ({label} {100 * value:.1f} %)"
+def rate(label: str, value: float, undefined: str, low: float | None = None,
+         high: float | None = None) -> str:
+    """`` (escape rate 12.5 % [6.1, 24.0])``: a rate with its interval where given, or the
+    reason a rate is undefined (its denominator is 0)."""
+    if pd.isna(value):
+        return f" ({undefined})"
+    interval = "" if low is None or pd.isna(low) else f" [{100 * low:.1f}, {100 * high:.1f}]"
+    return f" ({label} {100 * value:.1f} %{interval})"
 
 
 def bullets(sentences: list[str]) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from heatsink.hardware import short_line
+from heatsink.metrics import wilson_interval
 from heatsink.study.results.files import latency, load_evaluation
 
 if TYPE_CHECKING:
@@ -201,22 +202,31 @@ def passfail_summary(directory: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Indexed by ``(split, reference)``: ``model, spec, n, escapes, overkill,
-        escape_rate, overkill_rate``; empty if chapter 6 has not run.
+        Indexed by ``(split, reference)``: ``model, spec, n, defective, good, escapes,
+        overkill, escape_rate, escape_low, escape_high, overkill_rate, overkill_low,
+        overkill_high`` (95 % Wilson intervals of each rate, :func:`heatsink.metrics.
+        wilson_interval`); empty if chapter 6 has not run.
     """
     rows = {}
     for path in sorted((Path(directory) / "postprocess").glob("*-passfail.json")):
         payload = json.loads(path.read_text())
         for ref, c in payload["confusion"].items():
+            defective, good = c["tp"] + c["fn"], c["fp"] + c["tn"]
+            escape_low, escape_high = wilson_interval(c["fn"], defective)
+            overkill_low, overkill_high = wilson_interval(c["fp"], good)
             rows[(payload["split"], ref)] = {
                 "model": payload["model"], "spec": payload["spec_identity"], "n": c["n"],
-                "escapes": c["fn"], "overkill": c["fp"], "escape_rate": c["escape_rate"],
-                "overkill_rate": c["overkill_rate"]}
-    columns = ["model", "spec", "n", "escapes", "overkill", "escape_rate", "overkill_rate"]
+                "defective": defective, "good": good, "escapes": c["fn"], "overkill": c["fp"],
+                "escape_rate": c["escape_rate"], "escape_low": escape_low,
+                "escape_high": escape_high, "overkill_rate": c["overkill_rate"],
+                "overkill_low": overkill_low, "overkill_high": overkill_high}
+    counts = ["n", "defective", "good", "escapes", "overkill"]
+    rates = ["escape_rate", "escape_low", "escape_high", "overkill_rate", "overkill_low",
+             "overkill_high"]
     index = pd.MultiIndex.from_tuples(list(rows), names=["split", "reference"])
-    table = pd.DataFrame(list(rows.values()), index=index, columns=columns)
-    numbers = ["n", "escapes", "overkill", "escape_rate", "overkill_rate"]
-    return table.astype(dict.fromkeys(numbers[:3], "Int64") | dict.fromkeys(numbers[3:], float))
+    table = pd.DataFrame(list(rows.values()), index=index, columns=["model", "spec", *counts,
+                                                                     *rates])
+    return table.astype(dict.fromkeys(counts, "Int64") | dict.fromkeys(rates, float))
 
 
 def passfail_rules(directory: str | Path, split: str = "test") -> pd.DataFrame:
