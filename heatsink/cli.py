@@ -83,17 +83,13 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import yaml
-
     from heatsink.data import load_dataset
     from heatsink.resolve import resolve_data
+    from heatsink.safety import load_yaml, read_text_file
 
     values: dict = {}
     if args.config:
-        try:
-            values = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise HeatsinkError(f"{args.config}: cannot read the training config ({err})") from err
+        values = load_yaml(read_text_file(args.config, "training config"), args.config) or {}
         if not isinstance(values, dict):
             raise HeatsinkError(f"{args.config}: expected a mapping of training options")
     flags = {"model": args.model, "encoder_weights": args.encoder_weights,
@@ -107,7 +103,10 @@ def _train(args: argparse.Namespace) -> int:
     from heatsink.models.run import TrainConfig
     from heatsink.train import train
 
-    config = TrainConfig.from_dict(values)
+    try:
+        config = TrainConfig.from_dict(values)
+    except TypeError as exc:  # a value of the wrong kind, e.g. model_kwargs: {1: 2}
+        raise HeatsinkError(f"invalid training options ({exc})") from None
     ds = load_dataset(resolve_data(args.data))
     run = train(config, ds, args.run_dir, verbose=0 if args.quiet else 2)
     scores = run.metrics["scores"]["labels"]

@@ -219,8 +219,8 @@ def test_a_keras_archive_naming_a_foreign_module_is_refused(tmp_path):
                 config["config"]["layers"][1]["module"] = "antigravity"
                 data = json.dumps(config).encode()
             dst.writestr(member, data)
-    with pytest.raises(HeatsinkError, match="best.keras: refused: it names the Python module "
-                                            "'antigravity'"):
+    with pytest.raises(HeatsinkError, match=r"best\.keras: refused: it names the Python "
+                                            r"module 'antigravity'"):
         load_model(hostile)
 
 
