@@ -539,3 +539,24 @@ def test_a_crash_is_exit_2_in_one_line_never_1(trained, tmp_path, capsys, monkey
             str(_spec(tmp_path)), "--out", str(tmp_path / "r.csv"), "-q"]
     assert main(args) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_run_config_with_a_negative_image_size_or_a_fifo_is_refused(trained, tmp_path,
+                                                                     capsys):
+    import json
+    import os
+
+    folder = _good_folder(trained, tmp_path, n=1)
+    run = tmp_path / "run"
+    shutil.copytree(trained["run"], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "image_size": -64}))
+    assert _inspect({**trained, "run": run}, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'}: image_size must be a positive multiple of 32" in err
+    (run / "config.json").unlink()
+    os.mkfifo(run / "config.json")  # would block a plain read forever
+    assert _inspect({**trained, "run": run}, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    assert "config.json: cannot read the run's configuration: it is a FIFO" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "r.csv").exists()

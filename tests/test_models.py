@@ -224,11 +224,16 @@ def test_a_keras_archive_naming_a_foreign_module_is_refused(tmp_path):
         load_model(hostile)
 
 
-@pytest.mark.parametrize("content", [b"PK\x05\x06" + bytes(18), b"\x00" * 64])
+@pytest.mark.parametrize("content", [b"PK\x05\x06" + bytes(18), b"\x00" * 64, None])
 def test_bytes_that_are_not_a_keras_zip_are_refused_by_name(content, tmp_path):
     path = tmp_path / "best.keras"
-    path.write_bytes(content)
-    with pytest.raises(HeatsinkError, match=r"best\.keras: "):
+    if content is None:  # a SavedModel folder named as a model file
+        tf.saved_model.save(tf.Module(), str(path))
+        message = r"best\.keras: is a folder, not a model file; refused"
+    else:
+        path.write_bytes(content)
+        message = r"best\.keras: not a Keras model in the zip \.keras format .*; refused"
+    with pytest.raises(HeatsinkError, match=message):
         load_model(path)
 
 

@@ -351,7 +351,8 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path], what: 
     if folder.is_dir():
         here = os.path.realpath(folder)
         for path in inputs:
-            if os.path.realpath(Path(path).parent) == here or os.path.realpath(path) == here:
+            real = os.path.realpath(path)
+            if here in (os.path.realpath(Path(path).parent), os.path.dirname(real), real):
                 raise HeatsinkError(f"{printable(folder)}: the {what} folder holds the input "
                                     f"{printable(path)}; its files could be overwritten: "
                                     f"write the {what} to another folder")
@@ -638,7 +639,8 @@ class InspectionSummary:
 
     def to_text(self) -> str:
         """One line for the terminal."""
-        return (f"{self.out}: {self.n} images, {self.passed} PASS, {self.failed} FAIL, "
+        return (f"{printable(self.out)}: {self.n} images, {self.passed} PASS, "
+                f"{self.failed} FAIL, "
                 f"{self.errors} error{'' if self.errors == 1 else 's'}")
 
 

@@ -222,7 +222,7 @@ def load_spec(path: str | Path) -> Spec:
     except HeatsinkError as exc:
         raise SpecError(str(exc)) from None
     if isinstance(data, Mapping) and "name" not in data:
-        data = {"name": path.stem, **data}
+        data = {"name": printable(path.stem), **data}
     spec = spec_from_dict(data, printable(path))
     if all(getattr(spec, key) is None for key in _LIMITS):
         raise SpecError(f"{printable(path)}: sets no limit, so every part would pass; set at "

@@ -215,7 +215,14 @@ class Run:
             raise HeatsinkError(f"{path}: not a training run (no config.json)")
         if ds is not None:
             check_same_data(path, ds)
-        saved = json.loads(config_file.read_text())
+        from heatsink.safety import read_text_file
+
+        try:
+            saved = json.loads(read_text_file(config_file, "run's configuration"))
+        except ValueError as exc:
+            raise HeatsinkError(f"{config_file}: not valid JSON ({exc})") from None
+        if not isinstance(saved, dict):
+            raise HeatsinkError(f"{config_file}: not a run configuration (a JSON object)")
         saved.pop("precision_used", None)
         return cls(path=path, config=TrainConfig.from_dict(saved))
 
