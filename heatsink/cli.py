@@ -7,6 +7,9 @@
 ``heatsink train --run-dir DIR``  train a model (an interrupted run resumes)
 ``heatsink inspect IMAGES... --model RUN --spec SPEC --out REPORT``
                                   judge images against a spec; exit 1 on a FAIL, 2 on errors
+
+Every failure is one line on stderr, ``heatsink: error: <file>: <problem>``, with exit code
+2 (``heatsink --debug ...`` adds the traceback); see :data:`EXIT_CODES`.
 ``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
 
 
@@ -83,17 +86,13 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import yaml
-
     from heatsink.data import load_dataset
     from heatsink.resolve import resolve_data
+    from heatsink.safety import load_yaml, read_text_file
 
     values: dict = {}
     if args.config:
-        try:
-            values = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise HeatsinkError(f"{args.config}: cannot read the training config ({err})") from err
+        values = load_yaml(read_text_file(args.config, "training config"), args.config) or {}
         if not isinstance(values, dict):
             raise HeatsinkError(f"{args.config}: expected a mapping of training options")
     flags = {"model": args.model, "encoder_weights": args.encoder_weights,
@@ -108,7 +107,10 @@ def _train(args: argparse.Namespace) -> int:
     from heatsink.models.run import TrainConfig
     from heatsink.train import train
 
-    config = TrainConfig.from_dict(values)
+    try:
+        config = TrainConfig.from_dict(values)
+    except TypeError as exc:  # a value of the wrong kind, e.g. model_kwargs: {1: 2}
+        raise HeatsinkError(f"invalid training options ({exc})") from None
     ds = load_dataset(resolve_data(args.data))
     run = train(config, ds, args.run_dir, verbose=0 if args.quiet else 2)
     scores = run.metrics["scores"]["labels"]
@@ -119,9 +121,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from heatsink.line.inspect import run_inspection
+    from heatsink.line.inspect import report_format, run_inspection
+    from heatsink.line.spec import load_spec
 
-    summary = run_inspection(args.inputs, args.model, args.spec, args.out,
+    report_format(args.out)
+    spec = load_spec(args.spec)
+    print(spec.limits_text(), flush=True)
+    summary = run_inspection(args.inputs, args.model, spec, args.out,
                              overlays=args.overlays, batch_size=args.batch, resize=args.resize,
                              progress=not args.quiet)
     print(summary.to_text())
@@ -139,16 +145,23 @@ def _positive_int(value: str) -> int:
 
 
 INSPECT_EPILOG = """\
-Each folder contributes every regular, non-hidden file directly in it (whatever its
-suffix); a file that cannot be inspected (unreadable, empty, truncated, corrupt, not an
-image, wrong size, RGBA or 16-bit) becomes a report row with an 'error' and the run goes
-on; an argument that does not exist is a fatal error.
+Each folder contributes every non-hidden file directly in it (whatever its suffix); a
+file that cannot be inspected (unreadable, empty, truncated, corrupt, not an image, wrong
+size, RGBA or 16-bit, a FIFO or device, over 40 million pixels by its header) becomes a
+report row with an 'error' and the run goes on; an argument that does not exist is a
+fatal error.
 Frames must be 320x320 (the training data's size) unless --resize is given, which
 stretches other sizes to 320x320 (aspect ratio not kept). A grayscale (single-channel)
 image is converted to RGB by repeating its channel. Conversions are listed in the 'note'
-column. The report is written atomically: an interrupted run leaves no file.
-Exit code: 0 every image PASS, 1 some FAIL, 2 some error rows or a fatal error
-(bad spec, model or report path: nothing written)."""
+column. The spec must set at least one limit; the limits applied are printed first.
+The model must be a zip .keras file (HDF5 and Lambda layers are refused: nothing in a
+model file runs). The report is written atomically and locked while written (a second
+run writing it is refused); an interrupted run leaves no file. --overlays refuses a
+folder that holds an input. Text cells starting with = + - @ get a leading '.
+""" + "\n" + """\
+Exit code: 0 every image PASS; 1 some FAIL (and no error); 2 some inputs could not be
+inspected (error rows) or the run could not start or finish (bad spec, model, path:
+one line on stderr, no report written). Never 1 for a crash."""
 
 
 def _weights_fetch(args: argparse.Namespace) -> int:
@@ -160,7 +173,11 @@ def _weights_fetch(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the tests and for ``--help`` pages)."""
-    parser = argparse.ArgumentParser(prog="heatsink", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="heatsink", description=__doc__.splitlines()[0],
+        epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + ".")
+    parser.add_argument("--debug", action="store_true",
+                        help="after an error's one-line message, show its traceback")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="check, split, generate or download a dataset")
@@ -293,26 +310,54 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 problems found, 2 error).
+#: Exit codes of every command (``--help`` and the README state them).
+EXIT_CODES = {0: "success (inspect: every image PASS)",
+              1: "problems found (inspect: some image FAIL; data check: the dataset has "
+                 "problems)",
+              2: "an error: some inputs could not be inspected, or the command could not "
+                 "start or finish (bad spec, model, path...); never a crash with code 1",
+              130: "interrupted (Ctrl-C)", 143: "terminated (SIGTERM)"}
 
-    Interrupted by Ctrl-C it returns 130, terminated by SIGTERM 143; either way files being
-    written are discarded and the ones already written are kept.
+
+def _one_line(err: BaseException) -> str:
+    """An error as one line: the file it names first, then what went wrong."""
+    from heatsink.safety import printable, shorten
+
+    if isinstance(err, HeatsinkError):
+        return shorten(str(err), 1000)
+    if isinstance(err, OSError) and err.filename is not None:
+        return shorten(f"{printable(err.filename)}: {err.strerror or err}", 1000)
+    return shorten(f"unexpected {type(err).__name__}: {err} (run with --debug for the "
+                   "traceback)", 1000)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (:data:`EXIT_CODES`).
+
+    0 ok, 1 problems found (a FAIL verdict, a dataset with problems), 2 any error: every
+    failure, expected or not, is one line on stderr naming the file and the problem (with
+    ``--debug`` the traceback follows). Interrupted by Ctrl-C it returns 130, terminated
+    by SIGTERM 143; either way files being written are discarded and the ones already
+    written are kept.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         with sigterm_raises():
             return args.func(args)
-    except HeatsinkError as err:
-        print(f"heatsink: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("heatsink: interrupted", file=sys.stderr)
         return 130
     except Terminated:
         print("heatsink: terminated", file=sys.stderr)
         return 143
+    except (Exception, MemoryError, RecursionError) as err:
+        print(f"heatsink: error: {_one_line(err)}", file=sys.stderr)
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc()
+        return 2
 
 
 if __name__ == "__main__":
@@ -320,6 +365,7 @@ if __name__ == "__main__":
 
 
 __all__ = [
+    "EXIT_CODES",
     "INSPECT_EPILOG",
     "PLUGIN_GROUP",
     "Terminated",

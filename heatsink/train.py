@@ -128,6 +128,8 @@ class BestCheckpoint(tf.keras.callbacks.Callback):
 
 
 def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
+    """Refuse a run with another configuration; a recorded run that never got past its
+    set-up (no epoch, no checkpoint) is set up again with the new one instead."""
     config_file = run_dir / "config.json"
     if not config_file.exists():
         return
@@ -136,26 +138,28 @@ def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
     saved = TrainConfig.from_dict(saved).to_dict()  # options added since take their defaults
     wanted = json.loads(json.dumps(config.to_dict()))
     if saved != wanted:
+        if not _started(run_dir):
+            for name in ("split.csv", "best.json", "config.json", "record.json"):
+                (run_dir / name).unlink(missing_ok=True)
+            return
         changed = sorted(k for k in wanted if saved.get(k) != wanted.get(k))
         raise HeatsinkError(f"{run_dir} holds a run with another configuration (differs in "
                             f"{changed}); choose another run folder or delete this one")
 
 
 def _split_ids(ds: Dataset, split: pd.DataFrame | None, run_dir: Path, seed: int):
-    from heatsink.data import load_split, make_split, save_split
+    from heatsink.data import load_split, make_split
 
     path = run_dir / "split.csv"
     if split is None:
         split = load_split(path, ds) if path.exists() else make_split(ds, seed=seed,
                                                                        groups=ds.parts)
-    if not path.exists():
-        save_split(split, path)
     train_ids = split.loc[split["split"] == "train", "image_id"].astype(str).tolist()
     val_ids = split.loc[split["split"] == "val", "image_id"].astype(str).tolist()
     if not train_ids or not val_ids:
         raise HeatsinkError(f"{path}: the split needs train and val images "
-                            f"(has {len(train_ids)} and {len(val_ids)})")
-    return train_ids, val_ids
+                            f"(has {len(train_ids)} and {len(val_ids)}); nothing was written")
+    return split, train_ids, val_ids
 
 
 def train(
@@ -198,8 +202,35 @@ def train(
         trained on other data.
     """
     run_dir = Path(run_dir)
+    _refuse_foreign(run_dir)
     with exclusive_folder(run_dir, "training a model"):
+        _refuse_foreign(run_dir)  # again, now that no other process writes it
         return _train(config, ds, run_dir, split, verbose, n_boot)
+
+
+def _refuse_foreign(run_dir: Path) -> None:
+    """A run folder must be missing, empty or a run this package recorded."""
+    from heatsink.models.run import foreign_files
+    from heatsink.safety import printable
+
+    try:
+        found = foreign_files(run_dir)
+    except OSError as exc:
+        raise HeatsinkError(f"{printable(run_dir)}: cannot read the run folder "
+                            f"({exc.strerror or exc})") from None
+    if found:
+        shown = ", ".join(printable(name) for name in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise HeatsinkError(f"{printable(run_dir)}: holds files that are not a recorded "
+                            f"training run ({shown}{more}); nothing is overwritten: use an "
+                            "empty or new folder")
+
+
+def _started(run_dir: Path) -> bool:
+    """Whether training in ``run_dir`` got past its set-up (an epoch, a checkpoint)."""
+    return any((run_dir / name).exists() for name in
+               ("history.csv", "last.keras", "best.keras", "fitted.json", "metrics.json")
+               ) or any((run_dir / "backup").glob("*"))
 
 
 def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame | None,
@@ -211,15 +242,20 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
     if run.finished:
         return run
 
-    train_ids, val_ids = _split_ids(ds, split, run_dir, config.seed)
+    split, train_ids, val_ids = _split_ids(ds, split, run_dir, config.seed)
     precision = resolve_precision(config.precision)
-    write_text_atomic(run_dir / "config.json",
-                      json.dumps({**config.to_dict(), "precision_used": precision}, indent=2))
+    # record.json first: it marks the folder as a run of this package (is_recorded_run)
     if not (run_dir / "record.json").exists():
         from heatsink.provenance import run_record
 
         record = run_record(config.to_dict(), ds.name, ds.checksum, ds.root)
         write_text_atomic(run_dir / "record.json", json.dumps(record, indent=2))
+    write_text_atomic(run_dir / "config.json",
+                      json.dumps({**config.to_dict(), "precision_used": precision}, indent=2))
+    if not (run_dir / "split.csv").exists():
+        from heatsink.data import save_split
+
+        save_split(split, run_dir / "split.csv")
 
     started = time.perf_counter()
     fitted = run_dir / "fitted.json"

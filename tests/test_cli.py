@@ -110,3 +110,44 @@ def test_sigterm_discards_a_file_being_written_and_keeps_the_old_one(tmp_path):
     assert proc.wait(timeout=60) == 143
     assert target.read_text() == "old\n"  # what was written before is kept
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]  # no temporary file left
+
+
+def test_synth_overwrite_never_deletes_a_folder_that_is_not_a_twin(tmp_path, capsys):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("years of work")
+    code = main(["data", "synth", str(mine), "-n", "2", "--overwrite", "-q", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not a twin this package generated" in err
+    assert (mine / "chapter1.tex").read_text() == "years of work"
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis"]
+
+
+def test_help_states_the_exit_codes(capsys):
+    from heatsink.cli import EXIT_CODES
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Exit codes: 0 success" in out and "never a crash with code 1" in out
+    assert set(EXIT_CODES) == {0, 1, 2, 130, 143}
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Exit code: 0 every image PASS; 1 some FAIL (and no error); 2 some inputs" in out
+
+
+def test_an_unexpected_error_is_one_line_exit_2_and_debug_shows_the_traceback(tmp_path,
+                                                                             capsys):
+    """A split written over a folder: an OSError nobody planned for, not a traceback."""
+    from conftest import write_dataset
+
+    root = write_dataset(tmp_path / "data", n=20, size=16)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    assert main(["data", "split", str(root), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("heatsink: error: ")
+    assert "Traceback" not in err and "a-folder" in err
+    assert main(["--debug", "data", "split", str(root), "--out", str(folder)]) == 2
+    assert "Traceback" in capsys.readouterr().err

@@ -324,3 +324,66 @@ def test_check_never_raises_for_a_bad_path(tmp_path):
     report = check_dataset(tmp_path / "nowhere")
     assert not report.ok and "does not exist" in report.problems[0][1]
     assert "does not exist" in report.to_text()
+
+
+# ---- hostile and careless files ----------------------------------------------------------
+
+
+def test_check_names_a_file_name_that_is_not_utf8_without_a_traceback(make_dataset, capsys):
+    import os
+
+    from heatsink.cli import main
+
+    root = make_dataset(3, SIZE)
+    for folder, suffix in (("images", ".bmp"), ("labels", ".png")):
+        os.rename(root / folder / f"0001{suffix}",
+                  os.fsencode(root / folder) + b"/\xff01" + suffix.encode())
+    assert main(["data", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{root}/images/\\xff01.bmp: has a file name that is not valid UTF-8" in out
+    assert f"{root}/labels/\\xff01.png: has a file name that is not valid UTF-8" in out
+
+
+def test_check_flags_a_frame_of_another_size_that_inspect_would_refuse(make_dataset):
+    root = make_dataset(3, SIZE)
+    image = cv2.imread(str(root / "images" / "0001.bmp"))[:-1]
+    mask = cv2.imread(str(root / "labels" / "0001.png"), cv2.IMREAD_UNCHANGED)[:-1]
+    cv2.imwrite(str(root / "images" / "0001.bmp"), image)
+    cv2.imwrite(str(root / "labels" / "0001.png"), mask)
+    report = check_dataset(root)
+    assert report.problems == [(root / "images" / "0001.bmp",
+                                f"is {SIZE - 1}×{SIZE} (H×W); the dataset's images are "
+                                f"{SIZE}×{SIZE}, and the line inspects square frames of one "
+                                "size")]
+
+
+def test_check_refuses_a_decompression_bomb_before_decoding_it(make_dataset):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    root = make_dataset(2, SIZE)
+    side = 20000  # 1.2 GB as RGB; about 1 MB as a PNG
+    packer = zlib.compressobj(9)
+    body = b"".join(packer.compress(b"\x00" * (1 + 3 * side)) for _ in range(side))
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0,
+                                                             0, 0))
+            + chunk(b"IDAT", body + packer.flush()) + chunk(b"IEND", b""))
+    (root / "images" / "0001.bmp").unlink()
+    (root / "images" / "0001.png").write_bytes(bomb)
+    problems = dict(check_dataset(root).problems)
+    assert problems[root / "images" / "0001.png"].startswith(
+        "is too large: its header declares more than")
+
+
+def test_check_refuses_a_truncated_jpeg_with_an_end_marker(make_dataset):
+    root = make_dataset(2, SIZE)
+    image = cv2.imread(str(root / "images" / "0001.bmp"))
+    _, data = cv2.imencode(".jpg", image)
+    (root / "images" / "0001.bmp").unlink()
+    (root / "images" / "0001.jpg").write_bytes(data.tobytes()[: len(data) // 2] + b"\xff\xd9")
+    problems = dict(check_dataset(root).problems)
+    assert problems[root / "images" / "0001.jpg"].startswith("is truncated or corrupt: libjpeg")

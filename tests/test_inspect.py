@@ -44,7 +44,7 @@ def trained(tmp_path_factory):
 
 def _spec(tmp_path: Path, text: str = "", name: str = "spec.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(text or "name: loose\n")
+    path.write_text(text or "name: loose\nmax_defect_percent: 100\n")
     return path
 
 
@@ -105,7 +105,8 @@ def test_acceptance_bad_files_become_error_rows_and_exit_2(trained, tmp_path, ca
     assert (ok["error"] == "").all() and (ok["verdict"] == "PASS").all()
     assert ok[["NumberOfStains", "NumberOfScratches", "TotalScratch%"]].notna().all().all()
     assert (report["model"].str.match(r"^run@[0-9a-f]{12}$")).all()
-    assert (report["spec"] == f"loose@{Spec(name='loose').identity}").all()
+    loose = Spec(name="loose", max_defect_percent=100)
+    assert (report["spec"] == f"loose@{loose.identity}").all()
 
 
 def test_exit_codes_follow_the_verdicts(trained, tmp_path, capsys):
@@ -187,7 +188,8 @@ def test_an_interrupted_run_leaves_no_report_and_no_temporary_file(trained, tmp_
     def interrupted(model, frames):
         calls.append(len(frames))
         if len(calls) == 2:  # the first batch is in the temporary file by now
-            temps = [p for p in reports.iterdir() if p.name.startswith(".")]
+            temps = [p for p in reports.iterdir()
+                     if p.name.startswith(".") and not p.name.endswith(".lock")]
             assert len(temps) == 1 and temps[0].stat().st_size > 0
             raise KeyboardInterrupt
         return real(model, frames)
@@ -241,7 +243,7 @@ def test_overlays_are_written_for_readable_images(trained, tmp_path):
     from heatsink.data import read_image
 
     folder = trained["twin"] / "images"
-    spec_file = _spec(tmp_path, "name: s\nmin_object_px: 4\n")
+    spec_file = _spec(tmp_path, "name: s\nmin_object_px: 4\nmax_defect_percent: 100\n")
     overlays = tmp_path / "overlays"
     _inspect(trained, [folder], spec_file, tmp_path / "r.csv", "--overlays", overlays)
     assert sorted(p.name for p in overlays.iterdir()) == [f"{i}.png" for i in trained["ids"]]
@@ -256,7 +258,7 @@ def test_overlays_are_written_for_readable_images(trained, tmp_path):
     bad.mkdir()
     (bad / "broken.bmp").write_bytes(b"")
     _inspect(trained, [bad], spec_file, tmp_path / "r2.csv", "--overlays", tmp_path / "o2")
-    assert not (tmp_path / "o2").exists()
+    assert not any((tmp_path / "o2").iterdir())
     twin_copy = _good_folder(trained, tmp_path, n=1)
     assert _inspect(trained, [folder, twin_copy], spec_file, tmp_path / "r3.csv",
                     "--overlays", tmp_path / "o3") == 2
@@ -385,3 +387,176 @@ def test_summary_exit_codes():
     summary.add({"error": "is empty (0 bytes)", "verdict": ""})
     assert summary.exit_code == 2
     assert summary.to_text() == "r.csv: 3 images, 1 PASS, 1 FAIL, 1 error"
+
+
+# --- the line, hardened: hostile and careless inputs --------------------------------------
+
+
+def _png_bomb(path: Path, side: int = 20000) -> Path:
+    """A ~1 MB PNG whose header declares side×side RGB pixels (1.2 GB once decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + 3 * side)
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_hostile_frames_become_error_rows_named_and_nothing_hangs(trained, tmp_path, capsys):
+    import os
+
+    folder = _good_folder(trained, tmp_path, n=2)
+    _png_bomb(folder / "bomb.png")
+    os.mkfifo(folder / "pipe.bmp")
+    good = (folder / "0001.bmp").read_bytes()
+    _, jpeg = cv2.imencode(".jpg", _frame(trained)[..., ::-1])
+    (folder / "cut.jpg").write_bytes(jpeg.tobytes()[: len(jpeg) // 2] + b"\xff\xd9")
+    name = os.fsdecode(b"=frame-\xff")
+    (folder / f"{name}.bmp").write_bytes(good)  # not UTF-8, and a formula in a spreadsheet
+    out = tmp_path / "report.csv"
+
+    code = _inspect(trained, [folder, "/dev/zero"], _spec(tmp_path), out)
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert "7 images, 3 PASS, 0 FAIL, 4 errors" in captured.out
+    report = _read(out).set_index("image_id")
+    errors = report["error"]
+    assert errors["bomb"].startswith("is too large: its header declares more than")
+    assert errors["pipe"] == "is a FIFO (named pipe), not a regular file; refused"
+    assert errors["zero"] == "is a character device, not a regular file; refused"
+    assert errors["cut"].startswith("is truncated or corrupt: libjpeg reports")
+    # the non-UTF-8 name is written with its byte escaped, and neutralised as a formula
+    assert errors["'=frame-\\xff"] == "" and report.loc["'=frame-\\xff", "verdict"] == "PASS"
+    assert report.loc["'=frame-\\xff", "path"].endswith("/=frame-\\xff.bmp")
+
+
+def test_overlays_refuse_a_folder_that_holds_the_inputs(trained, tmp_path, capsys):
+    folder = _good_folder(trained, tmp_path, n=2)
+    for frame in folder.iterdir():  # PNG frames, as a camera may write them
+        cv2.imwrite(str(frame.with_suffix(".png")), cv2.imread(str(frame)))
+        frame.unlink()
+    before = _snapshot(folder)
+    code = _inspect(trained, [folder], _spec(tmp_path), tmp_path / "r.csv",
+                    "--overlays", folder)
+    err = capsys.readouterr().err
+    assert code == 2 and f"{folder}: the overlays folder holds the input" in err
+    assert _snapshot(folder) == before and not (tmp_path / "r.csv").exists()
+
+
+def test_a_second_writer_of_a_report_is_refused_by_name(trained, tmp_path, capsys):
+    folder = _good_folder(trained, tmp_path, n=1)
+    out = tmp_path / "report.csv"
+    with insp.report_lock(out):  # as a first run still writing it would
+        assert _inspect(trained, [folder], _spec(tmp_path), out) == 2
+        err = capsys.readouterr().err
+        assert f"{out}: another process (pid " in err and "is writing this report" in err
+    assert not out.exists()
+    assert _inspect(trained, [folder], _spec(tmp_path), out) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_killed_runs_temporary_report_is_removed_by_the_next_run(trained, tmp_path):
+    folder = _good_folder(trained, tmp_path, n=1)
+    out = tmp_path / "report.csv"
+    stale = tmp_path / ".report.csv.k1ll3d_x.csv"  # what atomic_path leaves after a SIGKILL
+    stale.write_text("path,image_id\nhalf,a row\n")
+    mine = tmp_path / ".report.csv.notes"  # not a temporary report: kept
+    mine.write_text("my notes")
+    assert _inspect(trained, [folder], _spec(tmp_path), out) == 0
+    assert not stale.exists() and mine.read_text() == "my notes"
+
+
+@pytest.mark.parametrize("where", ["report", "overlays"])
+def test_an_unwritable_report_or_overlay_folder_is_one_line_and_exit_2(trained, tmp_path,
+                                                                      capsys, where):
+    folder = _good_folder(trained, tmp_path, n=1)
+    out = Path("/proc/report.csv") if where == "report" else tmp_path / "r.csv"
+    extra = ["--overlays", "/proc"] if where == "overlays" else []
+    code = _inspect(trained, [folder], _spec(tmp_path), out, *extra)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert ("/proc/report.csv: cannot write the report there" in err if where == "report"
+            else "/proc: cannot write the overlays there" in err)
+
+
+def test_out_naming_a_folder_is_refused_before_any_frame_is_read(trained, tmp_path, capsys,
+                                                                monkeypatch):
+    folder = _good_folder(trained, tmp_path, n=1)
+    out = tmp_path / "report.csv"
+    out.mkdir()
+    monkeypatch.setattr(insp, "read_frame", lambda *a, **k: pytest.fail("a frame was read"))
+    assert _inspect(trained, [folder], _spec(tmp_path), out) == 2
+    assert f"{out}: is a folder" in capsys.readouterr().err
+
+
+def test_an_unreadable_input_folder_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root lists any folder, whatever its mode")
+    folder = _good_folder(trained, tmp_path, n=1)
+    folder.chmod(0)
+    try:
+        assert _inspect(trained, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    finally:
+        folder.chmod(0o755)
+    assert f"{folder}: cannot list the folder" in capsys.readouterr().err
+
+
+def test_inspect_prints_the_limits_it_applies(trained, tmp_path, capsys):
+    folder = _good_folder(trained, tmp_path, n=1)
+    spec = _spec(tmp_path, "name: line-7\nmax_stain_count: 3\nmax_scratch_length: 50\n")
+    _inspect(trained, [folder], spec, tmp_path / "r.csv")
+    assert ("spec line-7: FAIL if stain count > 3 or scratch length > 50; objects under 1 px "
+            "ignored; units px") in capsys.readouterr().out
+
+
+def test_a_crash_is_exit_2_in_one_line_never_1(trained, tmp_path, capsys, monkeypatch):
+    """An unexpected exception (here: the model fails) is not a FAIL verdict."""
+    folder = _good_folder(trained, tmp_path, n=1)
+
+    def broken(model, frames):
+        raise RuntimeError("the model broke")
+
+    monkeypatch.setattr(insp, "predict_frames", broken)
+    assert _inspect(trained, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert err == ("heatsink: error: unexpected RuntimeError: the model broke (run with "
+                   "--debug for the traceback)\n")
+    args = ["--debug", "inspect", str(folder), "--model", str(trained["run"]), "--spec",
+            str(_spec(tmp_path)), "--out", str(tmp_path / "r.csv"), "-q"]
+    assert main(args) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_run_config_with_a_negative_image_size_or_a_fifo_is_refused(trained, tmp_path,
+                                                                     capsys):
+    import json
+    import os
+
+    folder = _good_folder(trained, tmp_path, n=1)
+    run = tmp_path / "run"
+    shutil.copytree(trained["run"], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "image_size": -64}))
+    assert _inspect({**trained, "run": run}, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'}: image_size must be a positive multiple of 32" in err
+    (run / "config.json").unlink()
+    os.mkfifo(run / "config.json")  # would block a plain read forever
+    assert _inspect({**trained, "run": run}, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    assert "config.json: cannot read the run's configuration: it is a FIFO" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "r.csv").exists()

@@ -153,15 +153,88 @@ def test_vgg16_imagenet_and_unknown_names_raise():
         build_model("unet", encoder_weights="imagenet")
 
 
-@pytest.mark.parametrize(("name", "suffix"), [("gslu", ".keras"), ("vgg16", ".h5")])
-@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
-def test_save_and_load_round_trip(name, suffix, tmp_path: Path):
+@pytest.mark.parametrize("name", ["gslu", "vgg16"])
+def test_save_and_load_round_trip(name, tmp_path: Path):
     model = build_model(name)
     x = _images(1, 32, 32)
-    path = tmp_path / f"model{suffix}"
+    path = tmp_path / "model.keras"
     model.save(path)
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _lambda_model(marker: Path) -> tf.keras.Model:
+    """A model whose Lambda layer writes ``marker`` when it runs (as a hostile file would)."""
+
+    target = str(marker)  # a closure over a str is serialised with the code
+
+    def touch(x):
+        with open(target, "w") as handle:
+            handle.write("the model's code ran")
+        return x
+
+    inputs = tf.keras.Input((8, 8, 3))
+    return tf.keras.Model(inputs, tf.keras.layers.Lambda(touch, name="payload")(inputs))
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+def test_a_legacy_hdf5_model_renamed_keras_is_refused_and_its_code_never_runs(tmp_path):
+    marker = tmp_path / "ran.txt"
+    _lambda_model(marker).save(tmp_path / "model.h5")
+    marker.unlink(missing_ok=True)
+    disguised = tmp_path / "best.keras"
+    (tmp_path / "model.h5").rename(disguised)
+    for path in (disguised, tmp_path / "copy.h5"):
+        if path.suffix == ".h5":
+            path.write_bytes(disguised.read_bytes())
+        with pytest.raises(HeatsinkError, match=rf"{path.name}: is a legacy HDF5"):
+            load_model(path)
+    assert not marker.exists()
+
+
+def test_a_keras_archive_with_a_lambda_layer_is_refused_and_its_code_never_runs(tmp_path):
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "best.keras"
+    _lambda_model(marker).save(path)
+    marker.unlink(missing_ok=True)
+    with pytest.raises(HeatsinkError, match=r"best\.keras: refused: it holds a Lambda layer"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_a_keras_archive_naming_a_foreign_module_is_refused(tmp_path):
+    """A config may name a module for Keras to import (and so run at import): only Keras,
+    segmentation-models and this package are allowed."""
+    import json
+    import zipfile
+
+    good = tmp_path / "good.keras"
+    build_model("unet", filters=4).save(good)
+    hostile = tmp_path / "best.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(hostile, "w") as dst:
+        for member in src.namelist():
+            data = src.read(member)
+            if member == "config.json":
+                config = json.loads(data)
+                config["config"]["layers"][1]["module"] = "antigravity"
+                data = json.dumps(config).encode()
+            dst.writestr(member, data)
+    with pytest.raises(HeatsinkError, match=r"best\.keras: refused: it names the Python "
+                                            r"module 'antigravity'"):
+        load_model(hostile)
+
+
+@pytest.mark.parametrize("content", [b"PK\x05\x06" + bytes(18), b"\x00" * 64, None])
+def test_bytes_that_are_not_a_keras_zip_are_refused_by_name(content, tmp_path):
+    path = tmp_path / "best.keras"
+    if content is None:  # a SavedModel folder named as a model file
+        tf.saved_model.save(tf.Module(), str(path))
+        message = r"best\.keras: is a folder, not a model file; refused"
+    else:
+        path.write_bytes(content)
+        message = r"best\.keras: not a Keras model in the zip \.keras format .*; refused"
+    with pytest.raises(HeatsinkError, match=message):
+        load_model(path)
 
 
 def test_keras_archive_loads_every_weight_back(tmp_path: Path):

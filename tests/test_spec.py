@@ -285,3 +285,58 @@ def test_limits_in_context_sets_each_limit_beside_its_measurements():
     assert table.loc["stain count", "frames over limit (%)"] == 0.0
     assert math.isnan(table.loc["stain area", "frames over limit (%)"])  # no limit set
     assert table.loc["any rule", "frames over limit (%)"] == 50.0
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """A "billion laughs" YAML: 400 bytes that expand to 9**9 values."""
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    previous = "a"
+    for key in "bcdefghi"[: levels - 1]:
+        text += f"{key}: &{key} [{','.join([f'*{previous}'] * 9)}]\n"
+        previous = key
+    return text
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_with_a_short_message(tmp_path):
+    path = write(tmp_path, _alias_bomb())
+    assert path.stat().st_size < 500
+    with pytest.raises(HeatsinkError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not valid YAML") and "aliases" in message
+    assert len(message) < 400 and "\n" not in message
+
+
+def test_a_duplicated_key_is_refused_naming_it(tmp_path):
+    path = write(tmp_path, "max_stain_count: 3\nmax_scratch_length: 50\nmax_stain_count: 30\n")
+    with pytest.raises(HeatsinkError, match=r"line 3.*duplicate key 'max_stain_count' \(first on "
+                                            r"line 1\)"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("text", ["name: no-limits\n", "name: x\nmin_object_px: 5\n",
+                                  "max_stain_area: null\nmax_stain_count: null\n"])
+def test_a_spec_without_any_limit_is_refused(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(HeatsinkError, match=r"sets no limit, so every part would pass"):
+        load_spec(path)
+
+
+def test_a_fifo_or_device_as_spec_is_refused_without_hanging(tmp_path):
+    import os
+
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(HeatsinkError, match=r"spec\.yaml: cannot read the spec file: it is a "
+                                            r"FIFO"):
+        load_spec(fifo)
+    with pytest.raises(HeatsinkError, match=r"/dev/zero: cannot read the spec file: it is a "
+                                            r"character device"):
+        load_spec("/dev/zero")
+
+
+def test_limits_text_lists_every_limit_applied():
+    spec = Spec("line-7", min_object_px=10, mm_per_px=0.05, max_stain_area=2.5,
+                max_scratch_length=4)
+    assert spec.limits_text() == ("spec line-7: FAIL if stain area > 2.5 or scratch length > 4;"
+                                  " objects under 10 px ignored; units mm (mm_per_px 0.05)")

@@ -205,8 +205,16 @@ def test_refuses_non_empty_output_and_is_atomic(tmp_path: Path, monkeypatch):
     with pytest.raises(HeatsinkError, match="overwrite"):
         generate(out, n=4, seed=0, progress=False, workers=1)
     assert (out / "keep.txt").exists()
+    # overwrite replaces only a twin this package recorded, never someone's folder
+    (out / "twin.json").write_text('{"generator": "someone else"}')
+    with pytest.raises(HeatsinkError, match="is not a twin this package generated"):
+        generate(out, n=4, seed=0, progress=False, workers=1, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "twin.json"]
+    (out / "keep.txt").unlink()
+    (out / "twin.json").unlink()
+    generate(out, n=3, seed=0, progress=False, workers=1)
     generate(out, n=4, seed=0, progress=False, workers=1, overwrite=True)
-    assert not (out / "keep.txt").exists() and len(list((out / "images").iterdir())) == 4
+    assert len(list((out / "images").iterdir())) == 4
 
     def boom(*args, **kwargs):
         raise RuntimeError("interrupted")

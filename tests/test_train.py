@@ -338,3 +338,68 @@ def test_a_run_on_crops_with_a_schedule_and_patience_trains_and_says_when_it_sto
     assert metrics["epochs_trained"] == min(4, (best or 0) + 1)
     assert metrics["stopped_early"] == (metrics["epochs_trained"] < 4)
     assert run.evaluation("labels").confusions.shape[1:] == (3, 3)  # whole frames scored
+
+
+def test_a_folder_of_someone_elses_files_is_never_trained_into(tiny_data, tmp_path, capsys):
+    from heatsink.cli import main
+
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    before = {"best.keras": b"my own model", "last.keras": b"my other model",
+              "history.csv": b"epoch,loss\n0,9\n"}
+    for name, data in before.items():
+        (run_dir / name).write_bytes(data)
+    code = main(["train", "--data", str(tiny_data), "--run-dir", str(run_dir), "--size", "64",
+                 "--epochs", "1", "--filters", "4", "--precision", "float32", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{run_dir}: holds files that are not a recorded training run" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # untouched
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--lr", "-1"], "learning_rate must be a finite number > 0"),
+    (["--lr", "nan"], "learning_rate must be a finite number > 0"),
+    (["--size", "0"], "image_size must be a positive multiple of 32"),
+    (["--size", "-64"], "image_size must be a positive multiple of 32"),
+])
+def test_bad_training_values_are_refused_before_anything_is_written(tiny_data, tmp_path, capsys,
+                                                                     flags, words):
+    from heatsink.cli import main
+
+    run_dir = tmp_path / "run"
+    code = main(["train", "--data", str(tiny_data), "--run-dir", str(run_dir), "-q", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not run_dir.exists()
+
+
+def test_a_config_alias_bomb_is_refused_at_once(tiny_data, tmp_path, capsys):
+    from heatsink.cli import main
+
+    config = tmp_path / "bomb.yaml"
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for key, previous in zip("bcdefghi", "abcdefgh", strict=True):
+        text += f"{key}: &{key} [{','.join([f'*{previous}'] * 9)}]\n"
+    config.write_text(text)
+    started = time.monotonic()
+    code = main(["train", "--data", str(tiny_data), "--run-dir", str(tmp_path / "run"),
+                 "--config", str(config), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - started < 5
+    assert f"{config}: not valid YAML" in err and len(err) < 500
+
+
+def test_a_dataset_too_small_to_split_leaves_nothing_that_blocks_a_rerun(make_dataset,
+                                                                          tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.models.run import foreign_files
+    from heatsink.train import train
+
+    ds = load_dataset(make_dataset(n=1, size=64))
+    run_dir = tmp_path / "run"
+    with pytest.raises(HeatsinkError, match="the split needs train and val images"):
+        train(TrainConfig.from_dict(TINY), ds, run_dir, verbose=0)
+    assert not (run_dir / "split.csv").exists()
+    assert foreign_files(run_dir) == []  # an empty folder again: a rerun may use it

@@ -56,7 +56,8 @@ def file_hashes(root: str | Path, files: Iterable[Path] | None = None) -> dict[s
 def checksum_from_hashes(hashes: dict[str, str]) -> str:
     """Combine per-file hashes into the dataset checksum (see :func:`dataset_checksum`)."""
     lines = "".join(f"{rel}  {sha}\n" for rel, sha in sorted(hashes.items()))
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+    # a file name that is not UTF-8 enters with its own bytes (surrogateescape)
+    return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def dataset_checksum(path_or_ds: str | Path | Dataset) -> str:

@@ -125,7 +125,12 @@ def _root_problem(root: Path) -> str | None:
     if found:
         listed = ", ".join(str(p) for p in found[:3])
         return f"holds no images/ and labels/ folders; did you mean one of {listed}?"
-    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file()):
+    try:
+        has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir()
+                         if p.is_file())
+    except OSError as exc:
+        return f"cannot be listed ({exc.strerror or exc})"
+    if has_images:
         return (
             "holds image files but no images/ and labels/ folders; the dataset folder must "
             "hold images/<id>.bmp and labels/<id>.png"
@@ -156,11 +161,31 @@ class _Scan:
         return sorted(set(self.images) & set(self.labels))
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _list_folder(folder: Path, suffixes: tuple[str, ...], problems: list[Problem]) -> dict:
-    """Map id -> file for the files in ``folder`` with an accepted suffix."""
+    """Map id -> file for the files in ``folder`` with an accepted suffix.
+
+    A folder that cannot be listed and a file name that is not valid UTF-8 (an id must be
+    text) are problems; such files are left out.
+    """
     files: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        problems.append((folder, f"cannot be listed ({exc.strerror or exc})"))
+        return files
+    for path in entries:
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in suffixes:
+            continue
+        if not _utf8(path.name):
+            problems.append((path, "has a file name that is not valid UTF-8; rename it"))
             continue
         if path.stem in files:
             problems.append((path, f"has the same id as {files[path.stem].name}"))
@@ -254,6 +279,7 @@ def scan_folder(root: Path) -> _Scan:
 class _Verified:
     problems: list[Problem]
     counts: np.ndarray | None  # pixels per class in the label mask, if it decoded
+    size: tuple[int, int] | None = None  # the image's (H, W), if it decoded
 
 
 def _verify_one(scan: _Scan, image_id: str) -> _Verified:
@@ -295,7 +321,8 @@ def _verify_one(scan: _Scan, image_id: str) -> _Verified:
     counts = None
     if mask is not None:
         counts = np.bincount(mask.ravel(), minlength=len(MASK_VALUES))[: len(MASK_VALUES)]
-    return _Verified(problems, counts)
+    size = None if image is None else (int(image.shape[0]), int(image.shape[1]))
+    return _Verified(problems, counts, size)
 
 
 def verify_files(scan: _Scan, progress: bool = False) -> dict[str, _Verified]:

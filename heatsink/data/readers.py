@@ -2,12 +2,20 @@
 
 Every reader checks the file's signature and length before decoding, so empty, mislabelled
 (text named ``.png``) and truncated files are reported in words, and no OpenCV traceback or
-OpenCV log line ever reaches the user.
+OpenCV log line ever reaches the user. Only regular files are read (a FIFO or a device is
+refused by name), at most :data:`heatsink.safety.MAX_IMAGE_BYTES` bytes, and an image whose
+header declares more than :data:`heatsink.safety.MAX_IMAGE_PIXELS` pixels is refused before
+it is decoded (:mod:`heatsink.safety`). A JPEG that libjpeg decodes with a warning (a
+truncated file with an end marker appended decodes to grey blocks) is refused as corrupt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +24,7 @@ import numpy as np
 
 from heatsink.classes import CLASS_NAMES, VOC_COLOURS
 from heatsink.errors import DatasetError
+from heatsink.safety import MAX_IMAGE_BYTES, check_pixels, read_regular_file, shorten
 
 #: File extensions accepted in ``images/`` (lower case).
 IMAGE_SUFFIXES: tuple[str, ...] = (".bmp", ".png", ".jpg", ".jpeg")
@@ -72,24 +81,58 @@ def _container_problem(path: Path, data: bytes) -> str | None:
     return None
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _libjpeg_messages() -> Iterator[list[str]]:
+    """Collect what C libraries print on file descriptor 2 while the block runs.
+
+    libjpeg reports a JPEG whose data ends early ("Corrupt JPEG data: premature end of data
+    segment") only as a warning printed to stderr, and decodes the missing part as grey:
+    neither OpenCV nor Pillow tells its caller. One JPEG is decoded at a time this way.
+    """
+    messages: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield messages
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            messages += sink.read(4096).decode("utf-8", "replace").splitlines()
+
+
 def _decode(path: Path) -> np.ndarray:
     """Read and decode one file (any channel count, native dtype) or raise DatasetError."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(path, "is missing (it was deleted or moved after loading)") from None
-    except OSError as exc:
-        raise DatasetError(path, f"cannot be read ({exc.strerror or exc})") from None
+        data = read_regular_file(path, MAX_IMAGE_BYTES)
+    except DatasetError as exc:
+        if exc.problem.startswith("is missing"):
+            raise DatasetError(path, "is missing (it was deleted or moved after loading)"
+                               ) from None
+        raise
     problem = _container_problem(path, data)
     if problem:
         raise DatasetError(path, problem)
+    check_pixels(path, data)
+    jpeg = data.startswith(b"\xff\xd8")
+    messages: list[str] = []
     try:
-        with _quiet_opencv():
+        with _quiet_opencv(), (_libjpeg_messages() if jpeg else contextlib.nullcontext(
+                messages)) as messages:
             array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
         array = None
     if array is None:
         raise DatasetError(path, "is corrupt: OpenCV cannot decode it as an image")
+    warnings = [m for m in messages if "JPEG" in m or "jpeg" in m]
+    if warnings:
+        raise DatasetError(path, f"is truncated or corrupt: libjpeg reports "
+                                 f"'{shorten(warnings[0], 120)}'")
     return array
 
 

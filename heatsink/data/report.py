@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from heatsink.classes import CLASS_NAMES
 from heatsink.data.checksum import checksum_from_hashes, file_hashes
 from heatsink.data.layout import REAL_NAME, TWIN_NAME, Problem, scan_folder, verify_files
 from heatsink.errors import DatasetError
+from heatsink.safety import printable
 
 
 @dataclass
@@ -61,7 +63,7 @@ class CheckReport:
 
     def to_text(self, max_problems: int = 50) -> str:
         """A plain-text report for the command line."""
-        lines = [f"{self.root}: {self.name or 'not a dataset'}"]
+        lines = [f"{printable(self.root)}: {self.name or 'not a dataset'}"]
         if self.name is not None:
             lines.append(
                 f"  images: {self.n_images}  masks: {self.n_masks}  paired: {self.n_pairs}"
@@ -81,7 +83,8 @@ class CheckReport:
         else:
             n = len(self.problems)
             lines.append(f"{n} problem{'s' if n > 1 else ''}:")
-            lines += [f"  {path}: {problem}" for path, problem in self.problems[:max_problems]]
+            lines += [f"  {printable(path)}: {problem}"
+                      for path, problem in self.problems[:max_problems]]
             if n > max_problems:
                 lines.append(f"  ... and {n - max_problems} more")
         return "\n".join(lines)
@@ -127,6 +130,7 @@ def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
         report.problems += result.problems
         if result.counts is not None:
             rows.append((image_id, *result.counts))
+    report.problems += _odd_sizes(scan, verified)
     if rows:
         table = pd.DataFrame(rows, columns=["image_id", *CLASS_NAMES])
         totals = table[list(CLASS_NAMES)].sum()
@@ -140,7 +144,29 @@ def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
         report.checksum = checksum_from_hashes(file_hashes(root))
     except DatasetError as exc:
         report.problems.append((exc.path, exc.problem))
+    except OSError as exc:
+        report.problems.append((Path(exc.filename or root), f"cannot be read "
+                                                            f"({exc.strerror or exc})"))
     return report
+
+
+def _odd_sizes(scan, verified: dict) -> list:
+    """Images that are not square, or not the size most of the dataset's images are: the
+    line inspects frames of one size (a 319×320 frame is refused there, so here too)."""
+    sizes = Counter(result.size for result in verified.values() if result.size is not None)
+    if not sizes:
+        return []
+    common, _ = sizes.most_common(1)[0]
+    problems = []
+    for image_id, result in verified.items():
+        if result.size is None:
+            continue
+        h, w = result.size
+        if h != w or result.size != common:
+            problems.append((scan.images[image_id],
+                             f"is {h}×{w} (H×W); the dataset's images are {common[0]}×"
+                             f"{common[1]}, and the line inspects square frames of one size"))
+    return problems
 
 
 __all__ = [

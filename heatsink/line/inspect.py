@@ -47,6 +47,7 @@ import contextlib
 import csv
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ from heatsink.errors import DatasetError, HeatsinkError
 from heatsink.io import atomic_path, file_sha256
 from heatsink.line.measurements import DEFECT_COLUMNS, draw_overlay
 from heatsink.line.spec import Spec, inspect_masks, load_spec
+from heatsink.safety import neutralise_cell, printable, shorten
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -171,10 +173,10 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Iterable[str | Path] = 
     Parameters
     ----------
     inputs : iterable of path
-        Files and folders. A folder contributes every regular, non-hidden file directly in
-        it (sub-folders are not entered), sorted by name, whatever the suffix, so that a
-        stray non-image file shows up as an error row (as does a broken symbolic link). A
-        file is taken as given.
+        Files and folders. A folder contributes every non-hidden entry directly in it but
+        its sub-folders (which are not entered), sorted by name, whatever the suffix, so
+        that a stray non-image file shows up as an error row (as do a broken symbolic
+        link, a FIFO or a device, which are never read). A file is taken as given.
     exclude : iterable of path
         Files never to include (the report being written).
 
@@ -186,7 +188,7 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Iterable[str | Path] = 
     Raises
     ------
     HeatsinkError
-        If an argument does not exist, or there is no file at all.
+        If an argument does not exist, a folder cannot be listed, or there is no file at all.
     """
     skip = {os.path.abspath(p) for p in exclude}
     seen: set[str] = set()
@@ -194,23 +196,26 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Iterable[str | Path] = 
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(
-                entry
-                for entry in path.iterdir()
-                if not entry.name.startswith(".")
-                and (entry.is_file() or (entry.is_symlink() and not entry.exists()))
-            )
-        elif path.exists():
+            try:
+                found = sorted(
+                    entry
+                    for entry in path.iterdir()
+                    if not entry.name.startswith(".") and not entry.is_dir()
+                )
+            except OSError as exc:
+                raise HeatsinkError(f"{printable(path)}: cannot list the folder "
+                                    f"({exc.strerror or exc})") from None
+        elif path.exists() or path.is_symlink():
             found = [path]
         else:
-            raise HeatsinkError(f"{path}: no such file or folder")
+            raise HeatsinkError(f"{printable(path)}: no such file or folder")
         for file in found:
             key = os.path.abspath(file)
             if key not in seen and key not in skip:
                 seen.add(key)
                 files.append(file)
     if not files:
-        raise HeatsinkError(f"no files to inspect in {', '.join(map(str, inputs))}")
+        raise HeatsinkError(f"no files to inspect in {', '.join(map(printable, inputs))}")
     return files
 
 
@@ -271,9 +276,15 @@ def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np
     atomically."""
     target = Path(folder) / f"{image_id}.png"
     overlay = draw_overlay(frame, mask, min_area_px=min_area_px)
-    with atomic_path(target) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)):
-            raise HeatsinkError(f"{target}: cannot write the overlay")
+    try:
+        with atomic_path(target) as tmp:
+            ok, data = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise HeatsinkError(f"{printable(target)}: cannot encode the overlay")
+            tmp.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise HeatsinkError(f"{printable(target)}: cannot write the overlay "
+                            f"({exc.strerror or exc})") from None
     return target
 
 
@@ -283,8 +294,8 @@ def _value(column: str, value: Any) -> int | float:
 
 def _blank_row(path: Path, model_id: str, spec_id: str) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(REPORT_COLUMNS)
-    row.update(path=str(path), image_id=path.stem, verdict="", failed_rules="", error="",
-               note="", model=model_id, spec=spec_id)
+    row.update(path=printable(path), image_id=printable(path.stem), verdict="",
+               failed_rules="", error="", note="", model=model_id, spec=spec_id)
     return row
 
 
@@ -298,6 +309,8 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
             frame, row["note"] = read_frame(path, resize=resize)
         except DatasetError as exc:
             row["error"] = exc.problem
+        except (Exception, MemoryError) as exc:  # never a crash for one bad file
+            row["error"] = f"could not be inspected ({type(exc).__name__}: {shorten(str(exc))})"
         else:
             good.append(len(rows))
             frames.append(frame)
@@ -316,6 +329,41 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
         if overlays is not None:
             write_overlay(overlays, row["image_id"], frames[k], masks[k], spec.min_object_px)
     return rows
+
+
+def check_output_folder(folder: str | Path, inputs: Iterable[str | Path], what: str) -> Path:
+    """Make sure ``folder`` can take the command's output files without touching an input.
+
+    The folder is created if needed, must be writable (checked with a temporary file), and
+    must hold none of ``inputs``: ``--overlays FRAMES`` would otherwise write
+    ``<image_id>.png`` over the input frames of the same name.
+
+    Raises
+    ------
+    HeatsinkError
+        Naming the folder (and an input in it), before anything is written.
+    """
+    import tempfile
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HeatsinkError(f"{printable(folder)}: the {what} folder is a file")
+    if folder.is_dir():
+        here = os.path.realpath(folder)
+        for path in inputs:
+            real = os.path.realpath(path)
+            if here in (os.path.realpath(Path(path).parent), os.path.dirname(real), real):
+                raise HeatsinkError(f"{printable(folder)}: the {what} folder holds the input "
+                                    f"{printable(path)}; its files could be overwritten: "
+                                    f"write the {what} to another folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise HeatsinkError(f"{printable(folder)}: cannot write the {what} there "
+                            f"({exc.strerror or exc})") from None
+    return folder
 
 
 def inspect_images(
@@ -358,7 +406,8 @@ def inspect_images(
     ------
     HeatsinkError
         Before any image is read: bad spec or model, batch size < 1, duplicate stems with
-        ``overlays``; later: an overlay that cannot be written.
+        ``overlays``, an overlay folder that holds an input or cannot be written (see
+        :func:`check_output_folder`); later: an overlay that cannot be written.
     """
     if batch_size < 1:
         raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
@@ -368,11 +417,13 @@ def inspect_images(
     paths = [Path(p) for p in paths]
     folder = Path(overlays) if overlays is not None else None
     if folder is not None:
+        check_output_folder(folder, paths, "overlays")
         stems: dict[str, Path] = {}
         for path in paths:
             if path.stem in stems:
-                raise HeatsinkError(f"{stems[path.stem]} and {path} share the name "
-                                    f"{path.stem!r}; their overlays would overwrite each other")
+                raise HeatsinkError(f"{printable(stems[path.stem])} and {printable(path)} "
+                                    f"share the name {printable(path.stem)!r}; their overlays "
+                                    "would overwrite each other")
             stems[path.stem] = path
         del stems
     bar = tqdm(total=len(paths), desc="inspect", unit="img", disable=not progress,
@@ -411,8 +462,91 @@ def _require_pyarrow(path: str | Path) -> None:
 
 
 def _csv_cell(value: Any) -> Any:
-    """NaN (no stain: no enclosing circle) and None (error row) are empty CSV cells."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    """NaN (no stain: no enclosing circle) and None (error row) are empty CSV cells; a text
+    cell a spreadsheet would run as a formula is neutralised
+    (:func:`heatsink.safety.neutralise_cell`); numbers are kept as they are."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return neutralise_cell(value)
+
+
+def _stale_temporaries(path: Path) -> list[Path]:
+    """Hidden temporary reports :func:`heatsink.io.atomic_path` left beside ``path`` (a run
+    killed with SIGKILL cannot remove its own)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(path.suffix)}")
+    try:
+        return [entry for entry in path.parent.iterdir() if pattern.fullmatch(entry.name)]
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def report_lock(path: str | Path) -> Iterator[Path]:
+    """Hold the report ``path`` for writing: a second writer is refused, by name.
+
+    The lock is an advisory ``flock`` on a hidden file beside the report
+    (``.<name>.lock``, removed at the end), released by the operating system however the
+    holder exits. Once it is held, temporary reports left by a killed run are removed.
+
+    Raises
+    ------
+    HeatsinkError
+        If the report is a folder, its folder cannot be written, or another process holds
+        the lock (the message gives its pid).
+    """
+    import fcntl
+
+    path = Path(path)
+    if path.is_dir():
+        raise HeatsinkError(f"{printable(path)}: is a folder; --out names the report file")
+    if path.exists() and not path.is_file():
+        raise HeatsinkError(f"{printable(path)}: is not a regular file; refused as a report")
+    lock = path.parent / f".{path.name}.lock"
+    handle = _locked(lock, path)
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        for stale in _stale_temporaries(path):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still held: a waiting writer then finds it gone and retries
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _locked(lock: Path, report: Path):
+    """Open and ``flock`` the lock file ``lock``; retry if it was removed meanwhile."""
+    import fcntl
+
+    for _ in range(100):
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock, "a+")
+        except OSError as exc:
+            raise HeatsinkError(f"{printable(report)}: cannot write the report there "
+                                f"({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise HeatsinkError(f"{printable(report)}: another process (pid {holder}) is "
+                                "writing this report; wait for it to finish, or write "
+                                "another report") from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # the previous holder removed it after we opened it: open it again
+    raise HeatsinkError(f"{printable(report)}: cannot lock the report")
 
 
 @contextlib.contextmanager
@@ -435,7 +569,7 @@ def report_writer(path: str | Path) -> Iterator[Callable[[Sequence[dict[str, Any
         _require_pyarrow(path)
         import pyarrow as pa
         import pyarrow.parquet as pq
-    with atomic_path(path) as tmp:
+    with _report_errors(path), atomic_path(path) as tmp:
         if fmt == "csv":
             with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
@@ -455,6 +589,16 @@ def report_writer(path: str | Path) -> Iterator[Callable[[Sequence[dict[str, Any
                         parquet.write_table(pa.Table.from_pylist(list(rows), schema=schema))
 
                 yield write_parquet
+
+
+@contextlib.contextmanager
+def _report_errors(path: str | Path) -> Iterator[None]:
+    """An OS error while writing the report, as a HeatsinkError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise HeatsinkError(f"{printable(path)}: cannot write the report "
+                            f"({exc.strerror or exc}); nothing was written") from None
 
 
 @dataclass
@@ -495,7 +639,8 @@ class InspectionSummary:
 
     def to_text(self) -> str:
         """One line for the terminal."""
-        return (f"{self.out}: {self.n} images, {self.passed} PASS, {self.failed} FAIL, "
+        return (f"{printable(self.out)}: {self.n} images, {self.passed} PASS, "
+                f"{self.failed} FAIL, "
                 f"{self.errors} error{'' if self.errors == 1 else 's'}")
 
 
@@ -524,8 +669,11 @@ def run_inspection(
     Raises
     ------
     HeatsinkError
-        Naming the file at fault, with no report written: unknown report suffix, bad spec,
-        missing input, bad model, overlay not writable.
+        Naming the file at fault, with no report written (an existing one is untouched):
+        unknown report suffix, bad spec, a report that is a folder or whose folder cannot
+        be written, a report another process is writing (:func:`report_lock`), missing
+        input or unreadable input folder, bad model, an overlay folder that holds an input
+        or cannot be written.
     """
     out = Path(out)
     if report_format(out) == "parquet":
@@ -533,20 +681,23 @@ def run_inspection(
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     if batch_size < 1:
         raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
-    paths = expand_inputs(inputs, exclude=[out])
-    model = load_inspection_model(run)
-    summary = InspectionSummary(out=out)
-    rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
-                          resize=resize, progress=progress)
-    with contextlib.closing(rows), report_writer(out) as write:
-        buffer: list[dict[str, Any]] = []
-        for row in rows:
-            summary.add(row)
-            buffer.append(row)
-            if len(buffer) == batch_size:
-                write(buffer)
-                buffer = []
-        write(buffer)
+    with report_lock(out):
+        paths = expand_inputs(inputs, exclude=[out])
+        if overlays is not None:
+            check_output_folder(overlays, paths, "overlays")
+        model = load_inspection_model(run)
+        summary = InspectionSummary(out=out)
+        rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
+                              resize=resize, progress=progress)
+        with contextlib.closing(rows), report_writer(out) as write:
+            buffer: list[dict[str, Any]] = []
+            for row in rows:
+                summary.add(row)
+                buffer.append(row)
+                if len(buffer) == batch_size:
+                    write(buffer)
+                    buffer = []
+            write(buffer)
     return summary
 
 
@@ -555,12 +706,15 @@ __all__ = [
     "REPORT_COLUMNS",
     "InspectionModel",
     "InspectionSummary",
+    "check_output_folder",
     "expand_inputs",
     "inspect_images",
     "load_inspection_model",
     "predict_frames",
     "read_frame",
     "report_format",
+    "report_lock",
+    "report_writer",
     "run_inspection",
     "write_overlay",
 ]

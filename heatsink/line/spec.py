@@ -10,7 +10,8 @@ A spec file looks like::
     max_scratch_length: 120    # longest scratch
     max_defect_percent: 1.5    # stain% + scratch%
 
-Every limit is optional (``null`` or absent = no limit). A part fails a rule when its
+Every limit is optional (``null`` or absent = no limit), but a spec file must set at least
+one (:func:`load_spec` refuses one that would pass every part). A part fails a rule when its
 measurement is strictly greater than the limit. The stain-area rule uses the largest
 stain's *pixel* area (``LargestStainPixels`` × ``mm_per_px``², not the contour area, which
 is 0 for thin stains). Measurements come from :func:`heatsink.line.measurements.defect_table`
@@ -92,6 +93,20 @@ class Spec:
         """First 12 hex digits of the sha256 of the spec's canonical JSON."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    def limits_text(self) -> str:
+        """The limits the spec applies, on one line (``heatsink inspect`` prints it).
+
+        Examples
+        --------
+        >>> Spec("line-7", min_object_px=10, max_stain_count=3).limits_text()
+        'spec line-7: FAIL if stain count > 3; objects under 10 px ignored; units px'
+        """
+        units = f"mm (mm_per_px {_fmt(self.mm_per_px)})" if self.mm_per_px else "px"
+        rules = [f"{rule} > {_fmt(getattr(self, key))}" for rule, key in RULE_LIMITS.items()
+                 if getattr(self, key) is not None]
+        return (f"spec {self.name}: FAIL if {' or '.join(rules) or '(no limit set)'}; "
+                f"objects under {self.min_object_px} px ignored; units {units}")
 
     def scaled(self, factor: float, rules: Iterable[str] | None = None) -> Spec:
         """A copy with every limit (or the limits of ``rules``) multiplied by ``factor``.
@@ -189,23 +204,30 @@ def load_spec(path: str | Path) -> Spec:
     ------
     SpecError
         (a :class:`~heatsink.errors.HeatsinkError`) naming the file, and the key when one is
-        at fault: missing or unreadable file, invalid YAML, not a mapping, unknown key
-        (the message lists the known ones), wrong type or a negative value.
+        at fault: missing or unreadable file (a FIFO or device is refused, as is a file over
+        1 MB), invalid YAML, a duplicated key, aliases expanding beyond a bound (see
+        :func:`heatsink.safety.load_yaml`), not a mapping, unknown key (the message lists
+        the known ones), wrong type, a negative value, or no limit at all (a spec that
+        passes every part is a mistake, not a spec).
     """
+    from heatsink.safety import load_yaml, printable, read_text_file
+
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise SpecError(f"{printable(path)}: spec file not found")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: spec file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read the spec file ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+        data = load_yaml(read_text_file(path, "spec file"), path)
+    except SpecError:
+        raise
+    except HeatsinkError as exc:
+        raise SpecError(str(exc)) from None
     if isinstance(data, Mapping) and "name" not in data:
-        data = {"name": path.stem, **data}
-    return spec_from_dict(data, path)
+        data = {"name": printable(path.stem), **data}
+    spec = spec_from_dict(data, printable(path))
+    if all(getattr(spec, key) is None for key in _LIMITS):
+        raise SpecError(f"{printable(path)}: sets no limit, so every part would pass; set at "
+                        f"least one of {', '.join(_LIMITS)}")
+    return spec
 
 
 def save_spec(spec: Spec, path: str | Path) -> None:

@@ -61,10 +61,29 @@ def count_params(model: tf.keras.Model) -> int:
     return int(model.count_params())
 
 
-def load_model(path: str | Path) -> tf.keras.Model:
-    """Load a model saved as ``.keras`` or ``.h5``, without its training configuration.
+#: What a model file may hold at most, unpacked (a zip bomb is refused before extraction).
+MAX_MODEL_BYTES = 4 << 30
+#: Largest ``config.json`` in a model archive.
+MAX_CONFIG_BYTES = 64 << 20
+#: Python modules a model's config may name: Keras, segmentation-models and this package.
+SAFE_MODULES = ("keras", "tf_keras", "segmentation_models", "heatsink", "builtins")
+#: Layer classes that carry Python code (refused even where Keras would run them).
+CODE_LAYERS = ("Lambda", "__lambda__")
+_ZIP_SIGNATURE = b"PK\x03\x04"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
-    The custom layers are registered by importing this package, so models built here load
+
+def load_model(path: str | Path) -> tf.keras.Model:
+    """Load a model saved in the zip ``.keras`` format, without running any code from it.
+
+    A model file is input from outside, so nothing in it may run: only the zip ``.keras``
+    format is read, in Keras's safe mode (``safe_mode=True``, which refuses serialised
+    Python code), after its config has been checked here: every ``module`` it names must
+    be Keras, segmentation-models or this package (:data:`SAFE_MODULES`) and no layer may
+    be a ``Lambda`` (:data:`CODE_LAYERS`). The legacy HDF5 format (``.h5``, even renamed
+    ``.keras``) and SavedModel folders carry no such protection (a ``Lambda`` in them runs
+    on load) and are refused, as is anything whose bytes are not a ``.keras`` zip. The
+    custom layers are registered by importing this package, so models built here load
     without ``custom_objects``.
 
     Parameters
@@ -80,40 +99,117 @@ def load_model(path: str | Path) -> tf.keras.Model:
     Raises
     ------
     HeatsinkError
-        If the file is missing or cannot be read as a Keras model; the message names it.
+        Naming the file: missing, not a regular file, not a ``.keras`` zip (HDF5 or another
+        legacy format), an unsafe config, or a file that cannot be read as a Keras model.
     """
+    from heatsink.safety import file_kind, printable
+
     path = Path(path)
-    if not path.is_file():
-        raise HeatsinkError(f"{path}: no such model file")
+    name = printable(path)
     try:
-        if path.suffix == ".keras" and zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                if set(archive.namelist()) <= _PLAIN_KERAS_ARCHIVE:
-                    return _load_keras_archive(archive)
-        return tf.keras.models.load_model(path, compile=False)
+        info = path.stat()
+    except FileNotFoundError:
+        raise HeatsinkError(f"{name}: no such model file") from None
+    except OSError as exc:
+        raise HeatsinkError(f"{name}: cannot read the model file ({exc.strerror})") from None
+    kind = file_kind(info.st_mode)
+    if kind is not None:
+        raise HeatsinkError(f"{name}: is {kind}, not a model file; refused")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise HeatsinkError(f"{name}: cannot read the model file ({exc.strerror})") from None
+    if head.startswith(_HDF5_SIGNATURE):
+        raise HeatsinkError(f"{name}: is a legacy HDF5 (.h5) Keras model; refused, since "
+                            "loading that format can run code stored in it. Save the model "
+                            "in the zip .keras format (model.save('best.keras'))")
+    if path.suffix != ".keras" or not head.startswith(_ZIP_SIGNATURE):
+        raise HeatsinkError(f"{name}: not a Keras model in the zip .keras format (the only "
+                            "format loaded); refused")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = _checked_config(archive, name)
+            if set(archive.namelist()) <= _PLAIN_KERAS_ARCHIVE:
+                return _load_keras_archive(archive, config)
+        return tf.keras.models.load_model(path, compile=False, safe_mode=True)
+    except HeatsinkError:
+        raise
     except Exception as exc:
-        raise HeatsinkError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+        from heatsink.safety import shorten
+
+        raise HeatsinkError(f"{name}: cannot load the model ({type(exc).__name__}: "
+                            f"{shorten(str(exc))})") from exc
 
 
 #: The members of a ``.keras`` archive without assets, as tf-keras writes it.
 _PLAIN_KERAS_ARCHIVE = {"metadata.json", "config.json", "model.weights.h5"}
 
 
-def _load_keras_archive(archive: zipfile.ZipFile) -> tf.keras.Model:
-    """Build the model from the archive's config, then read its weights from a plain file.
+def _unsafe_part(config: Any) -> str | None:
+    """The first thing in a model config that could run code, in words; None if none."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            module = item.get("module")
+            if isinstance(module, str) and module.split(".")[0] not in SAFE_MODULES:
+                return f"it names the Python module {module[:80]!r}"
+            if item.get("class_name") in CODE_LAYERS:
+                inner = item.get("config")
+                layer = item.get("name") or (inner.get("name") if isinstance(inner, dict) else "?")
+                return f"it holds a Lambda layer ({str(layer)[:80]!r}), which carries Python code"
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _checked_config(archive: zipfile.ZipFile, name: str) -> dict:
+    """The archive's model config, after checking sizes and contents; HeatsinkError if not."""
+    members = {info.filename: info for info in archive.infolist()}
+    if "config.json" not in members or "model.weights.h5" not in members:
+        raise HeatsinkError(f"{name}: not a Keras .keras archive (no config.json and "
+                            "model.weights.h5 in it); refused")
+    total = sum(info.file_size for info in members.values())
+    if total > MAX_MODEL_BYTES or members["config.json"].file_size > MAX_CONFIG_BYTES:
+        raise HeatsinkError(f"{name}: unpacks to {total} bytes, more than a model of this "
+                            "study; refused")
+    try:
+        config = json.loads(archive.read("config.json"))
+    except (ValueError, RecursionError) as exc:
+        raise HeatsinkError(f"{name}: its config.json is not valid JSON ({type(exc).__name__})"
+                            ) from None
+    if not isinstance(config, dict):
+        raise HeatsinkError(f"{name}: its config.json is not a model config")
+    unsafe = _unsafe_part(config)
+    if unsafe:
+        raise HeatsinkError(f"{name}: refused: {unsafe}; nothing from a model file may run")
+    return config
+
+
+def _load_keras_archive(archive: zipfile.ZipFile, config: dict) -> tf.keras.Model:
+    """Build the model from the archive's (checked) config in safe mode, then read its
+    weights from a plain file.
 
     tf-keras reads the weights with h5py straight out of the zip member, and on Python 3.11 a
     backward seek in a zip member re-reads it from its start: loading a 130 MB ResNet50 U-Net
     that way takes minutes of CPU. Extracting the weights file first gives the same weights
     (both paths go through tf-keras's own ``_load_state``) in about a second.
     """
-    config = json.loads(archive.read("config.json"))
-    config["compile_config"] = None
-    model = tf.keras.saving.deserialize_keras_object(config)
+    config = dict(config, compile_config=None)
+    model = tf.keras.saving.deserialize_keras_object(config, safe_mode=True)
     with tempfile.TemporaryDirectory(prefix="heatsink-model-") as tmp:
         weights = Path(archive.extract("model.weights.h5", tmp))
         model.load_weights(weights)
     return model
 
 
-__all__ = ["MODEL_NAMES", "build_model", "count_params", "load_model"]
+__all__ = [
+    "CODE_LAYERS",
+    "MODEL_NAMES",
+    "SAFE_MODULES",
+    "build_model",
+    "count_params",
+    "load_model",
+]

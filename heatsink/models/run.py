@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,9 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key in ("model", "loss", "class_weighting", "precision"):
+            if not isinstance(getattr(self, key), str):
+                raise HeatsinkError(f"{key} must be a string, not {getattr(self, key)!r}")
         if self.model not in MODEL_NAMES:
             raise HeatsinkError(f"unknown model {self.model!r}; choose from {MODEL_NAMES}")
         terms = self.loss.split("+")
@@ -113,8 +117,13 @@ class TrainConfig:
                                 f"combine {LOSS_TERMS} with '+'")
         if self.precision not in PRECISIONS:
             raise HeatsinkError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
-        if self.image_size % 32:
-            raise HeatsinkError(f"image_size must be a multiple of 32, not {self.image_size}")
+        for key in ("image_size", "batch_size", "epochs", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise HeatsinkError(f"{key} must be a whole number, not {value!r}")
+        if self.image_size < 32 or self.image_size % 32:
+            raise HeatsinkError(f"image_size must be a positive multiple of 32, not "
+                                f"{self.image_size}")
         if self.epochs < 1 or self.batch_size < 1:
             raise HeatsinkError("epochs and batch_size must be at least 1")
         if self.crop is not None and (self.crop % 32 or not 0 < self.crop <= self.image_size):
@@ -124,6 +133,12 @@ class TrainConfig:
             raise HeatsinkError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.patience is not None and self.patience < 1:
             raise HeatsinkError(f"patience must be at least 1 epoch, not {self.patience}")
+        rate = self.learning_rate
+        if (isinstance(rate, bool) or not isinstance(rate, int | float)
+                or not math.isfinite(rate) or rate <= 0):
+            raise HeatsinkError(f"learning_rate must be a finite number > 0, not {rate!r}")
+        if not isinstance(self.model_kwargs, dict):
+            raise HeatsinkError(f"model_kwargs must be a mapping, not {self.model_kwargs!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -133,10 +148,52 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(str(key) for key in set(values) - known)
         if unknown:
             raise HeatsinkError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+
+#: Keys of ``record.json`` (:func:`heatsink.provenance.run_record`) that mark a folder as a
+#: run this package recorded.
+RECORD_KEYS = frozenset({"parameters", "dataset", "git_sha", "code_sha256", "started"})
+#: Files of this package's own in a run folder that holds no run yet (the training lock).
+OWN_FILES = frozenset({".lock"})
+
+
+def is_recorded_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a run :func:`heatsink.train.train` recorded.
+
+    The marker: ``record.json`` is a JSON object with every key of :data:`RECORD_KEYS`
+    (:func:`heatsink.provenance.run_record`, written before anything else of the run). A
+    folder without it holds someone else's files, which training must never overwrite.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     is_recorded_run(tmp)
+    False
+    """
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and RECORD_KEYS <= set(record)
+
+
+def foreign_files(folder: str | Path) -> list[str]:
+    """Names of the files in ``folder`` that stop it from becoming a run folder: all its
+    files (but :data:`OWN_FILES`) unless it is a recorded run (:func:`is_recorded_run`);
+    empty for a missing or empty folder."""
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        return [folder.name]
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name not in OWN_FILES)
+    return [] if not names or is_recorded_run(folder) else names
 
 
 def check_same_data(run_dir: Path, ds: Dataset) -> None:
@@ -180,7 +237,14 @@ class Run:
             raise HeatsinkError(f"{path}: not a training run (no config.json)")
         if ds is not None:
             check_same_data(path, ds)
-        saved = json.loads(config_file.read_text())
+        from heatsink.safety import read_text_file
+
+        try:
+            saved = json.loads(read_text_file(config_file, "run's configuration"))
+        except ValueError as exc:
+            raise HeatsinkError(f"{config_file}: not valid JSON ({exc})") from None
+        if not isinstance(saved, dict):
+            raise HeatsinkError(f"{config_file}: not a run configuration (a JSON object)")
         saved.pop("precision_used", None)
         return cls(path=path, config=TrainConfig.from_dict(saved))
 
@@ -245,4 +309,15 @@ def per_image_file(run_dir: str | Path, reference: str) -> Path:
     return Path(run_dir) / f"val-per-image-{reference}.csv"
 
 
-__all__ = ["PRECISIONS", "SCHEDULES", "Run", "TrainConfig", "check_same_data", "per_image_file"]
+__all__ = [
+    "OWN_FILES",
+    "PRECISIONS",
+    "RECORD_KEYS",
+    "SCHEDULES",
+    "Run",
+    "TrainConfig",
+    "check_same_data",
+    "foreign_files",
+    "is_recorded_run",
+    "per_image_file",
+]

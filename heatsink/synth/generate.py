@@ -101,6 +101,16 @@ def _plan(n: int, seed: int, noise: NoiseConfig) -> list[tuple[PartSpec, list[in
     return jobs
 
 
+def is_recorded_twin(folder: str | Path) -> bool:
+    """Whether ``folder`` is a twin :func:`generate` wrote: its ``twin.json`` is a JSON
+    object whose ``generator`` is ``"heatsink.synth"``."""
+    try:
+        info = json.loads((Path(folder) / "twin.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("generator") == "heatsink.synth"
+
+
 def generate(
     out_dir: str | Path,
     n: int = 1000,
@@ -124,7 +134,8 @@ def generate(
     noise : NoiseConfig, optional
         Label noise in ``labels/`` (default ``NoiseConfig()``, the study's stated level).
     overwrite : bool
-        Replace an existing non-empty ``out_dir``; otherwise refuse.
+        Replace an existing non-empty ``out_dir`` if it is a twin this package generated
+        (:func:`is_recorded_twin`); any other folder is refused, overwrite or not.
     progress : bool
         Show a tqdm progress bar.
     workers : int, optional
@@ -139,14 +150,21 @@ def generate(
     Raises
     ------
     HeatsinkError
-        If ``out_dir`` exists and is not empty and ``overwrite`` is false, or ``n < 1``.
+        If ``out_dir`` exists and is not empty and ``overwrite`` is false or it is not a
+        recorded twin, or ``n < 1``.
     """
     out = Path(out_dir)
     noise = NoiseConfig() if noise is None else noise
     if n < 1:
         raise HeatsinkError(f"n must be at least 1, got {n}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise HeatsinkError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise HeatsinkError(f"{out} exists and is not empty; pass overwrite=True to "
+                                "replace it")
+        if not is_recorded_twin(out):
+            raise HeatsinkError(f"{out}: is not a twin this package generated (no twin.json "
+                                "from heatsink.synth); overwrite replaces only such a twin: "
+                                "nothing was deleted")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
