@@ -1,11 +1,12 @@
 """Segmentation models of the study, built segmentation-models style.
 
-Four models, by :data:`MODEL_NAMES`:
+Five models, by :data:`MODEL_NAMES`:
 
 * ``"unet"`` — :func:`unet`, the seed's half-width U-Net (7.76 M parameters);
 * ``"resnet50"`` / ``"vgg16"`` — :func:`sm_unet`, segmentation-models U-Nets with Keras'
   ResNet50 or VGG16 encoder;
-* ``"gslu"`` — :func:`gslu_net`, a light Ghost-SE U-Net after Yang et al. (2022).
+* ``"gslu"`` — :func:`gslu_net`, a light Ghost-SE U-Net after Yang et al. (2022);
+* ``"light"`` — :func:`light_net`, a light encoder–decoder built for CPU inference.
 
 Every model takes float32 RGB images in [0, 1] of any size divisible by 32 and ends with a
 float32 softmax layer named ``softmax`` (so outputs stay float32 under mixed precision).
@@ -34,10 +35,11 @@ from heatsink.models.backbones import (
 )
 from heatsink.models.gslu import GSLU_WIDTHS, gslu_net
 from heatsink.models.layers import CaffePreprocessing, softmax_head
+from heatsink.models.light import LIGHT_WIDTHS, light_net
 from heatsink.models.unet import unet
 
 #: Names accepted by :func:`build_model`.
-MODEL_NAMES = ("unet", "resnet50", "vgg16", "gslu")
+MODEL_NAMES = ("unet", "resnet50", "vgg16", "gslu", "light")
 
 
 def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) -> tf.keras.Model:
@@ -47,10 +49,11 @@ def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) ->
     ----------
     name : str
         One of :data:`MODEL_NAMES`: ``"unet"`` (:func:`unet`), ``"resnet50"`` and ``"vgg16"``
-        (:func:`sm_unet` with that backbone), ``"gslu"`` (:func:`gslu_net`).
+        (:func:`sm_unet` with that backbone), ``"gslu"`` (:func:`gslu_net`), ``"light"``
+        (:func:`light_net`).
     encoder_weights : {None, "imagenet"}
         Passed to :func:`sm_unet`; the models without a pretrained encoder (``"unet"``,
-        ``"gslu"``) accept only None, so callers can pass it whatever the model.
+        ``"gslu"``, ``"light"``) accept only None, so callers can pass it whatever the model.
     **kwargs
         Passed to the builder (``n_classes``, ``input_shape``...).
 
@@ -66,7 +69,7 @@ def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) ->
     """
     if name in SM_BACKBONES:
         return sm_unet(name, encoder_weights=encoder_weights, **kwargs)
-    builders = {"unet": unet, "gslu": gslu_net}
+    builders = {"unet": unet, "gslu": gslu_net, "light": light_net}
     if name not in builders:
         raise HeatsinkError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
     if encoder_weights is not None:
@@ -140,11 +143,13 @@ def _load_keras_archive(archive: zipfile.ZipFile) -> tf.keras.Model:
 __all__ = [
     "GSLU_WIDTHS",
     "KERAS_RESNET50",
+    "LIGHT_WIDTHS",
     "MODEL_NAMES",
     "CaffePreprocessing",
     "build_model",
     "count_params",
     "gslu_net",
+    "light_net",
     "load_model",
     "register_keras_resnet50",
     "sm_core",
