@@ -153,7 +153,9 @@ def test_vgg16_imagenet_and_unknown_names_raise():
         build_model("unet", encoder_weights="imagenet")
 
 
-@pytest.mark.parametrize(("name", "suffix"), [("gslu", ".keras"), ("vgg16", ".h5")])
+@pytest.mark.parametrize(
+    ("name", "suffix"), [("gslu", ".keras"), ("light", ".keras"), ("vgg16", ".h5")]
+)
 @pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 def test_save_and_load_round_trip(name, suffix, tmp_path: Path):
     model = build_model(name)
