@@ -153,7 +153,7 @@ def test_vgg16_imagenet_and_unknown_names_raise():
         build_model("unet", encoder_weights="imagenet")
 
 
-@pytest.mark.parametrize("name", ["gslu", "vgg16"])
+@pytest.mark.parametrize("name", ["gslu", "light", "vgg16"])
 def test_save_and_load_round_trip(name, tmp_path: Path):
     model = build_model(name)
     x = _images(1, 32, 32)

@@ -1,11 +1,12 @@
 """Segmentation models of the study, built segmentation-models style.
 
-Four models, by :data:`MODEL_NAMES`:
+Five models, by :data:`MODEL_NAMES`:
 
 * ``"unet"`` — :func:`unet`, the seed's half-width U-Net (7.76 M parameters);
 * ``"resnet50"`` / ``"vgg16"`` — :func:`sm_unet`, segmentation-models U-Nets with Keras'
   ResNet50 or VGG16 encoder;
-* ``"gslu"`` — :func:`gslu_net`, a light Ghost-SE U-Net after Yang et al. (2022).
+* ``"gslu"`` — :func:`gslu_net`, a light Ghost-SE U-Net after Yang et al. (2022);
+* ``"light"`` — :func:`light_net`, a light encoder–decoder built for CPU inference.
 
 Every model takes float32 RGB images in [0, 1] of any size divisible by 32 and ends with a
 float32 softmax layer named ``softmax`` (so outputs stay float32 under mixed precision).
@@ -29,6 +30,7 @@ from heatsink.models.backbones import (
 )
 from heatsink.models.gslu import GSLU_WIDTHS, gslu_net
 from heatsink.models.layers import CaffePreprocessing, softmax_head
+from heatsink.models.light import LIGHT_WIDTHS, light_net
 from heatsink.models.predict import Predictor, predict_masks, predict_probabilities
 from heatsink.models.registry import MODEL_NAMES, build_model, count_params, load_model
 from heatsink.models.run import Run, TrainConfig
@@ -37,6 +39,7 @@ from heatsink.models.unet import unet
 __all__ = [
     "GSLU_WIDTHS",
     "KERAS_RESNET50",
+    "LIGHT_WIDTHS",
     "MODEL_NAMES",
     "SM_BACKBONES",
     "CaffePreprocessing",
@@ -46,6 +49,7 @@ __all__ = [
     "build_model",
     "count_params",
     "gslu_net",
+    "light_net",
     "load_model",
     "predict_masks",
     "predict_probabilities",

@@ -13,10 +13,11 @@ import tensorflow as tf
 from heatsink.errors import HeatsinkError
 from heatsink.models.backbones import SM_BACKBONES, sm_unet
 from heatsink.models.gslu import gslu_net
+from heatsink.models.light import light_net
 from heatsink.models.unet import unet
 
 #: Names accepted by :func:`build_model`.
-MODEL_NAMES = ("unet", "resnet50", "vgg16", "gslu")
+MODEL_NAMES = ("unet", "resnet50", "vgg16", "gslu", "light")
 
 
 def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) -> tf.keras.Model:
@@ -26,7 +27,8 @@ def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) ->
     ----------
     name : str
         One of :data:`MODEL_NAMES`: ``"unet"`` (:func:`unet`), ``"resnet50"`` and ``"vgg16"``
-        (:func:`sm_unet` with that backbone), ``"gslu"`` (:func:`gslu_net`).
+        (:func:`sm_unet` with that backbone), ``"gslu"`` (:func:`gslu_net`), ``"light"``
+        (:func:`light_net`, built for a CPU).
     encoder_weights : {None, "imagenet"}
         Passed to :func:`sm_unet`; the models without a pretrained encoder (``"unet"``,
         ``"gslu"``) accept only None, so callers can pass it whatever the model.
@@ -45,7 +47,7 @@ def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) ->
     """
     if name in SM_BACKBONES:
         return sm_unet(name, encoder_weights=encoder_weights, **kwargs)
-    builders = {"unet": unet, "gslu": gslu_net}
+    builders = {"unet": unet, "gslu": gslu_net, "light": light_net}
     if name not in builders:
         raise HeatsinkError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
     if encoder_weights is not None:

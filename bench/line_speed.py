@@ -1,0 +1,152 @@
+"""Line speed per model and engine on this CPU: GFLOP, ms per frame, share of the matmul peak.
+
+For each model (``--models``, default unet, gslu and light; ``--big`` adds resnet50 and
+vgg16), built untrained in float32 (weights do not change the cost), prints:
+
+* ``params`` and ``GFLOP`` per ``--size``² frame (TensorFlow's profiler on the frozen
+  float32 graph, see ``timing.frozen_gflop``);
+* per engine, ``b1`` the median ms per frame at batch 1 and ``best`` the lowest median ms
+  per frame over ``--batches`` (with the batch that gave it). Engines:
+
+  - ``eager``: ``model(x, training=False)`` called eagerly, as the study calls it today;
+  - ``graph``: the same inside one ``tf.function`` traced per input shape;
+  - ``graph-bf16``: the model rebuilt under Keras's ``mixed_bfloat16`` policy, same weights
+    (only where the CPU has bf16 instructions);
+  - ``onnx``: the tf2onnx export run by ONNX Runtime (``heatsink.models.export``);
+  - ``openvino`` / ``openvino-bf16``: the OpenVINO export, inference precision f32 / bf16;
+
+* ``GFLOP/s`` and ``% peak`` of the fastest float32 and bfloat16 figures against the
+  machine's measured peak (a large matmul in TensorFlow, float32 and bfloat16).
+
+The CPU may be shared: the 1-minute load average is printed before and after, and a
+figure taken with a load average above ``LOAD_WARN`` (with this process not yet running)
+is marked as measured under load. Run ``.venv/bin/python bench/line_speed.py``
+(``--repeats 30``, ``--budget 5`` seconds per figure, ``--engines graph onnx`` ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
+
+# isort: split
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from timing import eager_function, frozen_gflop, graph_function, median_ms, peak_gflops
+
+from heatsink import hardware
+from heatsink.models import build_model, count_params
+
+ENGINES = ("eager", "graph", "graph-bf16", "onnx", "openvino", "openvino-bf16")
+BF16_ENGINES = ("graph-bf16", "openvino-bf16")
+LOAD_WARN = 0.5
+
+
+def _bf16_copy(name: str, model: tf.keras.Model) -> tf.keras.Model:
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        copy = build_model(name)
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def engine_callables(name: str, model: tf.keras.Model, engine: str, size: int, tmp: Path):
+    """``make(batch) -> callable(x)`` for one engine (exports written once into ``tmp``)."""
+    if engine == "eager":
+        call = eager_function(model)
+        return lambda batch: call
+    if engine in ("graph", "graph-bf16"):
+        source = model if engine == "graph" else _bf16_copy(name, model)
+        return lambda batch: graph_function(source, batch, size)
+    from heatsink.models.export import export_model, load_exported
+
+    fmt = "onnx" if engine == "onnx" else "openvino"
+    folder = tmp / f"{name}-{fmt}"
+    if not folder.exists():
+        export_model(model, fmt, folder, image_size=size)
+    exported = load_exported(folder, precision="bfloat16" if engine.endswith("bf16")
+                             else "float32")
+    return lambda batch: exported
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["unet", "gslu", "light"])
+    parser.add_argument("--big", action="store_true", help="add resnet50 and vgg16")
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--size", type=int, default=320)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per figure")
+    parser.add_argument("--budget", type=float, default=5.0,
+                        help="seconds of timing per figure before stopping early (≥ 5 calls)")
+    parser.add_argument("--no-peak", action="store_true", help="skip the matmul peak")
+    args = parser.parse_args()
+    models = args.models + (["resnet50", "vgg16"] if args.big else [])
+    engines = [e for e in args.engines if hardware.has_bf16() or e not in BF16_ENGINES]
+
+    load_before = os.getloadavg()[0]
+    print(f"machine: {hardware.summary_line()}")
+    print(f"load average (1 min) before: {load_before:.2f}"
+          + ("  -- CPU SHARED: figures measured under load" if load_before > LOAD_WARN else ""),
+          flush=True)
+    peak = {}
+    if not args.no_peak:
+        peak["float32"] = peak_gflops(tf.float32)
+        if hardware.has_bf16():
+            peak["bfloat16"] = peak_gflops(tf.bfloat16)
+        print("matmul peak GFLOP/s (2048², all cores): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()), flush=True)
+
+    rng = np.random.default_rng(0)
+    frames = {b: rng.random((b, args.size, args.size, 3), dtype=np.float32)
+              for b in args.batches}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-line-") as tmp_name:
+        for name in models:
+            model = build_model(name)
+            gflop = frozen_gflop(model, args.size)
+            row: dict[str, object] = {"model": name, "params": count_params(model),
+                                      "GFLOP": round(gflop, 3)}
+            fastest = {"float32": np.inf, "bfloat16": np.inf}
+            for engine in engines:
+                started = time.perf_counter()
+                make = engine_callables(name, model, engine, args.size, Path(tmp_name))
+                per_batch = {}
+                for batch in args.batches:
+                    per_batch[batch] = median_ms(make(batch), frames[batch], args.repeats,
+                                                 budget_s=args.budget)
+                best = min(per_batch, key=per_batch.get)
+                if 1 in per_batch:
+                    row[f"{engine} b1"] = round(per_batch[1], 1)
+                row[f"{engine} best"] = f"{per_batch[best]:.1f} (b{best})"
+                kind = "bfloat16" if engine in BF16_ENGINES else "float32"
+                fastest[kind] = min(fastest[kind], per_batch[best])
+                print(f"{name} {engine}: " + ", ".join(
+                    f"b{b} {ms:.1f}" for b, ms in per_batch.items())
+                    + f" ms/frame ({time.perf_counter() - started:.0f} s)", flush=True)
+            for kind, ms in fastest.items():
+                if np.isfinite(ms):
+                    achieved = gflop / (ms / 1000)
+                    short = "fp32" if kind == "float32" else "bf16"
+                    row[f"GFLOP/s {short}"] = round(achieved, 1)
+                    if kind in peak:
+                        row[f"% peak {short}"] = round(100 * achieved / peak[kind], 1)
+            rows.append(row)
+    load_after = os.getloadavg()[0]
+    table = pd.DataFrame(rows).set_index("model").T
+    print(f"\n{hardware.summary_line()}; {args.size}² frames; ms per frame, median of up to "
+          f"{args.repeats} calls; load average before {load_before:.2f}, after {load_after:.2f}"
+          + (" (CPU SHARED: under load)" if load_before > LOAD_WARN else ""))
+    print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Exports to ONNX and OpenVINO: same masks and verdicts as Keras, identity, safe writing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import heatsink  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+# isort: split
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from heatsink.errors import HeatsinkError
+from heatsink.io import file_sha256
+from heatsink.line.spec import inspect_masks, load_spec
+from heatsink.models import build_model
+from heatsink.models.export import (
+    EXPORT_FORMATS,
+    SIDECAR,
+    export_model,
+    float32_model,
+    is_export,
+    load_exported,
+)
+from heatsink.models.run import TrainConfig
+
+SIZE = 128
+EXAMPLE_SPEC = Path(__file__).resolve().parents[1] / "specs" / "example.yaml"
+#: Packages each format needs to be written and run.
+NEEDS = {"onnx": ("tf2onnx", "onnxruntime"), "openvino": ("tf2onnx", "openvino")}
+
+
+def _needs(fmt: str) -> None:
+    for module in NEEDS[fmt]:
+        pytest.importorskip(module)
+
+
+def _frames(n: int = 8, seed: int = 0) -> np.ndarray:
+    """Smooth random frames with bright lines and dark blobs, float32 in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n):
+        base = cv2.GaussianBlur(rng.random((SIZE, SIZE, 3), dtype=np.float32), (0, 0), 4)
+        frame = (0.5 + 2 * (base - base.mean())).astype(np.float32)
+        for _ in range(rng.integers(1, 4)):
+            p0, p1 = (tuple(int(v) for v in rng.integers(0, SIZE, 2)) for _ in range(2))
+            cv2.line(frame, p0, p1, (1.0, 1.0, 1.0), int(rng.integers(1, 3)))
+        for _ in range(rng.integers(1, 4)):
+            centre = tuple(int(v) for v in rng.integers(0, SIZE, 2))
+            cv2.circle(frame, centre, int(rng.integers(3, 12)), (0.1, 0.1, 0.1), -1)
+        frames.append(np.clip(frame, 0, 1))
+    return np.stack(frames).astype(np.float32)
+
+
+def _varied_model(policy: str = "float32") -> tf.keras.Model:
+    """A seeded light net whose masks hold all three classes on :func:`_frames`.
+
+    Random weights alone give one class nearly everywhere, which would make mask agreement
+    trivial: the logits layer is rescaled and its bias centred on the frames' mean logits,
+    so the arg-max follows the (random, but image-dependent) features.
+    """
+    tf.keras.utils.set_random_seed(1)
+    tf.keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model("light")
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    logits = model.get_layer("logits")
+    features = tf.keras.Model(model.input, logits.input)(_frames(), training=False)
+    kernel, _ = logits.get_weights()
+    out = np.tensordot(np.asarray(features, np.float32), kernel[0, 0], axes=1)
+    scale = 4.0 / out.reshape(-1, 3).std(axis=0)
+    kernel = kernel * scale
+    bias = -(out * scale).reshape(-1, 3).mean(axis=0)
+    logits.set_weights([kernel, bias.astype(np.float32)])
+    return model
+
+
+def _save_run(model: tf.keras.Model, run_dir: Path) -> Path:
+    """A run-like folder: ``config.json`` and ``best.keras``, as ``heatsink inspect`` opens."""
+    run_dir.mkdir(parents=True)
+    config = TrainConfig(model="light", image_size=SIZE, precision="float32")
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    model.save(run_dir / "best.keras")
+    return run_dir
+
+
+def _masks(probs: np.ndarray) -> np.ndarray:
+    return np.asarray(probs).argmax(axis=-1).astype(np.uint8)
+
+
+def _verdicts(masks: np.ndarray) -> list[str]:
+    table = inspect_masks(((str(k), m) for k, m in enumerate(masks)), load_spec(EXAMPLE_SPEC))
+    return list(table["verdict"])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return _save_run(_varied_model(), tmp_path_factory.mktemp("runs") / "light-run")
+
+
+@pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
+def test_export_agrees_with_keras_on_masks_and_verdicts(fmt, run_dir, tmp_path):
+    _needs(fmt)
+    from heatsink.models import load_model
+
+    keras_model = load_model(run_dir / "best.keras")
+    frames = _frames()
+    expected = _masks(keras_model(frames, training=False))
+    assert set(np.unique(expected)) == {0, 1, 2}  # not a degenerate one-class model
+    for cls in (0, 1, 2):  # and no class is a sliver
+        assert (expected == cls).mean() > 0.02
+
+    model_file = export_model(run_dir, fmt, tmp_path / f"export-{fmt}")
+    exported = load_exported(model_file.parent)
+    got = _masks(exported(frames))
+    agreement = (got == expected).mean()
+    assert agreement >= 0.999, f"{fmt}: masks agree on {agreement:.5f} of pixels"
+    assert _verdicts(got) == _verdicts(expected)
+
+
+@pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
+def test_export_carries_the_runs_identity(fmt, run_dir, tmp_path):
+    _needs(fmt)
+    out = tmp_path / "export"
+    model_file = export_model(run_dir, fmt, out)
+    assert model_file == out / EXPORT_FORMATS[fmt] and model_file.is_file()
+    assert is_export(out) and is_export(model_file)
+    exported = load_exported(model_file)  # the model file works as well as its folder
+    sha = file_sha256(run_dir / "best.keras")
+    assert exported.identity == f"light-run@{sha[:12]}"
+    assert exported.image_size == SIZE
+    assert exported.classes == ("background", "scratch", "stain")
+    sidecar = json.loads((out / SIDECAR).read_text())
+    assert sidecar["source"]["sha256"] == sha
+    assert sidecar["format"] == fmt and sidecar["graph_precision"] == "float32"
+    assert sidecar["versions"]["tensorflow"] == tf.__version__
+    assert [p.name for p in out.parent.iterdir()] == ["export"]  # no temporary left behind
+
+
+def test_a_model_trained_in_bfloat16_is_exported_as_a_float32_graph(tmp_path):
+    pytest.importorskip("tf2onnx")
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    mixed = _varied_model("mixed_bfloat16")
+    assert any(layer.compute_dtype == "bfloat16" for layer in mixed.layers)
+    rebuilt = float32_model(mixed)
+    assert all(layer.compute_dtype == "float32" for layer in rebuilt.layers)
+    for a, b in zip(rebuilt.get_weights(), mixed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    model_file = export_model(_save_run(mixed, tmp_path / "run"), "onnx", tmp_path / "out")
+    graph = onnx.load(str(model_file)).graph
+    bf16 = onnx.TensorProto.BFLOAT16
+    assert all(t.data_type != bf16 for t in graph.initializer)
+    casts = [a.i for n in graph.node if n.op_type == "Cast" for a in n.attribute]
+    assert bf16 not in casts
+    frames = _frames(2)
+    np.testing.assert_allclose(load_exported(model_file)(frames), rebuilt(frames).numpy(),
+                               atol=1e-4)
+
+
+def test_export_refuses_to_overwrite_what_is_not_an_export(run_dir, tmp_path):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnx")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(HeatsinkError, match=r"results: exists .* not a heatsink export"):
+        export_model(run_dir, "onnx", folder)
+    assert (folder / "keep.txt").read_text() == "mine"
+    a_file = tmp_path / "notes.onnx"
+    a_file.write_text("mine")
+    with pytest.raises(HeatsinkError, match=r"notes\.onnx"):
+        export_model(run_dir, "onnx", a_file)
+    out = tmp_path / "export"
+    export_model(run_dir, "onnx", out)
+    (out / "stale.txt").write_text("from the first export")
+    export_model(run_dir, "onnx", out)  # an export is replaced whole
+    assert sorted(p.name for p in out.iterdir()) == [SIDECAR, "model.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "notes.onnx", "results"]
+
+
+def test_bad_inputs_name_the_file(run_dir, tmp_path):
+    with pytest.raises(HeatsinkError, match="unknown export format 'tflite'"):
+        export_model(run_dir, "tflite", tmp_path / "out")
+    with pytest.raises(HeatsinkError, match=r"nowhere: no such run folder or model file"):
+        export_model(tmp_path / "nowhere", "onnx", tmp_path / "out")
+    with pytest.raises(HeatsinkError, match=r"nowhere: no such export"):
+        load_exported(tmp_path / "nowhere")
+    with pytest.raises(HeatsinkError, match=rf"light-run: not a heatsink export \(no {SIDECAR}"):
+        load_exported(run_dir)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / SIDECAR).write_text("{not json")
+    with pytest.raises(HeatsinkError, match=rf"broken/{SIDECAR}: unreadable export sidecar"):
+        load_exported(broken)
+    assert not (tmp_path / "out").exists()
+
+
+def test_exported_model_checks_its_input_and_precision(run_dir, tmp_path):
+    _needs("onnx")
+    out = tmp_path / "export"
+    export_model(run_dir, "onnx", out)
+    with pytest.raises(HeatsinkError, match=r"ONNX runs float32"):
+        load_exported(out, precision="bfloat16")
+    exported = load_exported(out)
+    with pytest.raises(HeatsinkError, match=rf"expects a batch of shape \(N, {SIZE}, {SIZE}, 3\)"):
+        exported(np.zeros((1, SIZE + 32, SIZE, 3), np.float32))
+    (out / "model.onnx").unlink()
+    with pytest.raises(HeatsinkError, match=r"model\.onnx: no such model file"):
+        load_exported(out)
