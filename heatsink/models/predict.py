@@ -12,12 +12,16 @@ predict through :class:`Predictor`, so a mask means the same thing everywhere:
 
 Steps 2 and 3 run inside one ``tf.function``, compiled once per batch shape and frame size:
 calling a Keras model eagerly costs about three times as much per frame on a 2-core CPU.
+
+A model exported to ONNX or OpenVINO (:mod:`heatsink.models.export`) goes through the same
+steps: the same resize in, its own engine for step 2, and the same bilinear resize of the
+probabilities back (TensorFlow's, so that masks agree with the Keras model's).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import cv2
@@ -55,8 +59,10 @@ class Predictor:
 
     Parameters
     ----------
-    model : tf.keras.Model
-        Takes float32 RGB in [0, 1], returns softmax probabilities.
+    model : tf.keras.Model or callable
+        Takes float32 RGB in [0, 1], returns softmax probabilities: a Keras model (compiled
+        here), or a callable on numpy batches such as an
+        :class:`~heatsink.models.export.ExportedModel`, which then needs ``classes``.
     image_size : int
         Side of the square input the model was trained at.
     batch_size : int
@@ -73,8 +79,9 @@ class Predictor:
     (2, 40, 40)
     """
 
-    def __init__(self, model: tf.keras.Model, image_size: int,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(self, model: tf.keras.Model | Callable[[np.ndarray], np.ndarray],
+                 image_size: int, batch_size: int = DEFAULT_BATCH,
+                 classes: int | None = None) -> None:
         import tensorflow as tf
 
         if batch_size < 1:
@@ -82,17 +89,32 @@ class Predictor:
         self.model = model
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
-        self.classes = int(model.output_shape[-1])
+        keras = isinstance(model, tf.keras.Model)
+        self.classes = int(model.output_shape[-1]) if keras else int(classes or 0)
+        if not self.classes:
+            raise ValueError("a model that is not a Keras model needs its number of classes")
 
-        def forward(images: tf.Tensor, height: int, width: int, argmax: bool) -> tf.Tensor:
-            probs = tf.cast(model(tf.cast(images, tf.float32) / 255.0, training=False),
-                            tf.float32)
+        def finish(probs: tf.Tensor, height: int, width: int, argmax: bool) -> tf.Tensor:
+            probs = tf.cast(probs, tf.float32)
             if probs.shape[1] != height or probs.shape[2] != width:
                 probs = tf.image.resize(probs, (height, width), method="bilinear")
             return tf.cast(tf.argmax(probs, axis=-1), tf.uint8) if argmax else probs
 
-        # python arguments (frame size, argmax) are part of the trace key: one graph each
-        self._forward = tf.function(forward)
+        def forward(images: tf.Tensor, height: int, width: int, argmax: bool) -> tf.Tensor:
+            return finish(model(tf.cast(images, tf.float32) / 255.0, training=False),
+                          height, width, argmax)
+
+        if keras:
+            # python arguments (frame size, argmax) are part of the trace key: one graph each
+            self._forward = tf.function(forward)
+        else:
+            self._finish = tf.function(finish)
+
+            def run_export(images: np.ndarray, height: int, width: int, argmax: bool):
+                probs = model(images.astype(np.float32) / np.float32(255.0))
+                return self._finish(probs, height, width, argmax)
+
+            self._forward = run_export
 
     def _run(self, frames: Sequence[np.ndarray] | np.ndarray, argmax: bool) -> np.ndarray:
         frames = list(frames) if not isinstance(frames, np.ndarray) else frames
