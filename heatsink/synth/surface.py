@@ -71,13 +71,36 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
     return (field - field.mean()) / (field.std() + 1e-6)
 
 
+#: Plating grain: relative amplitudes (std of relative luminance) of white noise blurred by
+#: each Gaussian sigma (px), fitted so that the grey surface's energy in each octave band from
+#: 2 to 64 px matches the real frames' median (:mod:`heatsink.synth.appearance`).
+GRAIN_SIGMAS: tuple[float, ...] = (0.6, 1.0, 1.6, 4.0)
+GRAIN_AMPLITUDES: tuple[float, ...] = (0.0313, 0.014, 0.0837, 0.0484)
+#: Mottling: relative amplitudes of smooth noise with features of these scales (px); the
+#: 20 and 40 px terms fill the 32–128 px bands, the 110 px one is the slow lighting.
+MOTTLE_SCALES: tuple[float, ...] = (20.0, 40.0, 110.0)
+MOTTLE_AMPLITUDES: tuple[float, ...] = (0.018, 0.0256, 0.033)
+#: Spread (std of the log) of one part's texture gain: how much grain and mottling vary
+#: from part to part around the fitted amplitudes (median gain 1).
+GAIN_SPREAD = 0.12
+
+
 def grain(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Plating grain: blurred white noise at two scales, unit std."""
-    white = rng.standard_normal(shape).astype(np.float32)
-    fine = gaussian_blur(white, 1.3)
-    coarse = gaussian_blur(white, 3.0)
-    g = fine / (fine.std() + 1e-6) + 0.8 * coarse / (coarse.std() + 1e-6)
-    return g / (g.std() + 1e-6)
+    """Plating grain: independent white noises blurred at :data:`GRAIN_SIGMAS`, summed with
+    :data:`GRAIN_AMPLITUDES` (relative luminance, zero mean)."""
+    out = np.zeros(shape, np.float32)
+    for sigma, amp in zip(GRAIN_SIGMAS, GRAIN_AMPLITUDES, strict=True):
+        field = gaussian_blur(rng.standard_normal(shape).astype(np.float32), sigma)
+        out += np.float32(amp) * field / np.float32(field.std() + 1e-6)
+    return out
+
+
+def mottling(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Slow mottling and lighting: smooth noise at :data:`MOTTLE_SCALES` (relative, zero mean)."""
+    out = np.zeros(shape, np.float32)
+    for scale, amp in zip(MOTTLE_SCALES, MOTTLE_AMPLITUDES, strict=True):
+        out += np.float32(amp) * smooth_noise(rng, shape, scale)
+    return out
 
 
 def vignette(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -139,29 +162,42 @@ def long_streaks(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
 
 def luminance(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Relative luminance of a bare part surface (≈1 on average), before defects."""
-    lum = 1.0 + float(rng.uniform(0.08, 0.15)) * grain(rng, shape)
-    lum *= 1.0 + float(rng.uniform(0.04, 0.14)) * smooth_noise(rng, shape, 110.0)
-    lum *= 1.0 + float(rng.uniform(0.0, 0.06)) * smooth_noise(rng, shape, 35.0)
-    if rng.random() < 0.55:
-        lum += float(rng.uniform(0.1, 0.5)) * brushing(rng, shape)
+    gain = math.exp(float(rng.normal(0.0, GAIN_SPREAD)))
+    lum = 1.0 + np.float32(gain) * (grain(rng, shape) + mottling(rng, shape))
+    if rng.random() < 0.4:
+        lum += float(rng.uniform(0.03, 0.15)) * brushing(rng, shape)
     if rng.random() < 0.3:
-        lum += float(rng.uniform(0.03, 0.07)) * long_streaks(rng, shape)
-    if rng.random() < 0.45:
+        lum += float(rng.uniform(0.02, 0.05)) * long_streaks(rng, shape)
+    if rng.random() < 0.3:
         lum *= vignette(rng, shape)
     return lum.astype(np.float32)
 
 
+#: Plating colour per part: red level (median, log-normal sd: the real levels are skewed to
+#: bright parts), green / red (mean, sd) and blue range, fitted to the real frames' medians.
+COLOUR: dict[str, float | tuple[float, float]] = {
+    "red": 96.0, "red_log_sd": 0.16, "green_ratio": 0.345, "green_ratio_sd": 0.033,
+    "blue": (6.5, 9.0),
+}
+#: Per-channel sensor noise (grey levels, before the optical blur).
+SENSOR_NOISE = 1.2
+#: Optical blur (Gaussian sigma, px) of the coloured image.
+OPTICAL_BLUR = 0.4
+
+
 def colourize(rng: np.random.Generator, lum: np.ndarray) -> np.ndarray:
     """Map relative luminance to dark reddish-copper, as BGR uint8 (OpenCV order)."""
-    red = float(np.clip(rng.normal(105.0, 20.0), 70.0, 160.0))
-    green_ratio = float(rng.uniform(0.29, 0.37))
-    blue = float(rng.uniform(5.0, 10.0))
+    red = float(np.clip(COLOUR["red"] * math.exp(float(rng.normal(0.0, COLOUR["red_log_sd"]))),
+                        65.0, 165.0))
+    green_ratio = float(np.clip(rng.normal(COLOUR["green_ratio"], COLOUR["green_ratio_sd"]),
+                                0.28, 0.45))
+    blue = float(rng.uniform(*COLOUR["blue"]))
     lum = np.clip(lum, 0.05, None)
     r = red * lum
     root = np.sqrt(lum)  # square roots are exact on every CPU; SIMD powers are not
     g = red * green_ratio * lum * np.sqrt(root)
     b = blue * root
     img = np.stack([b, g, r], axis=-1)
-    img += rng.normal(0.0, 1.2, img.shape).astype(np.float32)
-    img = gaussian_blur(img, 0.6)
+    img += rng.normal(0.0, SENSOR_NOISE, img.shape).astype(np.float32)
+    img = gaussian_blur(img, OPTICAL_BLUR)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
