@@ -123,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
     flags = {"model": args.model, "encoder_weights": args.encoder_weights,
              "image_size": args.size, "batch_size": args.batch_size, "epochs": args.epochs,
              "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
-             "precision": args.precision, "seed": args.seed}
+             "photometric": args.photometric, "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
         values.setdefault("model_kwargs", {})["filters"] = args.filters
@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, help="Adam learning rate")
     tr.add_argument("--loss", help="cce, wcce, focal, dice or a '+' combination")
     tr.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    tr.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=None,
+                    help="photometric augmentation of training batches (default off)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

@@ -67,6 +67,9 @@ class TrainConfig:
         How ``wcce`` weights classes (see :func:`heatsink.imbalance.class_weights`).
     augment : bool
         Random flips and 90° rotations.
+    photometric : bool
+        Random brightness, gamma, colour, blur and noise on training batches
+        (:mod:`heatsink.data.augment`); off by default, as in the seed's protocol.
     precision : str
         ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
         ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
@@ -87,6 +90,7 @@ class TrainConfig:
     loss: str = "cce"
     class_weighting: str = "balanced"
     augment: bool = False
+    photometric: bool = False
     precision: str = "auto"
     seed: int = 0
     deterministic: bool = True
@@ -424,7 +428,8 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
         )
         train_data = make_tf_dataset(ds, train_ids, size=config.image_size,
                                      batch_size=config.batch_size, augment=config.augment,
-                                     shuffle=True, seed=config.seed)
+                                     shuffle=True, seed=config.seed,
+                                     photometric=config.photometric)
         val_data = make_tf_dataset(ds, val_ids, size=config.image_size,
                                    batch_size=config.batch_size)
         # Keras runs the callbacks in this order at each epoch's end: the backup, which marks
