@@ -222,7 +222,7 @@ def resize_to_frame(tile: np.ndarray, size: int = FRAME, pad_value: int = 0) -> 
     nh, nw = min(size, round(h * scale)), min(size, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     small = cv2.resize(tile, (nw, nh), interpolation=interp)
-    out = np.full((size, size) + tile.shape[2:], pad_value, dtype=tile.dtype)
+    out = np.full((size, size, *tile.shape[2:]), pad_value, dtype=tile.dtype)
     out[:nh, :nw] = small
     return out
 
@@ -260,7 +260,7 @@ def _frames_of(rgb: np.ndarray, stem: str) -> list[RealFrame]:
             tile = rgb[top : top + h, left : left + w]
             if _pale(tile).mean() > PALE_MAX:
                 continue
-            shown = np.zeros((side, side) + tile.shape[2:], tile.dtype)
+            shown = np.zeros((side, side, *tile.shape[2:]), tile.dtype)
             shown[:h, :w] = tile
             valid = np.zeros((side, side), np.uint8)
             valid[:h, :w] = 255
