@@ -75,14 +75,18 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
 #: each Gaussian sigma (px), fitted so that the grey surface's energy in each octave band from
 #: 2 to 64 px matches the real frames' median (:mod:`heatsink.synth.appearance`).
 GRAIN_SIGMAS: tuple[float, ...] = (0.6, 1.0, 1.6, 4.0)
-GRAIN_AMPLITUDES: tuple[float, ...] = (0.0313, 0.014, 0.0837, 0.0484)
+GRAIN_AMPLITUDES: tuple[float, ...] = (0.034, 0.014, 0.09, 0.0484)
 #: Mottling: relative amplitudes of smooth noise with features of these scales (px); the
 #: 20 and 40 px terms fill the 32–128 px bands, the 110 px one is the slow lighting.
 MOTTLE_SCALES: tuple[float, ...] = (20.0, 40.0, 110.0)
 MOTTLE_AMPLITUDES: tuple[float, ...] = (0.018, 0.0256, 0.033)
 #: Spread (std of the log) of one part's texture gain: how much grain and mottling vary
 #: from part to part around the fitted amplitudes (median gain 1).
-GAIN_SPREAD = 0.12
+GAIN_SPREAD = 0.15
+#: Real frames' texture is stronger near the frame's edges (2–8 px blotch contrast ≈1.2× the
+#: centre's within 30 px of the edge): texture gain at the edge, and its reach (px).
+EDGE_GAIN = 0.25
+EDGE_REACH = 30.0
 
 
 def grain(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -160,10 +164,39 @@ def long_streaks(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
     return gaussian_blur(canvas, 1.0)
 
 
-def luminance(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Relative luminance of a bare part surface (≈1 on average), before defects."""
+def frame_edge_gain(shape: tuple[int, int], tile: int) -> np.ndarray:
+    """Texture gain ``1 + EDGE_GAIN * exp(-d / EDGE_REACH)``, ``d`` the distance (px) to the
+    nearest edge of the ``tile``-sized camera frame a pixel falls in.
+
+    Examples
+    --------
+    >>> g = frame_edge_gain((320, 640), 320)
+    >>> [round(float(g[160, x]), 3) for x in (0, 30, 160, 319, 320)]
+    [1.25, 1.092, 1.001, 1.25, 1.25]
+    """
+    table = np.array([1.0 + EDGE_GAIN * math.exp(-d / EDGE_REACH) for d in range(tile)],
+                     np.float32)
+
+    def along(n: int) -> np.ndarray:
+        k = np.arange(n) % tile
+        return np.minimum(k, tile - 1 - k)
+
+    d = np.minimum(along(shape[0])[:, None], along(shape[1])[None, :])
+    return table[d]
+
+
+def luminance(rng: np.random.Generator, shape: tuple[int, int],
+              tile: int | None = None) -> np.ndarray:
+    """Relative luminance of a bare part surface (≈1 on average), before defects.
+
+    With ``tile``, the texture is stronger near the edges of each ``tile``-sized camera frame
+    (:func:`frame_edge_gain`), as measured on the real frames.
+    """
     gain = math.exp(float(rng.normal(0.0, GAIN_SPREAD)))
-    lum = 1.0 + np.float32(gain) * (grain(rng, shape) + mottling(rng, shape))
+    texture = grain(rng, shape) + mottling(rng, shape)
+    if tile is not None:
+        texture *= frame_edge_gain(shape, tile)
+    lum = 1.0 + np.float32(gain) * texture
     if rng.random() < 0.4:
         lum += float(rng.uniform(0.03, 0.15)) * brushing(rng, shape)
     if rng.random() < 0.3:
