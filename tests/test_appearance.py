@@ -203,3 +203,21 @@ def test_the_published_pictures_give_31_frames(real_frames):
     stats = ap.measure_frames(real_frames)
     assert stats["g_over_r"].between(0.25, 0.5).all()
     assert stats["b_median"].between(3, 15).all()
+
+
+def test_calibration_report_gains_appearance_rows(real_frames, tmp_path: Path):
+    from heatsink.synth import calibration_report, generate
+
+    twin = generate(tmp_path / "twin", n=12, seed=3, progress=False, workers=1)
+    plain = calibration_report(twin)
+    full = calibration_report(twin, appearance=True, n_frames=12)
+    assert list(full.columns) == list(plain.columns)
+    pd.testing.assert_frame_equal(full.iloc[: len(plain)], plain)
+    app = full[full["level"] == "appearance"].set_index("statistic")
+    bands = [f"band_{lo}_{hi}" for lo, hi in ap.BANDS]
+    assert set(bands) <= set(app.index)
+    assert {"r_median", "g_over_r", "b_median", "contrast_fine", "contrast_blotch",
+            "contrast_mottling", "spread", "vignetting", "psd_slope"} <= set(app.index)
+    assert app.loc[bands, "rel_diff"].notna().all() and app.loc[bands, "ks"].isna().all()
+    assert (app["twin_n"] == 12).all() and (app["real_n"] == 31).all()
+    assert app["ok"].isin([True, False]).all()
