@@ -10,24 +10,39 @@ surface* mask (pixels at least :data:`SURFACE_MARGIN` px from anything drawn), s
 plating can be **measured** (:mod:`heatsink.synth.appearance`). The pictures are CC BY-NC-SA:
 nothing here copies their pixels anywhere; callers must not either.
 
-How the tiles are found, from the picture itself: a pixel is *plating-coloured* when it is
-dark (max channel < 48) or reddish-copper (blue ≤ 45 and green ≤ 0.62 × red + 8, which
-holds for 99.9 % of the plating and for none of the cyan, green or white drawing). Rows of
-the picture with (almost) no plating-coloured pixel are horizontal gutters; within each
-band between them, columns with none are vertical gutters (a recursive cut, so the poster's
-two rows of different widths and its title banner, which leaves plating on either side of
-it, are handled). Each cell's tile is the bounding box of its rows and columns that are at
-least 30 % plating-coloured, trimmed by :data:`TRIM` px against anti-aliased gutter edges.
+The poster is shown under a translucent white veil (its plating's median blue is ≈57 where
+the grids' is ≈8); :func:`unveil` estimates the veil from the blue channel and undoes it
+first (a no-op on the grids).
 
-Unusable tiles, excluded by a stated rule: a tile whose plating fades to white (the last
-row of ``vertical_grid.png``) has many *pale* pixels (all three channels ≥ 90 and not
-cyan or green); a tile with more than :data:`PALE_MAX` of them is dropped, as is a cell
-smaller than :data:`MIN_SIDE` px. That leaves 31 frames: 12 + 12 + 7.
+How the tiles are found, from the picture itself (:func:`find_tiles`): a pixel is
+*copper* when red ≥ 40, no channel ≥ 235, blue ≤ 45 and green ≤ 0.55 × red + 8 (the
+plating; not the cyan, green, white or black drawing, nor the banner's orange gradient).
+Rows of the picture with (almost) no copper pixel (≤ 1 %) are horizontal gutters; within each
+band between them, columns with none are vertical gutters (so the poster's two rows of
+different widths are handled, and its title banner, which leaves plating on either side of
+it, does not cut a tile). Each cell's tile is the extent of its rows and columns that are at
+least 30 % copper, trimmed by :data:`TRIM` px against anti-aliased gutter edges. A tile's
+*size* is the longest side in its row of tiles (a tile cut by the picture's edge or by the
+banner is shown at its row's size).
 
-A tile is a 320×320 frame shown at another size (its *tile size*, ≈205–415 px). It is
-resampled isotropically to 320 px on its longer side (``INTER_AREA`` when shrinking,
-``INTER_CUBIC`` when enlarging); a tile cut off by the picture's edge (the poster's bottom
-row) is padded, and the padding is not surface.
+Drawn pixels (:func:`drawn_mask`) are all that is not *plating-coloured*: copper with green
+≤ 0.62 × red + 8 (99.9 % of the plating), or dark (max channel < 48) with red above green
+and blue (the dark vignetted edges; not black text).
+
+Unusable tiles, excluded by stated rules: a cell smaller than :data:`MIN_SIDE` px is not a
+tile (the last row of ``vertical_grid.png`` fades to white after ≈110 px, so its cells are
+dropped by this rule, as are logo fragments); a tile with more than :data:`PALE_MAX` *pale*
+pixels (all channels in [90, 230) and neither cyan nor green: plating faded towards white)
+is dropped too. That leaves 31 frames: 12 + 12 + 7. Some real images appear in two pictures
+(e.g. two frames of ``horizontal_grid.png`` are also in ``vertical_grid.png``, at another
+size); they are kept, as they were shown.
+
+A tile is a 320×320 frame shown at another size (≈205–415 px). It is resampled
+isotropically to 320 px on its row's tile size (``INTER_AREA`` when shrinking,
+``INTER_CUBIC`` when enlarging); what lies outside the tile (cut off by the picture's edge
+or the banner) is padding, and the padding is not surface. A drawn pixel anywhere in a
+resampled pixel's footprint makes it drawn; the surface is then ≥ :data:`SURFACE_MARGIN` px
+(Euclidean, at 320²) from any drawn or padding pixel.
 """
 
 from __future__ import annotations
@@ -95,7 +110,7 @@ class RealFrame:
 
 
 def plating_mask(rgb: np.ndarray) -> np.ndarray:
-    """Pixels coloured like the plating: dark, or reddish-copper.
+    """Pixels coloured like the plating: reddish-copper, or dark and reddish.
 
     Examples
     --------
@@ -108,7 +123,8 @@ def plating_mask(rgb: np.ndarray) -> np.ndarray:
     c = rgb.astype(np.int32)
     r, g, b = c[..., 0], c[..., 1], c[..., 2]
     dark = (c.max(axis=-1) < 48) & (r > g) & (r > b)
-    return dark | copper_mask(rgb)
+    copper = (r >= 40) & (c.max(axis=-1) < 235) & (b <= 45) & (100 * g <= 62 * r + 800)
+    return dark | copper
 
 
 def copper_mask(rgb: np.ndarray) -> np.ndarray:
