@@ -75,7 +75,7 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
 #: each Gaussian sigma (px), fitted so that the grey surface's energy in each octave band from
 #: 2 to 64 px matches the real frames' median (:mod:`heatsink.synth.appearance`).
 GRAIN_SIGMAS: tuple[float, ...] = (0.6, 1.0, 1.6, 4.0)
-GRAIN_AMPLITUDES: tuple[float, ...] = (0.034, 0.014, 0.09, 0.0484)
+GRAIN_AMPLITUDES: tuple[float, ...] = (0.018, 0.014, 0.09, 0.0484)
 #: Mottling: relative amplitudes of smooth noise with features of these scales (px); the
 #: 20 and 40 px terms fill the 32–128 px bands, the 110 px one is the slow lighting.
 MOTTLE_SCALES: tuple[float, ...] = (20.0, 40.0, 110.0)
@@ -212,8 +212,9 @@ COLOUR: dict[str, float | tuple[float, float]] = {
     "red": 96.0, "red_log_sd": 0.16, "green_ratio": 0.345, "green_ratio_sd": 0.033,
     "blue": (6.5, 9.0),
 }
-#: Per-channel sensor noise (grey levels, before the optical blur).
-SENSOR_NOISE = 1.2
+#: Per-channel sensor noise (grey levels, before the optical blur): additive, so that, as on
+#: the real frames, the finest grain does not scale with the part's brightness.
+SENSOR_NOISE = 1.9
 #: Optical blur (Gaussian sigma, px) of the coloured image.
 OPTICAL_BLUR = 0.4
 
