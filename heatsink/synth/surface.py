@@ -1,11 +1,16 @@
 """The gold-plated W-Cu surface: grainy reddish-copper plating under uneven light.
 
 The surface is rendered as a relative luminance field over a whole part (one or more
-frames), which defects then modify, and is coloured at the end. Values were read off the
-real images in DatasetNinja's grid: the red channel's median is ≈75–155 depending on the
-image, green ≈0.3–0.4 of red, blue ≈5–10; the grain is blotchy at a 3–8 px scale
-(±15 %); lighting varies slowly; some frames have dark vignetted edges; brushing leaves
-short bright streaks in one direction. None of this is labelled.
+frames), which defects then modify, and is coloured at the end. Since generator 1.4 its
+appearance is fitted, by statistics only, to the real plating measured on DatasetNinja's
+published pictures (:mod:`heatsink.synth.real_frames`, :mod:`heatsink.synth.appearance`;
+no real pixel is used here): the grain (:data:`GRAIN_AMPLITUDES`, white noise blurred at
+four scales, plus additive :data:`SENSOR_NOISE`) and the mottling (:data:`MOTTLE_AMPLITUDES`)
+give the grey surface the real frames' median energy in every octave band from 2 to 128 px;
+texture is a little stronger near each camera frame's edges (:func:`frame_edge_gain`), as
+measured; colour (:data:`COLOUR`) matches the real per-frame medians of red, green / red and
+blue. Lighting varies slowly; some parts have dark vignetted edges; brushing leaves short
+bright streaks in one direction. None of this is labelled.
 
 Float images are blurred with :mod:`scipy.ndimage` and resized with plain elementwise numpy
 (:func:`upsample_cubic`), and pixel values use only arithmetic and square roots (exact in IEEE
