@@ -80,7 +80,10 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
 #: each Gaussian sigma (px), fitted so that the grey surface's energy in each octave band from
 #: 2 to 64 px matches the real frames' median (:mod:`heatsink.synth.appearance`).
 GRAIN_SIGMAS: tuple[float, ...] = (0.6, 1.0, 1.6, 4.0)
-GRAIN_AMPLITUDES: tuple[float, ...] = (0.018, 0.014, 0.09, 0.0484)
+GRAIN_AMPLITUDES: tuple[float, ...] = (0.018, 0.035, 0.09, 0.044)
+#: Aspect ratio (range, drawn per part) of the directional grain components (see
+#: :func:`grain`).
+GRAIN_ASPECT: tuple[float, float] = (1.1, 1.35)
 #: Mottling: relative amplitudes of smooth noise with features of these scales (px); the
 #: 20 and 40 px terms fill the 32–128 px bands, the 110 px one is the slow lighting.
 MOTTLE_SCALES: tuple[float, ...] = (20.0, 40.0, 110.0)
@@ -96,10 +99,24 @@ EDGE_REACH = 30.0
 
 def grain(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Plating grain: independent white noises blurred at :data:`GRAIN_SIGMAS`, summed with
-    :data:`GRAIN_AMPLITUDES` (relative luminance, zero mean)."""
+    :data:`GRAIN_AMPLITUDES` (relative luminance, zero mean).
+
+    The real plating's texture is directional (brushing): its 4–32 px energy is ≈1.9× as
+    strong along the strongest orientation as along the weakest. So the components of sigma
+    ≥ 1.5 px are stretched along one axis of the part (drawn per part: rows or columns) by
+    an aspect ratio drawn from :data:`GRAIN_ASPECT`.
+    """
     out = np.zeros(shape, np.float32)
+    aspect = float(rng.uniform(*GRAIN_ASPECT))
+    along_rows = bool(rng.random() < 0.5)
     for sigma, amp in zip(GRAIN_SIGMAS, GRAIN_AMPLITUDES, strict=True):
-        field = gaussian_blur(rng.standard_normal(shape).astype(np.float32), sigma)
+        white = rng.standard_normal(shape).astype(np.float32)
+        if sigma >= 1.5:
+            pair = (sigma, sigma * aspect)
+            field = ndimage.gaussian_filter(white, pair if along_rows else pair[::-1],
+                                            mode="mirror", truncate=4.0)
+        else:
+            field = gaussian_blur(white, sigma)
         out += np.float32(amp) * field / np.float32(field.std() + 1e-6)
     return out
 
