@@ -63,6 +63,17 @@ def test_band_energies_ignore_what_is_not_surface():
         assert b[key] == pytest.approx(a[key], rel=0.15)
 
 
+def test_anisotropy_sees_streaks_in_either_direction():
+    rng = np.random.default_rng(7)
+    noise = rng.normal(100, 4, (320, 320)).astype(np.float32)
+    rows = cv2.GaussianBlur(rng.normal(0, 6, (320, 320)).astype(np.float32), (0, 0), 6.0,
+                            sigmaY=1.0)
+    iso = ap.anisotropy(noise, FULL)
+    assert iso < 1.6
+    assert ap.anisotropy(noise + rows, FULL) > 3 * iso
+    assert ap.anisotropy(noise + rows.T, FULL) > 3 * iso
+
+
 def test_local_contrast_scales():
     rng = np.random.default_rng(3)
     fine = rng.normal(0, 4, (320, 320)).astype(np.float32) + 100
@@ -217,7 +228,8 @@ def test_calibration_report_gains_appearance_rows(real_frames, tmp_path: Path):
     bands = [f"band_{lo}_{hi}" for lo, hi in ap.BANDS]
     assert set(bands) <= set(app.index)
     assert {"r_median", "g_over_r", "b_median", "contrast_fine", "contrast_blotch",
-            "contrast_mottling", "spread", "vignetting", "psd_slope"} <= set(app.index)
+            "contrast_mottling", "spread", "vignetting", "psd_slope",
+            "anisotropy"} <= set(app.index)
     assert app.loc[bands, "rel_diff"].notna().all() and app.loc[bands, "ks"].isna().all()
     assert (app["twin_n"] == 12).all() and (app["real_n"] == 31).all()
     assert app["ok"].isin([True, False]).all()

@@ -9,7 +9,9 @@ those at least 4 px from its labels. The families:
 - **colour** (:func:`colour_stats`): medians of red, green / red and blue;
 - **spectrum** (:func:`band_energies`): the radially averaged power spectrum of the grey
   surface, as the variance (grey levels²) in each octave band of wavelength 2–4, 4–8, …,
-  64–128 px, and the log-log slope of the power spectral density across them;
+  64–128 px, and the log-log slope of the power spectral density across them; and its
+  directionality (:func:`anisotropy`: the 4–32 px power along the strongest orientation over
+  that along the weakest; the real plating is brushed);
 - **contrast** (:func:`local_contrast`) at three scales: fine (mean absolute 3×3 Laplacian),
   blotch (standard deviation of a 2 px minus 8 px Gaussian difference) and mottling
   (standard deviation after a 20 px Gaussian blur);
@@ -42,6 +44,7 @@ __all__ = [
     "BANDS",
     "BAND_MAX",
     "KS_MAX",
+    "anisotropy",
     "appearance_table",
     "band_energies",
     "brightness_spread",
@@ -142,6 +145,34 @@ def band_energies(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
     return out
 
 
+def anisotropy(g: np.ndarray, surface: np.ndarray, sectors: int = 8) -> float:
+    """Directionality of the 4–32 px texture: the power in the strongest of ``sectors``
+    orientation sectors over the power in the weakest (1 for isotropic texture; estimates of
+    isotropic noise come out ≈1.3–1.5 on a 320² frame).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.normal(100, 5, (320, 320)).astype(np.float32)
+    >>> streaks = np.repeat(rng.normal(0, 5, (320, 1)), 320, axis=1).astype(np.float32)
+    >>> full = np.ones((320, 320), bool)
+    >>> anisotropy(noise, full) < 1.6, anisotropy(noise + streaks, full) > 5
+    (True, True)
+    """
+    h, w = g.shape
+    x = _filled(g, surface)
+    win = np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.fft2(x * win)) ** 2
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    band = (np.hypot(fy, fx) > 1 / 32) & (np.hypot(fy, fx) <= 1 / 4)
+    theta = np.mod(np.arctan2(fy, fx), np.pi)
+    sector = np.minimum((theta / (np.pi / sectors)).astype(int), sectors - 1)
+    energy = np.bincount(sector[band], weights=power[band], minlength=sectors)
+    return float(energy.max() / max(energy.min(), 1e-12))
+
+
 def local_contrast(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
     """Contrast at three scales: fine grain, 2–8 px blotches, 20 px mottling.
 
@@ -206,6 +237,7 @@ def frame_statistics(image: np.ndarray, surface: np.ndarray) -> dict[str, float]
         **colour_stats(image, surface),
         **band_energies(g, surface),
         **local_contrast(g, surface),
+        "anisotropy": anisotropy(g, surface),
         "spread": brightness_spread(g, surface),
         "vignetting": vignetting(g, surface),
     }
@@ -321,7 +353,7 @@ def appearance_table(real: pd.DataFrame, twin: pd.DataFrame) -> pd.DataFrame:
             ok = abs(distance) <= threshold
         else:
             family = ("colour" if col in ("r_median", "g_over_r", "b_median") else
-                      "spectrum" if col == "psd_slope" else
+                      "spectrum" if col in ("psd_slope", "anisotropy") else
                       "contrast" if col.startswith("contrast") else col)
             measure, threshold = "ks", KS_MAX
             distance = float(ks_2samp(a, b).statistic)
