@@ -99,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
              "image_size": args.size, "batch_size": args.batch_size, "epochs": args.epochs,
              "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
              "crop": args.crop, "schedule": args.schedule, "patience": args.patience,
-             "precision": args.precision, "seed": args.seed}
+             "photometric": args.photometric, "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
         values.setdefault("model_kwargs", {})["filters"] = args.filters
@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--schedule", help="learning rate: constant (default) or cosine")
     tr.add_argument("--patience", type=int,
                     help="stop after this many epochs without a better validation defect IoU")
+    tr.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=None,
+                    help="photometric augmentation of training batches (default off)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

@@ -297,7 +297,8 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
         )
         train_data = make_tf_dataset(ds, train_ids, size=config.image_size,
                                      batch_size=config.batch_size, augment=config.augment,
-                                     crop=config.crop, shuffle=True, seed=config.seed)
+                                     crop=config.crop, shuffle=True, seed=config.seed,
+                                     photometric=config.photometric)
         val_data = make_tf_dataset(ds, val_ids, size=config.image_size,
                                    batch_size=config.batch_size)
         # Keras runs the callbacks in this order at each epoch's end: the backup, which marks

@@ -69,6 +69,7 @@ def make_tf_dataset(
     seed: int = 0,
     cache: bool = True,
     onehot: bool = True,
+    photometric: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (image, mask) for training or evaluation.
 
@@ -97,6 +98,10 @@ def make_tf_dataset(
         (about ``len(ids) * size² * 4`` bytes).
     onehot : bool
         Masks one-hot (size×size×3 float32) if True, else class ids (size×size×1 int32).
+    photometric : bool
+        Random brightness, gamma, colour, blur/sharpening and noise per image
+        (:func:`heatsink.data.augment.photometric`), reproducible from ``seed``; masks
+        unchanged.
 
     Returns
     -------
@@ -135,7 +140,7 @@ def make_tf_dataset(
     if crop is not None:
         if not 0 < crop <= size:
             raise ValueError(f"crop must be between 1 and the image size {size}, not {crop}")
-        windows = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        windows = tf.data.Dataset.random(seed=seed + 2, rerandomize_each_iteration=True).batch(2)
         data = tf.data.Dataset.zip((data, windows)).map(
             lambda pair, s: _crop(*pair, s, crop), num_parallel_calls=tf.data.AUTOTUNE
         )
@@ -151,8 +156,16 @@ def make_tf_dataset(
             return image, tf.one_hot(tf.cast(mask, tf.int32), n_classes, dtype=tf.float32)
         return image, tf.cast(mask, tf.int32)[..., None]
 
-    data = data.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    data = data.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    if photometric:
+        from heatsink.data.augment import photometric as rerender
+
+        seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        data = tf.data.Dataset.zip((data, seeds)).map(
+            lambda batch, s: (rerender(batch[0], s), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 __all__ = [

@@ -66,6 +66,9 @@ class TrainConfig:
         How ``wcce`` weights classes (see :func:`heatsink.imbalance.class_weights`).
     augment : bool
         Random flips and 90° rotations.
+    photometric : bool
+        Random brightness, gamma, colour, blur and noise on training batches
+        (:mod:`heatsink.data.augment`); off by default, as in the seed's protocol.
     crop : int or None
         Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
         models are fully convolutional); validation always sees whole frames. None: whole
@@ -96,6 +99,7 @@ class TrainConfig:
     loss: str = "cce"
     class_weighting: str = "balanced"
     augment: bool = False
+    photometric: bool = False
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None

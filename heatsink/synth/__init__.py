@@ -10,10 +10,13 @@ Examples
 >>> from heatsink.synth import generate, calibration_report, NoiseConfig
 >>> path = generate("data/twin", n=1000, seed=0)            # doctest: +SKIP
 >>> calibration_report(path)                                 # doctest: +SKIP
+>>> calibration_report(path, appearance=True)                # doctest: +SKIP
 """
 
-from heatsink.synth.calibration import calibration_report
+from heatsink.synth.calibration import appearance_report, calibration_report
 from heatsink.synth.generate import GENERATOR_VERSION, generate
 from heatsink.synth.noise import NoiseConfig
 
-__all__ = ["GENERATOR_VERSION", "NoiseConfig", "calibration_report", "generate"]
+__all__ = [
+    "GENERATOR_VERSION", "NoiseConfig", "appearance_report", "calibration_report", "generate",
+]

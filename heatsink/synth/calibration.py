@@ -15,13 +15,16 @@ from scipy.stats import ks_2samp
 
 from heatsink import reference, stats
 
+__all__ = ["COOCCURRENCE_MAX", "KS_MAX", "appearance_report", "calibration_report"]
+
 #: Acceptance thresholds used by the study (KS statistic; relative co-occurrence error).
 KS_MAX = 0.2
 COOCCURRENCE_MAX = 0.05
 
 
 def calibration_report(
-    twin_dir: str | Path, reference_dir: str | Path | None = None, masks: str = "labels"
+    twin_dir: str | Path, reference_dir: str | Path | None = None, masks: str = "labels",
+    appearance: bool = False, n_frames: int | None = 300,
 ) -> pd.DataFrame:
     """Distribution-by-distribution comparison of a twin with the real dataset.
 
@@ -34,6 +37,12 @@ def calibration_report(
     masks : str
         Sub-folder of masks to measure: ``'labels'`` (as labelled; the calibrated one) or
         ``'truth'``.
+    appearance : bool
+        Also compare what the camera sees (:func:`appearance_report`): rows of level
+        ``'appearance'`` are appended, with ``twin_median, real_median``, ``rel_diff`` (band
+        energies) or ``ks`` (per-frame distributions) and ``ok``. Needs the reference pictures.
+    n_frames : int or None
+        Twin frames measured for the appearance rows (a seeded sample; None: all).
 
     Returns
     -------
@@ -94,4 +103,45 @@ def calibration_report(
         })
     cols = ["statistic", "level", "twin_n", "real_n", "twin_mean", "real_mean", "twin_median",
             "real_median", "ks", "twin_count", "real_count_scaled", "rel_diff", "ok"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    table = pd.DataFrame(rows).reindex(columns=cols)
+    if appearance:
+        app = appearance_report(twin_dir, reference_dir, n_frames=n_frames, masks=masks)
+        extra = pd.DataFrame({
+            "statistic": app["statistic"], "level": "appearance",
+            "twin_n": app["twin_n"], "real_n": app["real_n"],
+            "twin_median": app["twin_median"], "real_median": app["real_median"],
+            "ks": app["distance"].where(app["measure"] == "ks"),
+            "rel_diff": app["distance"].where(app["measure"] == "rel"),
+            "ok": app["ok"],
+        })
+        table = pd.concat([table, extra.reindex(columns=cols)], ignore_index=True)
+    return table
+
+
+def appearance_report(
+    twin_dir: str | Path, reference_dir: str | Path | None = None, n_frames: int | None = 300,
+    masks: str = "labels", seed: int = 0,
+) -> pd.DataFrame:
+    """Appearance of a twin beside the real frames' (:mod:`heatsink.synth.appearance`).
+
+    The real frames are cut from the reference folder's pictures
+    (:func:`heatsink.synth.real_frames.load_real_frames`); twin frames go through the same
+    resampling as the real tiles, each with a real frame's tile size in turn.
+
+    Returns
+    -------
+    DataFrame
+        :func:`heatsink.synth.appearance.appearance_table`, with ``twin_n`` and ``real_n``.
+    """
+    from heatsink.synth import appearance
+    from heatsink.synth.real_frames import load_real_frames
+
+    real_frames = load_real_frames(reference_dir)
+    sizes = [f.tile_size for f in real_frames]
+    real = appearance.measure_frames(real_frames)
+    twin = appearance.measure_frames(
+        appearance.twin_frames(twin_dir, sizes, n=n_frames, seed=seed, masks=masks))
+    table = appearance.appearance_table(real, twin)
+    table.insert(4, "twin_n", len(twin))
+    table.insert(5, "real_n", len(real))
+    return table

@@ -1,0 +1,202 @@
+"""The real-surface check: does a model keep quiet on real, unlabelled plating?
+
+The real frames of DatasetNinja's pictures (:mod:`heatsink.synth.real_frames`) carry drawn
+labels; their pixels at least 4 px from anything drawn are real plating that no annotator
+marked. A model that calls them a defect raises a false alarm (up to the annotators' misses,
+which are rare against ≈36 % of the surface). :func:`real_surface_check` runs a model on the
+31 frames and counts, per frame and class:
+
+- ``share``: the share of real-surface pixels predicted as that class;
+- ``false_components``: predicted components (8-connected, of that class; ``defect`` is the
+  union of both classes) with at least half of their pixels on real surface (a component
+  mostly under or beside a drawn label may be a labelled defect and is not counted).
+
+:func:`summarize` gives, per class, the pooled share (called pixels over surface pixels of
+all frames) and the mean false components per frame. The pictures themselves are never
+written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from heatsink.classes import CLASS_NAMES
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from heatsink.synth.real_frames import RealFrame
+
+__all__ = ["MOSTLY", "load_predictor", "model_predictor", "real_surface_check", "summarize"]
+
+#: A predicted component is a false alarm when at least this share of it is real surface.
+MOSTLY = 0.5
+#: Input size used for models whose input size is not fixed (the study's 256²).
+DEFAULT_SIZE = 256
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def model_predictor(model: tf.keras.Model, image_size: int | None = None,
+                    batch_size: int = 8) -> Predict:
+    """A ``predict(batch_uint8_NHWC) -> probabilities`` from a Keras segmentation model.
+
+    As :func:`heatsink.evaluate.predict_probabilities`: images resized bilinearly to the
+    model's input size (``image_size``, else the model's fixed input size, else 256), scaled
+    to [0, 1], the softmax resized bilinearly back to the images' size.
+    """
+    import tensorflow as tf
+
+    fixed = model.input_shape[1] if model.input_shape else None
+    size = int(image_size or fixed or DEFAULT_SIZE)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        h, w = batch.shape[1:3]
+        out = []
+        for start in range(0, len(batch), batch_size):
+            chunk = [im if im.shape[:2] == (size, size) else
+                     cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR)
+                     for im in batch[start : start + batch_size]]
+            x = tf.constant(np.stack(chunk), tf.float32) / 255.0
+            p = tf.cast(model(x, training=False), tf.float32)
+            if (size, size) != (h, w):
+                p = tf.image.resize(p, (h, w), method="bilinear")
+            out.append(p.numpy())
+        return np.concatenate(out)
+
+    return predict
+
+
+def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
+    """A predictor from a ``.keras`` file or a training run folder (its ``best.keras``, at the
+    run's ``image_size``)."""
+    import json
+
+    from heatsink.models import load_model
+
+    path = Path(path)
+    if path.is_dir():
+        config = json.loads((path / "config.json").read_text())
+        image_size = image_size or int(config.get("image_size", DEFAULT_SIZE))
+        model_file = path / "best.keras" if (path / "best.keras").exists() else path / "last.keras"
+    else:
+        model_file = path
+    return model_predictor(load_model(model_file), image_size)
+
+
+def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:
+    n, labels = cv2.connectedComponents(called.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0
+    size = np.bincount(labels.ravel(), minlength=n)[1:]
+    on_surface = np.bincount(labels[surface].ravel(), minlength=n)[1:]
+    return int(np.sum(on_surface >= mostly * size))
+
+
+def check_masks(predicted: Sequence[np.ndarray], frames: Sequence[RealFrame],
+                mostly: float = MOSTLY) -> pd.DataFrame:
+    """The per-frame table of :func:`real_surface_check` from predicted class masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from heatsink.synth.real_frames import RealFrame
+    >>> surface = np.ones((20, 20), bool); surface[:, :5] = False
+    >>> frame = RealFrame("f", np.zeros((20, 20, 3), np.uint8), surface, 320, (0, 0, 20, 20))
+    >>> pred = np.zeros((20, 20), np.uint8)
+    >>> pred[2:4, 10:12] = 1          # a scratch blob on surface: a false component
+    >>> pred[0:10, 0:3] = 2           # a stain under the drawn zone: not counted
+    >>> t = check_masks([pred], [frame]).set_index("class")
+    >>> t.loc["scratch", ["surface_px", "called_px", "false_components"]].tolist()
+    [300, 4, 1]
+    >>> int(t.loc["stain", "false_components"])
+    0
+    """
+    rows = []
+    for mask, frame in zip(predicted, frames, strict=True):
+        surface = frame.surface
+        n_surface = int(surface.sum())
+        calls = {name: mask == k for k, name in enumerate(CLASS_NAMES) if k}
+        calls["defect"] = mask > 0
+        for name, called in calls.items():
+            px = int((called & surface).sum())
+            rows.append({
+                "frame": frame.name, "tile_size": frame.tile_size, "class": name,
+                "surface_px": n_surface, "called_px": px,
+                "share": px / n_surface if n_surface else np.nan,
+                "false_components": _false_components(called, surface, mostly),
+            })
+    return pd.DataFrame(rows)
+
+
+def real_surface_check(
+    model_or_predict: tf.keras.Model | Predict | str | Path,
+    frames: Sequence[RealFrame] | None = None,
+    image_size: int | None = None,
+    mostly: float = MOSTLY,
+) -> pd.DataFrame:
+    """Run a model on the real frames and count what it calls a defect on real surface.
+
+    Parameters
+    ----------
+    model_or_predict : Keras model, callable, or path
+        A Keras model, a ``.keras`` file or run folder (:func:`load_predictor`), or a
+        callable taking a uint8 batch (N, 320, 320, 3) RGB and returning class
+        probabilities (N, 320, 320, 3).
+    frames : sequence of RealFrame, optional
+        Default: :func:`heatsink.synth.real_frames.load_real_frames` (needs the reference
+        folder).
+    image_size : int, optional
+        Model input size (Keras models only; default: see :func:`model_predictor`).
+    mostly : float
+        Share of a predicted component on real surface above which it is a false alarm.
+
+    Returns
+    -------
+    DataFrame
+        One row per frame and class (``scratch``, ``stain``, ``defect`` = either):
+        ``frame, tile_size, class, surface_px, called_px, share, false_components``.
+        :func:`summarize` turns it into the headline figures.
+    """
+    from heatsink.synth.real_frames import load_real_frames
+
+    frames = load_real_frames() if frames is None else list(frames)
+    if isinstance(model_or_predict, (str, Path)):
+        predict = load_predictor(model_or_predict, image_size)
+    elif hasattr(model_or_predict, "input_shape"):
+        predict = model_predictor(model_or_predict, image_size)
+    else:
+        predict = model_or_predict
+    batch = np.stack([f.image for f in frames])
+    probs = np.asarray(predict(batch))
+    predicted = [p.argmax(axis=-1).astype(np.uint8) for p in probs]
+    return check_masks(predicted, frames, mostly)
+
+
+def summarize(check: pd.DataFrame) -> pd.DataFrame:
+    """Per class: pooled share of real surface called that class (%) and false components
+    per frame (mean, and max over frames).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"frame": ["a", "b"], "class": ["defect", "defect"],
+    ...                   "surface_px": [100, 300], "called_px": [10, 2],
+    ...                   "share": [0.1, 2 / 300], "false_components": [3, 1]})
+    >>> summarize(t).loc["defect"].round(2).tolist()
+    [3.0, 2.0, 2.0, 3.0]
+    """
+    g = check.groupby("class", sort=False)
+    out = pd.DataFrame({
+        "frames": g["frame"].nunique(),
+        "share_pct": 100 * g["called_px"].sum() / g["surface_px"].sum(),
+        "false_components_per_frame": g["false_components"].mean(),
+        "false_components_max": g["false_components"].max(),
+    })
+    return out[["share_pct", "false_components_per_frame", "frames", "false_components_max"]]

@@ -1,0 +1,82 @@
+"""The real-surface check (heatsink.real_surface) on toy predictors and a toy model."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+from heatsink import real_surface
+from heatsink.errors import HeatsinkError
+from heatsink.synth.real_frames import RealFrame
+
+
+def _frames(n: int = 3) -> list[RealFrame]:
+    surface = np.ones((320, 320), bool)
+    surface[:, :40] = False  # a drawn band along the left edge
+    return [RealFrame(f"f{k}", np.full((320, 320, 3), 60 + k, np.uint8), surface, 300,
+                      (0, 0, 300, 300)) for k in range(n)]
+
+
+def test_doctests():
+    result = doctest.testmod(real_surface)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_quiet_predictor_scores_zero():
+    def quiet(batch):
+        p = np.zeros((*batch.shape[:3], 3), np.float32)
+        p[..., 0] = 1
+        return p
+
+    table = real_surface.real_surface_check(quiet, _frames())
+    summary = real_surface.summarize(table)
+    assert set(summary.index) == {"scratch", "stain", "defect"}
+    assert (summary["share_pct"] == 0).all()
+    assert (summary["false_components_per_frame"] == 0).all()
+
+
+def test_blobs_on_surface_count_and_blobs_under_labels_do_not():
+    def noisy(batch):
+        p = np.zeros((*batch.shape[:3], 3), np.float32)
+        p[..., 0] = 1
+        for r in range(5):  # five scratch blobs on the surface
+            p[:, 50 + 40 * r : 55 + 40 * r, 100:110] = [0, 1, 0]
+        p[:, 10:30, 5:30] = [0, 0, 1]  # a stain under the drawn band
+        p[:, 200:220, 30:60] = [0, 0, 1]  # a stain 2/3 on the surface
+        return p
+
+    table = real_surface.real_surface_check(noisy, _frames(2))
+    s = real_surface.summarize(table)
+    surface_px = 320 * 280
+    assert s.loc["scratch", "false_components_per_frame"] == 5
+    assert s.loc["stain", "false_components_per_frame"] == 1
+    assert s.loc["scratch", "share_pct"] == pytest.approx(100 * 250 / surface_px)
+    assert s.loc["stain", "share_pct"] == pytest.approx(100 * 400 / surface_px)
+    strict = real_surface.summarize(real_surface.real_surface_check(noisy, _frames(2),
+                                                                    mostly=0.9))
+    assert strict.loc["stain", "false_components_per_frame"] == 0
+
+
+def test_a_keras_model_is_run_at_its_input_size():
+    tf = pytest.importorskip("tensorflow")  # heatsink (imported above) comes first
+
+    inputs = tf.keras.Input((64, 64, 3))
+    # "stain" wherever the image is bright: the frames are dark, so it must keep quiet
+    bright = tf.keras.layers.Lambda(lambda x: tf.reduce_mean(x, -1, keepdims=True))(inputs)
+    logits = tf.keras.layers.Concatenate()([0.5 - bright, 0.0 * bright - 10, bright - 0.5])
+    model = tf.keras.Model(inputs, tf.keras.layers.Softmax()(100 * logits))
+    frames = _frames(2)
+    assert real_surface.summarize(real_surface.real_surface_check(model, frames)).loc[
+        "defect", "share_pct"] == 0
+    frames[1].image[:] = 250
+    s = real_surface.summarize(real_surface.real_surface_check(model, frames))
+    assert s.loc["stain", "share_pct"] == pytest.approx(50.0)
+    assert s.loc["stain", "false_components_per_frame"] == 0.5
+
+
+def test_missing_reference_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEATSINK_REFERENCE", str(tmp_path))
+    with pytest.raises(HeatsinkError):
+        real_surface.real_surface_check(lambda b: b, None)
