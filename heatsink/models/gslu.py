@@ -123,6 +123,5 @@ __all__ = [
     "ghost_module",
     "ghost_se_block",
     "gslu_net",
-    "layers",
     "se_block",
 ]

@@ -75,6 +75,5 @@ def unet(
 
 __all__ = [
     "UNET_DEPTH",
-    "layers",
     "unet",
 ]
