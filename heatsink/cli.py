@@ -281,8 +281,14 @@ def _plugins() -> list:
     """
     from importlib.metadata import entry_points
 
-    return [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP),
-                                             key=lambda e: e.name)]
+    found = []
+    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            found.append(entry.load())
+        except Exception as exc:  # a broken plugin must not take the line's commands down
+            print(f"heatsink: warning: the command plugin {entry.name!r} cannot be loaded "
+                  f"({type(exc).__name__}: {exc}); its commands are left out", file=sys.stderr)
+    return found
 
 
 class Terminated(BaseException):  # not caught by "except Exception", as KeyboardInterrupt
@@ -353,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("heatsink: terminated", file=sys.stderr)
         return 143
-    except (Exception, MemoryError, RecursionError) as err:
+    except Exception as err:  # every failure, planned or not: one line, exit 2
         print(f"heatsink: error: {_one_line(err)}", file=sys.stderr)
         if getattr(args, "debug", False):
             import traceback

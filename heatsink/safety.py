@@ -181,13 +181,15 @@ def check_pixels(path: str | Path, data: bytes, max_pixels: int = MAX_IMAGE_PIXE
     """Refuse an image whose header declares more than ``max_pixels`` pixels.
 
     A 1 MB PNG can decode to 20000×20000 pixels (1.2 GB as RGB): the size is read from the
-    header (:func:`image_size`) and the image refused before it is decoded. A format
-    Pillow does not know is left to the decoder (OpenCV refuses more than 2³⁰ pixels).
+    header (:func:`image_size`) and the image refused before it is decoded. A file whose
+    header Pillow cannot read is refused too (fail closed: OpenCV decodes formats such as
+    Radiance HDR up to 2³⁰ pixels, 12 GB as float RGB).
 
     Raises
     ------
     DatasetError
-        Naming the file, its declared size and the limit.
+        Naming the file, its declared size and the limit; or saying its header could not
+        be read.
     """
     try:
         size = image_size(data)
@@ -195,7 +197,10 @@ def check_pixels(path: str | Path, data: bytes, max_pixels: int = MAX_IMAGE_PIXE
         raise DatasetError(path, f"is too large: its header declares more than "
                                  f"{max_pixels} pixels (a decompression bomb?); "
                                  "refused before decoding") from None
-    if size is not None and size[0] * size[1] > max_pixels:
+    if size is None:
+        raise DatasetError(path, "is corrupt: not an image whose size can be read from its "
+                                 "header (BMP, PNG, JPEG, TIFF...), so it is not decoded")
+    if size[0] * size[1] > max_pixels:
         raise DatasetError(path, f"is too large: its header declares {size[1]}×{size[0]} "
                                  f"pixels (H×W), more than the {max_pixels} accepted; "
                                  "refused before decoding")

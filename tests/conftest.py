@@ -67,6 +67,24 @@ def write_dataset(
     return root
 
 
+def unlistable_folder(tmp_path: Path) -> Path:
+    """A folder that cannot be listed: mode 0, or for root (who lists any folder whatever its
+    mode) a link to one the kernel refuses to list (another process's map_files)."""
+    import os
+
+    folder = tmp_path / "unlistable"
+    if os.geteuid() != 0:
+        folder.mkdir()
+        folder.chmod(0)
+        return folder
+    try:
+        os.listdir("/proc/1/map_files")
+    except PermissionError:
+        folder.symlink_to("/proc/1/map_files")
+        return folder
+    pytest.skip("no folder that root cannot list on this system")
+
+
 @pytest.fixture
 def make_dataset(tmp_path: Path) -> Callable[..., Path]:
     """Factory: ``make_dataset(n=4, size=320, with_jsons=False, with_truth=False,

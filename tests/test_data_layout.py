@@ -387,3 +387,18 @@ def test_check_refuses_a_truncated_jpeg_with_an_end_marker(make_dataset):
     (root / "images" / "0001.jpg").write_bytes(data.tobytes()[: len(data) // 2] + b"\xff\xd9")
     problems = dict(check_dataset(root).problems)
     assert problems[root / "images" / "0001.jpg"].startswith("is truncated or corrupt: libjpeg")
+
+
+def test_check_names_an_images_folder_that_cannot_be_listed(make_dataset, tmp_path, capsys):
+    from conftest import unlistable_folder
+
+    from heatsink.cli import main
+
+    root = make_dataset(2, SIZE)
+    shutil.rmtree(root / "images")
+    blocked = unlistable_folder(tmp_path)
+    (root / "images").symlink_to(blocked) if blocked.is_symlink() else blocked.rename(
+        root / "images")
+    assert main(["data", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'images'}: cannot be listed (Permission denied)" in out

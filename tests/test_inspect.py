@@ -502,17 +502,13 @@ def test_out_naming_a_folder_is_refused_before_any_frame_is_read(trained, tmp_pa
 
 
 def test_an_unreadable_input_folder_is_one_line_and_exit_2(trained, tmp_path, capsys):
-    import os
+    from conftest import unlistable_folder
 
-    if os.geteuid() == 0:
-        pytest.skip("root lists any folder, whatever its mode")
-    folder = _good_folder(trained, tmp_path, n=1)
-    folder.chmod(0)
-    try:
-        assert _inspect(trained, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
-    finally:
-        folder.chmod(0o755)
-    assert f"{folder}: cannot list the folder" in capsys.readouterr().err
+    folder = unlistable_folder(tmp_path)
+    assert _inspect(trained, [folder], _spec(tmp_path), tmp_path / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: cannot list the folder (Permission denied)" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r.csv").exists()
 
 
 def test_inspect_prints_the_limits_it_applies(trained, tmp_path, capsys):

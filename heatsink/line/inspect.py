@@ -38,7 +38,18 @@ Report columns (:data:`REPORT_COLUMNS`)
 
 The report (``.csv`` or ``.parquet``) is written while the images stream, into a hidden
 temporary file beside it that is renamed at the end: an interrupted or failed run leaves no
-report (an existing one is untouched) and no temporary file.
+report (an existing one is untouched) and no temporary file. The report is locked while it
+is written (:func:`report_lock`): a second run writing it is refused, naming the first's
+pid, and a temporary report a killed run left behind is removed. In a CSV report, a text
+cell a spreadsheet would run as a formula is neutralised (:func:`heatsink.safety.neutralise_cell`).
+
+Hostile inputs
+    Every file is read through :mod:`heatsink.safety` (by :mod:`heatsink.data.readers`):
+    a FIFO or device is an error row without being opened for a blocking read, an image
+    whose header declares more than :data:`heatsink.safety.MAX_IMAGE_PIXELS` pixels is an
+    error row before it is decoded, and a file name that is not UTF-8 is written with its
+    bytes escaped (``\\xff``). ``--overlays`` refuses a folder that holds an input
+    (:func:`check_output_folder`).
 """
 
 from __future__ import annotations
@@ -309,7 +320,7 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
             frame, row["note"] = read_frame(path, resize=resize)
         except DatasetError as exc:
             row["error"] = exc.problem
-        except (Exception, MemoryError) as exc:  # never a crash for one bad file
+        except Exception as exc:  # never a crash for one bad file (MemoryError included)
             row["error"] = f"could not be inspected ({type(exc).__name__}: {shorten(str(exc))})"
         else:
             good.append(len(rows))
