@@ -7,11 +7,12 @@
 ``heatsink train --run-dir DIR``  train a model (an interrupted run resumes)
 ``heatsink inspect IMAGES... --model RUN --spec SPEC --out REPORT``
                                   judge images against a spec; exit 1 on a FAIL, 2 on errors
+``heatsink export RUN --format onnx|openvino OUT``
+                                  export a run's model for ONNX Runtime or OpenVINO
+``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
 
 Every failure is one line on stderr, ``heatsink: error: <file>: <problem>``, with exit code
 2 (``heatsink --debug ...`` adds the traceback); see :data:`EXIT_CODES`.
-``heatsink weights fetch``        fetch the ResNet50 ImageNet weights into the cache
-
 
 Packages add commands through the ``heatsink.commands`` entry points (:func:`_plugins`): the
 study layer's ``heatsink study run`` and ``heatsink study readme`` come that way.
@@ -129,7 +130,7 @@ def _inspect(args: argparse.Namespace) -> int:
     print(spec.limits_text(), flush=True)
     summary = run_inspection(args.inputs, args.model, spec, args.out,
                              overlays=args.overlays, batch_size=args.batch, resize=args.resize,
-                             progress=not args.quiet)
+                             progress=not args.quiet, masks=args.masks)
     print(summary.to_text())
     return summary.exit_code
 
@@ -162,6 +163,14 @@ folder that holds an input. Text cells starting with = + - @ get a leading '.
 Exit code: 0 every image PASS; 1 some FAIL (and no error); 2 some inputs could not be
 inspected (error rows) or the run could not start or finish (bad spec, model, path:
 one line on stderr, no report written). Never 1 for a crash."""
+
+
+def _export(args: argparse.Namespace) -> int:
+    from heatsink.models.export import export_model
+
+    out = export_model(args.run, args.format, args.out)
+    print(f"{out}: {args.format} export of {args.run}")
+    return 0
 
 
 def _weights_fetch(args: argparse.Namespace) -> int:
@@ -243,19 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=INSPECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ins.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIR",
                      help="image files and/or folders of images")
-    ins.add_argument("--model", required=True, metavar="RUN",
-                     help="training run folder (its best.keras and config.json)")
+    ins.add_argument("--model", required=True, metavar="RUN_OR_EXPORT",
+                     help="training run folder (its best.keras and config.json), or a folder "
+                          "`heatsink export` wrote (ONNX or OpenVINO)")
     ins.add_argument("--spec", required=True, help="inspection spec (YAML)")
     ins.add_argument("--out", required=True, type=Path, metavar="REPORT",
                      help="report file: .csv or .parquet (one row per input file)")
     ins.add_argument("--overlays", type=Path, metavar="DIR",
                      help="also write an overlay PNG per image into DIR (<image_id>.png)")
+    ins.add_argument("--masks", type=Path, metavar="DIR",
+                     help="also write each predicted label mask into DIR (<image_id>.png, "
+                          "values 0/1/2: background, scratch, stain, as the dataset's labels)")
     ins.add_argument("--batch", type=_positive_int, default=16,
                      help="images per model batch (default 16)")
     ins.add_argument("--resize", action="store_true",
                      help="stretch images of another size to 320x320 instead of refusing them")
     ins.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ins.set_defaults(func=_inspect)
+
+    export = commands.add_parser(
+        "export", help="export a trained run's model to ONNX or OpenVINO (float32 graph)")
+    export.add_argument("run", help="training run folder (its best.keras and config.json)")
+    export.add_argument("--format", required=True, choices=("onnx", "openvino"))
+    export.add_argument("out", type=Path,
+                        help="export folder (created; replaced only if it is an export)")
+    export.set_defaults(func=_export)
 
     weights = commands.add_parser("weights", help="ImageNet weights for the ResNet50 encoder")
     weights_cmds = weights.add_subparsers(dest="weights_command", required=True)

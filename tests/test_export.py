@@ -231,3 +231,52 @@ def test_the_prediction_path_runs_an_export_as_it_runs_keras(fmt, run_dir, tmp_p
     assert export_masks.shape == keras_masks.shape == (len(frames), 320, 320)
     assert len(np.unique(keras_masks)) == 3  # not a trivial agreement
     assert (export_masks == keras_masks).mean() >= 0.999
+
+
+@pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
+def test_inspect_takes_an_export_and_reports_as_with_the_run(fmt, run_dir, tmp_path):
+    """`heatsink inspect --model EXPORT` judges as `--model RUN` does, frame by frame, with the
+    run's identity in the report; `--masks` writes the masks it judged, 0/1/2."""
+    _needs(fmt)
+    import pandas as pd
+
+    from heatsink.cli import main
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k, frame in enumerate(_frames(6, seed=3)):
+        image = (cv2.resize(frame, (320, 320)) * 255).round().astype(np.uint8)
+        assert cv2.imwrite(str(frames / f"f{k}.png"), image[..., ::-1])
+    export = tmp_path / "export"
+    assert main(["export", str(run_dir), "--format", fmt, str(export)]) == 0
+    codes, reports = [], {}
+    for name, model in (("run", run_dir), ("export", export)):
+        out = tmp_path / f"{name}.csv"
+        codes.append(main(["inspect", str(frames), "--model", str(model), "--spec",
+                           str(EXAMPLE_SPEC), "--out", str(out), "--masks",
+                           str(tmp_path / f"masks-{name}"), "-q"]))
+        reports[name] = pd.read_csv(out)
+    assert codes[0] == codes[1] and codes[0] in (0, 1)
+    assert list(reports["run"]["verdict"]) == list(reports["export"]["verdict"])
+    assert set(reports["export"]["model"]) == set(reports["run"]["model"])  # same identity
+    agree = []
+    for k in range(6):
+        run_mask, export_mask = (cv2.imread(str(tmp_path / f"masks-{n}" / f"f{k}.png"),
+                                            cv2.IMREAD_UNCHANGED) for n in ("run", "export"))
+        assert run_mask.shape == (320, 320) and set(np.unique(run_mask)) <= {0, 1, 2}
+        agree.append((run_mask == export_mask).mean())
+    assert min(agree) >= 0.999
+
+
+def test_masks_refuse_a_folder_that_holds_the_inputs(run_dir, tmp_path):
+    from heatsink.cli import main
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.full((320, 320, 3), 128, np.uint8)
+    assert cv2.imwrite(str(frames / "a.png"), image)
+    before = (frames / "a.png").read_bytes()
+    code = main(["inspect", str(frames), "--model", str(run_dir), "--spec", str(EXAMPLE_SPEC),
+                 "--out", str(tmp_path / "r.csv"), "--masks", str(frames), "-q"])
+    assert code == 2
+    assert (frames / "a.png").read_bytes() == before and not (tmp_path / "r.csv").exists()

@@ -80,7 +80,6 @@ from heatsink.line.spec import Spec, inspect_masks, load_spec
 from heatsink.safety import neutralise_cell, printable, shorten
 
 if TYPE_CHECKING:
-    import tensorflow as tf
 
     from heatsink.models.predict import Predictor
     from heatsink.models.run import Run
@@ -122,29 +121,44 @@ class InspectionModel:
         ``<run folder name>@<sha256 of the model file, 12 hex digits>``.
     """
 
-    model: tf.keras.Model
+    model: Any
     image_size: int
     identity: str
 
     @cached_property
     def predictor(self) -> Predictor:
-        """The compiled prediction path (:class:`heatsink.models.predict.Predictor`)."""
+        """The prediction path (:class:`heatsink.models.predict.Predictor`): a Keras model
+        compiled, an export run by its own engine, both with the same resizing."""
         from heatsink.models.predict import Predictor
 
-        return Predictor(self.model, self.image_size)
+        return Predictor(self.model, self.image_size, classes=len(CLASS_NAMES))
 
 
 def load_inspection_model(run: Run | str | Path) -> InspectionModel:
-    """Open a training run's ``best.keras`` for inspection.
+    """Open a model for inspection: a training run's ``best.keras``, or an export.
+
+    What the folder holds decides: an export (:func:`heatsink.models.export.is_export`:
+    its ``export.json``) runs in ONNX Runtime or OpenVINO and reports the identity of the
+    run it came from; a run folder loads its ``best.keras``.
 
     Raises
     ------
     HeatsinkError
         Naming the folder or file: no such folder, no or unreadable ``config.json``, no or
-        unreadable ``best.keras``, or a model that does not output the 3 classes.
+        unreadable ``best.keras``, an export that cannot be opened, or a model that does not
+        output the 3 classes in the package's order.
     """
     from heatsink.models.run import Run
 
+    if not isinstance(run, Run) and Path(run).exists():
+        from heatsink.models.export import is_export, load_exported
+
+        if is_export(run):
+            exported = load_exported(run)
+            if tuple(exported.classes) != tuple(CLASS_NAMES):
+                raise HeatsinkError(f"{printable(Path(run))}: the export's classes "
+                                    f"{list(exported.classes)} are not {list(CLASS_NAMES)}")
+            return InspectionModel(exported, exported.image_size, exported.identity)
     if not isinstance(run, Run):
         path = Path(run)
         if not path.is_dir():
@@ -299,6 +313,16 @@ def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np
     return target
 
 
+def write_mask(folder: str | Path, image_id: str, mask: np.ndarray) -> Path:
+    """Write a predicted label mask as ``folder/<image_id>.png`` (values 0, 1, 2: background,
+    scratch, stain, the dataset's layout), atomically."""
+    target = Path(folder) / f"{image_id}.png"
+    with atomic_path(target) as tmp:
+        if not cv2.imwrite(str(tmp), np.asarray(mask, np.uint8)):
+            raise HeatsinkError(f"{printable(target)}: cannot write the mask")
+    return target
+
+
 def _value(column: str, value: Any) -> int | float:
     return int(value) if column in INT_COLUMNS else float(value)
 
@@ -311,7 +335,8 @@ def _blank_row(path: Path, model_id: str, spec_id: str) -> dict[str, Any]:
 
 
 def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
-                   overlays: Path | None, resize: bool) -> list[dict[str, Any]]:
+                   overlays: Path | None, resize: bool,
+                   masks_dir: Path | None = None) -> list[dict[str, Any]]:
     spec_id = f"{spec.name}@{spec.identity}"
     rows, good, frames = [], [], []
     for path in paths:
@@ -339,6 +364,8 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
         row["failed_rules"] = measured["failed_rules"]
         if overlays is not None:
             write_overlay(overlays, row["image_id"], frames[k], masks[k], spec.min_object_px)
+        if masks_dir is not None:
+            write_mask(masks_dir, row["image_id"], masks[k])
     return rows
 
 
@@ -385,6 +412,7 @@ def inspect_images(
     overlays: str | Path | None = None,
     resize: bool = False,
     progress: bool = False,
+    masks: str | Path | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Inspect image files one batch at a time; yield one row per file, in input order.
 
@@ -401,6 +429,9 @@ def inspect_images(
     overlays : path, optional
         Folder for an overlay PNG per readable image (``<image_id>.png``; inputs must then
         have distinct stems).
+    masks : path, optional
+        Folder for each readable image's predicted label mask (:func:`write_mask`), with the
+        same rules as ``overlays``.
     resize : bool
         Stretch images of another size than FRAME_SIZE² to it (else they are error rows).
     progress : bool
@@ -427,13 +458,16 @@ def inspect_images(
              else load_inspection_model(run_or_model))
     paths = [Path(p) for p in paths]
     folder = Path(overlays) if overlays is not None else None
-    if folder is not None:
-        check_output_folder(folder, paths, "overlays")
+    masks_dir = Path(masks) if masks is not None else None
+    for out_dir, what in ((folder, "overlays"), (masks_dir, "masks")):
+        if out_dir is None:
+            continue
+        check_output_folder(out_dir, paths, what)
         stems: dict[str, Path] = {}
         for path in paths:
             if path.stem in stems:
                 raise HeatsinkError(f"{printable(stems[path.stem])} and {printable(path)} "
-                                    f"share the name {printable(path.stem)!r}; their overlays "
+                                    f"share the name {printable(path.stem)!r}; their {what} "
                                     "would overwrite each other")
             stems[path.stem] = path
         del stems
@@ -441,7 +475,8 @@ def inspect_images(
                file=sys.stderr)
     try:
         for start in range(0, len(paths), batch_size):
-            rows = _inspect_batch(paths[start : start + batch_size], model, spec, folder, resize)
+            rows = _inspect_batch(paths[start : start + batch_size], model, spec, folder, resize,
+                                  masks_dir)
             for row in rows:
                 yield row
                 bar.update()
@@ -664,6 +699,7 @@ def run_inspection(
     batch_size: int = 16,
     resize: bool = False,
     progress: bool = False,
+    masks: str | Path | None = None,
 ) -> InspectionSummary:
     """Inspect files and folders and write the report; what ``heatsink inspect`` does.
 
@@ -694,12 +730,13 @@ def run_inspection(
         raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
     with report_lock(out):
         paths = expand_inputs(inputs, exclude=[out])
-        if overlays is not None:
-            check_output_folder(overlays, paths, "overlays")
+        for out_dir, what in ((overlays, "overlays"), (masks, "masks")):
+            if out_dir is not None:
+                check_output_folder(out_dir, paths, what)
         model = load_inspection_model(run)
         summary = InspectionSummary(out=out)
         rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
-                              resize=resize, progress=progress)
+                              resize=resize, progress=progress, masks=masks)
         with contextlib.closing(rows), report_writer(out) as write:
             buffer: list[dict[str, Any]] = []
             for row in rows:
@@ -727,5 +764,6 @@ __all__ = [
     "report_lock",
     "report_writer",
     "run_inspection",
+    "write_mask",
     "write_overlay",
 ]
