@@ -1,12 +1,14 @@
 """Do the engines give the masks and verdicts Keras gives? A trained run, on real frames.
 
 For a run folder, predicts ``--n`` frames of a dataset with Keras (eager, float32: the
-reference) and with each other engine (``graph-bf16``: the model under ``mixed_bfloat16``;
-``onnx``; ``openvino``; ``openvino-bf16``), through :func:`heatsink.inspect.predict_frames`
-so the masks are those ``heatsink inspect`` makes, and prints per engine the share of
-pixels whose class agrees with Keras, the worst frame's share, the share of defect pixels
-(by Keras) that agree, and how many verdicts (``--spec``, default ``specs/example.yaml``)
-differ.
+reference; a model trained under ``mixed_bfloat16`` is rebuilt in float32 with its weights,
+as the exports are) and with each other engine (``keras-as-saved``: the model as loaded,
+which computes in bfloat16 if it was trained so; ``graph-bf16``: the model under
+``mixed_bfloat16``; ``onnx``; ``openvino``; ``openvino-bf16``), through
+:func:`heatsink.inspect.predict_frames` so the masks are those ``heatsink inspect``
+makes, and prints per engine the share of pixels whose class agrees with Keras, the worst
+frame's share, the share of defect pixels (by Keras) that agree, and how many verdicts
+(``--spec``, default ``specs/example.yaml``) differ.
 
 Run ``.venv/bin/python bench/engine_agreement.py RUN --data TWIN --n 200``.
 """
@@ -28,9 +30,10 @@ from line_speed import BF16_ENGINES, engine_callables
 from heatsink import hardware
 from heatsink.line.inspect import InspectionModel, load_inspection_model, predict_frames, read_frame
 from heatsink.line.spec import inspect_masks, load_spec
+from heatsink.models.export import float32_model
 from heatsink.models.run import Run
 
-ENGINES = ("graph-bf16", "onnx", "openvino", "openvino-bf16")
+ENGINES = ("keras-as-saved", "graph-bf16", "onnx", "openvino", "openvino-bf16")
 
 
 def main() -> None:
@@ -49,7 +52,8 @@ def main() -> None:
     paths = sorted(p for p in folder.iterdir() if p.is_file())[: args.n]
     frames = [read_frame(p)[0] for p in paths]
     spec = load_spec(args.spec)
-    keras = load_inspection_model(args.run)
+    saved = load_inspection_model(args.run)
+    keras = InspectionModel(float32_model(saved.model), saved.image_size, saved.identity)
     name = Run.load(args.run).config.model
 
     def masks_of(model: InspectionModel) -> list[np.ndarray]:
@@ -66,9 +70,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-agree-") as tmp:
         for engine in engines:
-            make = engine_callables(name, keras.model, engine, keras.image_size, Path(tmp))
-            engine_model = InspectionModel(_Predictor(_any_batch(make)), keras.image_size,
-                                           keras.identity)
+            if engine == "keras-as-saved":
+                engine_model = saved
+            else:
+                make = engine_callables(name, keras.model, engine, keras.image_size, Path(tmp))
+                engine_model = InspectionModel(_Predictor(_any_batch(make)), keras.image_size,
+                                               keras.identity)
             masks = masks_of(engine_model)
             same = np.array([(a == b).mean() for a, b in zip(masks, reference, strict=True)])
             defect = np.concatenate([(a == b)[b > 0] for a, b in zip(masks, reference,

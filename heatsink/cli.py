@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
                                    "$HEATSINK_DATA, else the synthetic twin)")
     tr.add_argument("--config", help="YAML file of TrainConfig options (flags override it)")
-    tr.add_argument("--model", help="unet, resnet50, vgg16 or gslu (default unet)")
+    tr.add_argument("--model", help="unet, resnet50, vgg16, gslu or light (default unet)")
     tr.add_argument("--encoder-weights", help="'imagenet' (resnet50 only)")
     tr.add_argument("--size", type=int, help="training image size (default 256)")
     tr.add_argument("--batch-size", type=int)

@@ -12,8 +12,13 @@ import tensorflow as tf
 
 from heatsink.errors import HeatsinkError
 from heatsink.models import build_model, count_params, light_net
-from heatsink.models.gslu import BN_MOMENTUM
-from heatsink.models.light import LIGHT_DECODER_WIDTHS, LIGHT_WIDTHS, PLAIN_LEVELS
+from heatsink.models.light import (
+    LIGHT_BLOCKS,
+    LIGHT_BN_MOMENTUM,
+    LIGHT_DECODER_WIDTHS,
+    LIGHT_WIDTHS,
+    PLAIN_LEVELS,
+)
 
 
 def _conv(kernel: int, c_in: int, c_out: int) -> int:
@@ -28,27 +33,26 @@ def _separable(c_in: int, c_out: int) -> int:
 
 def test_parameter_count_matches_the_architecture():
     expected, c_in = 0, 3
-    for level, width in enumerate(LIGHT_WIDTHS):
-        if level < PLAIN_LEVELS:
-            expected += _conv(3, c_in, width) + _conv(3, width, width)
-        else:
-            expected += _separable(c_in, width) + _separable(width, width)
+    for level, (width, blocks) in enumerate(zip(LIGHT_WIDTHS, LIGHT_BLOCKS, strict=True)):
+        block = _conv if level < PLAIN_LEVELS else lambda k, i, o: _separable(i, o)
+        expected += block(3, c_in, width) + blocks * block(3, width, width)
         c_in = width
     skips = LIGHT_WIDTHS[:-1]
     for level, width in zip(reversed(range(len(skips))), LIGHT_DECODER_WIDTHS, strict=True):
-        concat = c_in + skips[level]
-        if level == 0:
-            expected += _conv(3, concat, width)
-        else:
-            expected += _conv(1, concat, width) + _separable(width, width)
+        block = _conv if level < PLAIN_LEVELS else lambda k, i, o: _separable(i, o)
+        expected += _conv(1, c_in + skips[level], width) + block(3, width, width)
         c_in = width
     expected += c_in * 3 + 3  # 1×1 logits with bias
     assert count_params(build_model("light")) == expected
-    assert expected < GSLU_PARAMETERS
 
 
-#: The GSLU-style net's parameter count (tests/test_models.py checks it).
-GSLU_PARAMETERS = 276_330
+def test_separable_levels_are_depthwise_separable():
+    model = light_net(plain_levels=2)
+    names = {layer.name for layer in model.layers}
+    assert {"enc1_down_conv", "dec1_block_conv"} <= names
+    assert {"enc2_down_dw", "enc2_down_pw_conv", "dec2_block_dw", "enc4_block0_dw"} <= names
+    assert model.get_layer("enc4_block0_dw").dilation_rate == (2, 2)
+    assert model.get_layer("enc4_down_dw").dilation_rate == (1, 1)
 
 
 def test_nothing_but_the_upsampled_logits_runs_at_full_resolution():
@@ -67,14 +71,18 @@ def test_nothing_but_the_upsampled_logits_runs_at_full_resolution():
 def test_batch_norm_tracks_fast_changing_weights():
     norms = [layer for layer in light_net().layers
              if isinstance(layer, tf.keras.layers.BatchNormalization)]
-    assert norms and all(layer.momentum == BN_MOMENTUM for layer in norms)
+    assert norms and all(layer.momentum == LIGHT_BN_MOMENTUM for layer in norms)
+    assert all(layer.momentum == 0.9 for layer in light_net(bn_momentum=0.9).layers
+               if isinstance(layer, tf.keras.layers.BatchNormalization))
 
 
 def test_bad_widths_raise():
     with pytest.raises(HeatsinkError, match="one decoder width fewer"):
-        light_net(widths=(16, 32, 64), decoder_widths=(16,))
+        light_net(widths=(16, 32, 64), blocks=(1, 1, 1), decoder_widths=(16,))
+    with pytest.raises(HeatsinkError, match="as many block counts"):
+        light_net(widths=(16, 32, 64), blocks=(1, 1), decoder_widths=(32, 16))
     with pytest.raises(HeatsinkError, match="light_net needs at least two"):
-        light_net(widths=(16,), decoder_widths=())
+        light_net(widths=(16,), blocks=(1,), decoder_widths=())
     with pytest.raises(HeatsinkError, match="no pretrained encoder"):
         build_model("light", encoder_weights="imagenet")
 
