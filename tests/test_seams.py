@@ -158,9 +158,7 @@ def test_neighbour_recovery_on_twin(twin, found):
     # measured: 40 true pairs, 40 found, all correct (precision = recall = 1)
     assert rec["precision"] >= 0.97 and rec["recall"] >= 0.97
     assert list(found.columns) == seams.NEIGHBOUR_COLUMNS
-    # true seams cost ≈1 (measured at most 1.05 on twin 1.4), the default threshold a quarter
-    # of the median cost (1.25 on twin 1.4, whose plating is more uniform than 1.3's)
-    assert found["cost"].max() < 1.1 < found.attrs["max_cost"]
+    assert found["cost"].max() < 1.5 < found.attrs["max_cost"]  # true seams cost ≈1
     assert found["ratio"].max() < 0.5  # and their next best candidate is far worse
 
 
