@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES
+from heatsink.components import components
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -47,43 +47,27 @@ def model_predictor(model: tf.keras.Model, image_size: int | None = None,
                     batch_size: int = 8) -> Predict:
     """A ``predict(batch_uint8_NHWC) -> probabilities`` from a Keras segmentation model.
 
-    As :func:`heatsink.evaluate.predict_probabilities`: images resized bilinearly to the
-    model's input size (``image_size``, else the model's fixed input size, else 256), scaled
-    to [0, 1], the softmax resized bilinearly back to the images' size.
+    Through the package's one prediction path (:class:`heatsink.models.predict.Predictor`):
+    images resized bilinearly to the model's input size (``image_size``, else the model's
+    fixed input size, else 256), scaled to [0, 1], the softmax resized bilinearly back to the
+    images' size.
     """
-    import tensorflow as tf
+    from heatsink.models.predict import Predictor
 
     fixed = model.input_shape[1] if model.input_shape else None
     size = int(image_size or fixed or DEFAULT_SIZE)
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        h, w = batch.shape[1:3]
-        out = []
-        for start in range(0, len(batch), batch_size):
-            chunk = [im if im.shape[:2] == (size, size) else
-                     cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR)
-                     for im in batch[start : start + batch_size]]
-            x = tf.constant(np.stack(chunk), tf.float32) / 255.0
-            p = tf.cast(model(x, training=False), tf.float32)
-            if (size, size) != (h, w):
-                p = tf.image.resize(p, (h, w), method="bilinear")
-            out.append(p.numpy())
-        return np.concatenate(out)
-
-    return predict
+    return Predictor(model, size, batch_size).probabilities
 
 
 def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
     """A predictor from a ``.keras`` file or a training run folder (its ``best.keras``, at the
     run's ``image_size``)."""
-    import json
-
-    from heatsink.models import load_model
+    from heatsink.models import Run, load_model
 
     path = Path(path)
     if path.is_dir():
-        config = json.loads((path / "config.json").read_text())
-        image_size = image_size or int(config.get("image_size", DEFAULT_SIZE))
+        run = Run.load(path)  # the run's config.json, read and checked as training wrote it
+        image_size = image_size or int(run.config.image_size)
         model_file = path / "best.keras" if (path / "best.keras").exists() else path / "last.keras"
     else:
         model_file = path
@@ -91,11 +75,12 @@ def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
 
 
 def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:
-    n, labels = cv2.connectedComponents(called.astype(np.uint8), connectivity=8)
-    if n <= 1:
+    found = components(called)
+    if not found.n:
         return 0
-    size = np.bincount(labels.ravel(), minlength=n)[1:]
-    on_surface = np.bincount(labels[surface].ravel(), minlength=n)[1:]
+    n = found.n + 1
+    size = np.bincount(found.labels.ravel(), minlength=n)[1:]
+    on_surface = np.bincount(found.labels[surface].ravel(), minlength=n)[1:]
     return int(np.sum(on_surface >= mostly * size))
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from heatsink.components import components
+
 #: Nominal label band thickness of scratches (px) and relative frequencies; rasterised
 #: bands come out ≈1 px wider (≈4–7 px, matching the real area / length ratio).
 SCRATCH_THICKNESS = (3, 4, 5, 6)
@@ -171,7 +173,7 @@ def scratch_label(
         pieces, lines = _fit_to_box(pieces, lines, h, w)
         mask = np.zeros((h, w), np.uint8)
         _fill(mask, pieces)
-        n, _ = cv2.connectedComponents(mask, connectivity=8)
+        n = components(mask).n + 1
         if n == 2 and mask[:, 0].any() and mask[:, -1].any() and mask[0].any() and mask[-1].any():
             return mask.astype(bool), lines, t
         compound = False
@@ -195,7 +197,7 @@ def stain_label(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         pts = (pts - lo) / span * np.array([w - 1, h - 1])
         mask = np.zeros((h, w), np.uint8)
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
-        n, _ = cv2.connectedComponents(mask, connectivity=8)
+        n = components(mask).n + 1
         if n == 2:
             return mask.astype(bool)
     return np.ones((h, w), bool)
@@ -239,3 +241,17 @@ def principal_line(mask: np.ndarray, top: int, left: int) -> np.ndarray:
     proj = (pts - c) @ vt[0]
     ends = np.array([c + vt[0] * proj.min(), c + vt[0] * proj.max()])
     return ends + np.array([left, top], float)
+
+
+__all__ = [
+    "COMPOUND_P",
+    "SCRATCH_THICKNESS",
+    "SCRATCH_THICKNESS_P",
+    "Appearance",
+    "blot_appearance",
+    "line_appearance",
+    "principal_line",
+    "rasterize_band",
+    "scratch_label",
+    "stain_label",
+]

@@ -238,3 +238,12 @@ def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
         },
     }
     (tmp / "twin.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+__all__ = [
+    "ADJACENCY_COLUMNS",
+    "GENERATOR_VERSION",
+    "MANIFEST_COLUMNS",
+    "generate",
+    "is_recorded_twin",
+]

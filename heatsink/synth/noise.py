@@ -85,3 +85,11 @@ class NoiseConfig:
     def to_dict(self) -> dict[str, object]:
         """Settings and effective rates, for ``twin.json``."""
         return {"settings": asdict(self), "rates": self.rates()}
+
+
+__all__ = [
+    "DEFAULT_LEVEL",
+    "DEFAULT_RATES",
+    "ERROR_TYPES",
+    "NoiseConfig",
+]

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from heatsink.classes import BACKGROUND, SCRATCH, STAIN
+from heatsink.components import components
 from heatsink.synth import defects, surface
 from heatsink.synth.noise import NoiseConfig
 from heatsink.synth.sampling import sample_bboxes
@@ -175,8 +176,7 @@ def _seam_window(
     if not pa.any() or not pb.any():
         return None
     for piece in (pa, pb):
-        n, _ = cv2.connectedComponents(piece.astype(np.uint8), connectivity=8)
-        if n != 2:
+        if components(piece.astype(np.uint8)).n != 1:
             return None
     return pa, pb
 
@@ -522,3 +522,18 @@ def render_part(spec: PartSpec) -> PartResult:
             result.labels.append(np.ascontiguousarray(cv.label[win]))
             result.truths.append(np.ascontiguousarray(cv.truth[win]))
     return result
+
+
+__all__ = [
+    "GAP",
+    "PART_SHAPES",
+    "PART_WEIGHTS",
+    "SEAM_SCRATCH_P",
+    "SEAM_STAIN_P",
+    "TILE",
+    "InjectedError",
+    "PartResult",
+    "PartSpec",
+    "plan_parts",
+    "render_part",
+]

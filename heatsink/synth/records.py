@@ -58,3 +58,11 @@ def part_tiles(root: str | Path, part_id: int | None = None) -> pd.DataFrame:
     if tiles.empty:
         raise DatasetError(Path(root) / "adjacency.csv", f"has no part {part_id}")
     return tiles.sort_values(["row", "col"]).reset_index(drop=True)
+
+
+__all__ = [
+    "noise_summary",
+    "part_tiles",
+    "read_adjacency",
+    "read_manifest",
+]

@@ -55,3 +55,9 @@ def count_pairs(rng: np.random.Generator, n: int) -> np.ndarray:
     quota[order[:rest]] += 1
     pairs = np.repeat(np.array(keys, np.int64), quota, axis=0)
     return pairs[rng.permutation(n)]
+
+
+__all__ = [
+    "count_pairs",
+    "sample_bboxes",
+]

@@ -165,3 +165,16 @@ def colourize(rng: np.random.Generator, lum: np.ndarray) -> np.ndarray:
     img += rng.normal(0.0, 1.2, img.shape).astype(np.float32)
     img = gaussian_blur(img, 0.6)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+__all__ = [
+    "brushing",
+    "colourize",
+    "gaussian_blur",
+    "grain",
+    "long_streaks",
+    "luminance",
+    "smooth_noise",
+    "upsample_cubic",
+    "vignette",
+]

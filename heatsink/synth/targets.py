@@ -333,3 +333,19 @@ STAIN_BBOX_CELLS: dict[tuple[int, int], int] = {
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__ = [
+    "COUNT_PAIRS",
+    "HEAD_LEVELS",
+    "N_BINS",
+    "N_REFERENCE_IMAGES",
+    "N_REFERENCE_OBJECTS",
+    "SCRATCH_BBOX_CELLS",
+    "SCRATCH_BBOX_EDGES",
+    "STAIN_BBOX_CELLS",
+    "STAIN_BBOX_EDGES",
+    "TAIL_LEVELS",
+    "fit_targets",
+    "main",
+]
