@@ -96,8 +96,9 @@ def compare_hist(
     if discrete:
         edges = np.arange(0, top + 2) - 0.5
     elif log:
-        low = max(min(float(s[s > 0].min()) for s in series), 1e-3)
-        edges = np.geomspace(low, top, bins)
+        low = max(min(float(s[s > 0].min(initial=np.inf)) for s in series), 1e-3)
+        low = min(low, top) if top > 0 else 1e-3  # values all below 1e-3, or none above 0
+        edges = np.geomspace(low, max(top, 10 * low), bins)
         ax.set_xscale("log")
     else:
         edges = np.linspace(0, top, bins + 1)

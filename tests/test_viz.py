@@ -27,3 +27,17 @@ def test_confusion_heatmap_shows_each_true_class_row_normalised_with_horizontal_
     assert left.get_ylabel() == "clean truth" and left.get_title() == "toy"
     assert right.get_yticklabels() == [] and right.get_ylabel() == ""
     plt.close(fig)
+
+
+def test_log_histogram_of_tiny_or_equal_values_without_a_reference():
+    """Object sizes of a small dataset may all be below 1e-3 % or all equal: the log bins
+    must still increase (a plain-Kaggle-layout chapter run without the reference failed)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from heatsink.viz import compare_hist
+
+    for values in ([1e-4, 2e-4, 5e-4], [0.5, 0.5], [0.0, 0.0]):
+        fig, ax = plt.subplots()
+        compare_hist(ax, np.array(values), None, log=True)
+        plt.close(fig)
