@@ -5,7 +5,7 @@ reference; a model trained under ``mixed_bfloat16`` is rebuilt in float32 with i
 as the exports are) and with each other engine (``keras-as-saved``: the model as loaded,
 which computes in bfloat16 if it was trained so; ``graph-bf16``: the model under
 ``mixed_bfloat16``; ``onnx``; ``openvino``; ``openvino-bf16``), through
-:func:`heatsink.inspect.predict_frames` so the masks are those ``heatsink inspect``
+:func:`heatsink.line.inspect.predict_frames` so the masks are those ``heatsink inspect``
 makes, and prints per engine the share of pixels whose class agrees with Keras, the worst
 frame's share, the share of defect pixels (by Keras) that agree, and how many verdicts
 (``--spec``, default ``specs/example.yaml``) differ.

@@ -1,8 +1,8 @@
 """End-to-end inspection speed with a swappable prediction engine: frames/s and peak memory.
 
 :func:`inspect_with` runs the package's own inspection loop
-(:func:`heatsink.inspect.inspect_images`: read, resize, predict, resize back, arg-max,
-measure, judge; rows written to a CSV report with :func:`heatsink.inspect.report_writer`)
+(:func:`heatsink.line.inspect.inspect_images`: read, resize, predict, resize back, arg-max,
+measure, judge; rows written to a CSV report with :func:`heatsink.line.inspect.report_writer`)
 with any ``predict(batch) -> probabilities`` callable in place of the Keras model, so an
 engine (eager Keras, a ``tf.function``, an ONNX or OpenVINO export) can be timed on the
 real path before ``inspect`` itself is rewired to it.
@@ -46,7 +46,7 @@ DEFAULT_DATA = Path.home() / ".cache" / "heatsink-speed" / "twin"
 
 
 class _Predictor:
-    """Looks like a Keras model to :func:`heatsink.inspect.predict_frames`."""
+    """Looks like a Keras model to :func:`heatsink.line.inspect.predict_frames`."""
 
     def __init__(self, predict: Callable[[np.ndarray], np.ndarray]) -> None:
         self.predict = predict

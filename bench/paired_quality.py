@@ -2,7 +2,7 @@
 
 Loads each run's ``best.keras``, predicts its validation images (from the run's
 ``split.csv``; both runs must hold the same ones) with the package's evaluation path
-(:func:`heatsink.evaluate.predict_masks`), scores them against the labels and, on a twin,
+(:func:`heatsink.models.predict.predict_masks`), scores them against the labels and, on a twin,
 the clean truth, and prints per run the defect mIoU with its bootstrap interval, the
 epoch seconds (median of ``history.csv``), and the paired difference A − B with its
 interval (:func:`heatsink.evaluate.paired_difference`, the same image draws for both).

@@ -345,7 +345,7 @@ def run_study(
     def parameters_of(source: Path) -> dict:
         return {**profile_parameters(profile, source.stem, profiles),
                 "results": portable_path(results, source.parent, home=False),
-                # the default model folder (study.runs_dir, outside the clone) is the
+                # the default model folder (paths.runs_dir, outside the clone) is the
                 # notebooks' own default: passing None keeps a user's path out of the book
                 "runs": portable_path(models, source.parent, home=False)
                 if output_dir else None,
