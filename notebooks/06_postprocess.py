@@ -188,6 +188,7 @@ for ax, (source, cls) in zip(axes, [(s, c) for c in ("scratch", "stain")
     ax.axis("off")
     fig.colorbar(im, ax=ax, fraction=0.046)
 fig.suptitle(f"{name}, {split_name} split", fontsize=10)
+fig.tight_layout()  # room for the title above the panels' titles
 plt.show()
 
 # %% [markdown]
