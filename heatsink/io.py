@@ -32,7 +32,8 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -60,7 +61,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
         # (or the mode of the file it replaces)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask()
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     finally:
@@ -139,5 +140,6 @@ __all__ = [
     "exclusive_folder",
     "file_sha256",
     "link_atomic",
+    "umask",
     "write_text_atomic",
 ]

@@ -41,6 +41,7 @@ import numpy as np
 
 from heatsink.classes import CLASS_NAMES
 from heatsink.errors import HeatsinkError
+from heatsink.io import umask
 
 #: Export formats and the model file each writes inside the export folder.
 EXPORT_FORMATS: dict[str, str] = {"onnx": "model.onnx", "openvino": "model.xml"}
@@ -215,7 +216,7 @@ def _export_folder(out: Path) -> Iterator[Path]:
     old = None
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~umask())
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, old / "export")
@@ -224,12 +225,6 @@ def _export_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write_onnx(model: Any, image_size: int, target: Path) -> None:
