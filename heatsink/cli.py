@@ -135,6 +135,10 @@ def _inspect(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+def _batch(value: str) -> int | None:
+    return None if value == "auto" else _positive_int(value)
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -263,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--masks", type=Path, metavar="DIR",
                      help="also write each predicted label mask into DIR (<image_id>.png, "
                           "values 0/1/2: background, scratch, stain, as the dataset's labels)")
-    ins.add_argument("--batch", type=_positive_int, default=16,
-                     help="images per model batch (default 16)")
+    ins.add_argument("--batch", type=_batch, default=None,
+                     help="images per model batch, or 'auto' (default): the fastest on this "
+                          "machine, measured on the model first")
     ins.add_argument("--resize", action="store_true",
                      help="stretch images of another size to 320x320 instead of refusing them")
     ins.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

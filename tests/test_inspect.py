@@ -377,6 +377,37 @@ def test_inspect_images_streams_one_batch_at_a_time(trained, tmp_path, monkeypat
         next(insp.inspect_images(paths, trained["run"], Spec(name="s"), batch_size=0))
 
 
+def test_auto_batch_is_measured_on_the_model_and_reported(trained, tmp_path, monkeypatch,
+                                                          capsys):
+    from heatsink.models.predict import BATCH_CANDIDATES, Predictor
+
+    timed = []
+    real = Predictor.latency_ms
+
+    def timing(self, batch_size=1, frame_size=None, repeats=20):
+        timed.append((batch_size, frame_size))
+        # the middle candidate is made the fastest, so the choice must follow the timings
+        return 1.0 if batch_size == BATCH_CANDIDATES[2] else real(self, batch_size,
+                                                                   frame_size, 1) + 1.0
+
+    monkeypatch.setattr(Predictor, "latency_ms", timing)
+    model = insp.load_inspection_model(trained["run"])
+    assert insp.resolve_batch_size(model, 5) == 5 and timed == []
+    assert insp.resolve_batch_size(model, None) == BATCH_CANDIDATES[2]
+    assert [b for b, _ in timed] == list(BATCH_CANDIDATES)
+    assert {f for _, f in timed} == {insp.FRAME_SIZE}
+
+    out = tmp_path / "auto.csv"
+    assert _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path), out) == 0
+    assert f"(batch {BATCH_CANDIDATES[2]})" in capsys.readouterr().out
+    fixed = tmp_path / "fixed.csv"
+    assert _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path), fixed,
+                    "--batch", "3") == 0
+    assert "(batch 3)" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(_read(out).drop(columns="model"),
+                                  _read(fixed).drop(columns="model"))
+
+
 def test_summary_exit_codes():
     summary = insp.InspectionSummary(out=Path("r.csv"))
     assert summary.exit_code == 0

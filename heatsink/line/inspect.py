@@ -404,11 +404,30 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path], what: 
     return folder
 
 
+def _check_batch_size(batch_size: int | None) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
+
+
+def resolve_batch_size(model: InspectionModel, batch_size: int | None) -> int:
+    """``batch_size`` itself, or, for None, the batch size at which ``model`` predicts
+    :data:`FRAME_SIZE`² frames fastest per frame on this machine.
+
+    Measured (:meth:`heatsink.models.predict.Predictor.fastest_batch`), not assumed: on a
+    2-core CPU a larger batch can be slower per frame, its full-resolution activations
+    leaving the cache. The measurement takes a few compiled calls per candidate size.
+    """
+    if batch_size is not None:
+        return batch_size
+    return model.predictor.fastest_batch(frame_size=FRAME_SIZE)
+
+
 def inspect_images(
     paths: Iterable[str | Path],
     run_or_model: InspectionModel | Run | str | Path,
     spec: Spec | str | Path,
-    batch_size: int = 16,
+    batch_size: int | None = 16,
     overlays: str | Path | None = None,
     resize: bool = False,
     progress: bool = False,
@@ -424,8 +443,9 @@ def inspect_images(
         The model, or the training run whose ``best.keras`` to use.
     spec : Spec or path
         The spec, or its YAML file.
-    batch_size : int
-        Images read and run through the model at once.
+    batch_size : int or None
+        Images read and run through the model at once; None: the fastest on this machine,
+        measured on the model before the first image is read (:func:`resolve_batch_size`).
     overlays : path, optional
         Folder for an overlay PNG per readable image (``<image_id>.png``; inputs must then
         have distinct stems).
@@ -451,11 +471,11 @@ def inspect_images(
         ``overlays``, an overlay folder that holds an input or cannot be written (see
         :func:`check_output_folder`); later: an overlay that cannot be written.
     """
-    if batch_size < 1:
-        raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
+    _check_batch_size(batch_size)
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     model = (run_or_model if isinstance(run_or_model, InspectionModel)
              else load_inspection_model(run_or_model))
+    batch_size = resolve_batch_size(model, batch_size)
     paths = [Path(p) for p in paths]
     folder = Path(overlays) if overlays is not None else None
     masks_dir = Path(masks) if masks is not None else None
@@ -657,9 +677,12 @@ class InspectionSummary:
         The report.
     passed, failed, errors : int
         Rows judged PASS, judged FAIL, and rows with an error.
+    batch_size : int or None
+        Frames per model call the inspection used.
     """
 
     out: Path
+    batch_size: int | None = None
     passed: int = 0
     failed: int = 0
     errors: int = 0
@@ -685,9 +708,10 @@ class InspectionSummary:
 
     def to_text(self) -> str:
         """One line for the terminal."""
+        batch = f" (batch {self.batch_size})" if self.batch_size else ""
         return (f"{printable(self.out)}: {self.n} images, {self.passed} PASS, "
                 f"{self.failed} FAIL, "
-                f"{self.errors} error{'' if self.errors == 1 else 's'}")
+                f"{self.errors} error{'' if self.errors == 1 else 's'}{batch}")
 
 
 def run_inspection(
@@ -696,7 +720,7 @@ def run_inspection(
     spec: Spec | str | Path,
     out: str | Path,
     overlays: str | Path | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = 16,
     resize: bool = False,
     progress: bool = False,
     masks: str | Path | None = None,
@@ -726,15 +750,15 @@ def run_inspection(
     if report_format(out) == "parquet":
         _require_pyarrow(out)
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
-    if batch_size < 1:
-        raise HeatsinkError(f"the batch size must be at least 1, not {batch_size}")
+    _check_batch_size(batch_size)
     with report_lock(out):
         paths = expand_inputs(inputs, exclude=[out])
         for out_dir, what in ((overlays, "overlays"), (masks, "masks")):
             if out_dir is not None:
                 check_output_folder(out_dir, paths, what)
         model = load_inspection_model(run)
-        summary = InspectionSummary(out=out)
+        batch_size = resolve_batch_size(model, batch_size)
+        summary = InspectionSummary(out=out, batch_size=batch_size)
         rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
                               resize=resize, progress=progress, masks=masks)
         with contextlib.closing(rows), report_writer(out) as write:
@@ -763,6 +787,7 @@ __all__ = [
     "report_format",
     "report_lock",
     "report_writer",
+    "resolve_batch_size",
     "run_inspection",
     "write_mask",
     "write_overlay",
