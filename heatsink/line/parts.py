@@ -39,6 +39,7 @@ PART_COLUMNS = ["n_frames", "n_missing", "frames"]
 #: Row and column step to the neighbour on each side of a neighbour pair.
 _STEP = {"right": (0, 1), "below": (1, 0)}
 
+#: Frames by image id: a mapping, or a function such as ``ds.mask`` or ``ds.image``.
 Source = Mapping[str, np.ndarray] | Callable[[str], np.ndarray]
 
 
@@ -170,6 +171,12 @@ def part_layout(table: pd.DataFrame, ids: Sequence[str] | None = None) -> pd.Dat
     """A layout from either kind of table: an adjacency (``row, col``) or neighbour pairs.
 
     See :func:`layout_from_adjacency` and :func:`layout_from_neighbours`.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"a": ["x"], "b": ["y"], "side": ["below"]})
+    >>> part_layout(pairs)[["image_id", "row", "col"]].values.tolist()
+    [['x', 0, 0], ['y', 1, 0]]
     """
     if {"row", "col", "part_id", "image_id"} <= set(table.columns):
         return layout_from_adjacency(table, ids)
@@ -254,6 +261,17 @@ def measure_parts(
         (:data:`~heatsink.line.measurements.DEFECT_COLUMNS`) of the stitched mask, with the
         percentages of the measured frames' pixels. ``attrs`` as
         :func:`~heatsink.line.measurements.defect_table` makes them.
+
+    Examples
+    --------
+    A stain of 100 pixels on a part of two 100 × 100 frames, one of them missing:
+
+    >>> a = np.zeros((100, 100), np.uint8)
+    >>> a[:10, :10] = 2
+    >>> layout = pd.DataFrame({"image_id": ["a", "b"], "part_id": 7, "row": 0, "col": [0, 1]})
+    >>> row = measure_parts({"a": a}, layout).loc[7]
+    >>> row["frames"], int(row["n_missing"]), float(row["TotalStain%"])
+    ('a', 1, 1.0)
     """
     layout = part_layout(layout)
     get = _getter(masks)
@@ -324,6 +342,7 @@ def judge_parts(masks: Source, layout: pd.DataFrame, spec: Spec, merge_gap_px: f
 __all__ = [
     "LAYOUT_COLUMNS",
     "PART_COLUMNS",
+    "Source",
     "judge_parts",
     "layout_from_adjacency",
     "layout_from_neighbours",

@@ -105,6 +105,24 @@ def part_passfail(
     DataFrame
         One row per (``level``: "frame" or "part", ``merge_gap_px``), columns
         :data:`RATE_COLUMNS`.
+
+    Examples
+    --------
+    A 200-px scratch across two 160-px frames, predicted in 12-px pieces: as predicted the
+    defective part escapes, joined across 5-px gaps it does not.
+
+    >>> import numpy as np
+    >>> from heatsink.line.spec import Spec
+    >>> truth = np.zeros((160, 320), np.uint8)
+    >>> truth[80, 60:260] = 1
+    >>> pred = truth.copy()
+    >>> pred[80, np.arange(320) % 16 >= 12] = 0
+    >>> masks = lambda m: {"a": m[:, :160], "b": m[:, 160:]}
+    >>> layout = pd.DataFrame({"image_id": ["a", "b"], "part_id": 0, "row": 0, "col": [0, 1]})
+    >>> rates = part_passfail(masks(pred), masks(truth), layout,
+    ...                       Spec("len", max_scratch_length=150), merge_gaps=(0, 5))
+    >>> rates.loc["part", ["defective", "escapes"]].astype(int).values.tolist()
+    [[1, 1], [1, 0]]
     """
     layout = part_layout(layout)
     levels = {"part": layout}
