@@ -115,18 +115,14 @@ def part_mosaic(ds, tiles, alpha: float = 0.35) -> np.ndarray:
     ----------
     ds : heatsink.data.Dataset
     tiles : DataFrame
-        ``image_id, row, col`` of each tile (:func:`heatsink.synth.records.part_tiles`).
+        ``image_id, row, col`` of each tile (:func:`heatsink.synth.records.part_tiles`, or
+        one part of a :func:`heatsink.line.parts.part_layout`).
     alpha : float
         Opacity of the label colours.
     """
-    first = ds.image(tiles["image_id"].iloc[0])
-    h, w = first.shape[:2]
-    canvas = np.zeros((h * (tiles["row"].max() + 1), w * (tiles["col"].max() + 1), 3), np.uint8)
-    for t in tiles.itertuples():
-        canvas[t.row * h:(t.row + 1) * h, t.col * w:(t.col + 1) * w] = overlay(
-            ds.image(t.image_id), ds.mask(t.image_id), alpha=alpha
-        )
-    return canvas
+    from heatsink.line.parts import stitch
+
+    return stitch(tiles, lambda i: overlay(ds.image(i), ds.mask(i), alpha=alpha))
 
 
 def show_photo(fig, quality: int = 85, dpi: int = 100) -> None:

@@ -31,6 +31,14 @@ Scratch length
     so a straight line of n pixels (horizontal, vertical or at any angle) has length n along
     its axis and a single pixel has length 1. A diagonal from (10, 10) to (70, 70) therefore
     measures 60·√2 + 1.
+Joining scratch fragments
+    Off by default. With ``merge_gap_px`` > 0, :func:`scratch_table` and
+    :func:`defect_table` first join scratch fragments lying in line across gaps of at most
+    that many pixels (:func:`heatsink.line.fragments.merge_scratch_fragments`, bridges
+    within its default angle), then measure the joined mask with the conventions above:
+    the joined scratch's length is still the contour-based length (long side of
+    ``cv2.minAreaRect`` + 1), and ``min_area_px`` applies to the joined objects. Stains are
+    never changed.
 Units
     Without ``mm_per_px`` lengths and coordinates are in pixels and areas in pixels². With
     ``mm_per_px`` every length (scratch lengths, the enclosing circle's radius *and* its
@@ -195,8 +203,18 @@ def _stain_row(mask: np.ndarray, scale: float, min_area_px: int) -> dict[str, fl
     return row
 
 
-def _scratch_row(mask: np.ndarray, scale: float, min_area_px: int) -> dict[str, float]:
-    scratches = _geometry(mask, SCRATCH, min_area_px)
+def _merged(mask: np.ndarray, merge_gap_px: float) -> np.ndarray:
+    """``mask`` with its scratch fragments joined (itself when ``merge_gap_px`` is 0)."""
+    from heatsink.line.fragments import _check_gap, merge_scratch_fragments
+
+    if _check_gap(merge_gap_px) == 0:
+        return mask
+    return merge_scratch_fragments(mask, gap_px=merge_gap_px)
+
+
+def _scratch_row(mask: np.ndarray, scale: float, min_area_px: int,
+                 merge_gap_px: float = 0) -> dict[str, float]:
+    scratches = _geometry(_merged(mask, merge_gap_px), SCRATCH, min_area_px)
     lengths = [s["length"] * scale for s in scratches]
     return {
         "NumberOfScratches": len(scratches),
@@ -232,7 +250,8 @@ def stain_table(
 
 
 def scratch_table(
-    mask: np.ndarray, mm_per_px: float | None = None, min_area_px: int = 1
+    mask: np.ndarray, mm_per_px: float | None = None, min_area_px: int = 1,
+    merge_gap_px: float = 0,
 ) -> dict[str, float]:
     """Scratch measurements of one mask (see the module notes for the conventions).
 
@@ -244,6 +263,9 @@ def scratch_table(
         Scale; lengths are then in mm.
     min_area_px : int
         Scratches with fewer pixels are ignored everywhere.
+    merge_gap_px : float
+        Join scratch fragments in line across gaps of at most this many pixels before
+        measuring (see the module notes); 0, the default, joins nothing.
 
     Returns
     -------
@@ -254,7 +276,8 @@ def scratch_table(
         scratch pixels / image pixels × 100). Without scratches everything is 0.
     """
     return _scratch_row(
-        validate_mask(mask), _check_scale(mm_per_px), _check_min_area(min_area_px)
+        validate_mask(mask), _check_scale(mm_per_px), _check_min_area(min_area_px),
+        merge_gap_px,
     )
 
 
@@ -262,6 +285,7 @@ def defect_table(
     masks: Iterable[tuple[str, np.ndarray]],
     mm_per_px: float | None = None,
     min_area_px: int = 1,
+    merge_gap_px: float = 0,
 ) -> pd.DataFrame:
     """Stain and scratch measurements of many masks, one row per image.
 
@@ -273,14 +297,21 @@ def defect_table(
         Scale; lengths are then in mm and areas in mm².
     min_area_px : int
         Objects with fewer pixels are ignored everywhere.
+    merge_gap_px : float
+        Join scratch fragments in line across gaps of at most this many pixels before
+        measuring scratches (see the module notes); 0, the default, joins nothing.
 
     Returns
     -------
     DataFrame
         Indexed by ``image_id`` with the columns of :func:`stain_table` then those of
         :func:`scratch_table` (``DEFECT_COLUMNS``). ``attrs`` records ``mm_per_px`` and
-        ``min_area_px`` so a judge can check the table was made with its spec's settings.
+        ``min_area_px`` so a judge can check the table was made with its spec's settings,
+        and ``merge_gap_px`` when fragments were joined.
     """
+    from heatsink.line.fragments import _check_gap
+
+    merge_gap_px = _check_gap(merge_gap_px)
     scale = _check_scale(mm_per_px)
     min_area_px = _check_min_area(min_area_px)
     rows: dict[str, dict[str, float]] = {}
@@ -292,13 +323,15 @@ def defect_table(
         except ValueError as exc:
             raise ValueError(f"mask of image {image_id!r}: {exc}") from None
         rows[image_id] = _stain_row(arr, scale, min_area_px) | _scratch_row(
-            arr, scale, min_area_px
+            arr, scale, min_area_px, merge_gap_px
         )
     table = pd.DataFrame.from_dict(rows, orient="index", columns=DEFECT_COLUMNS)
     table.index = pd.Index(list(rows), name="image_id", dtype=object)
     for column in ("NumberOfStains", "LargestStainPixels", "NumberOfScratches"):
         table[column] = table[column].astype(np.int64)
     table.attrs = {"mm_per_px": mm_per_px, "min_area_px": min_area_px}
+    if merge_gap_px:
+        table.attrs["merge_gap_px"] = merge_gap_px
     return table
 
 
