@@ -312,6 +312,7 @@ def prediction_gallery(
     row_titles: Mapping[str, str] | None = None,
     reference_name: str = "labels",
     circles: bool = True,
+    thickness: int = 1,
     size: float = 2.4,
     title: str = "",
 ):
@@ -339,6 +340,8 @@ def prediction_gallery(
         The reference column's title (``"labels"`` or ``"clean truth"``).
     circles : bool
         Draw the circles.
+    thickness : int
+        Outline width in image pixels (2 reads better in a small figure of 320² frames).
     size : float
         Inches per panel.
     title : str
@@ -363,7 +366,8 @@ def prediction_gallery(
     for r, image_id in enumerate(ids):
         image, reference = images[image_id], references[image_id]
         preds = {m: predictions[m][image_id] for m in models}
-        panels = [image, outline(image, reference), *(outline(image, p) for p in preds.values())]
+        panels = [image, outline(image, reference, thickness),
+                  *(outline(image, p, thickness) for p in preds.values())]
         names = [(row_titles or {}).get(image_id, image_id), reference_name, *models]
         for c, (ax, panel) in enumerate(zip(axes[r], panels, strict=True)):
             ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None)

@@ -18,6 +18,8 @@ it (a test enforces that).
 * :mod:`~heatsink.study.published`: the seed's and the paper's published figures;
 * :mod:`~heatsink.study.figures`: figures of many models' results;
 * :mod:`~heatsink.study.specs`: the study's analyses of a spec (trade-off, escape causes);
+* :mod:`~heatsink.study.dose`: the noise-dose experiment (the recipe trained on twins with
+  more and more label noise) and its dose curve;
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """
