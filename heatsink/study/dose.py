@@ -75,8 +75,10 @@ class Dose:
             raise HeatsinkError(f"a dose's name must be a plain folder name, not {self.name!r}")
 
 
-#: The issue's ladder: no noise, the stated default, twice its rates, and twice its rates
-#: with annotators who leave faint defects unlabelled (contrast below about 0.05).
+#: The issue's ladder: no noise, the stated default (errors on about 1.5 % of the defect
+#: pixels), twice its rates, and twice its rates with annotators who leave faint defects
+#: unlabelled (thresholds 0.025–0.075 about 0.05: roughly another 9 % of the defect pixels
+#: on the default twin; see :attr:`heatsink.synth.NoiseConfig.faint_contrast`).
 DOSES: tuple[Dose, ...] = (
     Dose("none", NoiseConfig.none()),
     Dose("default", NoiseConfig()),
