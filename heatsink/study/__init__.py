@@ -20,6 +20,8 @@ it (a test enforces that).
 * :mod:`~heatsink.study.specs`: the study's analyses of a spec (trade-off, escape causes);
 * :mod:`~heatsink.study.parts`: escapes and overkill per part, before and after joining
   scratch fragments, and model choice by an escape-averse rule beside the mIoU rule;
+* :mod:`~heatsink.study.dose`: the noise-dose experiment (the recipe trained on twins with
+  more and more label noise) and its dose curve;
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """

@@ -18,7 +18,7 @@ from heatsink.classes import CLASS_NAMES, VOC_COLOURS
 from heatsink.errors import HeatsinkError
 from heatsink.objects import image_summary
 from heatsink.synth import targets
-from heatsink.synth.noise import NoiseConfig
+from heatsink.synth.noise import NoiseConfig, apply_criterion, criterion_rng
 from heatsink.synth.parts import TILE, PartResult, PartSpec, plan_parts, render_part
 from heatsink.synth.sampling import count_pairs
 
@@ -62,9 +62,14 @@ def _work(job: tuple[PartSpec, list[int], str]) -> tuple[list, list, list]:
     for k, image_id_int in enumerate(ids):
         image_id = _fmt_id(image_id_int)
         r, c = divmod(k, spec.cols)
-        _write_tile(root, image_id, res.images[k], res.labels[k], res.truths[k])
+        label = res.labels[k]
+        if spec.noise.criterion:  # the annotator's contrast criterion (off by default)
+            label, rows = apply_criterion(res.images[k], label, res.truths[k], spec.noise,
+                                          criterion_rng(spec.seed, k))
+            manifest.extend((image_id, *row) for row in rows)
+        _write_tile(root, image_id, res.images[k], label, res.truths[k])
         adjacency.append((image_id, spec.index + 1, r, c, spec.rows, spec.cols))
-        summary.append({"image_id": image_id, **image_summary(res.labels[k])})
+        summary.append({"image_id": image_id, **image_summary(label)})
     for err in res.errors:
         r, c = err.tile
         image_id = _fmt_id(ids[r * spec.cols + c])

@@ -28,7 +28,8 @@ def noise_summary(root: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Indexed by error type (every type, zero rows included) plus ``any``; columns
+        Indexed by error type (every type injected at a rate, zero rows included, then
+        any other the manifest holds, such as ``faint_unlabelled``) plus ``any``; columns
         ``errors, images, pixels``.
     """
     manifest = read_manifest(root)
@@ -36,7 +37,8 @@ def noise_summary(root: str | Path) -> pd.DataFrame:
         manifest.groupby("error")
         .agg(errors=("image_id", "size"), images=("image_id", "nunique"),
              pixels=("pixels", "sum"))
-        .reindex(list(ERROR_TYPES), fill_value=0)
+        .reindex([*ERROR_TYPES, *sorted(set(manifest["error"]) - set(ERROR_TYPES))],
+                 fill_value=0)
     )
     summary.loc["any"] = [len(manifest), manifest["image_id"].nunique(),
                           int(manifest["pixels"].sum())]
