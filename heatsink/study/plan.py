@@ -252,11 +252,10 @@ def _stage_runs(stage: int, pairs: Iterable[tuple[str, str]], runs_dir: Path,
     out = []
     for model, loss in pairs:
         rate = family_lr(results_dir, model)
-        if rate is None:
-            placeholder = "-".join([model, *([loss] if loss != "cce" else [])])
-            out.append(_blocked(stage, placeholder, plan_dir(runs_dir) / placeholder,
-                                f"no learning rate for {model} yet: its range test "
-                                f"({lr_range_file(results_dir, model)}) has not run"))
+        if rate is None:  # a name never depends on the learning rate
+            name = plan_name(recipe_config(model, loss, 1.0, **changes))
+            out.append(_blocked(stage, name, plan_dir(runs_dir) / name,
+                                f"waits for the {model} range test (stage 0)"))
             continue
         out.append(_train_item(stage, recipe_config(model, loss, rate, **changes), runs_dir,
                                ds))
@@ -268,12 +267,12 @@ def _stage1(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
                        results_dir, ds)
 
 
-def _finished_scores(runs: list[PlannedRun], stage: int) -> dict[str, float] | str:
+def _finished_scores(runs: list[PlannedRun], stage: int | str) -> dict[str, float] | str:
     """Scores of ``runs`` by name, or why they cannot be had yet."""
     waiting = [r.name for r in runs if r.status != "done"]
     if waiting:
-        return (f"waits for stage {stage}: {len(waiting)} of {len(runs)} runs not finished "
-                f"({', '.join(waiting[:3])}{'...' if len(waiting) > 3 else ''})")
+        stages = "stages" if isinstance(stage, str) else "stage"
+        return f"waits for {stages} {stage} ({len(waiting)} of {len(runs)} runs unfinished)"
     return {r.name: run_score(r.path) for r in runs}
 
 
@@ -294,7 +293,7 @@ def _stage2(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
     if encoder is None:
         why = _finished_scores(_stage1(runs_dir, results_dir, ds), 1)
         return [_blocked(2, f"ablation-{loss}", plan_dir(runs_dir) / f"ablation-{loss}",
-                         f"the chosen encoder {why}") for loss in ABLATION_LOSSES]
+                         f"{why} to choose the encoder") for loss in ABLATION_LOSSES]
     return _stage_runs(2, [(encoder, loss) for loss in ABLATION_LOSSES], runs_dir,
                        results_dir, ds)
 
@@ -306,7 +305,7 @@ def top_recipes(runs_dir: str | Path, results_dir: str | Path,
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
     runs = {r.name: r for r in (*_stage1(runs_dir, results_dir, ds),
                                 *_stage2(runs_dir, results_dir, ds))}
-    scores = _finished_scores(list(runs.values()), 2)
+    scores = _finished_scores(list(runs.values()), "1-2")
     if isinstance(scores, str):
         return scores
     encoder = chosen_encoder(runs_dir, results_dir, ds)
@@ -320,7 +319,7 @@ def _stage3(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
     recipes = top_recipes(runs_dir, results_dir, ds)
     if isinstance(recipes, str):
         return [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir) / f"seeds-{seed}",
-                         f"the top recipes {recipes}") for seed in SEEDS[1:]]
+                         f"{recipes} to rank the recipes") for seed in SEEDS[1:]]
     return [_train_item(3, recipe_config(c.model, c.loss, c.learning_rate, seed=seed),
                         runs_dir, ds) for c in recipes for seed in SEEDS[1:]]
 
@@ -336,7 +335,7 @@ def chosen_recipe(runs_dir: str | Path, results_dir: str | Path,
     seeded = _stage3(runs_dir, results_dir, ds)
     waiting = [r.name for r in seeded if r.status != "done"]
     if waiting:
-        return f"waits for stage 3: {len(waiting)} of {len(seeded)} runs not finished"
+        return f"waits for stage 3 ({len(waiting)} of {len(seeded)} runs unfinished)"
     means = {}
     for config in recipes:
         paths = [plan_dir(runs_dir) / plan_name(recipe_config(
@@ -355,7 +354,7 @@ def _stage4(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
     config = chosen_recipe(runs_dir, results_dir, ds)
     if isinstance(config, str):
         return [_blocked(4, f"fold{f}", plan_dir(runs_dir) / "label-quality" / f"fold{f}",
-                         f"the chosen recipe {config}") for f in range(FOLDS)]
+                         f"{config} to choose the recipe") for f in range(FOLDS)]
     folder = crossval_dir(runs_dir, config)
     out = []
     for f in range(FOLDS):
