@@ -446,6 +446,22 @@ def _run_lr_range(item: PlannedRun, ds: Dataset, train_ids: list[str]) -> str:
     return f"{len(frame)} steps, suggested learning rate {suggest_lr(frame):.2g}"
 
 
+def _fetch_weights(stages: Sequence[int], ds: Dataset, runs_dir: Path, results_dir: Path,
+                   wanted: set[str] | None) -> None:
+    """Get the ImageNet encoder weights before anything trains, if an unfinished item needs
+    them: a machine without network then stops at the start, not hours into the plan."""
+    pretrained = [m for m in ENCODERS if ENCODER_WEIGHTS.get(m) == "imagenet"]
+    for item in plan_table(stages, ds, runs_dir, results_dir).itertuples():
+        if item.status == "done" or (wanted is not None and item.name not in wanted):
+            continue
+        if any(item.name == m or item.name.startswith((f"{m}-", f"lr-range-{m}"))
+               for m in pretrained):
+            from heatsink.weights import resnet50_imagenet
+
+            resnet50_imagenet(download=True, progress=True)
+            return
+
+
 def run_plan(
     stages: Sequence[int],
     ds: Dataset,
@@ -500,6 +516,7 @@ def run_plan(
         if unknown:
             raise HeatsinkError(f"no planned run named {', '.join(unknown)} in stages "
                                 f"{sorted(set(stages))} (see `heatsink study train --list`)")
+    _fetch_weights(stages, ds, runs_dir, results_dir, wanted)
     split = study_split(ds, results_dir)
     train_ids = split.loc[split["split"] == "train", "image_id"].astype(str).tolist()
     tried: set[str] = set()
