@@ -18,6 +18,8 @@ it (a test enforces that).
 * :mod:`~heatsink.study.published`: the seed's and the paper's published figures;
 * :mod:`~heatsink.study.figures`: figures of many models' results;
 * :mod:`~heatsink.study.specs`: the study's analyses of a spec (trade-off, escape causes);
+* :mod:`~heatsink.study.plan`: the training plan of chapters 4 and 5 as data, and its
+  training (``heatsink study train``);
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """
