@@ -25,29 +25,19 @@ import tensorflow as tf
 
 from heatsink.errors import HeatsinkError
 from heatsink.io import atomic_path, exclusive_folder, link_atomic, write_text_atomic
-from heatsink.models.losses import make_loss
+from heatsink.models.fitting import (
+    compiled_model,
+    resolve_precision,
+    steps_per_epoch,
+    train_class_weights,
+    training_batches,
+    training_session,
+    validation_batches,
+)
 from heatsink.models.run import Run, TrainConfig, check_same_data, per_image_file
 
 if TYPE_CHECKING:
     from heatsink.data import Dataset
-
-
-def resolve_precision(precision: str = "auto") -> str:
-    """The Keras dtype policy to train with: ``auto`` picks bf16 only where the CPU has it."""
-    from heatsink.hardware import has_bf16
-
-    if precision == "auto":
-        return "mixed_bfloat16" if has_bf16() else "float32"
-    return precision
-
-
-def train_class_weights(ds: Dataset, ids: list[str], method: str) -> np.ndarray:
-    """Class weights from the pixel counts of the training labels."""
-    from heatsink.imbalance import class_weights
-    from heatsink.objects import class_pixel_counts
-
-    counts = sum(class_pixel_counts(ds.mask(i)) for i in ids)
-    return np.asarray(class_weights(counts, method=method), dtype=np.float64)
 
 
 class EpochTiming(tf.keras.callbacks.Callback):
@@ -271,61 +261,37 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
 
 
 def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int) -> None:
-    from heatsink.classes import CLASS_NAMES
-    from heatsink.data.pipeline import make_tf_dataset
-    from heatsink.models.registry import build_model
-
-    tf.keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    tf.keras.mixed_precision.set_global_policy(precision)
     try:
-        weights = None
-        if "wcce" in config.loss.split("+"):
-            weights = train_class_weights(ds, train_ids, config.class_weighting)
-        model = build_model(config.model, encoder_weights=config.encoder_weights,
-                            **config.model_kwargs)
-        steps = -(-len(train_ids) // config.batch_size)
-        model.compile(
-            optimizer=tf.keras.optimizers.Adam(learning_rate(config, steps)),
-            loss=make_loss(config.loss, weights),
-            metrics=[
-                tf.keras.metrics.CategoricalAccuracy(name="accuracy"),
-                tf.keras.metrics.OneHotIoU(num_classes=len(CLASS_NAMES),
-                                           target_class_ids=[1, 2], name="defect_iou"),
-            ],
-        )
-        train_data = make_tf_dataset(ds, train_ids, size=config.image_size,
-                                     batch_size=config.batch_size, augment=config.augment,
-                                     crop=config.crop, shuffle=True, seed=config.seed,
-                                     photometric=config.photometric)
-        val_data = make_tf_dataset(ds, val_ids, size=config.image_size,
-                                   batch_size=config.batch_size)
-        # Keras runs the callbacks in this order at each epoch's end: the backup, which marks
-        # the epoch done for a resume, comes after the epoch's checkpoints and history row,
-        # so a run killed in between redoes the epoch (its repeated row is dropped by
-        # Run.history) instead of resuming past an epoch whose outputs were never written
-        callbacks = [
-            EpochTiming(len(train_ids)),
-            BestCheckpoint(run_dir, "val_defect_iou"),
-            tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-            *([StopWhenStale(run_dir, config.patience)] if config.patience else []),
-            tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        ]
-        logger = tf.get_logger()
-        level = logger.level
-        # each run builds a new model, so Keras warns of "retracing" when several runs share
-        # a process (a notebook training four models); nothing is retraced within a run
-        logger.setLevel("ERROR")
-        try:
-            model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                      callbacks=callbacks, verbose=verbose)
-        finally:
-            logger.setLevel(level)
+        with training_session(config, precision):
+            steps = steps_per_epoch(config, len(train_ids))
+            model = compiled_model(config, ds, train_ids, learning_rate(config, steps))
+            train_data = training_batches(config, ds, train_ids)
+            val_data = validation_batches(config, ds, val_ids)
+            # Keras runs the callbacks in this order at each epoch's end: the backup, which
+            # marks the epoch done for a resume, comes after the epoch's checkpoints and
+            # history row, so a run killed in between redoes the epoch (its repeated row is
+            # dropped by Run.history) instead of resuming past an epoch whose outputs were
+            # never written
+            callbacks = [
+                EpochTiming(len(train_ids)),
+                BestCheckpoint(run_dir, "val_defect_iou"),
+                tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+                *([StopWhenStale(run_dir, config.patience)] if config.patience else []),
+                tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+            ]
+            logger = tf.get_logger()
+            level = logger.level
+            # each run builds a new model, so Keras warns of "retracing" when several runs
+            # share a process (a notebook training four models); nothing is retraced within
+            # a run
+            logger.setLevel("ERROR")
+            try:
+                model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                          callbacks=callbacks, verbose=verbose)
+            finally:
+                logger.setLevel(level)
     except tf.errors.OpError as err:
         raise HeatsinkError(f"training in {run_dir} failed: {err.message.splitlines()[0]}") from err
-    finally:
-        tf.keras.mixed_precision.set_global_policy("float32")
 
 
 def _score(run: Run, ds, val_ids, precision: str, n_boot: int, fit_seconds: float) -> None:

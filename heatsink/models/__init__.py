@@ -12,7 +12,9 @@ Every model takes float32 RGB images in [0, 1] of any size divisible by 32 and e
 float32 softmax layer named ``softmax`` (so outputs stay float32 under mixed precision).
 Beside the builders: :mod:`~heatsink.models.losses` (the training losses by name),
 :mod:`~heatsink.models.run` (a training run's folder: :class:`TrainConfig`, :class:`Run`) and
-:mod:`~heatsink.models.predict` (the one prediction path, compiled once per input shape).
+:mod:`~heatsink.models.predict` (the one prediction path, compiled once per input shape),
+:mod:`~heatsink.models.fitting` (what training feeds a model: batches, loss, precision) and
+:mod:`~heatsink.models.lr_range` (the learning-rate range test on those same batches).
 
 Importing this package imports TensorFlow (after :mod:`heatsink` itself, which selects
 legacy Keras 2 first) and registers the custom layers, so :func:`load_model` (or

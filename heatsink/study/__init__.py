@@ -22,6 +22,8 @@ it (a test enforces that).
   scratch fragments, and model choice by an escape-averse rule beside the mIoU rule;
 * :mod:`~heatsink.study.dose`: the noise-dose experiment (the recipe trained on twins with
   more and more label noise) and its dose curve;
+* :mod:`~heatsink.study.plan`: the training plan of chapters 4 and 5 as data, and its
+  training (``heatsink study train``);
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """

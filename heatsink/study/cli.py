@@ -1,9 +1,11 @@
-"""``heatsink study run`` and ``heatsink study readme``, added to the ``heatsink`` command line
-through its ``heatsink.commands`` entry point (``pyproject.toml``)."""
+"""``heatsink study run``, ``heatsink study train`` and ``heatsink study readme``, added to
+the ``heatsink`` command line through its ``heatsink.commands`` entry point
+(``pyproject.toml``)."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 
@@ -12,6 +14,56 @@ def _run(args: argparse.Namespace) -> int:
 
     run_study(profile=args.profile, data=args.data, only=args.only or None,
               output_dir=args.output, force=args.force)
+    return 0
+
+
+def _stages(values: list[str] | None) -> list[int]:
+    """The ``--stage`` values as stage numbers (all stages without any)."""
+    from heatsink.errors import HeatsinkError
+    from heatsink.study.plan import STAGES
+
+    if not values:
+        return list(STAGES)
+    out = []
+    for value in values:
+        try:
+            stage = int(value)
+        except ValueError:
+            stage = None
+        if stage not in STAGES:
+            raise HeatsinkError(f"--stage takes one of {', '.join(map(str, STAGES))}, "
+                                f"not {value!r}")
+        out.append(stage)
+    return sorted(set(out))
+
+
+def _train(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from heatsink.data import load_dataset
+    from heatsink.resolve import resolve_data
+    from heatsink.study import plan
+    from heatsink.study.paths import results_dir, runs_dir
+
+    stages = _stages(args.stage)
+    ds = load_dataset(resolve_data(args.data))
+    runs = Path(args.runs).expanduser() if args.runs else runs_dir(ds.root)
+    results = Path(args.results).expanduser() if args.results else results_dir(ds.root)
+    if args.list:
+        table = plan.plan_table(stages, ds, runs, results)
+        if args.only:
+            table = table[table["name"].isin(args.only)]
+        print(f"{ds.name}: the training plan in {plan.plan_dir(runs)}")
+        print(table.to_string(index=False) if len(table) else "(nothing planned)")
+        return 0
+
+    def log(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+    final = plan.run_plan(stages, ds, runs, results, only=args.only,
+                          verbose=2 if args.verbose else 0, log=log)
+    counts = pd.Series([item.status for item in final]).value_counts()
+    print(", ".join(f"{counts.get(s, 0)} {s}" for s in plan.STATUSES))
     return 0
 
 
@@ -45,6 +97,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--output", type=Path, help="folder for executed notebooks")
     run.add_argument("--force", action="store_true", help="rerun even if up to date")
     run.set_defaults(func=_run)
+    train = study_cmds.add_parser(
+        "train", help="train the study's plan of models (resumes; --list shows it)",
+        description="Train what the study's training plan (heatsink.study.plan) has not "
+                    "trained yet, stage by stage; an interrupted run resumes from its last "
+                    "finished epoch when the command is given again.")
+    train.add_argument("--stage", action="append",
+                       help="stage to work on: 0 range tests and the crop check, 1 every "
+                            "encoder, 2 the loss ablation, 3 seeds, 4 fold models "
+                            "(repeatable; default all)")
+    train.add_argument("--list", action="store_true",
+                       help="print the plan with each run's status and epochs; train nothing")
+    train.add_argument("--only", action="append", metavar="NAME",
+                       help="only this planned run (repeatable)")
+    train.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
+                                      "$HEATSINK_DATA, else the synthetic twin)")
+    train.add_argument("--runs", type=Path, help="runs folder (default: the study's)")
+    train.add_argument("--results", type=Path, help="results folder (default: the study's)")
+    train.add_argument("--verbose", action="store_true", help="one line per epoch")
+    train.set_defaults(func=_train)
     readme = study_cmds.add_parser(
         "readme", help="write the README's results table from the result files")
     readme.add_argument("--results", type=Path,

@@ -16,11 +16,19 @@ if TYPE_CHECKING:  # importing heatsink.models imports TensorFlow: not for a nam
 BASE_SIZE = 256
 
 
-def run_name(config: TrainConfig, base_size: int = BASE_SIZE) -> str:
-    """``<model>[-<loss>][-<size>][-flips]``: what sets the run apart from the seed's protocol.
+def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
+             base_augment: bool = False) -> str:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-photo][-s<seed>]``:
+    what sets the run apart from a protocol.
 
-    The loss is left out for plain cross-entropy (the seed's), the size when it is
-    ``base_size``, and ``-flips`` marks flip-and-rotation augmentation.
+    The protocol is the seed's unless the caller names another (the training plan,
+    :mod:`heatsink.study.plan`, names its recipe's size, crop and flips): the loss is left
+    out for plain cross-entropy (the seed's), the size when it is ``base_size``, the crop
+    when it is ``base_crop`` (``-c<crop>`` for another crop, ``-frames`` for whole frames
+    where the protocol crops), the flips when they are ``base_augment`` (``-flips`` marks
+    flip-and-rotation augmentation, ``-noflips`` its absence where the protocol flips),
+    ``-photo`` marks photometric augmentation and ``-s<seed>`` a seed other than 0. With the
+    defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
     --------
@@ -29,14 +37,27 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE) -> str:
     'gslu-wcce+dice-320-flips'
     >>> run_name(TrainConfig(model="unet"))
     'unet'
+    >>> run_name(TrainConfig(model="light", crop=128, seed=2))
+    'light-c128-s2'
+    >>> recipe = {"base_crop": 160, "base_augment": True}
+    >>> run_name(TrainConfig(model="gslu", crop=160, augment=True, seed=1), **recipe)
+    'gslu-s1'
+    >>> run_name(TrainConfig(model="gslu", augment=True, photometric=True), **recipe)
+    'gslu-frames-photo'
     """
     parts = [config.model]
     if config.loss != "cce":
         parts.append(config.loss)
     if config.image_size != base_size:
         parts.append(str(config.image_size))
-    if config.augment:
-        parts.append("flips")
+    if config.crop != base_crop:
+        parts.append("frames" if config.crop is None else f"c{config.crop}")
+    if config.augment != base_augment:
+        parts.append("flips" if config.augment else "noflips")
+    if config.photometric:
+        parts.append("photo")
+    if config.seed != 0:
+        parts.append(f"s{config.seed}")
     return "-".join(parts)
 
 

@@ -1,0 +1,200 @@
+"""The study's training plan: its contents, the status of run folders, the order of stages,
+training at toy scale (resumable, finished runs skipped) and ``heatsink study train``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heatsink.study import plan
+
+
+def write_range_test(results: Path, family: str, best_lr: float) -> Path:
+    """A range test's curve whose smoothed loss is lowest at ``best_lr``."""
+    lr = np.logspace(-6, 0, 61)
+    smoothed = (np.log10(lr) - np.log10(best_lr)) ** 2 + 1
+    path = plan.lr_range_file(results, family)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"step": range(61), "lr": lr, "loss": smoothed, "smoothed": smoothed}
+                 ).to_csv(path, index=False)
+    return path
+
+
+def write_fake_run(path: Path, config, epochs: int, finished: bool) -> Path:
+    """A run folder as train leaves it: config and history; scores if ``finished``."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps({**config.to_dict(),
+                                                  "precision_used": "float32"}))
+    pd.DataFrame({"epoch": range(epochs), "loss": 1.0, "seconds": 1.0}).to_csv(
+        path / "history.csv", index=False)
+    if finished:
+        (path / "metrics.json").write_text("{}")
+        (path / "val-per-image-labels.csv").write_text("image_id\n")
+    return path
+
+
+@pytest.fixture
+def folders(tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    rates = {"unet": 1e-3, "resnet50": 1e-1, "vgg16": 1e-3, "gslu": 1e-2, "light": 1e-2}
+    for family, best in rates.items():
+        write_range_test(results, family, best)
+    return runs, results
+
+
+def test_stage_1_is_every_encoder_with_both_losses_on_one_recipe(folders):
+    runs, results = folders
+    planned = plan.planned_runs(1, None, runs, results)
+    assert {(r.config.model, r.config.loss) for r in planned} == {
+        (m, loss) for m in plan.ENCODERS for loss in ("cce", "wcce+dice")}
+    assert len(planned) == 2 * len(plan.ENCODERS)
+    for item in planned:
+        assert item.kind == "train" and item.status == "missing" and item.epochs == 0
+        assert {k: getattr(item.config, k) for k in plan.RECIPE} == plan.RECIPE
+        assert item.path == runs / "plan" / item.name
+    rates = {r.name: r.config.learning_rate for r in planned}
+    # a tenth of the rate at each curve's lowest smoothed loss
+    assert rates["gslu"] == rates["gslu-wcce+dice"] == pytest.approx(1e-3)
+    assert rates["resnet50"] == pytest.approx(1e-2)
+    assert next(r for r in planned if r.name == "resnet50").config.encoder_weights == "imagenet"
+    assert next(r for r in planned if r.name == "unet").config.model_kwargs == {"filters": 32}
+
+
+def test_a_family_without_its_range_test_is_blocked(tmp_path):
+    results = tmp_path / "results"
+    write_range_test(results, "gslu", 1e-2)
+    planned = plan.planned_runs(1, None, tmp_path / "runs", results)
+    blocked = [r for r in planned if r.status == "blocked"]
+    assert {r.name for r in planned if r.status != "blocked"} == {"gslu", "gslu-wcce+dice"}
+    assert len(blocked) == 2 * (len(plan.ENCODERS) - 1)
+    assert all(r.config is None and "range test" in r.why for r in blocked)
+
+
+def test_stage_0_is_the_range_tests_and_the_crop_check(folders):
+    runs, results = folders
+    planned = plan.planned_runs(0, None, runs, results)
+    assert [r.name for r in planned if r.kind == "lr_range"] == [
+        f"lr-range-{m}" for m in plan.ENCODERS]
+    assert all(r.status == "done" for r in planned if r.kind == "lr_range")
+    crops = [r for r in planned if r.kind == "train"]
+    assert [r.name for r in crops] == ["gslu-wcce+dice", "gslu-wcce+dice-frames"]
+    assert [r.config.crop for r in crops] == [plan.RECIPE["crop"], None]
+
+
+def test_status_of_finished_partial_and_foreign_run_folders(folders):
+    runs, results = folders
+    by_name = {r.name: r for r in plan.planned_runs(1, None, runs, results)}
+    write_fake_run(by_name["unet"].path, by_name["unet"].config, 9, finished=True)
+    write_fake_run(by_name["gslu"].path, by_name["gslu"].config, 3, finished=False)
+    other = plan.recipe_config("light", "cce", 0.5)
+    write_fake_run(by_name["light"].path, other, 2, finished=False)
+    now = {r.name: r for r in plan.planned_runs(1, None, runs, results)}
+    assert (now["unet"].status, now["unet"].epochs) == ("done", 9)
+    assert (now["gslu"].status, now["gslu"].epochs) == ("partial", 3)
+    assert now["light"].status == "blocked" and "another configuration" in now["light"].why
+    assert now["vgg16"].status == "missing"
+    table = plan.plan_table([0, 1], None, runs, results)
+    assert table["name"].is_unique  # gslu-wcce+dice is in stages 0 and 1, listed once
+    assert table.set_index("name").loc["gslu", "epochs"] == "3/40"
+
+
+def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monkeypatch):
+    runs, results = folders
+    scores = {"unet": 0.10, "unet-wcce+dice": 0.30, "resnet50": 0.20, "resnet50-wcce+dice": 0.35,
+              "vgg16": 0.0, "vgg16-wcce+dice": 0.05, "gslu": 0.15, "gslu-wcce+dice": 0.45,
+              "light": 0.12, "light-wcce+dice": 0.40,
+              "gslu-wcce": 0.41, "gslu-dice": 0.44, "gslu-focal+dice": 0.42}
+    monkeypatch.setattr(plan, "run_score", lambda path: scores[Path(path).name.split("-s")[0]]
+                        + 0.01 * (Path(path).name.endswith("-s1")))
+
+    def finish(stage):
+        for item in plan.planned_runs(stage, None, runs, results):
+            write_fake_run(item.path, item.config, 5, finished=True)
+
+    assert {r.status for r in plan.planned_runs(2, None, runs, results)} == {"blocked"}
+    finish(1)
+    assert plan.chosen_encoder(runs, results) == "gslu"
+    stage2 = plan.planned_runs(2, None, runs, results)
+    assert [r.config.loss for r in stage2] == list(plan.ABLATION_LOSSES)
+    assert {r.config.model for r in stage2} == {"gslu"}
+    assert all(r.config.learning_rate == pytest.approx(1e-3) for r in stage2)
+    assert {r.status for r in plan.planned_runs(3, None, runs, results)} == {"blocked"}
+    finish(2)
+    stage3 = plan.planned_runs(3, None, runs, results)
+    recipes = {(r.config.model, r.config.loss) for r in stage3}
+    # the top three of stages 1-2, and both stage-1 losses of the chosen encoder
+    assert recipes == {("gslu", "wcce+dice"), ("gslu", "dice"), ("gslu", "focal+dice"),
+                       ("gslu", "cce")}
+    assert sorted({r.config.seed for r in stage3}) == [1, 2]
+    assert {r.status for r in plan.planned_runs(4, None, runs, results)} == {"blocked"}
+    finish(3)
+    stage4 = plan.planned_runs(4, None, runs, results)
+    assert [r.name for r in stage4] == [f"gslu-wcce+dice-k3-fold{f}" for f in range(3)]
+    assert all(r.kind == "fold" and r.status == "missing" for r in stage4)
+
+
+TINY_RECIPE = {"image_size": 64, "batch_size": 4, "crop": 32, "schedule": "cosine",
+               "patience": 6, "epochs": 1, "augment": True, "photometric": False,
+               "precision": "float32"}
+
+
+@pytest.fixture(scope="module")
+def tiny_twin(tmp_path_factory):
+    from heatsink.synth import generate
+
+    return generate(tmp_path_factory.mktemp("twin") / "twin", n=24, seed=1, progress=False)
+
+
+@pytest.fixture
+def tiny_plan(monkeypatch):
+    monkeypatch.setattr(plan, "RECIPE", TINY_RECIPE)
+    monkeypatch.setattr(plan, "ENCODERS", ("unet",))
+    monkeypatch.setattr(plan, "MODEL_KWARGS", {"unet": {"filters": 4}})
+    monkeypatch.setattr(plan, "CROP_CHECK", ("unet", "wcce+dice"))
+    monkeypatch.setattr(plan, "RANGE_STEPS", 4)
+
+
+def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_plan, tmp_path):
+    from heatsink.data import load_dataset
+    from heatsink.models import Run
+
+    ds = load_dataset(tiny_twin)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    lines: list[str] = []
+    final = plan.run_plan([1, 0], ds, runs, results, n_boot=10, log=lines.append)
+    started = [line for line in lines if line.endswith("started")]
+    assert started == ["stage 0: lr-range-unet: started", "stage 0: unet-wcce+dice: started",
+                       "stage 0: unet-wcce+dice-frames: started", "stage 1: unet: started"]
+    assert [item.name for item in final] == ["lr-range-unet", "unet-wcce+dice",
+                                             "unet-wcce+dice-frames", "unet"]
+    assert {item.status for item in final} == {"done"}
+    curve = pd.read_csv(plan.lr_range_file(results, "unet"))
+    assert len(curve) <= 4 and list(curve.columns) == ["step", "lr", "loss", "smoothed"]
+    run = Run.load(runs / "plan" / "unet", ds)
+    assert run.config.learning_rate == plan.family_lr(results, "unet")
+    assert run.config.crop == 32 and run.finished
+    assert Run.load(runs / "plan" / "unet-wcce+dice-frames").config.crop is None
+    assert (results / "split.csv").exists()  # the study's split, as the chapters use
+    again: list[str] = []
+    plan.run_plan([0, 1], ds, runs, results, n_boot=10, log=again.append)
+    assert not [line for line in again if "started" in line]
+
+
+def test_the_command_lists_the_plan_and_refuses_a_bad_stage(tiny_twin, tiny_plan, tmp_path,
+                                                           capsys):
+    from heatsink.cli import main
+
+    where = ["--data", str(tiny_twin), "--runs", str(tmp_path / "runs"),
+             "--results", str(tmp_path / "results")]
+    assert main(["study", "train", "--list", *where]) == 0
+    out = capsys.readouterr().out
+    assert "lr-range-unet" in out and "missing" in out and "blocked" in out
+    assert main(["study", "train", "--stage", "7", *where]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stage takes one of 0, 1, 2, 3, 4" in err
+    assert main(["study", "train", "--only", "nope", *where]) == 2
+    assert "no planned run named nope" in capsys.readouterr().err
