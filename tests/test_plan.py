@@ -74,15 +74,19 @@ def test_a_family_without_its_range_test_is_blocked(tmp_path):
     assert all(r.config is None and "range test" in r.why for r in blocked)
 
 
-def test_stage_0_is_the_range_tests_and_the_crop_check(folders):
+def test_stage_0_is_the_range_tests_and_the_recipe_checks(folders):
     runs, results = folders
     planned = plan.planned_runs(0, None, runs, results)
     assert [r.name for r in planned if r.kind == "lr_range"] == [
         f"lr-range-{m}" for m in plan.ENCODERS]
     assert all(r.status == "done" for r in planned if r.kind == "lr_range")
-    crops = [r for r in planned if r.kind == "train"]
-    assert [r.name for r in crops] == ["gslu-wcce+dice", "gslu-wcce+dice-frames"]
-    assert [r.config.crop for r in crops] == [plan.RECIPE["crop"], None]
+    checks = [r for r in planned if r.kind == "train"]
+    photo = plan.RECIPE["photometric"]
+    assert [r.name for r in checks] == [
+        "gslu-wcce+dice", "gslu-wcce+dice-" + ("nophoto" if photo else "photo"),
+        "gslu-wcce+dice-frames"]
+    assert [r.config.crop for r in checks] == [plan.RECIPE["crop"]] * 2 + [None]
+    assert [r.config.photometric for r in checks] == [photo, not photo, photo]
 
 
 def test_status_of_finished_partial_and_foreign_run_folders(folders):

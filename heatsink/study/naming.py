@@ -17,8 +17,8 @@ BASE_SIZE = 256
 
 
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
-             base_augment: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-photo][-s<seed>]``:
+             base_augment: bool = False, base_photometric: bool = False) -> str:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-photo|-nophoto][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -27,7 +27,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     when it is ``base_crop`` (``-c<crop>`` for another crop, ``-frames`` for whole frames
     where the protocol crops), the flips when they are ``base_augment`` (``-flips`` marks
     flip-and-rotation augmentation, ``-noflips`` its absence where the protocol flips),
-    ``-photo`` marks photometric augmentation and ``-s<seed>`` a seed other than 0. With the
+    ``-photo`` marks photometric augmentation (``-nophoto`` its absence where the protocol
+    has it, ``base_photometric``) and ``-s<seed>`` a seed other than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
@@ -44,6 +45,9 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     'gslu-s1'
     >>> run_name(TrainConfig(model="gslu", augment=True, photometric=True), **recipe)
     'gslu-frames-photo'
+    >>> run_name(TrainConfig(model="gslu", crop=160, augment=True), base_crop=160,
+    ...          base_augment=True, base_photometric=True)
+    'gslu-nophoto'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -54,8 +58,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append("frames" if config.crop is None else f"c{config.crop}")
     if config.augment != base_augment:
         parts.append("flips" if config.augment else "noflips")
-    if config.photometric:
-        parts.append("photo")
+    if config.photometric != base_photometric:
+        parts.append("photo" if config.photometric else "nophoto")
     if config.seed != 0:
         parts.append(f"s{config.seed}")
     return "-".join(parts)

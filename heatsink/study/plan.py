@@ -2,14 +2,15 @@
 far each run has come.
 
 One recipe (:data:`RECIPE`) for every run: 256² frames, batch 16, random 160² crops, flips
-and 90° rotations, Adam on a cosine schedule for at most 40 epochs, early stopping after 6
+and 90° rotations, photometric augmentation, Adam on a cosine schedule for at most 40 epochs, early stopping after 6
 epochs without a better validation defect IoU. Only the model, the loss, the learning rate
 (one per model family, from a range test) and the seed change. Five stages, each planned from
 what the earlier ones left on disk:
 
 0. a learning-rate range test per model family (:func:`heatsink.models.lr_range.lr_range`,
-   its curve in ``<results>/lr_range/<family>.csv``), and what crops cost: the crop check
-   model trained on whole frames beside its cropped stage-1 run;
+   its curve in ``<results>/lr_range/<family>.csv``), and two recipe checks on the
+   :data:`CROP_CHECK` model beside its stage-1 run: what photometric augmentation costs or
+   brings (the same run without it) and what crops cost (the same run on whole frames);
 1. every encoder (:data:`ENCODERS`) with the seed's loss and the study's
    (:data:`STAGE1_LOSSES`), each at its family's learning rate (read from the range test's
    file: a run whose family has none yet is *blocked*);
@@ -47,9 +48,12 @@ if TYPE_CHECKING:
     from heatsink.data import Dataset
     from heatsink.models.run import TrainConfig
 
-#: Random brightness, gamma, colour, blur and noise on training batches: flip it here, and
-#: every run of the plan gets a new name (``-photo``), so no run trained without it is reused.
-PHOTOMETRIC = False
+#: Random brightness, gamma, colour, blur and noise on training batches
+#: (:mod:`heatsink.data.augment`). On: the study's models are meant to carry over to real
+#: plating, and a model trained on one rendering of the twin learns that rendering (issue 26's
+#: real-surface check). Stage 0 trains the recipe check without it, so what it costs or brings
+#: on the twin is measured, not assumed; a run's name marks only a departure from this value.
+PHOTOMETRIC = True
 #: What every run of the plan shares (:class:`heatsink.models.TrainConfig` fields).
 RECIPE: dict[str, Any] = {
     "image_size": 256,
@@ -138,7 +142,8 @@ def plan_name(config: TrainConfig) -> str:
     'gslu-wcce+dice-frames-s2'
     """
     return run_name(config, base_size=RECIPE["image_size"], base_crop=RECIPE.get("crop"),
-                    base_augment=RECIPE.get("augment", False))
+                    base_augment=RECIPE.get("augment", False),
+                    base_photometric=RECIPE.get("photometric", False))
 
 
 def recipe_config(model: str, loss: str, learning_rate: float, **changes: Any) -> TrainConfig:
@@ -376,6 +381,8 @@ def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
                               "done" if path.exists() else "missing", config))
     model, loss = CROP_CHECK
     out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds)
+    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds,
+                       photometric=not PHOTOMETRIC)
     out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, crop=None)
     return out
 
