@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heatsink.classes import SCRATCH, STAIN
 from heatsink.data import load_dataset
 from heatsink.line import measurements, spc
 from heatsink.synth import generate
@@ -354,6 +355,59 @@ def summarise_detection(records: pd.DataFrame) -> pd.DataFrame:
     return out.astype(dict.fromkeys(ints, int) | dict.fromkeys(floats, float))
 
 
+def size_change(
+    twins: pd.DataFrame, masks: Callable[[Path], MaskSource] = truth_masks
+) -> pd.DataFrame:
+    """The drift each twin holds, measured: median object size after against before.
+
+    Objects (8-connected components, as :func:`heatsink.line.measurements.object_geometry`
+    finds them) of the parts that carry the full drift are compared with those of the parts
+    before its start: a stain by its pixel area, a scratch by its length.
+
+    Parameters
+    ----------
+    twins : DataFrame
+        Columns ``drift``, ``seed``, ``path`` (:func:`drift_twins`).
+    masks : callable
+        ``path -> masks`` (default: the twin's clean truth).
+
+    Returns
+    -------
+    DataFrame
+        One row per twin and class: ``drift``, ``seed``, ``class`` (``stain`` or
+        ``scratch``), ``asked`` (the drift's factor on stain area or scratch length),
+        ``objects_before``, ``objects_after``, ``median_before``, ``median_after`` and
+        ``measured`` (their ratio).
+    """
+    rows = []
+    for twin in twins.itertuples(index=False):
+        path = Path(twin.path)
+        drift = read_drift(path)
+        if drift is None:
+            raise ValueError(f"{path}: the twin records no drift")
+        adjacency = pd.read_csv(path / "adjacency.csv", dtype={"image_id": str})
+        part_of = adjacency.set_index("image_id")["part_id"]
+        source = masks(path)
+        sizes: dict[tuple[str, str], list[float]] = {}
+        for image_id, mask in (source.items() if isinstance(source, Mapping) else source):
+            fraction = drift.fraction(int(part_of[image_id]))
+            when = "before" if fraction == 0 else "after" if fraction == 1 else None
+            if when is None:
+                continue
+            for cls, name, key in ((STAIN, "stain", "area_px"), (SCRATCH, "scratch", "length")):
+                sizes.setdefault((name, when), []).extend(
+                    float(o[key]) for o in measurements.object_geometry(mask, cls))
+        for name, asked in (("stain", drift.stain_scale), ("scratch", drift.scratch_scale)):
+            before, after = sizes.get((name, "before"), []), sizes.get((name, "after"), [])
+            m0 = float(np.median(before)) if before else np.nan
+            m1 = float(np.median(after)) if after else np.nan
+            rows.append({"drift": twin.drift, "seed": twin.seed, "class": name,
+                         "asked": asked, "objects_before": len(before),
+                         "objects_after": len(after), "median_before": m0,
+                         "median_after": m1, "measured": m1 / m0})
+    return pd.DataFrame(rows)
+
+
 def plot_detection(summary: pd.DataFrame, axes=None):
     """Mean detection delay against false-alarm rate, per rule and drift, one panel per
     measure (:func:`summarise_detection`'s table).
@@ -427,6 +481,7 @@ __all__ = [
     "plot_drift_chart",
     "production_series",
     "rule_detection",
+    "size_change",
     "summarise_detection",
     "truth_masks",
 ]
