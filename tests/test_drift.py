@@ -178,3 +178,14 @@ def test_the_experiment_on_truth_and_on_a_mapping_of_masks(tmp_path: Path):
     series = experiment.production_series(experiment.truth_masks(twins["path"][0]), adjacency)
     assert series["part_id"].is_monotonic_increasing and series["part_id"].is_unique
     experiment.plot_drift_chart(series, 7, 3)
+
+
+def test_only_flags_on_the_drifts_side_detect_it():
+    series = _series([15.0, 16.0] * 20 + [5.0] * 12)  # a step down
+    down = experiment.rule_detection(series, 41, 20, side="down").set_index("rule")
+    up = experiment.rule_detection(series, 41, 20, side="up").set_index("rule")
+    assert down["delay_parts"].tolist() == [0, 1, 3, 7]
+    assert not up["detected"].any()
+    assert (up["false_alarms"] == down["false_alarms"]).all()
+    with pytest.raises(ValueError, match="side"):
+        experiment.rule_detection(series, 41, 20, side="left")

@@ -11,8 +11,12 @@ the limits set on a baseline of the first parts. Then, per rule:
   drift's first part, and their rate per such point (the baseline's own points, which set
   the limits, are not counted);
 * **detection delay**: parts from the drift's first part to the part of the rule's first
-  flag at or after it (0: flagged on the first drifted part); none if the rule never flags
-  after the start.
+  flag at or after it on the drift's side of the centre line (above it for growing
+  defects; 0: flagged on the first drifted part); none if the rule never flags so after
+  the start.
+
+Every flag before the start counts as a false alarm, on either side: each is a signal
+someone would have to look into.
 
 Over several sequences (seeds) and drift sizes this gives each rule's delay against its
 false-alarm rate, the trade a line makes when it picks the rules it acts on.
@@ -33,6 +37,7 @@ A step of +10 in a flat series: rule 1 flags the first point after it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -122,7 +127,8 @@ def production_series(
 
 
 def rule_detection(
-    series: pd.DataFrame, start_part: int, baseline_parts: int, log: bool = False
+    series: pd.DataFrame, start_part: int, baseline_parts: int, log: bool = False,
+    side: str = "both",
 ) -> pd.DataFrame:
     """Per Western Electric rule: false alarms before a drift and the delay to detect it.
 
@@ -137,6 +143,9 @@ def rule_detection(
         ``start_part``.
     log : bool
         Chart ``log10(1 + value)`` instead of the value (skewed sizes look more normal).
+    side : {"both", "up", "down"}
+        The flags that detect the drift: any, or only those on points above (``"up"``,
+        defects growing) or below the centre line. False alarms count every flag.
 
     Returns
     -------
@@ -154,6 +163,8 @@ def rule_detection(
         If the baseline reaches ``start_part``, holds fewer than two points, or no point
         comes at or after ``start_part``.
     """
+    if side not in ("both", "up", "down"):
+        raise ValueError(f"side must be 'both', 'up' or 'down', not {side!r}")
     parts = series["part_id"].to_numpy()
     if (np.diff(parts) < 0).any():
         raise ValueError("series must be in production order (part_id never decreasing)")
@@ -175,11 +186,14 @@ def rule_detection(
     if not drifted.any():
         raise ValueError(f"no point at or after the drift's first part {start_part}")
     first_drifted = int(position[drifted][0])
+    centre = chart["centre"].to_numpy()
+    on_side = {"both": np.ones(len(values), bool), "up": chart["value"].to_numpy() > centre,
+               "down": chart["value"].to_numpy() < centre}[side]
     rows = []
     for rule in RULES:
         flags = chart[rule].to_numpy(dtype=bool)
         false_alarms = int((flags & in_control).sum())
-        hits = position[flags & drifted]
+        hits = position[flags & drifted & on_side]
         detected = len(hits) > 0
         first = int(hits[0]) if detected else None
         rows.append({
@@ -224,7 +238,8 @@ def drift_twins(
     Parameters
     ----------
     folder : str or Path
-        Where the twins go, as ``<folder>/<label>-seed<seed>``. A twin already there with
+        Where the twins go, as ``<folder>/<label>-seed<seed>`` (the label's characters
+        other than letters, digits and dots made ``-``). A twin already there with
         the same generator version, ``n``, seed and drift is reused (its ``noise`` is not
         compared: keep one folder per noise setting).
     drifts : mapping of str to Drift
@@ -246,7 +261,7 @@ def drift_twins(
     rows = []
     for label, drift in drifts.items():
         for seed in seeds:
-            path = root / f"{label}-seed{seed}"
+            path = root / f"{re.sub(r'[^A-Za-z0-9.]+', '-', label).strip('-')}-seed{seed}"
             if not _twin_matches(path, n, int(seed), drift):
                 generate(path, n=n, seed=int(seed), noise=noise, overwrite=True,
                          progress=progress, workers=workers, drift=drift)
@@ -257,6 +272,15 @@ def drift_twins(
 def truth_masks(root: str | Path) -> dict[str, np.ndarray]:
     """A twin's clean truth masks by image id."""
     return dict(load_dataset(root, verify=False).masks("truth"))
+
+
+def _side(drift: Drift) -> str:
+    """Where a drift moves the sizes: ``"up"`` (no factor below 1; no drift at all counts
+    as up, the control for growth), ``"down"`` or ``"both"``."""
+    scales = (drift.stain_scale, drift.scratch_scale)
+    if min(scales) >= 1:
+        return "up"
+    return "down" if max(scales) <= 1 else "both"
 
 
 def drift_experiment(
@@ -285,6 +309,9 @@ def drift_experiment(
     by, log, min_area_px
         As for :func:`production_series` and :func:`rule_detection`.
 
+    A drift that grows defects (or the control, no drift) is detected by flags above the
+    centre line, one that shrinks them by flags below it, a mixed one by either.
+
     Returns
     -------
     DataFrame
@@ -302,7 +329,8 @@ def drift_experiment(
         source = source if isinstance(source, Mapping) else dict(source)
         for measure in measures:
             series = production_series(source, adjacency, measure, by, min_area_px)
-            table = rule_detection(series, drift.start_part, baseline_parts, log)
+            table = rule_detection(series, drift.start_part, baseline_parts, log,
+                                   _side(drift))
             frames.append(table.assign(
                 drift=twin.drift, seed=twin.seed, measure=measure, **drift.to_dict()))
     front = ["drift", "seed", "measure", "start_part", "stain_scale", "scratch_scale",
