@@ -400,7 +400,8 @@ grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.1])
 drift_study.plot_drift_chart(drift_example, drift_start, drift_baseline,
                              ax=fig.add_subplot(grid[0, :]),
                              title=f"clean truth, {example['drift']}, seed {example['seed']}")
-fig.axes[0].set_ylabel(spc_measure)
+fig.axes[0].set_ylabel(f"{spc_measure} (log above 100)")
+fig.axes[0].set_yscale("symlog", linthresh=100)
 drift_study.plot_detection(truth_summary,
                            axes=[fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])])
 fig.tight_layout()
@@ -412,7 +413,8 @@ plt.close(fig)
 # :name: fig-drift
 #
 # Detecting a drift on the clean truth masks. Top: one sequence's run chart of the
-# largest stain per frame in production order; the drift starts at the orange line, the
+# largest stain per frame in production order (a logarithmic axis above 100 pixels, linear
+# below, to keep the zeros); the drift starts at the orange line, the
 # shaded frames set the limits, circled points are flagged by some rule. Bottom: for each
 # measure, each rule's mean detection delay (parts) against its false alarms per
 # in-control frame, over the sequences; a hollow marker at the top of a panel is a rule
@@ -434,14 +436,16 @@ for measure in drift_options["measures"]:
         sentences.append(f"* {measure}: no rule flags the drift in every sequence.")
         continue
     rule = found["mean_delay_parts"].idxmin()
-    wait = control.loc[rule, "mean_delay_parts"]
-    wait = "never, in these sequences" if np.isnan(wait) else f"after {wait:.1f} parts"
+    quiet = control.loc[rule]
+    seen, of = int(quiet["detected"]), int(quiet["sequences"])
+    wait = ("without drift it never flags after that part" if seen == 0 else
+            f"without drift its first flag after that part comes {quiet['mean_delay_parts']:.1f}"
+            f" parts later on average (in {seen} of {of} sequences)")
     sentences.append(
-        f"* {measure} (clean truth): {rule} flags it soonest, after "
-        f"{found.loc[rule, 'mean_delay_parts']:.1f} parts on average (at most "
-        f"{found.loc[rule, 'max_delay_parts']:.0f}); without drift it flags first {wait}, "
-        f"and it false-alarms on {100 * control.loc[rule, 'false_alarm_rate']:.1f} % of "
-        "in-control frames.")
+        f"* {measure} (clean truth): {rule} flags the drift soonest, "
+        f"{found.loc[rule, 'mean_delay_parts']:.1f} parts after its start on average (at most "
+        f"{found.loc[rule, 'max_delay_parts']:.0f}); {wait}; it false-alarms on "
+        f"{100 * quiet['false_alarm_rate']:.1f} % of in-control frames.")
 display(Markdown("\n".join(sentences)))
 
 # %% [markdown]
