@@ -18,6 +18,8 @@ it (a test enforces that).
 * :mod:`~heatsink.study.published`: the seed's and the paper's published figures;
 * :mod:`~heatsink.study.figures`: figures of many models' results;
 * :mod:`~heatsink.study.specs`: the study's analyses of a spec (trade-off, escape causes);
+* :mod:`~heatsink.study.drift`: the run chart's detection delay and false alarms per
+  Western Electric rule, on twins whose defects grow from a known part on;
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """
