@@ -15,8 +15,8 @@ the limits set on a baseline of the first parts. Then, per rule:
   defects; 0: flagged on the first drifted part); none if the rule never flags so after
   the start.
 
-Every flag before the start counts as a false alarm, on either side: each is a signal
-someone would have to look into.
+A false alarm is any flag on those in-control points, on either side of the centre line:
+each is a signal someone would have to look into.
 
 Over several sequences (seeds) and drift sizes this gives each rule's delay against its
 false-alarm rate, the trade a line makes when it picks the rules it acts on.
@@ -135,7 +135,8 @@ def rule_detection(
     Parameters
     ----------
     series : DataFrame
-        Columns ``part_id`` and ``value``, in production order (:func:`production_series`).
+        Columns ``part_id`` and ``value`` (a size: never negative), in production order
+        (:func:`production_series`).
     start_part : int
         ``part_id`` of the drift's first part.
     baseline_parts : int
@@ -153,7 +154,7 @@ def rule_detection(
         One row per rule (``rule1`` … ``rule4``), columns :data:`DETECTION_COLUMNS`:
         ``points`` charted, ``baseline_points``, ``in_control_points`` (after the baseline,
         before the start), ``false_alarms`` among them and their ``false_alarm_rate`` (NaN
-        without such points), ``detected`` (a flag at or after the start),
+        without such points), ``detected`` (a flag on ``side`` at or after the start),
         ``first_flag_part`` and ``delay_parts`` (its part id, minus ``start_part``) and
         ``delay_points`` (points from the first drifted point), NaN when not detected.
 
