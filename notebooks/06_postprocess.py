@@ -402,6 +402,7 @@ drift_study.plot_drift_chart(drift_example, drift_start, drift_baseline,
                              title=f"clean truth, {example['drift']}, seed {example['seed']}")
 fig.axes[0].set_ylabel(f"{spc_measure} (log above 100)")
 fig.axes[0].set_yscale("symlog", linthresh=100)
+fig.axes[0].set_ylim(bottom=0)
 drift_study.plot_detection(truth_summary,
                            axes=[fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])])
 fig.tight_layout()
