@@ -48,6 +48,11 @@ spec_file = None  # inspection spec (None: specs/example.yaml)
 split_name = "test"  # the frames analysed
 spc_measure = "LargestStainPixels"  # the charted measurement (the spec's stain-area rule)
 spc_baseline = 50  # frames that set the control limits
+drift_frames = 300  # frames per drifted production sequence (about 2.5 frames a part)
+drift_seeds = 4  # sequences per drift size (and without drift)
+drift_start = 61  # the part id from which the drift sequences drift
+drift_baseline = 30  # parts that set the drift charts' limits
+drift_predicted = 2  # of those, how many the chosen model predicts too
 n_table = 10  # rows of the stain table shown
 merge_gap_px = 10  # scratch fragments in line across gaps up to this are joined (0: never)
 selection_split = "val"  # the split the two model-selection rules are compared on
@@ -464,6 +469,144 @@ saved = study_results.save_postprocess_results(
     results_dir, split_name, run.path.name, spec, verdicts["predicted"], confusion, tradeoff,
     failed_rules=failed_rules, escapes=escapes)
 print(saved)
+
+# %% [markdown]
+# ## A drift the chart should catch
+#
+# The run chart above has nothing to find. To see what its rules detect, the twin's
+# generator makes production sequences with a known drift (`heatsink.synth.drift`): from a
+# stated part on, every stain is drawn larger (its area times a factor) and every scratch
+# longer, the rest of each part as it would have been. Each sequence is measured frame by
+# frame in production order and charted as above, with limits from its first parts. For
+# each Western Electric rule, `heatsink.study.drift` counts its **false alarms** on the
+# frames after that baseline and before the drift, and its **detection delay**: the parts
+# from the drift's first part to the part of the rule's first flag (0: the first drifted
+# part). Two drift sizes and, as a control, the same sequences without drift, several of
+# each, measured on the clean truth masks (what the chart would see with a perfect model)
+# and, on some of the same sequences, on the chosen model's predictions.
+#
+# First, what the drift does, measured on the truth: the median stain area and scratch
+# length on fully drifted parts against the parts before, per sequence (mean, lowest and
+# highest over the sequences). Stains grow by about the factor asked; scratches fall short
+# of it, because a scratch cannot outgrow the 320-pixel frame and one that no longer fits
+# where it was to go is redrawn smaller.
+
+# %%
+import tempfile
+
+from myst_nb import glue
+
+from heatsink.data import load_dataset
+from heatsink.study import drift as drift_study
+from heatsink.synth.drift import Drift
+
+drift_sizes = {"no drift": Drift(drift_start),
+               "stains ×2, scratches ×1.5": Drift(drift_start, 2.0, 1.5),
+               "stains ×4, scratches ×2": Drift(drift_start, 4.0, 2.0)}
+drift_folder = tempfile.TemporaryDirectory(prefix="drift-twins-")  # ~0.4 MB a frame
+drift_twins = drift_study.drift_twins(drift_folder.name, drift_sizes, range(drift_seeds),
+                                      drift_frames)
+size_change = drift_study.size_change(drift_twins)
+(size_change.groupby(["drift", "class"], sort=False)
+ .agg(asked=("asked", "first"), measured=("measured", "mean"),
+      lowest=("measured", "min"), highest=("measured", "max")).round(2))
+
+# %% [markdown]
+# The experiment, on the truth masks of every sequence and on the model's masks of the
+# first sequences of each size. A seed's parts before the drift are the same whatever its
+# size, so the false alarms repeat across the sizes; `detected` counts the sequences in
+# which the rule flagged at or after the drift's start. Without drift, that flag is a
+# false alarm, and its delay is how long the rule takes to cry wolf after the same part:
+# a rule detects a drift only where it flags clearly sooner than that.
+
+# %%
+drift_options = {"baseline_parts": drift_baseline,
+                 "measures": [spc_measure, "LongestScratchLength"],
+                 "by": "frame", "min_area_px": spec.min_object_px}
+drift_model = run.model("best")
+
+
+def drift_predictions(path):
+    """The chosen model's masks of every frame of one drifted twin."""
+    twin = load_dataset(path, verify=False)
+    return predict_masks(drift_model, twin, twin.ids, run.config.image_size)
+
+
+drift_records = {
+    "clean truth": drift_study.drift_experiment(drift_twins, **drift_options),
+    "predicted": drift_study.drift_experiment(
+        drift_twins.groupby("drift", sort=False).head(drift_predicted),
+        masks=drift_predictions, **drift_options),
+}
+example = drift_twins.iloc[-1]  # a sequence of the larger drift, for the figure
+drift_example = drift_study.production_series(
+    drift_study.truth_masks(example["path"]),
+    pd.read_csv(example["path"] / "adjacency.csv", dtype={"image_id": str}),
+    spc_measure, by="frame", min_area_px=spec.min_object_px)
+drift_folder.cleanup()
+drift_table = pd.concat({k: drift_study.summarise_detection(r)
+                         for k, r in drift_records.items()}, names=["masks"])
+print(f"{len(drift_twins)} sequences of {drift_frames} frames; drift from part "
+      f"{drift_start}, limits from parts 1–{drift_baseline}; delays in parts, false alarms "
+      "per in-control frame")
+drift_table[["sequences", "detected", "mean_delay_parts", "max_delay_parts",
+             "false_alarms", "false_alarm_rate"]].round(3)
+
+# %% tags=["hide-input"]
+truth_summary = drift_table.xs("clean truth", level="masks")
+fig = plt.figure(figsize=(11, 7.2))
+grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.1])
+drift_study.plot_drift_chart(drift_example, drift_start, drift_baseline,
+                             ax=fig.add_subplot(grid[0, :]),
+                             title=f"clean truth, {example['drift']}, seed {example['seed']}")
+fig.axes[0].set_ylabel(f"{spc_measure} (log above 100)")
+fig.axes[0].set_yscale("symlog", linthresh=100)
+fig.axes[0].set_ylim(bottom=0)
+drift_study.plot_detection(truth_summary,
+                           axes=[fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])])
+fig.tight_layout()
+glue("fig-drift", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-drift
+# :name: fig-drift
+#
+# Detecting a drift on the clean truth masks. Top: one sequence's run chart of the
+# largest stain per frame in production order (a logarithmic axis above 100 pixels, linear
+# below, to keep the zeros); the drift starts at the orange line, the
+# shaded frames set the limits, circled points are flagged by some rule. Bottom: for each
+# measure, each rule's mean detection delay (parts) against its false alarms per
+# in-control frame, over the sequences; a hollow marker at the top of a panel is a rule
+# that never detected that drift.
+# ```
+#
+# {numref}`fig-drift` and the table above are the trade a line makes when it picks the
+# rules it acts on: how soon each rule flags a drift, against how often it flags when
+# nothing has changed. In numbers, for the larger drift:
+
+# %% tags=["remove-input"]
+largest = list(drift_sizes)[-1]
+sentences = []
+for measure in drift_options["measures"]:
+    rows = truth_summary.xs(measure, level="measure")
+    drifted, control = rows.loc[largest], rows.loc["no drift"]
+    found = drifted[drifted["detected"] == drifted["sequences"]]
+    if found.empty:
+        sentences.append(f"* {measure}: no rule flags the drift in every sequence.")
+        continue
+    rule = found["mean_delay_parts"].idxmin()
+    quiet = control.loc[rule]
+    seen, of = int(quiet["detected"]), int(quiet["sequences"])
+    wait = ("without drift it never flags after that part" if seen == 0 else
+            f"without drift its first flag after that part comes {quiet['mean_delay_parts']:.1f}"
+            f" parts later on average (in {seen} of {of} sequences)")
+    sentences.append(
+        f"* {measure} (clean truth): {rule} flags the drift soonest, "
+        f"{found.loc[rule, 'mean_delay_parts']:.1f} parts after its start on average (at most "
+        f"{found.loc[rule, 'max_delay_parts']:.0f}); {wait}; it false-alarms on "
+        f"{100 * quiet['false_alarm_rate']:.1f} % of in-control frames.")
+display(Markdown("\n".join(sentences)))
 
 # %% [markdown]
 # ## What this chapter shows

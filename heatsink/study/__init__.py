@@ -24,6 +24,8 @@ it (a test enforces that).
   more and more label noise) and its dose curve;
 * :mod:`~heatsink.study.plan`: the training plan of chapters 4 and 5 as data, and its
   training (``heatsink study train``);
+* :mod:`~heatsink.study.drift`: the run chart's detection delay and false alarms per
+  Western Electric rule, on twins whose defects grow from a known part on;
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """

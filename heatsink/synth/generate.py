@@ -18,6 +18,7 @@ from heatsink.classes import CLASS_NAMES, VOC_COLOURS
 from heatsink.errors import HeatsinkError
 from heatsink.objects import image_summary
 from heatsink.synth import targets
+from heatsink.synth.drift import Drift, part_sizes, write_drift_record
 from heatsink.synth.noise import NoiseConfig, apply_criterion, criterion_rng
 from heatsink.synth.parts import TILE, PartResult, PartSpec, plan_parts, render_part
 from heatsink.synth.sampling import count_pairs
@@ -53,11 +54,12 @@ def _write_tile(root: Path, image_id: str, image, label, truth) -> None:
     put(jdir / "label.png", _VOC_LUT[label])
 
 
-def _work(job: tuple[PartSpec, list[int], str]) -> tuple[list, list, list]:
+def _work(job: tuple[PartSpec, list[int], str, Drift | None]) -> tuple[list, list, list]:
     """Render one part, write its tiles; return adjacency, manifest and summary rows."""
-    spec, ids, root_str = job
+    spec, ids, root_str, drift = job
     root = Path(root_str)
-    res: PartResult = render_part(spec)
+    with part_sizes(drift, spec.index + 1):
+        res: PartResult = render_part(spec)
     adjacency, manifest, summary = [], [], []
     for k, image_id_int in enumerate(ids):
         image_id = _fmt_id(image_id_int)
@@ -124,6 +126,7 @@ def generate(
     overwrite: bool = False,
     progress: bool = True,
     workers: int | None = None,
+    drift: Drift | None = None,
 ) -> Path:
     """Generate a synthetic twin of the heat sink dataset.
 
@@ -145,6 +148,10 @@ def generate(
         Show a tqdm progress bar.
     workers : int, optional
         Worker processes (default ``os.cpu_count()``).
+    drift : Drift, optional
+        Grow stains and lengthen scratches from a known part on
+        (:mod:`heatsink.synth.drift`); recorded in ``twin.json`` and ``drift.csv``. Parts
+        are made in ``part_id`` order. None (default): no drift, no extra file.
 
     Returns
     -------
@@ -177,7 +184,7 @@ def generate(
     try:
         for sub in ("images", "labels", "truth", "jsons"):
             (tmp / sub).mkdir(parents=True)
-        jobs = [(spec, ids, str(tmp)) for spec, ids in _plan(n, seed, noise)]
+        jobs = [(spec, ids, str(tmp), drift) for spec, ids in _plan(n, seed, noise)]
         workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
         bar = tqdm(total=n, desc="synth", unit="img", disable=not progress)
         results = []
@@ -191,7 +198,7 @@ def generate(
                     results.append(result)
                     bar.update(len(job[1]))
         bar.close()
-        _write_tables(tmp, results, jobs, n, seed, noise)
+        _write_tables(tmp, results, jobs, n, seed, noise, drift)
         if out.exists():
             trash = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, trash)
@@ -206,7 +213,7 @@ def generate(
 
 
 def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
-                  noise: NoiseConfig) -> None:
+                  noise: NoiseConfig, drift: Drift | None = None) -> None:
     adjacency = pd.DataFrame([r for res in results for r in res[0]], columns=ADJACENCY_COLUMNS)
     adjacency = adjacency.sort_values("image_id", ignore_index=True)
     adjacency.to_csv(tmp / "adjacency.csv", index=False)
@@ -214,7 +221,7 @@ def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
     manifest = manifest.sort_values(["image_id", "error", "top", "left"], ignore_index=True)
     manifest.to_csv(tmp / "noise_manifest.csv", index=False)
     summary = pd.DataFrame([r for res in results for r in res[2]])
-    shapes = Counter(f"{spec.rows}x{spec.cols}" for spec, _, _ in jobs)
+    shapes = Counter(f"{spec.rows}x{spec.cols}" for spec, *_ in jobs)
     info = {
         "generator": "heatsink.synth",
         "generator_version": GENERATOR_VERSION,
@@ -242,6 +249,8 @@ def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
             "images_with_label_errors": int(manifest["image_id"].nunique()),
         },
     }
+    if drift is not None:
+        write_drift_record(tmp, drift, len(jobs), info)
     (tmp / "twin.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 

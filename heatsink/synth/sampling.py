@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import numpy as np
 
 from heatsink.synth import targets
@@ -11,12 +13,18 @@ _HIST = {
     "stain": (targets.STAIN_BBOX_EDGES, targets.STAIN_BBOX_CELLS),
 }
 
+#: Factors on the drawn bounding-box sides, per class (None: the calibrated sizes). Set only
+#: by :func:`heatsink.synth.drift.scaled_sizes`, around one part's rendering.
+SIDE_SCALE: ContextVar[dict[str, float] | None] = ContextVar("SIDE_SCALE", default=None)
+
 
 def sample_bboxes(rng: np.random.Generator, class_name: str, n: int) -> np.ndarray:
     """Draw ``n`` object bounding boxes ``(height, width)`` of one class.
 
     A cell of the 2-D target histogram is drawn in proportion to its count, then an integer
-    height and width uniformly within the cell's bins.
+    height and width uniformly within the cell's bins. Inside
+    :func:`heatsink.synth.drift.scaled_sizes` both sides are then multiplied by the class's
+    factor and rounded (the same random draws, so a factor of 1 changes nothing).
 
     Returns
     -------
@@ -31,6 +39,9 @@ def sample_bboxes(rng: np.random.Generator, class_name: str, n: int) -> np.ndarr
         for axis in (0, 1):
             b = keys[i][axis]
             out[j, axis] = rng.integers(edges[b], edges[b + 1])
+    factor = (SIDE_SCALE.get() or {}).get(class_name, 1.0)
+    if factor != 1.0:
+        out = np.rint(out * factor).astype(np.int64)
     return np.clip(out, 1, 320)
 
 
@@ -58,6 +69,7 @@ def count_pairs(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 __all__ = [
+    "SIDE_SCALE",
     "count_pairs",
     "sample_bboxes",
 ]
