@@ -3,9 +3,9 @@ far each run has come.
 
 One recipe (:data:`RECIPE`) for every run: 256² frames, batch 16, random 160² crops, flips
 and 90° rotations, photometric augmentation, Adam on a cosine schedule for at most 40
-epochs, early stopping after 6 epochs without a better validation defect IoU. Only the model, the loss, the learning rate
-(one per model family, from a range test) and the seed change. Five stages, each planned from
-what the earlier ones left on disk:
+epochs, early stopping after 6 epochs without a better validation defect IoU. Only the
+model, the loss, the learning rate (one per model family, from a range test) and the seed
+change. Five stages, each planned from what the earlier ones left on disk:
 
 0. a learning-rate range test per model family (:func:`heatsink.models.lr_range.lr_range`,
    its curve in ``<results>/lr_range/<family>.csv``), and two recipe checks on the
