@@ -175,6 +175,35 @@ else:
     print("Not the synthetic twin, or no reference here: no calibration table.")
 
 # %% [markdown]
+# ## How close is the twin? Its appearance
+#
+# Label statistics say nothing about what a camera sees, and a model trained on the twin
+# sees only that. Here the twin's plating is measured beside the real plating, the pixels of
+# the 31 real frames in DatasetNinja's three published pictures that lie at least 4 px from
+# anything drawn on them ({doc}`../book/dataset` says how they are cut; no real pixel is
+# shown or stored here). The same code measures both, and twin frames are first taken through
+# the resampling the published tiles went through. Rows: per-frame colour; the surface's
+# energy per octave band of wavelength (relative difference of the medians, target ±20 %);
+# local contrast at three scales, brightness spread (10th to 90th percentile over the median),
+# vignetting, the spectrum's log-log slope and the texture's anisotropy (KS, target ≤ 0.2;
+# the last three are reported, not targets).
+
+# %%
+if is_twin:
+    from heatsink.synth import appearance_report
+
+    try:
+        look = appearance_report(ds.root)
+    except (heatsink.HeatsinkError, FileNotFoundError) as err:
+        look = None
+        print(f"No published pictures here, no appearance table: {err}")
+    if look is not None:
+        display(look[["statistic", "family", "twin_median", "real_median", "measure",
+                      "distance", "acceptance", "ok"]].round(3).set_index("statistic"))
+else:
+    print("Not the synthetic twin: no appearance table.")
+
+# %% [markdown]
 # ## Where the defects sit
 #
 # The fraction of images in which each pixel carries the class. Left: this dataset; right:

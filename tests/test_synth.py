@@ -321,3 +321,21 @@ def test_acceptance_calibration_of_the_default_1000_image_twin(default_twin_root
     # the stated default noise level: about one image in five carries a label error
     touched = json.loads((root / "twin.json").read_text())["counts"]["images_with_label_errors"]
     assert 0.15 <= touched / 1000 <= 0.25
+
+
+@pytest.mark.slow
+def test_acceptance_appearance_of_the_default_twin(default_twin_root):
+    """The twin-appearance issue's acceptance, on the default twin through the tiles'
+    resampling: every octave band's median energy within ±20 % of the real frames' median,
+    KS <= 0.2 for each per-frame colour, contrast and brightness-spread distribution."""
+    from heatsink.synth import appearance_report
+
+    try:
+        table = appearance_report(default_twin_root).set_index("statistic")
+    except (HeatsinkError, FileNotFoundError) as exc:
+        pytest.skip(f"reference pictures not available: {exc}")
+    held = table[table["acceptance"]]
+    assert {"r_median", "g_over_r", "b_median", "contrast_fine", "contrast_blotch",
+            "contrast_mottling", "spread"} <= set(held.index)
+    assert sum(s.startswith("band_") for s in held.index) == 6
+    assert held["ok"].all(), held[["twin_median", "real_median", "distance"]]

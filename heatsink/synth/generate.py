@@ -24,7 +24,7 @@ from heatsink.synth.parts import TILE, PartResult, PartSpec, plan_parts, render_
 from heatsink.synth.sampling import count_pairs
 
 #: Version of the generator; bump when output for a given seed changes.
-GENERATOR_VERSION = "1.3.2"
+GENERATOR_VERSION = "1.4.4"
 
 ADJACENCY_COLUMNS = ["image_id", "part_id", "row", "col", "part_rows", "part_cols"]
 MANIFEST_COLUMNS = [

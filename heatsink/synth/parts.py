@@ -511,7 +511,7 @@ def render_part(spec: PartSpec) -> PartResult:
     _place_tile_objects(rng, cv, spec, targets)
     _inject_tile_noise(rng, cv, spec, errors)
 
-    lum = surface.luminance(rng, cv.shape)
+    lum = surface.luminance(rng, cv.shape, tile=TILE)
     _render_appearances(rng, cv, lum)
     image = surface.colourize(rng, lum)
     result = PartResult(spec.index, spec.rows, spec.cols, [], [], [], errors)
