@@ -111,7 +111,8 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
     scores = {"unet": 0.10, "unet-wcce+dice": 0.30, "resnet50": 0.20, "resnet50-wcce+dice": 0.35,
               "vgg16": 0.0, "vgg16-wcce+dice": 0.05, "gslu": 0.15, "gslu-wcce+dice": 0.45,
               "light": 0.12, "light-wcce+dice": 0.40,
-              "gslu-wcce": 0.41, "gslu-dice": 0.44, "gslu-focal+dice": 0.42}
+              "gslu-wcce": 0.41, "gslu-dice": 0.44, "gslu-focal+dice": 0.42,
+              "gslu-wcce+dice-isqrt": 0.43}
     monkeypatch.setattr(plan, "run_score", lambda path: scores[Path(path).name.split("-s")[0]]
                         + 0.01 * (Path(path).name.endswith("-s1")))
 
@@ -123,16 +124,17 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
     finish(1)
     assert plan.chosen_encoder(runs, results) == "gslu"
     stage2 = plan.planned_runs(2, None, runs, results)
-    assert [r.config.loss for r in stage2] == list(plan.ABLATION_LOSSES)
+    assert [r.config.loss for r in stage2] == [*plan.ABLATION_LOSSES, plan.STUDY_LOSS]
+    assert [r.config.class_weighting for r in stage2][-1] == "inverse_sqrt"
+    assert stage2[-1].name == "gslu-wcce+dice-isqrt"
     assert {r.config.model for r in stage2} == {"gslu"}
     assert all(r.config.learning_rate == pytest.approx(1e-3) for r in stage2)
     assert {r.status for r in plan.planned_runs(3, None, runs, results)} == {"blocked"}
     finish(2)
     stage3 = plan.planned_runs(3, None, runs, results)
-    recipes = {(r.config.model, r.config.loss) for r in stage3}
+    recipes = {r.name.rsplit("-s", 1)[0] for r in stage3}
     # the top three of stages 1-2, and both stage-1 losses of the chosen encoder
-    assert recipes == {("gslu", "wcce+dice"), ("gslu", "dice"), ("gslu", "focal+dice"),
-                       ("gslu", "cce")}
+    assert recipes == {"gslu-wcce+dice", "gslu-dice", "gslu-wcce+dice-isqrt", "gslu"}
     assert sorted({r.config.seed for r in stage3}) == [1, 2]
     assert {r.status for r in plan.planned_runs(4, None, runs, results)} == {"blocked"}
     finish(3)

@@ -16,9 +16,13 @@ if TYPE_CHECKING:  # importing heatsink.models imports TensorFlow: not for a nam
 BASE_SIZE = 256
 
 
+#: Marks of class weightings other than the default ``balanced`` (only with a ``wcce`` term).
+WEIGHTING_MARKS = {"inverse_sqrt": "isqrt", "median_frequency": "medfreq"}
+
+
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
              base_augment: bool = False, base_photometric: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-photo|-nophoto][-s<seed>]``:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -27,8 +31,10 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     when it is ``base_crop`` (``-c<crop>`` for another crop, ``-frames`` for whole frames
     where the protocol crops), the flips when they are ``base_augment`` (``-flips`` marks
     flip-and-rotation augmentation, ``-noflips`` its absence where the protocol flips),
-    ``-photo`` marks photometric augmentation (``-nophoto`` its absence where the protocol
-    has it, ``base_photometric``) and ``-s<seed>`` a seed other than 0. With the
+    a class weighting other than ``balanced`` is marked when the loss weights classes
+    (:data:`WEIGHTING_MARKS`), ``-photo`` marks photometric augmentation (``-nophoto`` its
+    absence where the protocol has it, ``base_photometric``) and ``-s<seed>`` a seed other
+    than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
@@ -48,6 +54,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     >>> run_name(TrainConfig(model="gslu", crop=160, augment=True), base_crop=160,
     ...          base_augment=True, base_photometric=True)
     'gslu-nophoto'
+    >>> run_name(TrainConfig(model="gslu", loss="wcce+dice", class_weighting="inverse_sqrt"))
+    'gslu-wcce+dice-isqrt'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -58,6 +66,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append("frames" if config.crop is None else f"c{config.crop}")
     if config.augment != base_augment:
         parts.append("flips" if config.augment else "noflips")
+    if "wcce" in config.loss.split("+") and config.class_weighting != "balanced":
+        parts.append(WEIGHTING_MARKS.get(config.class_weighting, config.class_weighting))
     if config.photometric != base_photometric:
         parts.append("photo" if config.photometric else "nophoto")
     if config.seed != 0:
@@ -65,4 +75,4 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     return "-".join(parts)
 
 
-__all__ = ["BASE_SIZE", "run_name"]
+__all__ = ["BASE_SIZE", "WEIGHTING_MARKS", "run_name"]
