@@ -9,6 +9,7 @@ import pytest
 from heatsink.errors import HeatsinkError
 from heatsink.models.lr_range import (
     LR_RANGE_COLUMNS,
+    conclusive,
     lr_range,
     lr_schedule,
     plot_lr_range,
@@ -74,3 +75,11 @@ def test_the_plot_marks_the_suggestion():
     ax = plot_lr_range(pd.DataFrame({"lr": lr, "loss": loss, "smoothed": loss}), title="t")
     assert ax.get_xscale() == "log"
     assert any("suggested 1.0e-04" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_a_curve_still_falling_at_the_largest_rates_is_inconclusive():
+    lr = np.logspace(-6, 0, 100)
+    falling = pd.DataFrame({"lr": lr, "smoothed": np.linspace(1.3, 1.2, 100)})
+    assert not conclusive(falling)
+    bowl = pd.DataFrame({"lr": lr, "smoothed": (np.log10(lr) + 2) ** 2})
+    assert conclusive(bowl)

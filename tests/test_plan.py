@@ -204,3 +204,11 @@ def test_the_command_lists_the_plan_and_refuses_a_bad_stage(tiny_twin, tiny_plan
     assert err.count("\n") == 1 and "--stage takes one of 0, 1, 2, 3, 4" in err
     assert main(["study", "train", "--only", "nope", *where]) == 2
     assert "no planned run named nope" in capsys.readouterr().err
+
+
+def test_an_inconclusive_range_test_gives_the_fallback_rate(tmp_path):
+    results = tmp_path / "results"
+    write_range_test(results, "gslu", 1.0)  # lowest at the largest rate: still falling
+    assert plan.family_lr(results, "gslu") == plan.FALLBACK_LR
+    write_range_test(results, "light", 1e-2)
+    assert plan.family_lr(results, "light") == pytest.approx(1e-3)  # a tenth of 10⁻²

@@ -178,6 +178,30 @@ def suggest_lr(frame: pd.DataFrame) -> float:
     return float(frame.loc[best, "lr"]) / 10
 
 
+def conclusive(frame: pd.DataFrame, edge: float = 0.1) -> bool:
+    """Whether a range test located its minimum: False when the lowest smoothed loss falls in
+    the last ``edge`` of the steps, i.e. the loss was still falling (or flat) at the largest
+    rates tried, so a tenth of that rate says nothing about where training becomes unstable.
+
+    Batch-normalised nets under Adam often never diverge in a short test (the normalisation
+    undoes the growth of the weights), and the loss keeps drifting down with training itself;
+    :func:`suggest_lr` would then return a tenth of ``lr_max``.
+
+    Examples
+    --------
+    >>> lr = np.logspace(-6, 0, 61)
+    >>> conclusive(pd.DataFrame({"lr": lr, "smoothed": (np.log10(lr) + 3) ** 2 + 1}))
+    True
+    >>> conclusive(pd.DataFrame({"lr": lr, "smoothed": 2 - 0.01 * np.arange(61)}))
+    False
+    """
+    values = frame["smoothed"].where(np.isfinite(frame["smoothed"]))
+    if values.notna().sum() == 0:
+        return False
+    position = frame.index.get_loc(values.idxmin())
+    return position < (1 - edge) * len(frame)
+
+
 def plot_lr_range(frame: pd.DataFrame, ax: matplotlib.axes.Axes | None = None,
                   title: str | None = None) -> matplotlib.axes.Axes:
     """The range test's loss against the learning rate (log scale): each step's loss faint,
@@ -206,6 +230,7 @@ def plot_lr_range(frame: pd.DataFrame, ax: matplotlib.axes.Axes | None = None,
 
 __all__ = [
     "LR_RANGE_COLUMNS",
+    "conclusive",
     "diverged",
     "lr_range",
     "lr_schedule",

@@ -91,6 +91,11 @@ TOP_RECIPES = 3
 RANGE_LOSS = STUDY_LOSS
 RANGE_STEPS = 100
 RANGE_LR = (1e-6, 1.0)
+#: The rate of a family whose range test is inconclusive (its loss still lowest at the
+#: largest rates tried, as on this study's batch-normalised nets, which did not diverge even
+#: at 1.0 in 100 steps): Adam's default, at which the 8-epoch study trained every model but
+#: VGG16. The chapter shows each family's curve and says which rate it got and why.
+FALLBACK_LR = 1e-3
 #: The model and loss whose cropped run is compared with one on whole frames (stage 0).
 CROP_CHECK = ("gslu", STUDY_LOSS)
 #: Folds of the label checks' out-of-sample models (stage 4).
@@ -177,14 +182,18 @@ def lr_range_file(results_dir: str | Path, family: str) -> Path:
 
 def family_lr(results_dir: str | Path, family: str) -> float | None:
     """The learning rate of ``family``: the range test's suggestion
-    (:func:`heatsink.models.lr_range.suggest_lr`) to two significant digits; None until the
-    test's file exists."""
-    from heatsink.models.lr_range import suggest_lr
+    (:func:`heatsink.models.lr_range.suggest_lr`) to two significant digits, or
+    :data:`FALLBACK_LR` when the test was inconclusive
+    (:func:`heatsink.models.lr_range.conclusive`); None until the test's file exists."""
+    from heatsink.models.lr_range import conclusive, suggest_lr
 
     path = lr_range_file(results_dir, family)
     if not path.exists():
         return None
-    return float(f"{suggest_lr(pd.read_csv(path)):.2g}")
+    curve = pd.read_csv(path)
+    if not conclusive(curve):
+        return FALLBACK_LR
+    return float(f"{suggest_lr(curve):.2g}")
 
 
 def run_status(path: Path, config: TrainConfig | None,
@@ -452,12 +461,15 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
 
 def _run_lr_range(item: PlannedRun, ds: Dataset, train_ids: list[str]) -> str:
     from heatsink.io import atomic_path
-    from heatsink.models.lr_range import lr_range, suggest_lr
+    from heatsink.models.lr_range import conclusive, lr_range, suggest_lr
 
     frame = lr_range(item.config, ds, train_ids, steps=RANGE_STEPS, lr_min=RANGE_LR[0],
                      lr_max=RANGE_LR[1])
     with atomic_path(item.path) as tmp:
         frame.to_csv(tmp, index=False)
+    if not conclusive(frame):
+        return (f"{len(frame)} steps, inconclusive (lowest loss at the largest rates tried): "
+                f"the family gets {FALLBACK_LR:g}")
     return f"{len(frame)} steps, suggested learning rate {suggest_lr(frame):.2g}"
 
 
@@ -580,6 +592,7 @@ __all__ = [
     "CROP_CHECK",
     "ENCODERS",
     "ENCODER_WEIGHTS",
+    "FALLBACK_LR",
     "FOLDS",
     "MODEL_KWARGS",
     "PHOTOMETRIC",
