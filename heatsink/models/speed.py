@@ -22,9 +22,11 @@ so a latency can be read as a share of what the CPU can do (:func:`peak_share`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,19 @@ ENGINE_PACKAGES = {"onnx": ("tf2onnx", "onnx", "onnxruntime"),
                    "openvino-bf16": ("tf2onnx", "onnx", "openvino")}
 #: The side of a frame on the line (the dataset's images).
 FRAME_SIZE = 320
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """TensorFlow's Python warnings silenced inside (the profiler's deprecation notices, and
+    the retracing notice that timing many batch sizes triggers on purpose)."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_engine(engine: str) -> None:
@@ -224,12 +239,13 @@ def latency_by_batch(predictor: Predictor, batches: Sequence[int] = BATCH_CANDID
     with its repeats cut so that one figure takes about ``budget_s`` seconds (at least 3).
     """
     out: dict[int, float] = {}
-    for batch in batches:
-        first = predictor.latency_ms(batch, frame_size, repeats=1)  # compiles, warms up
-        n = repeats
-        if budget_s is not None:
-            n = int(min(repeats, max(3, budget_s // max(first * batch / 1000, 1e-6))))
-        out[int(batch)] = predictor.latency_ms(batch, frame_size, repeats=n)
+    with quiet_tensorflow():
+        for batch in batches:
+            first = predictor.latency_ms(batch, frame_size, repeats=1)  # compiles, warms up
+            n = repeats
+            if budget_s is not None:
+                n = int(min(repeats, max(3, budget_s // max(first * batch / 1000, 1e-6))))
+            out[int(batch)] = predictor.latency_ms(batch, frame_size, repeats=n)
     return out
 
 
@@ -245,11 +261,12 @@ def frozen_gflop(model: tf.keras.Model, size: int) -> float:
     )
 
     spec = tf.TensorSpec((1, size, size, 3), tf.float32)
-    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    frozen = convert_variables_to_constants_v2(concrete)
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    with quiet_tensorflow():
+        concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+        frozen = convert_variables_to_constants_v2(concrete)
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
     return profile.total_float_ops / 1e9
 
 
@@ -340,4 +357,5 @@ __all__ = [
     "median_ms",
     "peak_gflops",
     "peak_share",
+    "quiet_tensorflow",
 ]

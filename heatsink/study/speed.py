@@ -368,7 +368,12 @@ def engine_agreement(
         differs from the reference's (else NaN).
     """
     from heatsink.models.predict import Predictor
-    from heatsink.models.speed import engine_missing, engine_predictor, mask_agreement
+    from heatsink.models.speed import (
+        engine_missing,
+        engine_predictor,
+        mask_agreement,
+        quiet_tensorflow,
+    )
 
     runnable = [e for e in engines if not engine_missing(e)]
     frames = list(frames)
@@ -379,7 +384,7 @@ def engine_agreement(
 
         return list(inspect_masks(((str(k), m) for k, m in enumerate(masks)), spec)["verdict"])
 
-    with tempfile.TemporaryDirectory(prefix="heatsink-agree-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="heatsink-agree-") as tmp, quiet_tensorflow():
         base = Path(workdir) if workdir is not None else Path(tmp)
         for name, item in models.items():
             reference = list(Predictor(item.model, item.image_size, batch_size).masks(frames))
@@ -496,6 +501,7 @@ def speed_quality_figure(speed: pd.DataFrame, quality: pd.DataFrame,
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if speed.empty:
         raise ValueError("no timings to draw")
@@ -517,6 +523,9 @@ def speed_quality_figure(speed: pd.DataFrame, quality: pd.DataFrame,
     ax.annotate(f"target {target_ms:g} ms", (target_ms, 1), xycoords=("data", "axes fraction"),
                 xytext=(3, -12), textcoords="offset points", fontsize=9, color="0.3")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     side = int((machine or {}).get("frame_size") or 320)
     ax.set_xlabel(f"ms per {side}² frame"
                   + (" at batch 1" if column == "ms_batch1" else " at the best batch")
