@@ -173,3 +173,19 @@ def test_mask_agreement_counts_defect_pixels():
 def test_machine_json_says_when_the_machine_was_loaded(tmp_path):
     save_speed_results(tmp_path, {}, {"cores": 2, "load_before": 3.0, "load_after": 3.1})
     assert json.loads((tmp_path / "speed" / "machine.json").read_text())["loaded"] is True
+
+
+def test_the_chapter_has_its_parameters_and_a_smoke_entry():
+    import jupytext
+
+    from heatsink.study import runner
+
+    source = Path(__file__).resolve().parents[1] / "notebooks" / "08_speed.py"
+    defaults = runner.notebook_defaults(jupytext.read(source))
+    for key in ("profile", "data", "results", "runs", "models", "compare", "engines",
+                "frames", "stand_ins"):
+        assert key in defaults, key
+    assert defaults["models"] is None and defaults["stand_ins"] is False
+    assert set(defaults["engines"]) == set(engines_mod.ENGINES)
+    smoke = runner.profile_parameters("smoke", "08_speed", runner.load_profiles())
+    assert smoke["stand_ins"] is True and set(smoke["models"]) == set(defaults["compare"])
