@@ -61,6 +61,7 @@ stand_ins = False  # smoke only: untrained tiny models stand in for missing runs
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -138,6 +139,7 @@ scratch.cleanup()
 fig = speed.speed_quality_figure(tables["speed"], quality, machine, target_ms=target_ms)
 study_results.save_figure(fig, results_dir / "figures" / "speed.png")
 glue("fig-speed", fig, display=False)
+plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} fig-speed
@@ -169,6 +171,10 @@ lines.append(
        "less than that." if pair.within_margin else
        f"The interval reaches below −{100 * pair.margin:g} point: that {pair.a} trails "
        f"{pair.b} by less is not shown."))
+if (tables["speed"]["peak_share_best"] > 1).any():
+    lines.append("* A share above 100 % means the matrix-multiply peak was measured low: "
+                 "under load, or because TensorFlow's matmul runs slower than the "
+                 "convolution kernels the engines use.")
 if study_results.was_loaded(machine):
     lines.append(f"* The load average was {machine['load_before']:.1f} before and "
                  f"{machine['load_after']:.1f} after, on {machine['cores']} cores: another "
