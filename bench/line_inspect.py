@@ -101,20 +101,12 @@ def inspect_with(predict: Callable[[np.ndarray], np.ndarray], image_size: int,
 def engine_predict(engine: str, run: Path, batch_size: int) -> tuple[Callable, int, str]:
     """``(predict, image_size, identity)`` for ``engine`` on the run folder ``run``."""
     from heatsink.line.inspect import load_inspection_model
+    from heatsink.models.speed import eager_function, graph_function
 
     keras = load_inspection_model(run)
-    if engine == "eager":
-        import tensorflow as tf
-
-        return (lambda x: keras.model(tf.constant(x), training=False).numpy(),
-                keras.image_size, keras.identity)
-    if engine == "graph":
-        import tensorflow as tf
-
-        spec = tf.TensorSpec((None, keras.image_size, keras.image_size, 3), tf.float32)
-        forward = tf.function(lambda x: keras.model(x, training=False),
-                              input_signature=[spec]).get_concrete_function()
-        return lambda x: forward(tf.constant(x)).numpy(), keras.image_size, keras.identity
+    if engine in ("eager", "graph"):
+        call = (eager_function if engine == "eager" else graph_function)(keras.model)
+        return call, keras.image_size, keras.identity
     from heatsink.models.export import export_model, load_exported
 
     fmt = "onnx" if engine == "onnx" else "openvino"

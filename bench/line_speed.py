@@ -4,24 +4,28 @@ For each model (``--models``, default unet, gslu and light; ``--big`` adds resne
 vgg16), built untrained in float32 (weights do not change the cost), prints:
 
 * ``params`` and ``GFLOP`` per ``--size``² frame (TensorFlow's profiler on the frozen
-  float32 graph, see ``timing.frozen_gflop``);
+  float32 graph, :func:`heatsink.models.speed.frozen_gflop`);
 * per engine, ``b1`` the median ms per frame at batch 1 and ``best`` the lowest median ms
-  per frame over ``--batches`` (with the batch that gave it). Engines:
+  per frame over ``--batches`` (with the batch that gave it), each through the package's
+  prediction path (:func:`heatsink.models.speed.engine_predictor`: uint8 frames in, masks
+  out, as ``heatsink inspect`` predicts). Engines (:data:`heatsink.models.speed.ENGINES`):
 
-  - ``eager``: ``model(x, training=False)`` called eagerly, as the study calls it today;
-  - ``graph``: the same inside one ``tf.function`` traced per input shape;
-  - ``graph-bf16``: the model rebuilt under Keras's ``mixed_bfloat16`` policy, same weights
-    (only where the CPU has bf16 instructions);
+  - ``keras-eager``: ``model(x, training=False)`` called eagerly;
+  - ``keras-graph``: the same inside one ``tf.function`` traced per input shape;
+  - ``keras-graph-bf16``: the model rebuilt under Keras's ``mixed_bfloat16`` policy, same
+    weights (only where the CPU has bf16 instructions);
   - ``onnx``: the tf2onnx export run by ONNX Runtime (``heatsink.models.export``);
   - ``openvino`` / ``openvino-bf16``: the OpenVINO export, inference precision f32 / bf16;
 
 * ``GFLOP/s`` and ``% peak`` of the fastest float32 and bfloat16 figures against the
-  machine's measured peak (a large matmul in TensorFlow, float32 and bfloat16).
+  machine's measured peak (a large matmul in TensorFlow, float32 and bfloat16,
+  :func:`heatsink.models.speed.peak_gflops`).
 
 The CPU may be shared: the 1-minute load average is printed before and after, and a
 figure taken with a load average above ``LOAD_WARN`` (with this process not yet running)
 is marked as measured under load. Run ``.venv/bin/python bench/line_speed.py``
-(``--repeats 30``, ``--budget 5`` seconds per figure, ``--engines graph onnx`` ...).
+(``--repeats 30``, ``--budget 5`` seconds per figure, ``--engines keras-graph onnx`` ...).
+The speed chapter measures trained runs the same way (:mod:`heatsink.study.speed`).
 """
 
 from __future__ import annotations
@@ -37,44 +41,20 @@ import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlo
 # isort: split
 import numpy as np
 import pandas as pd
-import tensorflow as tf
-from timing import eager_function, frozen_gflop, graph_function, median_ms, peak_gflops
 
 from heatsink import hardware
 from heatsink.models import build_model, count_params
+from heatsink.models.speed import (
+    ENGINE_PRECISION,
+    ENGINES,
+    engine_missing,
+    engine_predictor,
+    frozen_gflop,
+    latency_by_batch,
+    peak_gflops,
+)
 
-ENGINES = ("eager", "graph", "graph-bf16", "onnx", "openvino", "openvino-bf16")
-BF16_ENGINES = ("graph-bf16", "openvino-bf16")
 LOAD_WARN = 0.5
-
-
-def _bf16_copy(name: str, model: tf.keras.Model) -> tf.keras.Model:
-    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        copy = build_model(name)
-    finally:
-        tf.keras.mixed_precision.set_global_policy("float32")
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def engine_callables(name: str, model: tf.keras.Model, engine: str, size: int, tmp: Path):
-    """``make(batch) -> callable(x)`` for one engine (exports written once into ``tmp``)."""
-    if engine == "eager":
-        call = eager_function(model)
-        return lambda batch: call
-    if engine in ("graph", "graph-bf16"):
-        source = model if engine == "graph" else _bf16_copy(name, model)
-        return lambda batch: graph_function(source, batch, size)
-    from heatsink.models.export import export_model, load_exported
-
-    fmt = "onnx" if engine == "onnx" else "openvino"
-    folder = tmp / f"{name}-{fmt}"
-    if not folder.exists():
-        export_model(model, fmt, folder, image_size=size)
-    exported = load_exported(folder, precision="bfloat16" if engine.endswith("bf16")
-                             else "float32")
-    return lambda batch: exported
 
 
 def main() -> None:
@@ -86,11 +66,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per figure")
     parser.add_argument("--budget", type=float, default=5.0,
-                        help="seconds of timing per figure before stopping early (≥ 5 calls)")
+                        help="seconds of timing per figure before stopping early (≥ 3 calls)")
     parser.add_argument("--no-peak", action="store_true", help="skip the matmul peak")
     args = parser.parse_args()
     models = args.models + (["resnet50", "vgg16"] if args.big else [])
-    engines = [e for e in args.engines if hardware.has_bf16() or e not in BF16_ENGINES]
+    engines = [e for e in args.engines if not engine_missing(e)]
 
     load_before = os.getloadavg()[0]
     print(f"machine: {hardware.summary_line()}")
@@ -99,15 +79,12 @@ def main() -> None:
           flush=True)
     peak = {}
     if not args.no_peak:
-        peak["float32"] = peak_gflops(tf.float32)
+        peak["float32"] = peak_gflops("float32")
         if hardware.has_bf16():
-            peak["bfloat16"] = peak_gflops(tf.bfloat16)
+            peak["bfloat16"] = peak_gflops("bfloat16")
         print("matmul peak GFLOP/s (2048², all cores): "
               + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()), flush=True)
 
-    rng = np.random.default_rng(0)
-    frames = {b: rng.random((b, args.size, args.size, 3), dtype=np.float32)
-              for b in args.batches}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-line-") as tmp_name:
         for name in models:
@@ -118,16 +95,15 @@ def main() -> None:
             fastest = {"float32": np.inf, "bfloat16": np.inf}
             for engine in engines:
                 started = time.perf_counter()
-                make = engine_callables(name, model, engine, args.size, Path(tmp_name))
-                per_batch = {}
-                for batch in args.batches:
-                    per_batch[batch] = median_ms(make(batch), frames[batch], args.repeats,
-                                                 budget_s=args.budget)
+                predictor = engine_predictor(model, engine, args.size, Path(tmp_name) / name,
+                                             build=lambda name=name: build_model(name))
+                per_batch = latency_by_batch(predictor, args.batches, args.size, args.repeats,
+                                             budget_s=args.budget)
                 best = min(per_batch, key=per_batch.get)
                 if 1 in per_batch:
                     row[f"{engine} b1"] = round(per_batch[1], 1)
                 row[f"{engine} best"] = f"{per_batch[best]:.1f} (b{best})"
-                kind = "bfloat16" if engine in BF16_ENGINES else "float32"
+                kind = ENGINE_PRECISION[engine]
                 fastest[kind] = min(fastest[kind], per_batch[best])
                 print(f"{name} {engine}: " + ", ".join(
                     f"b{b} {ms:.1f}" for b, ms in per_batch.items())

@@ -26,6 +26,8 @@ it (a test enforces that).
   training (``heatsink study train``);
 * :mod:`~heatsink.study.drift`: the run chart's detection delay and false alarms per
   Western Electric rule, on twins whose defects grow from a known part on;
+* :mod:`~heatsink.study.speed`: the trained models timed engine by engine on this CPU, the
+  engines' agreement, and quality against speed;
 * :mod:`~heatsink.study.runner`: the papermill runner (``heatsink study run``);
 * :mod:`~heatsink.study.cli`: the ``heatsink study`` commands.
 """

@@ -18,7 +18,9 @@ One module per job:
 * :mod:`~heatsink.study.results.groups` finds the runs that belong together (:func:`loss_sweep`,
   :func:`input_variants`);
 * :mod:`~heatsink.study.results.timing` says what the run cost: :func:`chapter_times`,
-  :func:`training_time`.
+  :func:`training_time`;
+* :mod:`~heatsink.study.results.speed` writes and reads the line-speed tables and the machine
+  they were measured on (:func:`save_speed_results`, :func:`load_speed_results`).
 
 The files are small, hold nothing derived from images but numbers, and are committed for
 the twin (``results/twin/``), so the book's results page and the README read numbers from
@@ -43,6 +45,13 @@ from heatsink.study.results.files import (
     save_postprocess_results,
 )
 from heatsink.study.results.groups import input_variants, loss_sweep
+from heatsink.study.results.speed import (
+    SPEED_TABLES,
+    load_speed_results,
+    save_speed_results,
+    speed_file,
+    was_loaded,
+)
 from heatsink.study.results.tables import (
     TABLE_COLUMNS,
     label_noise_cap,
@@ -59,6 +68,7 @@ from heatsink.study.results.timing import chapter_times, training_time
 
 __all__ = [
     "LABEL_QUALITY_TABLES",
+    "SPEED_TABLES",
     "TABLE_COLUMNS",
     "chapter_times",
     "choose_model",
@@ -71,6 +81,7 @@ __all__ = [
     "latency_fields",
     "load_evaluation",
     "load_model_results",
+    "load_speed_results",
     "loss_sweep",
     "model_table",
     "paired_table",
@@ -82,9 +93,12 @@ __all__ = [
     "save_label_quality",
     "save_model_results",
     "save_postprocess_results",
+    "save_speed_results",
     "score_intervals",
     "score_text",
     "scores_with_ci",
+    "speed_file",
     "training_table",
     "training_time",
+    "was_loaded",
 ]

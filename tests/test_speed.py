@@ -1,0 +1,191 @@
+"""Line speed: engines, timings, agreement, paired quality and the figure, on tiny models."""
+
+from __future__ import annotations
+
+import heatsink  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+# isort: split
+import json
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from heatsink.data import load_dataset
+from heatsink.errors import HeatsinkError
+from heatsink.line.spec import load_spec
+from heatsink.models import speed as engines_mod
+from heatsink.study import speed
+from heatsink.study.results import load_speed_results, save_speed_results, speed_file
+
+matplotlib.use("Agg")
+
+EXAMPLE_SPEC = Path(__file__).resolve().parents[1] / "specs" / "example.yaml"
+SIZE = 64
+#: The engines that can run here, cheapest first (tf2onnx exports take seconds each).
+HERE = engines_mod.available_engines()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A tiny untrained light net and GSLU-style net, opened as stand-ins for missing runs."""
+    folder = tmp_path_factory.mktemp("speed")
+    runs = {"light": folder / "runs" / "light", "gslu": folder / "runs" / "gslu"}
+    return speed.open_models(runs, stand_ins=folder / "stand-ins", stand_in_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def measured(models):
+    machine = speed.machine_line(matmul_n=256)
+    return speed.measure_speed(models, HERE, frame_size=SIZE, batches=(1, 2), repeats=2,
+                               budget_s=0.5, machine=machine)
+
+
+def test_a_missing_run_stops_with_one_message_naming_them_all(tmp_path):
+    runs = {"light": tmp_path / "a", "gslu": tmp_path / "b"}
+    with pytest.raises(HeatsinkError, match=r"2 of 2 runs: light .*a.*gslu .*b.*study train"):
+        speed.open_models(runs)
+
+
+def test_the_plan_names_the_stage1_study_loss_runs(tmp_path):
+    from heatsink.study import plan
+
+    runs = speed.plan_runs(tmp_path)
+    assert list(runs) == list(plan.ENCODERS)
+    assert runs["gslu"] == tmp_path / "plan" / "gslu-wcce+dice"
+
+
+def test_stand_ins_are_untrained_run_folders_and_reused(models, tmp_path):
+    item = models["light"]
+    assert item.stand_in and item.image_size == SIZE and "@" in item.identity
+    again = speed.stand_in_run(item.run.path, "light", SIZE)
+    assert again == item.run.path
+
+
+def test_unknown_and_impossible_engines_are_refused(models):
+    item = models["light"]
+    with pytest.raises(HeatsinkError, match="unknown engine"):
+        engines_mod.engine_predictor(item.model, "tensorrt", SIZE)
+    with pytest.raises(HeatsinkError, match="needs build"):
+        if not engines_mod.engine_missing("keras-graph-bf16"):
+            engines_mod.engine_predictor(item.model, "keras-graph-bf16", SIZE)
+        else:
+            raise HeatsinkError("needs build (no bf16 here: nothing to check)")
+
+
+def test_speed_tables_have_the_promised_columns(models, measured):
+    tables, machine = measured
+    for name in ("models", "timing", "speed"):
+        assert list(tables[name].columns) == speed.COLUMNS[name], name
+    assert tables["models"]["model"].tolist() == ["light", "gslu"]
+    assert (tables["models"]["parameters"] > 0).all()
+    assert (tables["models"]["gflop_per_frame"] > 0).all()
+    assert len(tables["timing"]) == 2 * len(HERE) * 2  # models × engines × batches
+    table = tables["speed"]
+    assert set(table["engine"]) == set(HERE) and (table["ms_batch1"] > 0).all()
+    assert table["best_batch"].isin([1, 2]).all()
+    assert (table["ms_best"] <= table["ms_batch1"] + 1e-9).all()
+    float32 = table[table["precision"] == "float32"]
+    assert (float32["peak_share_best"] > 0).all()
+    for key in ("cpu", "cores", "flags", "load_before", "load_after", "peak_float32"):
+        assert key in machine, key
+    assert "loaded machine" in speed.hardware_text({**machine, "load_before": 99.0})
+
+
+def test_saved_and_read_back(measured, tmp_path):
+    tables, machine = measured
+    paths = save_speed_results(tmp_path, tables, machine)
+    assert paths[-1].name == "machine.json" and speed_file(tmp_path, "speed") in paths
+    back, machine_back = load_speed_results(tmp_path)
+    pd.testing.assert_frame_equal(back["speed"], tables["speed"], check_dtype=False)
+    assert machine_back["cpu"] == machine["cpu"] and "loaded" in machine_back
+    with pytest.raises(HeatsinkError, match="unknown speed table"):
+        save_speed_results(tmp_path, {"nonsense": tables["speed"]}, machine)
+
+
+def test_each_engine_agrees_with_the_keras_model_and_keras_with_itself(models):
+    rng = np.random.default_rng(0)
+    frames = list(rng.integers(0, 256, (3, 80, 80, 3), dtype=np.uint8))
+    table = speed.engine_agreement({"light": models["light"]}, frames, HERE,
+                                   spec=load_spec(EXAMPLE_SPEC), batch_size=2)
+    assert list(table.columns) == speed.COLUMNS["agreement"]
+    assert table["engine"].tolist() == HERE
+    itself = table.set_index("engine").loc["keras-graph"]
+    assert itself["pixels_agree"] == 1.0 and itself["worst_frame"] == 1.0
+    assert itself["verdicts_differ"] == 0
+    float32 = table[table["engine"].isin(["keras-eager", "onnx", "openvino"])]
+    assert (float32["pixels_agree"] > 0.99).all()
+
+
+def test_paired_quality_and_the_figure(models, measured, tmp_path):
+    from conftest import write_dataset
+
+    ds = load_dataset(write_dataset(tmp_path / "data", n=4, size=SIZE))
+    evaluations = speed.run_evaluations(models, ds, ds.ids)
+    quality = speed.quality_table(evaluations, n_boot=50)
+    assert list(quality.columns) == speed.COLUMNS["quality"]
+    assert quality["n_images"].tolist() == [4, 4]
+    assert ((quality["low"] <= quality["value"]) & (quality["value"] <= quality["high"])).all()
+    paired = speed.paired_quality(evaluations, "light", "gslu", n_boot=50)
+    assert list(paired.columns) == speed.COLUMNS["paired"]
+    row = paired.iloc[0]
+    assert row["low"] <= row["difference"] <= row["high"]
+    same = speed.paired_quality({"a": evaluations["light"], "b": evaluations["light"]},
+                                "a", "b", n_boot=50).iloc[0]
+    assert same["difference"] == 0 and same["within_margin"]
+    with pytest.raises(HeatsinkError, match="no scores of 'unet'"):
+        speed.paired_quality(evaluations, "unet", "gslu")
+    tables, machine = measured
+    fig = speed.speed_quality_figure(tables["speed"], quality, machine)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_title() == speed.hardware_text(machine)
+    assert any(abs(line.get_xdata()[0] - speed.TARGET_MS) < 1e-9 for line in ax.get_lines()
+               if len(line.get_xdata()) == 2)
+    out = tmp_path / "fig.png"
+    fig.savefig(out)
+    assert out.stat().st_size > 0
+
+
+def test_a_finished_run_reads_its_stored_scores_without_the_data(models, tmp_path,
+                                                                 monkeypatch):
+    item = models["gslu"]
+    stored = object()
+    monkeypatch.setattr(type(item.run), "finished", property(lambda self: True))
+    monkeypatch.setattr(type(item.run), "evaluation", lambda self, reference: stored)
+    assert speed.run_evaluations({"gslu": item}) == {"gslu": stored}
+
+
+def test_mask_agreement_counts_defect_pixels():
+    ref = np.zeros((4, 4), np.uint8)
+    ref[0, :2] = 1
+    pred = ref.copy()
+    pred[0, 0] = 2
+    result = engines_mod.mask_agreement([pred], [ref])
+    assert result == {"frames": 1, "pixels_agree": 15 / 16, "worst_frame": 15 / 16,
+                      "defect_pixels_agree": 0.5}
+    assert np.isnan(engines_mod.mask_agreement([ref * 0], [ref * 0])["defect_pixels_agree"])
+    with pytest.raises(ValueError):
+        engines_mod.mask_agreement([ref], [])
+
+
+def test_machine_json_says_when_the_machine_was_loaded(tmp_path):
+    save_speed_results(tmp_path, {}, {"cores": 2, "load_before": 3.0, "load_after": 3.1})
+    assert json.loads((tmp_path / "speed" / "machine.json").read_text())["loaded"] is True
+
+
+def test_the_chapter_has_its_parameters_and_a_smoke_entry():
+    import jupytext
+
+    from heatsink.study import runner
+
+    source = Path(__file__).resolve().parents[1] / "notebooks" / "08_speed.py"
+    defaults = runner.notebook_defaults(jupytext.read(source))
+    for key in ("profile", "data", "results", "runs", "models", "compare", "engines",
+                "frames", "stand_ins"):
+        assert key in defaults, key
+    assert defaults["models"] is None and defaults["stand_ins"] is False
+    assert set(defaults["engines"]) == set(engines_mod.ENGINES)
+    smoke = runner.profile_parameters("smoke", "08_speed", runner.load_profiles())
+    assert smoke["stand_ins"] is True and set(smoke["models"]) == set(defaults["compare"])
