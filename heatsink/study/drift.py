@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -284,6 +285,18 @@ def _side(drift: Drift) -> str:
     return "down" if max(scales) <= 1 else "both"
 
 
+def _drifted(twins: pd.DataFrame,
+             masks: Callable) -> Iterator[tuple[Any, Drift, pd.DataFrame, Any]]:
+    """Each twin of a :func:`drift_twins` table with its drift, tile layout and masks."""
+    for twin in twins.itertuples(index=False):
+        path = Path(twin.path)
+        drift = read_drift(path)
+        if drift is None:
+            raise ValueError(f"{path}: the twin records no drift")
+        adjacency = pd.read_csv(path / "adjacency.csv", dtype={"image_id": str})
+        yield twin, drift, adjacency, masks(path)
+
+
 def drift_experiment(
     twins: pd.DataFrame,
     baseline_parts: int,
@@ -320,13 +333,7 @@ def drift_experiment(
         ``stain_scale``, ``scratch_scale``, ``ramp_parts`` and :data:`DETECTION_COLUMNS`.
     """
     frames = []
-    for twin in twins.itertuples(index=False):
-        path = Path(twin.path)
-        drift = read_drift(path)
-        if drift is None:
-            raise ValueError(f"{path}: the twin records no drift")
-        adjacency = pd.read_csv(path / "adjacency.csv", dtype={"image_id": str})
-        source = masks(path)
+    for twin, drift, adjacency, source in _drifted(twins, masks):
         source = source if isinstance(source, Mapping) else dict(source)
         for measure in measures:
             series = production_series(source, adjacency, measure, by, min_area_px)
@@ -409,14 +416,8 @@ def size_change(
         ``measured`` (their ratio).
     """
     rows = []
-    for twin in twins.itertuples(index=False):
-        path = Path(twin.path)
-        drift = read_drift(path)
-        if drift is None:
-            raise ValueError(f"{path}: the twin records no drift")
-        adjacency = pd.read_csv(path / "adjacency.csv", dtype={"image_id": str})
+    for twin, drift, adjacency, source in _drifted(twins, masks):
         part_of = adjacency.set_index("image_id")["part_id"]
-        source = masks(path)
         sizes: dict[tuple[str, str], list[float]] = {}
         for image_id, mask in (source.items() if isinstance(source, Mapping) else source):
             fraction = drift.fraction(int(part_of[image_id]))
