@@ -177,6 +177,34 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real_surface(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from heatsink.io import atomic_path
+    from heatsink.real_surface import load_predictor, real_surface_check, summarize
+    from heatsink.synth.real_frames import load_real_frames
+
+    if args.out is not None and args.out.suffix.lower() != ".csv":  # never a model's file
+        raise HeatsinkError(f"{args.out}: the per-frame table is written as .csv")
+    try:
+        frames = load_real_frames(args.reference)
+    except FileNotFoundError as exc:
+        raise HeatsinkError(f"{exc}") from None
+    tables = []
+    pd.set_option("display.width", 120)
+    for model in args.models:
+        check = real_surface_check(load_predictor(model), frames)
+        tables.append(check.assign(model=str(model)))
+        print(f"{model}: {len(frames)} real frames (targets: <= 1 % of the surface called "
+              f"defect, <= 2 false components per frame)")
+        print(summarize(check).round(3).to_string())
+    if args.out is not None:
+        with atomic_path(args.out) as tmp:
+            pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
+        print(f"{args.out}: per-frame table")
+    return 0
+
+
 def _weights_fetch(args: argparse.Namespace) -> int:
     from heatsink.weights import resnet50_imagenet
 
@@ -282,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", type=Path,
                         help="export folder (created; replaced only if it is an export)")
     export.set_defaults(func=_export)
+
+    real = commands.add_parser(
+        "real-surface",
+        help="how much real, unlabelled plating models call defect (DatasetNinja's pictures)")
+    real.add_argument("models", nargs="+", type=Path,
+                      help=".keras model files or training run folders")
+    real.add_argument("--reference", type=Path, default=None,
+                      help="the DatasetNinja reference folder (default: found as the study "
+                           "finds it)")
+    real.add_argument("--out", type=Path, default=None,
+                      help="also write the per-frame table to this .csv file")
+    real.set_defaults(func=_real_surface)
 
     weights = commands.add_parser("weights", help="ImageNet weights for the ResNet50 encoder")
     weights_cmds = weights.add_subparsers(dest="weights_command", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from heatsink import real_surface
@@ -80,3 +81,38 @@ def test_missing_reference_folder_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HEATSINK_REFERENCE", str(tmp_path))
     with pytest.raises(HeatsinkError):
         real_surface.real_surface_check(lambda b: b, None)
+
+
+def _tiny_model_file(tmp_path):
+    from heatsink.models import build_model
+
+    model = build_model("light", widths=(8, 8), blocks=(0, 0), decoder_widths=(8,))
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    return path
+
+
+def test_cli_prints_the_summary_and_writes_the_per_frame_table(tmp_path, monkeypatch, capsys):
+    from heatsink.cli import main
+    from heatsink.synth import real_frames
+
+    monkeypatch.setattr(real_frames, "load_real_frames", lambda directory=None: _frames(3))
+    model = _tiny_model_file(tmp_path)
+    out = tmp_path / "real.csv"
+    assert main(["real-surface", str(model), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 real frames" in printed and "share_pct" in printed
+    table = pd.read_csv(out)
+    assert len(table) == 3 * 3 and set(table["class"]) == {"scratch", "stain", "defect"}
+    assert (table["model"] == str(model)).all()
+
+
+def test_cli_refuses_to_write_over_a_model_and_names_a_missing_reference(tmp_path, capsys):
+    from heatsink.cli import main
+
+    model = _tiny_model_file(tmp_path)
+    assert main(["real-surface", str(model), "--out", str(model)]) == 2
+    assert main(["real-surface", str(model), "--reference", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 2
+    assert model.stat().st_size > 0
