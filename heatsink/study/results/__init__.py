@@ -18,7 +18,10 @@ One module per job:
 * :mod:`~heatsink.study.results.groups` finds the runs that belong together (:func:`loss_sweep`,
   :func:`input_variants`);
 * :mod:`~heatsink.study.results.timing` says what the run cost: :func:`chapter_times`,
-  :func:`training_time`.
+  :func:`training_time`;
+* :mod:`~heatsink.study.results.seeds` says how far one run can be trusted: the spread over
+  seeds (:func:`seed_table`), the rule for calling a difference (:func:`called_difference`)
+  and why a run stopped (:func:`stopping`).
 
 The files are small, hold nothing derived from images but numbers, and are committed for
 the twin (``results/twin/``), so the book's results page and the README read numbers from
@@ -43,6 +46,7 @@ from heatsink.study.results.files import (
     save_postprocess_results,
 )
 from heatsink.study.results.groups import input_variants, loss_sweep
+from heatsink.study.results.seeds import called_difference, seed_table, stopping
 from heatsink.study.results.tables import (
     TABLE_COLUMNS,
     label_noise_cap,
@@ -60,6 +64,7 @@ from heatsink.study.results.timing import chapter_times, training_time
 __all__ = [
     "LABEL_QUALITY_TABLES",
     "TABLE_COLUMNS",
+    "called_difference",
     "chapter_times",
     "choose_model",
     "chosen_model",
@@ -85,6 +90,8 @@ __all__ = [
     "score_intervals",
     "score_text",
     "scores_with_ci",
+    "seed_table",
+    "stopping",
     "training_table",
     "training_time",
 ]
