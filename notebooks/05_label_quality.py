@@ -363,17 +363,19 @@ for dose_name in doses["dose"].unique():
     change = rows.loc["miou_defects_truth_minus_labels"]
     moved = ("an interval that holds zero" if change["low"] <= 0 <= change["high"]
              else "an interval clear of zero")
-    text = (f"*{dose_name}* (errors on {pixels:.1f} % of the defect pixels): scored against "
+    errors = (f"errors on {pixels:.1f} % of the defect pixels" if pixels > 0
+              else "no injected errors")
+    text = (f"*{dose_name}* ({errors}): scored against "
             f"the clean truth instead of the labels, the defect mIoU changes by "
             f"{100 * change['value']:+.1f} points [{100 * change['low']:+.1f}, "
             f"{100 * change['high']:+.1f}], {moved}")
     top = [m for m in rows.index if m.startswith("cleanlab_precision_top")]
     if top and np.isfinite(rows.loc[top[0], "value"]):
-        text += (f"; cleanlab's top images hold an error in "
-                 f"{100 * rows.loc[top[0], 'value']:.0f} % of cases "
-                 f"[{100 * rows.loc[top[0], 'low']:.0f}, {100 * rows.loc[top[0], 'high']:.0f}],"
-                 f" against {100 * rows.loc['cleanlab_random', 'value']:.0f} % for a random "
-                 "draw")
+        text += (f"; {100 * rows.loc[top[0], 'value']:.0f} % of cleanlab's most suspect "
+                 f"images hold an error [{100 * rows.loc[top[0], 'low']:.0f}, "
+                 f"{100 * rows.loc[top[0], 'high']:.0f}], against "
+                 f"{100 * rows.loc['cleanlab_random', 'value']:.0f} % of all images, what a "
+                 "random draw would hold")
     sentences.append(text + ".")
 display(Markdown(f"Per dose, {plan.plan_name(config, settings)} trained on each twin:\n\n"
                  + "\n".join(f"- {s}" for s in sentences)))
