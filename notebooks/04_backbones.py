@@ -492,10 +492,11 @@ for run_name in candidates:
         extra={**study_results.latency_fields(latency[run_name]),
                "run_path": run.path.relative_to(runs_dir).as_posix()})
 # results of models this chapter no longer trains (the 8-epoch comparison's) would otherwise
-# sit beside these in chapter 7's tables
-study_results.remove_model_results(results_dir, "val", keep=tuple(candidates))
-# (where the plan trains the half-width U-Net, its stage-1 run takes the name "unet" from
-# chapter 3's run in these files: the seed's model, trained by this chapter's recipe)
+# sit beside these in chapter 7's tables. Chapter 3's U-Net keeps its results unless the
+# plan trains the half-width U-Net, whose stage-1 run then takes the name "unet" in these
+# files: the seed's model, trained by this chapter's recipe.
+chapter3 = () if "unet" in candidates else ("unet",)
+study_results.remove_model_results(results_dir, "val", keep=(*candidates, *chapter3))
 chosen = study_results.choose_model(
     results_dir, candidates=[chosen_name],
     rule=f"seed 0 of the recipe with the best mean validation defect mIoU over seeds "
