@@ -432,3 +432,47 @@ def test_the_model_figure_puts_the_best_on_top_beside_the_all_background_floor(t
         "background everywhere", "scratch", "stain"]
     with pytest.raises(ValueError, match="no model results"):
         model_scores_figure({})
+
+
+def test_an_earlier_comparison_is_kept_once_and_set_beside_the_current_one(tmp_path):
+    from heatsink.study.results import (
+        changed_findings,
+        keep_previous,
+        previous_dir,
+        protocol_changes,
+    )
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
+    worse = mask.copy()
+    worse[4:7, 4:7] = 0
+    with pytest.raises(HeatsinkError, match="no model results"):
+        keep_previous(tmp_path, "old", {})
+    for name, pred in (("a", mask), ("b", worse)):
+        save_model_results(tmp_path, name, fake_run(),
+                           {"labels": evaluate_masks([("x", mask, pred)])}, n_boot=5)
+    kept = keep_previous(tmp_path, "old", {"commit": "abc"})
+    assert kept == previous_dir(tmp_path, "old") == tmp_path / "previous" / "old"
+    assert json.loads((kept / "source.json").read_text()) == {"commit": "abc"}
+    with pytest.raises(HeatsinkError, match="kept once"):
+        keep_previous(tmp_path, "old", {})
+    # now b is trained otherwise and beats a; a is no longer compared
+    for path in (tmp_path / "models").glob("a-*"):
+        path.unlink()
+    save_model_results(tmp_path, "b", fake_run(),
+                       {"labels": evaluate_masks([("x", mask, mask)])}, n_boot=5)
+    payload = json.loads((tmp_path / "models" / "b-val.json").read_text())
+    payload["config"]["epochs"] = 40
+    (tmp_path / "models" / "b-val.json").write_text(json.dumps(payload))
+    then = load_model_results(kept)
+    table = protocol_changes(then, load_model_results(tmp_path))
+    assert table.index.tolist() == ["b", "a"]  # the current models first
+    assert table.loc["b", "changed"] == f"epochs: {fake_run().config.epochs} → 40"
+    assert table.loc["b", "change"] == pytest.approx(table.loc["b", "now"]
+                                                     - table.loc["b", "then"])
+    assert table.loc["b", "change"] > 0 and np.isnan(table.loc["a", "now"])
+    conclusions = changed_findings(kept, tmp_path, topics=["imbalance", "best_model"],
+                                   n_boot=5)
+    assert conclusions.loc["best_model", "then"] == "Best on validation: a."
+    assert conclusions.loc["best_model", "now"] == ""  # one model: no best-model finding
+    assert bool(conclusions.loc["best_model", "changed"])

@@ -21,7 +21,10 @@ One module per job:
   :func:`training_time`;
 * :mod:`~heatsink.study.results.seeds` says how far one run can be trusted: the spread over
   seeds (:func:`seed_table`), the rule for calling a difference (:func:`called_difference`)
-  and why a run stopped (:func:`stopping`).
+  and why a run stopped (:func:`stopping`);
+* :mod:`~heatsink.study.results.previous` keeps an earlier comparison's files
+  (:func:`keep_previous`, :func:`previous_dir`) and says what changed since
+  (:func:`protocol_changes`, :func:`changed_findings`).
 
 The files are small, hold nothing derived from images but numbers, and are committed for
 the twin (``results/twin/``), so the book's results page and the README read numbers from
@@ -46,6 +49,12 @@ from heatsink.study.results.files import (
     save_postprocess_results,
 )
 from heatsink.study.results.groups import input_variants, loss_sweep
+from heatsink.study.results.previous import (
+    changed_findings,
+    keep_previous,
+    previous_dir,
+    protocol_changes,
+)
 from heatsink.study.results.seeds import called_difference, seed_table, stopping
 from heatsink.study.results.tables import (
     TABLE_COLUMNS,
@@ -65,11 +74,13 @@ __all__ = [
     "LABEL_QUALITY_TABLES",
     "TABLE_COLUMNS",
     "called_difference",
+    "changed_findings",
     "chapter_times",
     "choose_model",
     "chosen_model",
     "chosen_run",
     "input_variants",
+    "keep_previous",
     "label_noise_cap",
     "label_quality_file",
     "latency",
@@ -81,6 +92,8 @@ __all__ = [
     "paired_table",
     "passfail_rules",
     "passfail_summary",
+    "previous_dir",
+    "protocol_changes",
     "rank_models",
     "remove_model_results",
     "save_figure",
