@@ -227,22 +227,25 @@ if has_earlier:
     display(conclusions[["then", "now", "changed"]])
     lines = []
     for topic, row in conclusions.iterrows():
+        said = {when: row[when].rstrip(".") for when in ("then", "now")}
+        if not said["then"] and not said["now"]:
+            continue
         if not row["changed"]:
-            lines.append(f"- *{topic.replace('_', ' ')}*: unchanged ({row['now']}).")
-        elif not row["now"]:
-            lines.append(f"- *{topic.replace('_', ' ')}*: no longer a finding of this run "
-                         f"(then: {row['then']}).")
+            lines.append(f"- *{topic.replace('_', ' ')}*, unchanged: {said['now']}.")
+        elif not said["now"]:
+            lines.append(f"- *{topic.replace('_', ' ')}*, no longer a finding of this run; "
+                         f"then: {said['then']}.")
         else:
-            lines.append(f"- *{topic.replace('_', ' ')}*: then {row['then']}; now "
-                         f"{row['now']}.")
-    display(Markdown(
-        "Conclusions then and now:\n\n" + "\n".join(lines) + "\n\nWhy a conclusion "
-        "changed is in the last column of the table above: every model now trains by one "
-        "recipe at its family's learning rate until it stops improving, so a change is the "
-        "recipe's doing or chance between two trainings, whose size chapter 4's seeds "
-        "measure. Which of the settings a change owes most to, these runs do not separate, "
-        "except where chapter 4's recipe checks measure one (crops, photometric "
-        "augmentation)."))
+            lines.append(f"- *{topic.replace('_', ' ')}*, then: {said['then']}; now: "
+                         f"{said['now']}.")
+    why = ("Why a conclusion changed is in the last column of the table above: every model "
+           "now trains by one recipe at its family's learning rate until it stops improving, "
+           "so a change is the recipe's doing or chance between two trainings, whose size "
+           "chapter 4's seeds measure. Which of the settings a change owes most to, these "
+           "runs do not separate, except where chapter 4's recipe checks measure one (crops, "
+           "photometric augmentation).") if conclusions["changed"].any() else (
+           "No conclusion changed; the numbers behind them did (the table above).")
+    display(Markdown("Conclusions then and now:\n\n" + "\n".join(lines) + "\n\n" + why))
 
 # %% [markdown]
 # ## On the line
