@@ -204,8 +204,9 @@ def change_words(d: dict, this: str, that: str) -> str:
         return f"{this} the run scores {d['difference']:.1f} points higher than {that} ({interval})"
     if d["high"] < 0:
         return f"{this} the run scores {-d['difference']:.1f} points lower than {that} ({interval})"
-    return (f"{this} the run scores {d['difference']:+.1f} points against {that}, and the "
-            f"{interval} holds zero: these images cannot tell the two apart")
+    return (f"{this}, the run's defect mIoU differs from that {that} by "
+            f"{d['difference']:+.1f} points, and the {interval} holds zero: these images "
+            "cannot tell the two apart")
 
 
 per_epoch = (trained[frames_run].history["seconds"].mean()
@@ -262,20 +263,22 @@ runs_table(stage1)
 
 # %% tags=["remove-input"]
 patience, cap = settings.recipe["patience"], settings.recipe["epochs"]
+after = f"{patience} epoch{'s' if patience != 1 else ''}"
 stop_words = {
-    "early stop": f"stopped early, {patience} epochs after their best",
-    "cap": f"reached the {cap}-epoch cap at least {patience} epochs after their best",
-    "cap, still improving": f"reached the {cap}-epoch cap fewer than {patience} epochs "
-                            "after their best"}
+    "early stop": f"stopped early, {after} after their best",
+    "cap": f"reached the {cap}-epoch cap at least {after} after their best",
+    "cap, still improving": f"reached the {cap}-epoch cap fewer than {after} after their best"}
 stop_counts = pd.Series([run_row(trained[n])["stopped"] for n in trained]).value_counts()
 still = [n for n in trained if run_row(trained[n])["stopped"] == "cap, still improving"]
 display(Markdown(
-    f"Of the {len(trained)} runs in this chapter, "
-    + ", ".join(f"{count} {stop_words[stop]}" for stop, count in stop_counts.items()) + "."
-    + (f" Those last were still improving when they were cut short ({', '.join(still)}): "
-       "their scores may understate what the recipe can reach." if still else
-       f" So every kept checkpoint was followed by {patience} epochs without a better one, "
-       "or by the cap.")))
+    (f"All {len(trained)} runs of this chapter {stop_words[stop_counts.index[0]]}."
+     if len(stop_counts) == 1 else
+     f"Of the {len(trained)} runs of this chapter, "
+     + ", ".join(f"{count} {stop_words[stop]}" for stop, count in stop_counts.items()) + ".")
+    + (f" For {', '.join(still)}, the cap came before {after} without a gain had shown "
+       "that training was done: their scores may understate what the recipe can reach."
+       if still else
+       f" So every kept checkpoint was followed by {after} without a better one.")))
 
 # %% [markdown]
 # ## Learning curves
