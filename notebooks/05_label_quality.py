@@ -332,7 +332,7 @@ display(Markdown(f"On **{name}**:\n\n" + findings.label_quality_markdown(results
 # ({numref}`fig-dose`).
 
 # %%
-doses = plan.dose_table(results_dir, settings)
+doses = plan.dose_table(results_dir, config, settings)
 wide = doses.pivot_table(index=["position", "dose"], columns="measure", values="value",
                          aggfunc="first").droplevel("position")
 (100 * wide).round(1)

@@ -148,7 +148,7 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
                                         "dose-double+faint"]
     assert all(r.kind == "dose" and r.status == "missing" for r in stage5)
     assert {plan.plan_name(r.config) for r in stage5} == {"gslu-wcce+dice"}
-    assert stage5[1].path == plan.dose_file(results, "default")
+    assert stage5[1].path == plan.dose_file(results, "default", "gslu-wcce+dice")
     assert "not done" in plan.missing_runs([4, 5], None, runs, results)
 
 
@@ -254,11 +254,15 @@ def test_run_plan_keeps_each_doses_measurements_and_skips_them_next_time(
     final = plan.run_plan([5], ds, runs, results, settings=settings, log=lambda line: None)
     assert [(r.name, r.status) for r in final] == [("dose-none", "done"), ("dose-double", "done")]
     assert calls == [("none", chosen, 12, plan.FOLDS), ("double", chosen, 12, plan.FOLDS)]
-    table = plan.dose_table(results, settings)
+    table = plan.dose_table(results, chosen, settings)
     assert list(table.columns) == dose.DOSE_COLUMNS
     assert table["dose"].tolist() == ["none", "double"] and table["position"].tolist() == [0, 1]
     plan.run_plan([5], ds, runs, results, settings=settings, log=lambda line: None)
     assert len(calls) == 2  # done doses are read, not run again
+    assert plan.dose_table(results, plan.recipe_config("light", "cce", 1e-3), settings).empty
+    other = plan.recipe_config("light", "cce", 1e-3)  # another recipe chosen: not done
+    monkeypatch.setattr(plan, "chosen_recipe", lambda *args, **kwargs: other)
+    assert {r.status for r in plan.planned_runs(5, ds, runs, results, settings)} == {"missing"}
 
 
 def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):

@@ -24,7 +24,7 @@ change. Five stages, each planned from what the earlier ones left on disk:
    folds) with the chosen recipe: the best of stage 3 by its mean over the seeds;
 5. the noise-dose experiment (:mod:`heatsink.study.dose`): the chosen recipe trained on one
    twin per dose of :data:`~heatsink.study.dose.DOSES`, each dose's measurements kept in
-   ``<results>/dose/<dose>.csv`` (:func:`dose_file`).
+   ``<results>/dose/<recipe>/<dose>.csv`` (:func:`dose_file`).
 
 A run's status is ``done`` (scored), ``partial`` (some epochs trained), ``missing`` or
 ``blocked`` (with the reason). :func:`run_plan` trains what is missing or partial, in order;
@@ -286,10 +286,12 @@ def lr_range_file(results_dir: str | Path, family: str) -> Path:
     return Path(results_dir) / "lr_range" / f"{family}.csv"
 
 
-def dose_file(results_dir: str | Path, dose: str) -> Path:
-    """A dose's measurements (stage 5): ``<results>/dose/<dose>.csv``, the rows of
-    :func:`heatsink.study.dose.dose_experiment`'s table for that dose."""
-    return Path(results_dir) / "dose" / f"{dose}.csv"
+def dose_file(results_dir: str | Path, dose: str, recipe: str) -> Path:
+    """A dose's measurements (stage 5) with the recipe named ``recipe`` (:func:`plan_name`):
+    ``<results>/dose/<recipe>/<dose>.csv``, the rows of
+    :func:`heatsink.study.dose.dose_experiment`'s table for that dose. Under the recipe's
+    name, so that measurements of an earlier choice of recipe are never read as this one's."""
+    return Path(results_dir) / "dose" / recipe / f"{dose}.csv"
 
 
 def dose_dirs(runs_dir: str | Path, settings: PlanSettings | None = None) -> tuple[Path, Path]:
@@ -538,11 +540,11 @@ def _stage5(runs_dir: Path, results_dir: Path, ds: Dataset | None,
     out = []
     for name in s.doses:
         if isinstance(config, str):
-            out.append(_blocked(5, f"dose-{name}", dose_file(results_dir, name),
+            out.append(_blocked(5, f"dose-{name}", Path(results_dir) / "dose",
                                 f"{config} to choose the recipe", "dose"))
             continue
-        path = dose_file(results_dir, name)
-        started = (dose_runs / name).is_dir() and any((dose_runs / name).iterdir())
+        path = dose_file(results_dir, name, plan_name(config, s))
+        started = (dose_runs / name / run_name(config)).is_dir()  # dose.run_dose's folder
         status = "done" if path.exists() else "partial" if started else "missing"
         out.append(PlannedRun(f"dose-{name}", 5, "dose", path, status, config))
     return out
@@ -680,14 +682,15 @@ def _run_dose(item: PlannedRun, runs_dir: Path, s: PlanSettings, verbose: int,
     return f"{len(frame)} measurements"
 
 
-def dose_table(results_dir: str | Path, settings: PlanSettings | None = None) -> pd.DataFrame:
-    """The measurements of the doses stage 5 has finished, in the plan's order
-    (:func:`heatsink.study.dose.dose_experiment`'s columns; empty if none)."""
+def dose_table(results_dir: str | Path, config: TrainConfig,
+               settings: PlanSettings | None = None) -> pd.DataFrame:
+    """The measurements of the doses stage 5 has finished with the recipe ``config``, in the
+    plan's order (:func:`heatsink.study.dose.dose_experiment`'s columns; empty if none)."""
     from heatsink.study.dose import DOSE_COLUMNS
 
     s = _settings(settings)
-    frames = [pd.read_csv(dose_file(results_dir, name)) for name in s.doses
-              if dose_file(results_dir, name).exists()]
+    files = [dose_file(results_dir, name, plan_name(config, s)) for name in s.doses]
+    frames = [pd.read_csv(path) for path in files if path.exists()]
     if not frames:
         return pd.DataFrame(columns=DOSE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[DOSE_COLUMNS]
