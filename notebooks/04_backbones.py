@@ -421,7 +421,7 @@ display(Markdown(text))
 # %% [markdown]
 # ## What the models get right and wrong
 #
-# The confusion matrices count pixels; a gallery shows frames. Below, the best recipes'
+# The tables count pixels and objects; a gallery shows frames. Below, the best recipes'
 # seed-0 models side by side on the same validation frames, each predicted defect outlined
 # in its class colour (scratch cyan, stain green) beside the labels
 # (`heatsink.gallery`). The frames are drawn at random, reproducibly, among those where the

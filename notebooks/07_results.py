@@ -219,7 +219,7 @@ else:
 
 # %% [markdown]
 # What each finding concluded then and now, without its numbers (for the losses, the best
-# run of the loss comparison; for the ranking, the order of the seed's models per measure):
+# loss of the loss comparison; for the ranking, the order of the seed's models per measure):
 
 # %% tags=["remove-input"]
 if has_earlier:

@@ -139,7 +139,7 @@ _LEAD = re.compile(r"^\*\*(.+?)\*\*")
 
 def _conclusion(topic: str, folder: Path, full: str) -> str:
     """What a finding concludes, without its numbers: the bold lead, or for the losses the
-    best loss of the sweep and for the ranking each measure's order of models."""
+    best loss of the comparison and for the ranking each measure's order of models."""
     if topic == "losses":
         from heatsink.study.results.groups import loss_sweep
 
@@ -147,7 +147,11 @@ def _conclusion(topic: str, folder: Path, full: str) -> str:
         if not sweep:
             return ""
         best = max(sweep, key=lambda n: _score(sweep[n], RANKING_MEASURE, RANKING_REFERENCE))
-        return f"{best} best of {', '.join(sweep)}"
+        config = sweep[best]["config"]
+        weights = config.get("class_weighting", "balanced")
+        loss = config["loss"] + (f" ({weights} weights)" if "wcce" in config["loss"]
+                                 and weights != "balanced" else "")
+        return f"the best loss on {config['model']} is {loss}"
     if topic == "ranking":
         from heatsink.study.published import rank_orders
 
@@ -179,8 +183,9 @@ def changed_findings(previous: str | Path, current: str | Path,
     DataFrame
         Indexed by topic: ``then`` and ``now``, each finding's conclusion without its
         numbers (its bold lead, e.g. ``Best on validation: gslu-wcce+dice.``; for the
-        losses, the best run of the loss comparison; for the ranking, each measure's order
-        of the seed's models; empty where a run has no such finding), ``changed`` (bool),
+        losses, the best loss of the loss comparison and its model; for the ranking, each
+        measure's order of the seed's models; empty where a run has no such finding),
+        ``changed`` (bool),
         and the findings in full, ``then (in full)`` and ``now (in full)``.
     """
     from heatsink.study.findings import findings
