@@ -238,6 +238,8 @@ if has_earlier:
         else:
             lines.append(f"- *{topic.replace('_', ' ')}*, then: {said['then']}; now: "
                          f"{said['now']}.")
+    changes = study_results.protocol_changes(then, val)
+    other_data = changes["changed"].str.startswith("data:").any()
     why = ("Why a conclusion changed is in the last column of the table above: every model "
            "now trains by one recipe at its family's learning rate until it stops improving, "
            "so a change is the recipe's doing or chance between two trainings, whose size "
@@ -245,6 +247,10 @@ if has_earlier:
            "runs do not separate, except where chapter 4's recipe checks measure one (crops, "
            "photometric augmentation).") if conclusions["changed"].any() else (
            "No conclusion changed; the numbers behind them did (the table above).")
+    if other_data:
+        why += (" The data changed too (the data checksums in the table's last column): the "
+                "earlier comparison ran on another version of the twin, so each change may owe "
+                "to the data as much as to the training.")
     display(Markdown("Conclusions then and now:\n\n" + "\n".join(lines) + "\n\n" + why))
 
 # %% [markdown]

@@ -463,11 +463,14 @@ def test_an_earlier_comparison_is_kept_once_and_set_beside_the_current_one(tmp_p
                        {"labels": evaluate_masks([("x", mask, mask)])}, n_boot=5)
     payload = json.loads((tmp_path / "models" / "b-val.json").read_text())
     payload["config"]["epochs"] = 40
+    payload["dataset_checksum"] = "f" * 64  # and another twin
     (tmp_path / "models" / "b-val.json").write_text(json.dumps(payload))
     then = load_model_results(kept)
     table = protocol_changes(then, load_model_results(tmp_path))
     assert table.index.tolist() == ["b", "a"]  # the current models first
-    assert table.loc["b", "changed"] == f"epochs: {fake_run().config.epochs} → 40"
+    before = then["b"]["dataset_checksum"][:12]
+    assert table.loc["b", "changed"] == (f"data: {before} → ffffffffffff; "
+                                         f"epochs: {fake_run().config.epochs} → 40")
     assert table.loc["b", "change"] == pytest.approx(table.loc["b", "now"]
                                                      - table.loc["b", "then"])
     assert table.loc["b", "change"] > 0 and np.isnan(table.loc["a", "now"])

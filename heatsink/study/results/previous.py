@@ -99,8 +99,9 @@ def protocol_changes(previous: dict[str, dict], current: dict[str, dict],
         One row per model in either, current models first (best first), then those only
         the earlier comparison had: ``then``, ``now``, ``change`` (now − then, points),
         ``epochs then``, ``epochs now`` (trained, and the best epoch), and ``changed``: the
-        training fields of :data:`PROTOCOL_FIELDS` that differ, ``field: then → now``
-        (empty where a model is in one comparison only).
+        training fields of :data:`PROTOCOL_FIELDS` that differ, ``field: then → now``, led
+        by ``data: <checksum> → <checksum>`` where the model was scored on other data (empty
+        where a model is in one comparison only).
 
     Examples
     --------
@@ -125,8 +126,12 @@ def protocol_changes(previous: dict[str, dict], current: dict[str, dict],
         changed = ""
         if old and new:
             a, b = old.get("config", {}), new.get("config", {})
-            changed = "; ".join(f"{key}: {_field(a, key)} → {_field(b, key)}"
-                                for key in PROTOCOL_FIELDS if _field(a, key) != _field(b, key))
+            fields = [f"{key}: {_field(a, key)} → {_field(b, key)}"
+                      for key in PROTOCOL_FIELDS if _field(a, key) != _field(b, key)]
+            data = [str(p.get("dataset_checksum", ""))[:12] for p in (old, new)]
+            if data[0] != data[1]:
+                fields.insert(0, f"data: {data[0]} → {data[1]}")
+            changed = "; ".join(fields)
         rows[name] = {"then": then, "now": now, "change": now - then,
                       "epochs then": epochs(old), "epochs now": epochs(new),
                       "changed": changed}
