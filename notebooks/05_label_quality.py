@@ -28,7 +28,9 @@
 # The methods need, for every image, class probabilities from a model that never saw that
 # image: a model that trained on an image has learnt its label errors too. We train `k`
 # models, each on all folds but one, and let each predict the fold it did not see
-# (tiles of one part stay in one fold). On those out-of-sample probabilities:
+# (tiles of one part stay in one fold). The fold models are trained by the recipe chapter 4
+# chose (stage 4 of the study's training plan, `heatsink.study.plan`). On those
+# out-of-sample probabilities:
 #
 # * **cleanlab** {cite}`northcutt2021confident`: confident learning finds the pixels whose
 #   label the model confidently contradicts (`find_label_issues`), and ranks images by a
@@ -40,22 +42,18 @@
 #   blobs it calls background, and scratch/stain swaps;
 # * **seams**: neighbouring frames found from their pixels alone, and their labels compared
 #   across the shared edge.
+#
+# Last, the twin's label noise is one stated level; a second experiment trains the same
+# recipe on twins with more and less noise, to see whether what this chapter finds depends
+# on it.
 
 # %% tags=["parameters"]
 profile = "full"  # "full": the book; "smoke": the tests
 data = None  # dataset folder (None: the default twin)
 results = None  # result files (None: results/twin or /real)
 runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
-k = 3  # folds
-model = "gslu"  # the fold models: the light GSLU-style net (see the text)
-image_size = 256
-batch_size = 8
-epochs = 8  # reduced from the seed's 40: a stated compute budget
-learning_rate = 1e-3
-loss = "wcce+dice"
-class_weighting = "balanced"
-filters = 32  # used only when model is "unet"
-precision = "auto"
+train_plan = False  # True: train the plan's stages 4 and 5 here (the smoke run, toy scale)
+encoders = None  # as chapter 4's parameter: the plan's settings must be the same
 top_fractions = [0.05, 0.1, 0.2, 0.3]  # precision at the top k % of each ranking
 flag_fraction = 0.2  # each method flags its most suspect 20 % of images
 top_components = [25, 50, 100, 200]  # precision of the most confident suspect components
@@ -63,15 +61,18 @@ exclude_fractions = [0.0, 0.05, 0.1, 0.2]  # most suspect images left out of the
 n_grid = 6  # top issues shown
 
 # %%
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from heatsink import crossval, seams
 from heatsink import label_quality as lq
-from heatsink.models import TrainConfig
-from heatsink.study import findings, open_chapter
+from heatsink.errors import HeatsinkError
+from heatsink.study import dose, findings, open_chapter, plan
 from heatsink.study import results as study_results
 from heatsink.synth import records
 
@@ -79,13 +80,21 @@ chapter = open_chapter(data, results, runs)
 ds, name, results_dir, runs_dir = chapter.ds, chapter.name, chapter.results_dir, chapter.runs_dir
 ids = list(ds.ids)
 manifest = records.read_manifest(ds.root) if ds.has_truth else None
-config = TrainConfig(model=model, image_size=image_size, batch_size=batch_size,
-                     epochs=epochs, learning_rate=learning_rate, loss=loss,
-                     class_weighting=class_weighting, precision=precision,
-                     model_kwargs={"filters": filters} if model == "unet" else {})
+settings = plan.PlanSettings.smoke() if profile == "smoke" else plan.PlanSettings.default()
+if encoders:
+    settings = dataclasses.replace(settings, encoders=tuple(encoders))
+if train_plan:
+    plan.run_plan([4, 5], ds, runs_dir, results_dir, settings=settings,
+                  log=lambda line: None)
+missing = plan.missing_runs([4, 5], ds, runs_dir, results_dir, settings)
+if missing:
+    raise HeatsinkError(missing)
+config = plan.chosen_recipe(runs_dir, results_dir, ds, settings)
+k = settings.folds
 noise = (f"noise manifest: {len(manifest)} errors" if manifest is not None
          else "no noise manifest (real data)")
-print(f"{name}: {len(ids)} images; {noise}")
+print(f"{name}: {len(ids)} images; {noise}; fold models: {k} of "
+      f"{plan.plan_name(config, settings)} (chapter 4's chosen recipe)")
 
 # %% [markdown]
 # ## The errors to find
@@ -99,17 +108,13 @@ records.noise_summary(ds.root) if manifest is not None else None
 # %% [markdown]
 # ## Out-of-sample probabilities
 #
-# `k` fold models, trained (or resumed, or reused from disk) in one call. The fold models
-# are the light GSLU-style network of chapter 4 (batch normalisation lets it train at Adam's
-# default step; the seed's U-Net, which has none, stopped responding to its input at that
-# step, here as in chapter 3) with the imbalance-aware loss of chapter 2 (class-weighted
-# cross-entropy plus Dice): a model trained with plain cross-entropy for a few epochs
-# predicts no defects at all and so has no opinion on a defect label. Each model picks its
-# best epoch on a validation slice of its own training folds. Below, each fold model's
-# validation scores, against the labels, and its training time.
+# `k` fold models of chapter 4's chosen recipe (the same encoder, loss, learning rate,
+# crops, augmentation, schedule and early stopping), read from the training plan's folder.
+# Each model picks its best epoch on a validation slice of its own training folds. Below,
+# each fold model's validation scores, against the labels, and its training time.
 
 # %%
-oos = crossval.out_of_sample(ds, config, runs_dir / "label-quality" / f"{model}-k{k}", k=k,
+oos = crossval.out_of_sample(ds, config, plan.crossval_dir(runs_dir, config, settings), k=k,
                              verbose=0)
 oos.fold_metrics()[["best_epoch", "pixel_accuracy", "scratch_recall", "scratch_iou",
                     "stain_recall", "stain_iou", "train_hours"]].round(3)
@@ -312,6 +317,65 @@ display(Markdown(f"On **{name}**:\n\n" + findings.label_quality_markdown(results
 # whole class swaps and erased blobs, cleanlab's top 20 % must hold at least 6 of the 10,
 # and does (`tests/test_label_quality_acceptance.py`). And the twin's noise rate is a stated
 # assumption; the real labels' rate is unknown, so how much noise caps a score on the real
-# data is for a labeller's worklist to tell. Confident learning is only as confident as the
-# out-of-sample probabilities are good: longer fold training, or a stronger fold model
-# than the light GSLU-style net, would be the first thing to try.
+# data is for a labeller's worklist to tell; the next section asks how much the findings
+# depend on it.
+#
+# ## More noise, less noise
+#
+# The twin's label noise is a stated assumption (chapter 1). To see what the findings above
+# owe to it, stage 5 of the training plan generates one twin per *dose* of label noise
+# (`heatsink.study.dose.DOSES`: none, the twin's stated level, twice its rates, and twice its
+# rates with annotators who leave faint defects unlabelled), trains the chosen recipe on
+# each, and measures per dose how much of the data the errors touch, the validation defect
+# mIoU against the labels and against the clean truth, and cleanlab's precision among its
+# most suspect fifth of the images from `k` fold models of the same recipe
+# ({numref}`fig-dose`).
+
+# %%
+doses = plan.dose_table(results_dir, config, settings)
+wide = doses.pivot_table(index=["position", "dose"], columns="measure", values="value",
+                         aggfunc="first").droplevel("position")
+(100 * wide).round(1)
+
+# %% tags=["hide-input"]
+fig = dose.dose_curve(doses, title=f"{plan.plan_name(config, settings)} on twins of "
+                                   f"{settings.dose_twin['n']} images, by label-noise dose")
+glue("fig-dose", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-dose
+# :name: fig-dose
+#
+# The noise-dose experiment. Left: the share of images holding an injected label error and
+# the share of defect pixels the errors change, per dose. Middle: the recipe's validation
+# defect mIoU against the labels and against the clean truth (95 % bootstrap intervals).
+# Right: cleanlab's precision among its most suspect fifth of the images (95 % Wilson
+# interval), beside a random ranking's (dashed).
+# ```
+
+# %% tags=["remove-input"]
+value = doses.set_index(["dose", "measure"])
+sentences = []
+for dose_name in doses["dose"].unique():
+    rows = value.loc[dose_name]
+    pixels = 100 * rows.loc["error_share_pixels", "value"]
+    change = rows.loc["miou_defects_truth_minus_labels"]
+    moved = ("an interval that holds zero" if change["low"] <= 0 <= change["high"]
+             else "an interval clear of zero")
+    errors = (f"errors on {pixels:.1f} % of the defect pixels" if pixels > 0
+              else "no injected errors")
+    text = (f"*{dose_name}* ({errors}): scored against "
+            f"the clean truth instead of the labels, the defect mIoU changes by "
+            f"{100 * change['value']:+.1f} points [{100 * change['low']:+.1f}, "
+            f"{100 * change['high']:+.1f}], {moved}")
+    top = [m for m in rows.index if m.startswith("cleanlab_precision_top")]
+    if top and np.isfinite(rows.loc[top[0], "value"]):
+        text += (f"; {100 * rows.loc[top[0], 'value']:.0f} % of cleanlab's most suspect "
+                 f"images hold an error [{100 * rows.loc[top[0], 'low']:.0f}, "
+                 f"{100 * rows.loc[top[0], 'high']:.0f}], against "
+                 f"{100 * rows.loc['cleanlab_random', 'value']:.0f} % of all images, what a "
+                 "random draw would hold")
+    sentences.append(text + ".")
+display(Markdown(f"Per dose, {plan.plan_name(config, settings)} trained on each twin:\n\n"
+                 + "\n".join(f"- {s}" for s in sentences)))

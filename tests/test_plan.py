@@ -3,6 +3,7 @@ training at toy scale (resumable, finished runs skipped) and ``heatsink study tr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -141,6 +142,14 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
     stage4 = plan.planned_runs(4, None, runs, results)
     assert [r.name for r in stage4] == [f"gslu-wcce+dice-k3-fold{f}" for f in range(3)]
     assert all(r.kind == "fold" and r.status == "missing" for r in stage4)
+    # stage 5: the chosen recipe on each dose's twin, done once its measurements are kept
+    stage5 = plan.planned_runs(5, None, runs, results)
+    assert [r.name for r in stage5] == ["dose-none", "dose-default", "dose-double",
+                                        "dose-double+faint"]
+    assert all(r.kind == "dose" and r.status == "missing" for r in stage5)
+    assert {plan.plan_name(r.config) for r in stage5} == {"gslu-wcce+dice"}
+    assert stage5[1].path == plan.dose_file(results, "default", "gslu-wcce+dice")
+    assert "not done" in plan.missing_runs([4, 5], None, runs, results)
 
 
 TINY_RECIPE = {"image_size": 64, "batch_size": 4, "crop": 32, "schedule": "cosine",
@@ -201,7 +210,7 @@ def test_the_command_lists_the_plan_and_refuses_a_bad_stage(tiny_twin, tiny_plan
     assert "lr-range-unet" in out and "missing" in out and "blocked" in out
     assert main(["study", "train", "--stage", "7", *where]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--stage takes one of 0, 1, 2, 3, 4" in err
+    assert err.count("\n") == 1 and "--stage takes one of 0, 1, 2, 3, 4, 5" in err
     assert main(["study", "train", "--only", "nope", *where]) == 2
     assert "no planned run named nope" in capsys.readouterr().err
 
@@ -212,3 +221,59 @@ def test_an_inconclusive_range_test_gives_the_fallback_rate(tmp_path):
     assert plan.family_lr(results, "gslu") == plan.FALLBACK_LR
     write_range_test(results, "light", 1e-2)
     assert plan.family_lr(results, "light") == pytest.approx(1e-3)  # a tenth of 10⁻²
+
+
+def test_stage_5_is_blocked_until_the_recipe_is_chosen(folders):
+    runs, results = folders
+    stage5 = plan.planned_runs(5, None, runs, results)
+    assert {r.status for r in stage5} == {"blocked"} and all(r.kind == "dose" for r in stage5)
+    assert "to choose the recipe" in stage5[0].why
+    message = plan.missing_runs([0, 5], None, runs, results)
+    assert "heatsink study train --stage 0 --stage 5" in message and "dose-none" in message
+
+
+def test_run_plan_keeps_each_doses_measurements_and_skips_them_next_time(
+        tiny_twin, folders, monkeypatch):
+    from heatsink.data import load_dataset
+    from heatsink.study import dose
+
+    runs, results = folders
+    chosen = plan.recipe_config("gslu", "wcce+dice", 1e-3)
+    monkeypatch.setattr(plan, "chosen_recipe", lambda *args, **kwargs: chosen)
+    calls = []
+
+    def fake_run_dose(d, config, twins, dose_runs, **kwargs):
+        calls.append((d.name, config, kwargs["n"], kwargs["k"]))
+        (dose_runs / d.name).mkdir(parents=True, exist_ok=True)
+        return [("miou_defects_labels", 0.3, 0.2, 0.4, 10)]
+
+    monkeypatch.setattr(dose, "run_dose", fake_run_dose)
+    settings = dataclasses.replace(plan.PlanSettings.default(), doses=("none", "double"),
+                                   dose_twin={"n": 12, "seed": 3})
+    ds = load_dataset(tiny_twin)
+    final = plan.run_plan([5], ds, runs, results, settings=settings, log=lambda line: None)
+    assert [(r.name, r.status) for r in final] == [("dose-none", "done"), ("dose-double", "done")]
+    assert calls == [("none", chosen, 12, plan.FOLDS), ("double", chosen, 12, plan.FOLDS)]
+    table = plan.dose_table(results, chosen, settings)
+    assert list(table.columns) == dose.DOSE_COLUMNS
+    assert table["dose"].tolist() == ["none", "double"] and table["position"].tolist() == [0, 1]
+    plan.run_plan([5], ds, runs, results, settings=settings, log=lambda line: None)
+    assert len(calls) == 2  # done doses are read, not run again
+    assert plan.dose_table(results, plan.recipe_config("light", "cce", 1e-3), settings).empty
+    other = plan.recipe_config("light", "cce", 1e-3)  # another recipe chosen: not done
+    monkeypatch.setattr(plan, "chosen_recipe", lambda *args, **kwargs: other)
+    assert {r.status for r in plan.planned_runs(5, ds, runs, results, settings)} == {"missing"}
+
+
+def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
+    runs, results = folders
+    smoke = plan.PlanSettings.smoke()
+    stage1 = plan.planned_runs(1, None, runs, results, smoke)
+    assert [r.name for r in stage1] == ["gslu", "gslu-wcce+dice", "light", "light-wcce+dice"]
+    assert all(r.config.image_size == 64 and r.config.crop == 32 and r.config.epochs == 1
+               for r in stage1)
+    assert plan.plan_name(stage1[0].config, smoke) == "gslu"  # named against its own recipe
+    assert [r.name for r in plan.planned_runs(0, None, runs, results, smoke)
+            if r.kind == "lr_range"] == ["lr-range-gslu", "lr-range-light"]
+    # the module's plan is untouched
+    assert len(plan.planned_runs(1, None, runs, results)) == 2 * len(plan.ENCODERS)

@@ -265,6 +265,52 @@ def test_the_chosen_model_is_recorded_not_inferred(tmp_path):
     assert chosen_run(tmp_path, runs) == runs / "good"
 
 
+def test_the_choice_can_be_narrowed_to_candidates_and_names_its_run_folder(tmp_path):
+    from heatsink.study.results import choose_model, chosen_run
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
+    worse = mask.copy()
+    worse[4:7, 4:7] = 0
+    for name, pred in (("good-s1", mask), ("fair", worse)):
+        save_model_results(tmp_path, name, fake_run(),
+                           {"labels": evaluate_masks([("a", mask, pred)])}, n_boot=5,
+                           extra={"run_path": f"plan/{name}"})
+    assert choose_model(tmp_path) == "good-s1"
+    assert choose_model(tmp_path, candidates=["fair"], rule="seed 0 of the best mean") == "fair"
+    chosen = json.loads((tmp_path / "models" / "chosen.json").read_text())
+    assert chosen["candidates"] == ["fair"] and chosen["rule"] == "seed 0 of the best mean"
+    assert chosen["run"] == "plan/fair"
+    runs = tmp_path / "runs"
+    (runs / "plan" / "fair").mkdir(parents=True)
+    (runs / "plan" / "fair" / "best.keras").write_bytes(b"")
+    assert chosen_run(tmp_path, runs) == runs / "plan" / "fair"
+    with pytest.raises(HeatsinkError, match=r"candidate.*nothing"):
+        choose_model(tmp_path, candidates=["nothing"])
+
+
+def test_a_difference_is_called_only_beyond_the_seed_spread():
+    from heatsink.study.results import called_difference, seed_table, stopping
+
+    table = seed_table({"a": [0.40, 0.42, 0.44], "b": [0.30, 0.38, 0.31]})
+    assert table.loc["a", "spread"] == pytest.approx(0.04)
+    assert table.loc["b", "mean"] == pytest.approx(0.33)
+    assert table.loc["a", "sd"] == pytest.approx(0.02)
+    assert called_difference([0.40, 0.42, 0.44], [0.30, 0.32, 0.31]) == 1
+    # means 0.09 apart, but b's seeds spread over 0.08 + a's 0.04: still called
+    assert called_difference([0.40, 0.42, 0.44], [0.30, 0.38, 0.31]) == 1
+    # means 0.03 apart within a spread of 0.04: not called, whatever the interval says
+    assert called_difference([0.40, 0.42, 0.44], [0.38, 0.39, 0.40], (0.01, 0.05)) == 0
+    assert called_difference([0.30, 0.31], [0.40, 0.41]) == -1
+    assert called_difference([0.30, 0.31], [0.40, 0.41], (-0.2, 0.01)) == 0
+    assert called_difference([0.5], [0.1]) == 0  # one seed: no spread to judge by
+    assert stopping(12, 6, 6, 40) == {"best_epoch": 6, "epochs_trained": 12, "after_best": 6,
+                                      "stop": "early stop"}
+    assert stopping(40, 34, 6, 40)["stop"] == "cap"
+    assert stopping(40, 39, 6, 40)["stop"] == "cap, still improving"
+    assert stopping(8, None, None, 8)["stop"] == "cap, still improving"
+
+
 def test_a_new_choice_removes_the_old_test_split_results(tmp_path):
     from heatsink.study.results import remove_model_results
 
@@ -386,3 +432,50 @@ def test_the_model_figure_puts_the_best_on_top_beside_the_all_background_floor(t
         "background everywhere", "scratch", "stain"]
     with pytest.raises(ValueError, match="no model results"):
         model_scores_figure({})
+
+
+def test_an_earlier_comparison_is_kept_once_and_set_beside_the_current_one(tmp_path):
+    from heatsink.study.results import (
+        changed_findings,
+        keep_previous,
+        previous_dir,
+        protocol_changes,
+    )
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1, 1:7], mask[4:7, 4:7] = 1, 2
+    worse = mask.copy()
+    worse[4:7, 4:7] = 0
+    with pytest.raises(HeatsinkError, match="no model results"):
+        keep_previous(tmp_path, "old", {})
+    for name, pred in (("a", mask), ("b", worse)):
+        save_model_results(tmp_path, name, fake_run(),
+                           {"labels": evaluate_masks([("x", mask, pred)])}, n_boot=5)
+    kept = keep_previous(tmp_path, "old", {"commit": "abc"})
+    assert kept == previous_dir(tmp_path, "old") == tmp_path / "previous" / "old"
+    assert json.loads((kept / "source.json").read_text()) == {"commit": "abc"}
+    with pytest.raises(HeatsinkError, match="kept once"):
+        keep_previous(tmp_path, "old", {})
+    # now b is trained otherwise and beats a; a is no longer compared
+    for path in (tmp_path / "models").glob("a-*"):
+        path.unlink()
+    save_model_results(tmp_path, "b", fake_run(),
+                       {"labels": evaluate_masks([("x", mask, mask)])}, n_boot=5)
+    payload = json.loads((tmp_path / "models" / "b-val.json").read_text())
+    payload["config"]["epochs"] = 40
+    payload["dataset_checksum"] = "f" * 64  # and another twin
+    (tmp_path / "models" / "b-val.json").write_text(json.dumps(payload))
+    then = load_model_results(kept)
+    table = protocol_changes(then, load_model_results(tmp_path))
+    assert table.index.tolist() == ["b", "a"]  # the current models first
+    before = then["b"]["dataset_checksum"][:12]
+    assert table.loc["b", "changed"] == (f"data: {before} → ffffffffffff; "
+                                         f"epochs: {fake_run().config.epochs} → 40")
+    assert table.loc["b", "change"] == pytest.approx(table.loc["b", "now"]
+                                                     - table.loc["b", "then"])
+    assert table.loc["b", "change"] > 0 and np.isnan(table.loc["a", "now"])
+    conclusions = changed_findings(kept, tmp_path, topics=["imbalance", "best_model"],
+                                   n_boot=5)
+    assert conclusions.loc["best_model", "then"] == "Best on validation: a."
+    assert conclusions.loc["best_model", "now"] == ""  # one model: no best-model finding
+    assert bool(conclusions.loc["best_model", "changed"])

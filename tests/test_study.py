@@ -196,14 +196,15 @@ def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
     from conftest import write_dataset
 
     root = write_dataset(tmp_path / "kaggle", n=24, size=320, with_jsons=True, seed=5)
-    # the chapters as they are, with chapter 4 training one backbone and one loss:
-    # test_every_notebook_ran_and_is_stamped runs its every-backbone loop on the twin
+    # the chapters as they are, with the plan's smoke settings on one encoder (chapters 4
+    # and 5 must agree on them): test_every_notebook_ran_and_is_stamped runs two on the twin
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     for source in study.notebook_sources():
         (nb_dir / source.name).write_text(source.read_text())
     profiles = study.load_profiles()
-    profiles["smoke"]["notebooks"]["04_backbones"].update(backbones=["gslu"], losses=["cce"])
+    for chapter in ("04_backbones", "05_label_quality"):
+        profiles["smoke"]["notebooks"][chapter].update(encoders=["gslu"])
     (nb_dir / "profiles.yaml").write_text(yaml.safe_dump(profiles))
     out = tmp_path / "executed"
     runs = study.run_study(profile="smoke", data=root, output_dir=out, notebook_dir=nb_dir,

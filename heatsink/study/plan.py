@@ -21,7 +21,10 @@ change. Five stages, each planned from what the earlier ones left on disk:
 3. seeds 1 and 2 of the top :data:`TOP_RECIPES` recipes of stages 1–2 and of both stage-1
    losses of the chosen encoder;
 4. the label checks' fold models (:func:`heatsink.crossval.out_of_sample`, :data:`FOLDS`
-   folds) with the chosen recipe: the best of stage 3 by its mean over the seeds.
+   folds) with the chosen recipe: the best of stage 3 by its mean over the seeds;
+5. the noise-dose experiment (:mod:`heatsink.study.dose`): the chosen recipe trained on one
+   twin per dose of :data:`~heatsink.study.dose.DOSES`, each dose's measurements kept in
+   ``<results>/dose/<recipe>/<dose>.csv`` (:func:`dose_file`).
 
 A run's status is ``done`` (scored), ``partial`` (some epochs trained), ``missing`` or
 ``blocked`` (with the reason). :func:`run_plan` trains what is missing or partial, in order;
@@ -29,13 +32,18 @@ every run resumes from its last finished epoch (:func:`heatsink.train.train`), s
 command, given again after a session ends, carries on. The runs live in
 ``<runs>/plan/<name>`` (:data:`PLAN_FOLDER`), apart from the runs the chapters trained before
 this plan, which keep their folders and names.
+
+What the plan trains is set by the module's constants; :class:`PlanSettings` carries them as
+one value, so that a chapter's smoke run (:meth:`PlanSettings.smoke`: 64² frames, one epoch,
+two encoders) plans and trains the same stages at toy scale. Every function takes
+``settings=None``: the module's constants as they are when it is called.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,8 +110,10 @@ CROP_CHECK = ("gslu", STUDY_LOSS)
 FOLDS = 3
 #: The plan's runs, under the study's runs folder.
 PLAN_FOLDER = "plan"
+#: Size and seed of the noise-dose experiment's twins (stage 5).
+DOSE_TWIN = {"n": 1000, "seed": 0}
 #: The stages, in order.
-STAGES = (0, 1, 2, 3, 4)
+STAGES = (0, 1, 2, 3, 4, 5)
 STATUSES = ("done", "partial", "missing", "blocked")
 
 
@@ -115,13 +125,13 @@ class PlannedRun:
     ----------
     name : str
         Its name (:func:`plan_name`; ``lr-range-<family>`` for a range test,
-        ``<recipe>-k<folds>-fold<f>`` for a fold model).
+        ``<recipe>-k<folds>-fold<f>`` for a fold model, ``dose-<dose>`` for a dose).
     stage : int
         The stage that plans it (a run two stages share is listed in both).
     kind : str
-        ``"lr_range"``, ``"train"`` or ``"fold"``.
+        ``"lr_range"``, ``"train"``, ``"fold"`` or ``"dose"``.
     path : Path
-        Its run folder, or the range test's CSV file.
+        Its run folder, the range test's CSV file, or a dose's measurements (CSV).
     status : str
         ``done``, ``partial``, ``missing`` or ``blocked``.
     config : TrainConfig or None
@@ -142,21 +152,116 @@ class PlannedRun:
     why: str = field(default="")
 
 
-def plan_name(config: TrainConfig) -> str:
-    """A plan run's name: :func:`~heatsink.study.naming.run_name` relative to :data:`RECIPE`
-    (its size, crop and flips go unsaid).
+@dataclass(frozen=True)
+class PlanSettings:
+    """What the plan trains, as one value: the module's constants by default.
+
+    Attributes
+    ----------
+    recipe : mapping
+        :data:`RECIPE`: the :class:`~heatsink.models.TrainConfig` fields every run shares.
+    encoders : tuple of str
+        :data:`ENCODERS`.
+    stage1_losses, ablation_losses, ablation_weightings : tuple of str
+        :data:`STAGE1_LOSSES`, :data:`ABLATION_LOSSES`, :data:`ABLATION_WEIGHTINGS`.
+    seeds : tuple of int
+        :data:`SEEDS` (the first is the seed of stages 1 and 2).
+    top_recipes : int
+        :data:`TOP_RECIPES`.
+    range_loss : str
+    range_steps : int
+    range_lr : (float, float)
+        :data:`RANGE_LOSS`, :data:`RANGE_STEPS`, :data:`RANGE_LR`.
+    crop_check : (str, str)
+        :data:`CROP_CHECK`.
+    folds : int
+        :data:`FOLDS`.
+    encoder_weights, model_kwargs : mapping
+        :data:`ENCODER_WEIGHTS`, :data:`MODEL_KWARGS`.
+    doses : tuple of str
+        Names of the doses of :data:`heatsink.study.dose.DOSES` stage 5 trains (all by
+        default).
+    dose_twin : mapping
+        :data:`DOSE_TWIN`: ``n`` and ``seed`` of the doses' twins.
+    folder : str
+        :data:`PLAN_FOLDER`: the plan's folder under the runs folder.
+    """
+
+    recipe: Mapping[str, Any]
+    encoders: tuple[str, ...]
+    stage1_losses: tuple[str, ...]
+    ablation_losses: tuple[str, ...]
+    ablation_weightings: tuple[str, ...]
+    seeds: tuple[int, ...]
+    top_recipes: int
+    range_loss: str
+    range_steps: int
+    range_lr: tuple[float, float]
+    crop_check: tuple[str, str]
+    folds: int
+    encoder_weights: Mapping[str, str]
+    model_kwargs: Mapping[str, Mapping[str, Any]]
+    doses: tuple[str, ...]
+    dose_twin: Mapping[str, int]
+    folder: str
+
+    @classmethod
+    def default(cls) -> PlanSettings:
+        """The module's constants, as they are now."""
+        from heatsink.study.dose import DOSES
+
+        return cls(recipe=dict(RECIPE), encoders=tuple(ENCODERS),
+                   stage1_losses=tuple(STAGE1_LOSSES), ablation_losses=tuple(ABLATION_LOSSES),
+                   ablation_weightings=tuple(ABLATION_WEIGHTINGS),
+                   seeds=tuple(SEEDS), top_recipes=TOP_RECIPES, range_loss=RANGE_LOSS,
+                   range_steps=RANGE_STEPS, range_lr=tuple(RANGE_LR),
+                   crop_check=tuple(CROP_CHECK), folds=FOLDS,
+                   encoder_weights=dict(ENCODER_WEIGHTS),
+                   model_kwargs={k: dict(v) for k, v in MODEL_KWARGS.items()},
+                   doses=tuple(d.name for d in DOSES), dose_twin=dict(DOSE_TWIN),
+                   folder=PLAN_FOLDER)
+
+    @classmethod
+    def smoke(cls, **changes: Any) -> PlanSettings:
+        """The plan at toy scale, for the chapters' smoke runs: 64² frames, 32² crops, one
+        epoch, two encoders (the GSLU-style net and the light one), three ablation losses,
+        two seeds, the best recipe repeated, two folds, two doses on 24-image twins.
+
+        >>> PlanSettings.smoke().recipe["epochs"], PlanSettings.smoke(encoders=("gslu",)).encoders
+        (1, ('gslu',))
+        """
+        base = cls.default()
+        values = {
+            "recipe": {**base.recipe, "image_size": 64, "batch_size": 8, "crop": 32,
+                       "patience": 1, "epochs": 1},
+            "encoders": ("gslu", "light"), "ablation_losses": ("cce", "wcce+dice", "dice"),
+            "seeds": (0, 1), "top_recipes": 1, "range_steps": 6, "range_lr": (1e-5, 1.0),
+            "folds": 2, "model_kwargs": {"unet": {"filters": 8}},
+            "doses": ("none", "default"), "dose_twin": {"n": 24, "seed": 1}, **changes}
+        return replace(base, **values)
+
+
+def _settings(settings: PlanSettings | None) -> PlanSettings:
+    return PlanSettings.default() if settings is None else settings
+
+
+def plan_name(config: TrainConfig, settings: PlanSettings | None = None) -> str:
+    """A plan run's name: :func:`~heatsink.study.naming.run_name` relative to the plan's
+    recipe (:data:`RECIPE`: its size, crop and flips go unsaid).
 
     >>> plan_name(recipe_config("gslu", "wcce+dice", 1e-3))
     'gslu-wcce+dice'
     >>> plan_name(recipe_config("gslu", "wcce+dice", 1e-3, crop=None, seed=2))
     'gslu-wcce+dice-frames-s2'
     """
-    return run_name(config, base_size=RECIPE["image_size"], base_crop=RECIPE.get("crop"),
-                    base_augment=RECIPE.get("augment", False),
-                    base_photometric=RECIPE.get("photometric", False))
+    recipe = _settings(settings).recipe
+    return run_name(config, base_size=recipe["image_size"], base_crop=recipe.get("crop"),
+                    base_augment=recipe.get("augment", False),
+                    base_photometric=recipe.get("photometric", False))
 
 
-def recipe_config(model: str, loss: str, learning_rate: float, **changes: Any) -> TrainConfig:
+def recipe_config(model: str, loss: str, learning_rate: float,
+                  settings: PlanSettings | None = None, **changes: Any) -> TrainConfig:
     """The :class:`~heatsink.models.TrainConfig` of the recipe for ``model`` and ``loss``.
 
     >>> recipe_config("resnet50", "cce", 3e-4).encoder_weights
@@ -164,20 +269,35 @@ def recipe_config(model: str, loss: str, learning_rate: float, **changes: Any) -
     """
     from heatsink.models.run import TrainConfig
 
-    values = {**RECIPE, "model": model, "loss": loss, "learning_rate": learning_rate,
-              "encoder_weights": ENCODER_WEIGHTS.get(model),
-              "model_kwargs": dict(MODEL_KWARGS.get(model, {})), **changes}
+    s = _settings(settings)
+    values = {**s.recipe, "model": model, "loss": loss, "learning_rate": learning_rate,
+              "encoder_weights": s.encoder_weights.get(model),
+              "model_kwargs": dict(s.model_kwargs.get(model, {})), **changes}
     return TrainConfig.from_dict(values)
 
 
-def plan_dir(runs_dir: str | Path) -> Path:
+def plan_dir(runs_dir: str | Path, settings: PlanSettings | None = None) -> Path:
     """Where the plan's runs live: ``<runs>/plan``."""
-    return Path(runs_dir) / PLAN_FOLDER
+    return Path(runs_dir) / _settings(settings).folder
 
 
 def lr_range_file(results_dir: str | Path, family: str) -> Path:
     """The range test's curve of ``family``: ``<results>/lr_range/<family>.csv``."""
     return Path(results_dir) / "lr_range" / f"{family}.csv"
+
+
+def dose_file(results_dir: str | Path, dose: str, recipe: str) -> Path:
+    """A dose's measurements (stage 5) with the recipe named ``recipe`` (:func:`plan_name`):
+    ``<results>/dose/<recipe>/<dose>.csv``, the rows of
+    :func:`heatsink.study.dose.dose_experiment`'s table for that dose. Under the recipe's
+    name, so that measurements of an earlier choice of recipe are never read as this one's."""
+    return Path(results_dir) / "dose" / recipe / f"{dose}.csv"
+
+
+def dose_dirs(runs_dir: str | Path, settings: PlanSettings | None = None) -> tuple[Path, Path]:
+    """The doses' twins and training runs: ``<runs>/plan/dose/twins`` and ``.../runs``."""
+    root = plan_dir(runs_dir, settings) / "dose"
+    return root / "twins", root / "runs"
 
 
 def family_lr(results_dir: str | Path, family: str) -> float | None:
@@ -253,37 +373,39 @@ def _rank(scores: dict[str, float]) -> list[str]:
                         for name, value in scores.items()})
 
 
-def _train_item(stage: int, config: TrainConfig, runs_dir: Path,
-                ds: Dataset | None) -> PlannedRun:
-    name = plan_name(config)
-    path = plan_dir(runs_dir) / name
+def _train_item(stage: int, config: TrainConfig, runs_dir: Path, ds: Dataset | None,
+                s: PlanSettings) -> PlannedRun:
+    name = plan_name(config, s)
+    path = plan_dir(runs_dir, s) / name
     status, epochs, why = run_status(path, config, ds)
     return PlannedRun(name, stage, "train", path, status, config, epochs, why)
 
 
-def _blocked(stage: int, name: str, path: Path, why: str) -> PlannedRun:
-    return PlannedRun(name, stage, "train", path, "blocked", None, None, why)
+def _blocked(stage: int, name: str, path: Path, why: str, kind: str = "train") -> PlannedRun:
+    return PlannedRun(name, stage, kind, path, "blocked", None, None, why)
 
 
 def _stage_runs(stage: int, pairs: Iterable[tuple[str, str]], runs_dir: Path,
-                results_dir: Path, ds: Dataset | None, **changes: Any) -> list[PlannedRun]:
+                results_dir: Path, ds: Dataset | None, s: PlanSettings,
+                **changes: Any) -> list[PlannedRun]:
     """Runs of (model, loss) pairs at their family's learning rate, or blocked without it."""
     out = []
     for model, loss in pairs:
         rate = family_lr(results_dir, model)
         if rate is None:  # a name never depends on the learning rate
-            name = plan_name(recipe_config(model, loss, 1.0, **changes))
-            out.append(_blocked(stage, name, plan_dir(runs_dir) / name,
+            name = plan_name(recipe_config(model, loss, 1.0, s, **changes), s)
+            out.append(_blocked(stage, name, plan_dir(runs_dir, s) / name,
                                 f"waits for the {model} range test (stage 0)"))
             continue
-        out.append(_train_item(stage, recipe_config(model, loss, rate, **changes), runs_dir,
-                               ds))
+        out.append(_train_item(stage, recipe_config(model, loss, rate, s, **changes),
+                               runs_dir, ds, s))
     return out
 
 
-def _stage1(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[PlannedRun]:
-    return _stage_runs(1, [(m, loss) for m in ENCODERS for loss in STAGE1_LOSSES], runs_dir,
-                       results_dir, ds)
+def _stage1(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    return _stage_runs(1, [(m, loss) for m in s.encoders for loss in s.stage1_losses],
+                       runs_dir, results_dir, ds, s)
 
 
 def _finished_scores(runs: list[PlannedRun], stage: int | str) -> dict[str, float] | str:
@@ -296,10 +418,12 @@ def _finished_scores(runs: list[PlannedRun], stage: int | str) -> dict[str, floa
 
 
 def chosen_encoder(runs_dir: str | Path, results_dir: str | Path,
-                   ds: Dataset | None = None) -> str | None:
+                   ds: Dataset | None = None,
+                   settings: PlanSettings | None = None) -> str | None:
     """The encoder of the best stage-1 run by validation defect mIoU; None until every
     stage-1 run is finished."""
-    runs = _stage1(Path(runs_dir), Path(results_dir), ds)
+    s = _settings(settings)
+    runs = _stage1(Path(runs_dir), Path(results_dir), ds, s)
     scores = _finished_scores(runs, 1)
     if isinstance(scores, str):
         return None
@@ -307,79 +431,97 @@ def chosen_encoder(runs_dir: str | Path, results_dir: str | Path,
     return next(r.config.model for r in runs if r.name == best)
 
 
-def _stage2(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[PlannedRun]:
-    encoder = chosen_encoder(runs_dir, results_dir, ds)
+def _stage2(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    encoder = chosen_encoder(runs_dir, results_dir, ds, s)
     if encoder is None:
-        why = _finished_scores(_stage1(runs_dir, results_dir, ds), 1)
-        return [_blocked(2, f"ablation-{loss}", plan_dir(runs_dir) / f"ablation-{loss}",
-                         f"{why} to choose the encoder") for loss in ABLATION_LOSSES]
-    out = _stage_runs(2, [(encoder, loss) for loss in ABLATION_LOSSES], runs_dir, results_dir,
-                      ds)
-    for weighting in ABLATION_WEIGHTINGS:
-        out += _stage_runs(2, [(encoder, STUDY_LOSS)], runs_dir, results_dir, ds,
+        why = _finished_scores(_stage1(runs_dir, results_dir, ds, s), 1)
+        return [_blocked(2, f"ablation-{loss}", plan_dir(runs_dir, s) / f"ablation-{loss}",
+                         f"{why} to choose the encoder") for loss in s.ablation_losses]
+    out = _stage_runs(2, [(encoder, loss) for loss in s.ablation_losses], runs_dir,
+                      results_dir, ds, s)
+    for weighting in s.ablation_weightings:
+        out += _stage_runs(2, [(encoder, STUDY_LOSS)], runs_dir, results_dir, ds, s,
                            class_weighting=weighting)
     return out
 
 
 def top_recipes(runs_dir: str | Path, results_dir: str | Path,
-                ds: Dataset | None = None) -> list[TrainConfig] | str:
+                ds: Dataset | None = None,
+                settings: PlanSettings | None = None) -> list[TrainConfig] | str:
     """The recipes stage 3 repeats (seed 0's configs): the :data:`TOP_RECIPES` best of
     stages 1–2 and both stage-1 losses of the chosen encoder; or why they are not known."""
+    s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
-    runs = {r.name: r for r in (*_stage1(runs_dir, results_dir, ds),
-                                *_stage2(runs_dir, results_dir, ds))}
+    runs = {r.name: r for r in (*_stage1(runs_dir, results_dir, ds, s),
+                                *_stage2(runs_dir, results_dir, ds, s))}
     scores = _finished_scores(list(runs.values()), "1-2")
     if isinstance(scores, str):
         return scores
-    encoder = chosen_encoder(runs_dir, results_dir, ds)
-    names = _rank(scores)[:TOP_RECIPES]
+    encoder = chosen_encoder(runs_dir, results_dir, ds, s)
+    names = _rank(scores)[:s.top_recipes]
     names += [r.name for r in runs.values() if r.config.model == encoder
-              and r.config.loss in STAGE1_LOSSES and r.name not in names]
+              and r.config.loss in s.stage1_losses and r.name not in names]
     return [runs[name].config for name in names]
 
 
-def _stage3(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[PlannedRun]:
-    recipes = top_recipes(runs_dir, results_dir, ds)
+def _stage3(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    recipes = top_recipes(runs_dir, results_dir, ds, s)
     if isinstance(recipes, str):
-        return [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir) / f"seeds-{seed}",
-                         f"{recipes} to rank the recipes") for seed in SEEDS[1:]]
-    return [_train_item(3, replace(c, seed=seed), runs_dir, ds)
-            for c in recipes for seed in SEEDS[1:]]
+        return [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir, s) / f"seeds-{seed}",
+                         f"{recipes} to rank the recipes") for seed in s.seeds[1:]]
+    return [_train_item(3, replace(c, seed=seed), runs_dir, ds, s)
+            for c in recipes for seed in s.seeds[1:]]
+
+
+def seed_runs(config: TrainConfig, runs_dir: str | Path,
+              settings: PlanSettings | None = None) -> dict[int, Path]:
+    """The run folders of ``config``'s recipe, one per seed of the plan (seed 0's is the run
+    of stage 1 or 2); every other field of the recipe is kept."""
+    s = _settings(settings)
+    return {seed: plan_dir(runs_dir, s) / plan_name(replace(config, seed=seed), s)
+            for seed in s.seeds}
 
 
 def chosen_recipe(runs_dir: str | Path, results_dir: str | Path,
-                  ds: Dataset | None = None) -> TrainConfig | str:
+                  ds: Dataset | None = None,
+                  settings: PlanSettings | None = None) -> TrainConfig | str:
     """The recipe of the fold models (seed 0's config): of the recipes of stage 3, the best
     by its validation defect mIoU averaged over the seeds; or why it is not known yet."""
+    s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
-    recipes = top_recipes(runs_dir, results_dir, ds)
+    recipes = top_recipes(runs_dir, results_dir, ds, s)
     if isinstance(recipes, str):
         return recipes
-    seeded = _stage3(runs_dir, results_dir, ds)
+    seeded = _stage3(runs_dir, results_dir, ds, s)
     waiting = [r.name for r in seeded if r.status != "done"]
     if waiting:
         return f"waits for stage 3 ({len(waiting)} of {len(seeded)} runs unfinished)"
     means = {}
     for config in recipes:
-        paths = [plan_dir(runs_dir) / plan_name(replace(config, seed=seed)) for seed in SEEDS]
-        means[plan_name(config)] = sum(run_score(p) for p in paths) / len(paths)
+        paths = list(seed_runs(config, runs_dir, s).values())
+        means[plan_name(config, s)] = sum(run_score(p) for p in paths) / len(paths)
     best = _rank(means)[0]
-    return next(c for c in recipes if plan_name(c) == best)
+    return next(c for c in recipes if plan_name(c, s) == best)
 
 
-def crossval_dir(runs_dir: str | Path, config: TrainConfig) -> Path:
+def crossval_dir(runs_dir: str | Path, config: TrainConfig,
+                 settings: PlanSettings | None = None) -> Path:
     """The fold models' folder: ``<runs>/plan/label-quality/<recipe>-k<folds>``."""
-    return plan_dir(runs_dir) / "label-quality" / f"{plan_name(config)}-k{FOLDS}"
+    s = _settings(settings)
+    return plan_dir(runs_dir, s) / "label-quality" / f"{plan_name(config, s)}-k{s.folds}"
 
 
-def _stage4(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[PlannedRun]:
-    config = chosen_recipe(runs_dir, results_dir, ds)
+def _stage4(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    config = chosen_recipe(runs_dir, results_dir, ds, s)
     if isinstance(config, str):
-        return [_blocked(4, f"fold{f}", plan_dir(runs_dir) / "label-quality" / f"fold{f}",
-                         f"{config} to choose the recipe") for f in range(FOLDS)]
-    folder = crossval_dir(runs_dir, config)
+        return [_blocked(4, f"fold{f}", plan_dir(runs_dir, s) / "label-quality" / f"fold{f}",
+                         f"{config} to choose the recipe", "fold") for f in range(s.folds)]
+    folder = crossval_dir(runs_dir, config, s)
     out = []
-    for f in range(FOLDS):
+    for f in range(s.folds):
         path = folder / f"fold-{f}"
         status, epochs, why = run_status(path, config, ds)
         if status == "done" and not (path / "oos_probs.npy").exists():
@@ -389,27 +531,48 @@ def _stage4(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[Plann
     return out
 
 
-def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None) -> list[PlannedRun]:
+def _stage5(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    """One item per dose: the chosen recipe on the dose's twin and its fold models, done
+    once the dose's measurements are written (:func:`dose_file`)."""
+    config = chosen_recipe(runs_dir, results_dir, ds, s)
+    _, dose_runs = dose_dirs(runs_dir, s)
     out = []
-    for family in ENCODERS:
-        path = lr_range_file(results_dir, family)
-        config = recipe_config(family, RANGE_LOSS, RANGE_LR[0])
-        out.append(PlannedRun(f"lr-range-{family}", 0, "lr_range", path,
-                              "done" if path.exists() else "missing", config))
-    model, loss = CROP_CHECK
-    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds)
-    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds,
-                       photometric=not PHOTOMETRIC)
-    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, crop=None)
+    for name in s.doses:
+        if isinstance(config, str):
+            out.append(_blocked(5, f"dose-{name}", Path(results_dir) / "dose",
+                                f"{config} to choose the recipe", "dose"))
+            continue
+        path = dose_file(results_dir, name, plan_name(config, s))
+        started = (dose_runs / name / run_name(config)).is_dir()  # dose.run_dose's folder
+        status = "done" if path.exists() else "partial" if started else "missing"
+        out.append(PlannedRun(f"dose-{name}", 5, "dose", path, status, config))
     return out
 
 
-_STAGES: dict[int, Callable[[Path, Path, Any], list[PlannedRun]]] = {
-    0: _stage0, 1: _stage1, 2: _stage2, 3: _stage3, 4: _stage4}
+def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    out = []
+    for family in s.encoders:
+        path = lr_range_file(results_dir, family)
+        config = recipe_config(family, s.range_loss, s.range_lr[0], s)
+        out.append(PlannedRun(f"lr-range-{family}", 0, "lr_range", path,
+                              "done" if path.exists() else "missing", config))
+    model, loss = s.crop_check
+    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s)
+    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s,
+                       photometric=not PHOTOMETRIC)
+    out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s, crop=None)
+    return out
+
+
+_STAGES: dict[int, Callable[[Path, Path, Any, PlanSettings], list[PlannedRun]]] = {
+    0: _stage0, 1: _stage1, 2: _stage2, 3: _stage3, 4: _stage4, 5: _stage5}
 
 
 def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
-                 results_dir: str | Path) -> list[PlannedRun]:
+                 results_dir: str | Path,
+                 settings: PlanSettings | None = None) -> list[PlannedRun]:
     """What ``stage`` trains, each item with its status.
 
     Parameters
@@ -424,7 +587,10 @@ def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
         are in its ``plan/``.
     results_dir : path
         The study's results folder (:func:`heatsink.study.paths.results_dir`), where the
-        range tests' curves are.
+        range tests' curves and the doses' measurements are.
+    settings : PlanSettings, optional
+        What the plan trains (default: the module's constants; :meth:`PlanSettings.smoke`
+        for a toy run).
 
     Returns
     -------
@@ -435,23 +601,24 @@ def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
     """
     if stage not in _STAGES:
         raise HeatsinkError(f"the plan has stages {list(STAGES)}, not {stage!r}")
-    return _STAGES[stage](Path(runs_dir), Path(results_dir), ds)
+    return _STAGES[stage](Path(runs_dir), Path(results_dir), ds, _settings(settings))
 
 
 def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
-               results_dir: str | Path) -> pd.DataFrame:
+               results_dir: str | Path,
+               settings: PlanSettings | None = None) -> pd.DataFrame:
     """The plan as a table, each run once (in the first stage that lists it): ``stage``,
     ``name``, ``kind``, ``status``, ``epochs`` (trained / planned), ``lr`` and ``why``."""
     rows, seen = [], set()
     for stage in sorted(set(stages)):
-        for item in planned_runs(stage, ds, runs_dir, results_dir):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, settings):
             if item.name in seen:
                 continue
             seen.add(item.name)
             config = item.config
             rows.append({
                 "stage": stage, "name": item.name, "kind": item.kind, "status": item.status,
-                "epochs": "" if item.kind == "lr_range" or config is None
+                "epochs": "" if item.kind in ("lr_range", "dose") or config is None
                 else f"{item.epochs}/{config.epochs}",
                 "lr": "" if config is None or item.kind == "lr_range"
                 else f"{config.learning_rate:.2g}",
@@ -459,12 +626,34 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
     return pd.DataFrame(rows, columns=["stage", "name", "kind", "status", "epochs", "lr", "why"])
 
 
-def _run_lr_range(item: PlannedRun, ds: Dataset, train_ids: list[str]) -> str:
+def missing_runs(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
+                 results_dir: str | Path, settings: PlanSettings | None = None) -> str:
+    """What keeps ``stages`` from being read: empty when every item is done, else one
+    message naming the unfinished items and the command that trains them.
+
+    >>> missing_runs([], None, "runs", "results")
+    ''
+    """
+    table = plan_table(stages, ds, runs_dir, results_dir, settings)
+    waiting = table[table["status"] != "done"]
+    if waiting.empty:
+        return ""
+    names = ", ".join(f"{row.name} ({row.status})" for row in waiting.head(8).itertuples())
+    more = f" and {len(waiting) - 8} more" if len(waiting) > 8 else ""
+    stage_args = " ".join(f"--stage {s}" for s in sorted(set(stages)))
+    return (f"{len(waiting)} of {len(table)} items of the training plan (stages "
+            f"{', '.join(map(str, sorted(set(stages))))}) are not done: {names}{more}. "
+            f"Run `heatsink study train {stage_args}` (it resumes where it stopped), then "
+            "execute this chapter again.")
+
+
+def _run_lr_range(item: PlannedRun, ds: Dataset, train_ids: list[str],
+                  s: PlanSettings) -> str:
     from heatsink.io import atomic_path
     from heatsink.models.lr_range import conclusive, lr_range, suggest_lr
 
-    frame = lr_range(item.config, ds, train_ids, steps=RANGE_STEPS, lr_min=RANGE_LR[0],
-                     lr_max=RANGE_LR[1])
+    frame = lr_range(item.config, ds, train_ids, steps=s.range_steps, lr_min=s.range_lr[0],
+                     lr_max=s.range_lr[1])
     with atomic_path(item.path) as tmp:
         frame.to_csv(tmp, index=False)
     if not conclusive(frame):
@@ -473,12 +662,46 @@ def _run_lr_range(item: PlannedRun, ds: Dataset, train_ids: list[str]) -> str:
     return f"{len(frame)} steps, suggested learning rate {suggest_lr(frame):.2g}"
 
 
+def _run_dose(item: PlannedRun, runs_dir: Path, s: PlanSettings, verbose: int,
+              n_boot: int) -> str:
+    """One dose of :func:`heatsink.study.dose.run_dose` (resumable), its rows kept."""
+    from heatsink.io import atomic_path
+    from heatsink.study.dose import DOSE_COLUMNS, DOSES, run_dose
+
+    name = item.name.removeprefix("dose-")
+    dose = next(d for d in DOSES if d.name == name)
+    twins, runs = dose_dirs(runs_dir, s)
+    rows = run_dose(dose, item.config, twins, runs, n=int(s.dose_twin["n"]),
+                    seed=int(s.dose_twin["seed"]), k=s.folds, n_boot=n_boot, verbose=verbose)
+    frame = pd.DataFrame(
+        [(name, s.doses.index(name), dose.noise.level, dose.noise.faint_contrast, measure,
+          float(value), float(low), float(high), int(count))
+         for measure, value, low, high, count in rows], columns=DOSE_COLUMNS)
+    with atomic_path(item.path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return f"{len(frame)} measurements"
+
+
+def dose_table(results_dir: str | Path, config: TrainConfig,
+               settings: PlanSettings | None = None) -> pd.DataFrame:
+    """The measurements of the doses stage 5 has finished with the recipe ``config``, in the
+    plan's order (:func:`heatsink.study.dose.dose_experiment`'s columns; empty if none)."""
+    from heatsink.study.dose import DOSE_COLUMNS
+
+    s = _settings(settings)
+    files = [dose_file(results_dir, name, plan_name(config, s)) for name in s.doses]
+    frames = [pd.read_csv(path) for path in files if path.exists()]
+    if not frames:
+        return pd.DataFrame(columns=DOSE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[DOSE_COLUMNS]
+
+
 def _fetch_weights(stages: Sequence[int], ds: Dataset, runs_dir: Path, results_dir: Path,
-                   wanted: set[str] | None) -> None:
+                   wanted: set[str] | None, s: PlanSettings) -> None:
     """Get the ImageNet encoder weights before anything trains, if an unfinished item needs
     them: a machine without network then stops at the start, not hours into the plan."""
-    pretrained = [m for m in ENCODERS if ENCODER_WEIGHTS.get(m) == "imagenet"]
-    for item in plan_table(stages, ds, runs_dir, results_dir).itertuples():
+    pretrained = [m for m in s.encoders if s.encoder_weights.get(m) == "imagenet"]
+    for item in plan_table(stages, ds, runs_dir, results_dir, s).itertuples():
         if item.status == "done" or (wanted is not None and item.name not in wanted):
             continue
         if any(item.name == m or item.name.startswith((f"{m}-", f"lr-range-{m}"))
@@ -498,13 +721,15 @@ def run_plan(
     verbose: int = 0,
     n_boot: int = 1000,
     log: Callable[[str], None] = print,
+    settings: PlanSettings | None = None,
 ) -> list[PlannedRun]:
     """Train what ``stages`` plan and is missing or partial, in order, and resumably.
 
     Each stage is planned again after every item it trains, so a range test unblocks its
     family's runs in the same call, and stage 2 is planned from stage 1's finished runs.
     A finished item is skipped; a partial run resumes from its last finished epoch. The
-    range tests' curves are written to ``<results>/lr_range/``.
+    range tests' curves are written to ``<results>/lr_range/``, the doses' measurements to
+    ``<results>/dose/``.
 
     Parameters
     ----------
@@ -523,6 +748,8 @@ def run_plan(
         Bootstrap resamples of each run's validation scores.
     log : callable
         Receives one line per item started, finished or left blocked.
+    settings : PlanSettings, optional
+        What the plan trains (default: the module's constants).
 
     Returns
     -------
@@ -532,24 +759,25 @@ def run_plan(
     from heatsink.study.chapter import study_split
     from heatsink.train import train
 
+    s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
     for stage in stages:
         if stage not in _STAGES:
             raise HeatsinkError(f"the plan has stages {list(STAGES)}, not {stage!r}")
     wanted = set(only) if only else None
     if wanted:
-        known = set(plan_table(stages, ds, runs_dir, results_dir)["name"])
+        known = set(plan_table(stages, ds, runs_dir, results_dir, s)["name"])
         unknown = sorted(wanted - known)
         if unknown:
             raise HeatsinkError(f"no planned run named {', '.join(unknown)} in stages "
                                 f"{sorted(set(stages))} (see `heatsink study train --list`)")
-    _fetch_weights(stages, ds, runs_dir, results_dir, wanted)
+    _fetch_weights(stages, ds, runs_dir, results_dir, wanted, s)
     split = study_split(ds, results_dir)
     train_ids = split.loc[split["split"] == "train", "image_id"].astype(str).tolist()
     tried: set[str] = set()
     for stage in sorted(set(stages)):
         while True:
-            todo = [r for r in planned_runs(stage, ds, runs_dir, results_dir)
+            todo = [r for r in planned_runs(stage, ds, runs_dir, results_dir, s)
                     if r.status in ("missing", "partial") and r.name not in tried
                     and (wanted is None or r.name in wanted)]
             if not todo:
@@ -557,16 +785,19 @@ def run_plan(
             item = todo[0]
             tried.add(item.name)
             state = "" if item.status == "missing" else (
-                f", resuming after epoch {item.epochs}" if item.kind != "lr_range" else "")
+                f", resuming after epoch {item.epochs}" if item.kind in ("train", "fold")
+                else ", resuming")
             log(f"stage {stage}: {item.name}: started{state}")
             started = time.perf_counter()
             if item.kind == "lr_range":
-                done = _run_lr_range(item, ds, train_ids)
+                done = _run_lr_range(item, ds, train_ids, s)
             elif item.kind == "fold":
                 from heatsink.crossval import out_of_sample
 
-                out_of_sample(ds, item.config, item.path.parent, k=FOLDS, verbose=verbose)
-                done = f"{FOLDS} fold models"
+                out_of_sample(ds, item.config, item.path.parent, k=s.folds, verbose=verbose)
+                done = f"{s.folds} fold models"
+            elif item.kind == "dose":
+                done = _run_dose(item, runs_dir, s, verbose, n_boot)
             else:
                 run = train(item.config, ds, item.path, split=split, verbose=verbose,
                             n_boot=n_boot)
@@ -574,12 +805,12 @@ def run_plan(
                         f"{100 * run_score(run.path):.1f} %")
             minutes = (time.perf_counter() - started) / 60
             log(f"stage {stage}: {item.name}: finished ({done}; {minutes:.1f} min)")
-        for item in planned_runs(stage, ds, runs_dir, results_dir):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
             if item.status == "blocked" and (wanted is None or item.name in wanted):
                 log(f"stage {stage}: {item.name}: blocked ({item.why})")
     final, seen = [], set()
     for stage in sorted(set(stages)):
-        for item in planned_runs(stage, ds, runs_dir, results_dir):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
             if item.name not in seen:
                 seen.add(item.name)
                 final.append(item)
@@ -590,6 +821,7 @@ __all__ = [
     "ABLATION_LOSSES",
     "ABLATION_WEIGHTINGS",
     "CROP_CHECK",
+    "DOSE_TWIN",
     "ENCODERS",
     "ENCODER_WEIGHTS",
     "FALLBACK_LR",
@@ -608,12 +840,17 @@ __all__ = [
     "STATUSES",
     "STUDY_LOSS",
     "TOP_RECIPES",
+    "PlanSettings",
     "PlannedRun",
     "chosen_encoder",
     "chosen_recipe",
     "crossval_dir",
+    "dose_dirs",
+    "dose_file",
+    "dose_table",
     "family_lr",
     "lr_range_file",
+    "missing_runs",
     "plan_dir",
     "plan_name",
     "plan_table",
@@ -622,5 +859,6 @@ __all__ = [
     "run_plan",
     "run_score",
     "run_status",
+    "seed_runs",
     "top_recipes",
 ]

@@ -188,7 +188,7 @@ def _losses(val: dict[str, dict], reference: str, directory: Path,
     base_name = next(iter(sweep))  # loss_sweep puts the cross-entropy run first
     base = sweep[base_name]
     parts = [
-        f"with {_loss_words(name[len(base_name) + 1:])}, "
+        f"with {_loss_words(name[len(base_name) + 1:], payload.get('config', {}))}, "
         f"{pct(payload, reference, 'scratch_recall'):.1f} % at "
         f"{pct(payload, reference, 'miou_defects'):.1f} %"
         for name, payload in sweep.items() if name != base_name]
@@ -213,9 +213,24 @@ LOSS_WORDS = {
 }
 
 
-def _loss_words(code: str) -> str:
-    """``"wcce+dice"`` -> ``"class-weighted cross-entropy + Dice (wcce+dice)"``."""
-    words = " + ".join(LOSS_WORDS.get(term, term) for term in code.split("+"))
+def _loss_words(code: str, config: dict | None = None) -> str:
+    """``"wcce+dice"`` -> ``"class-weighted cross-entropy + Dice (wcce+dice)"``.
+
+    ``code`` is what a run's name adds to its encoder's; with the run's ``config`` the words
+    are its loss's, and a class weighting other than the default is named
+    (``"... (wcce+dice-isqrt, inverse_sqrt class weights)"``).
+
+    >>> _loss_words("focal+dice")
+    'focal loss + Dice (focal+dice)'
+    >>> _loss_words("wcce+dice-isqrt", {"loss": "wcce+dice", "class_weighting": "inverse_sqrt"})
+    'class-weighted cross-entropy + Dice (wcce+dice-isqrt, inverse_sqrt class weights)'
+    """
+    config = config or {}
+    loss = config.get("loss", code)
+    words = " + ".join(LOSS_WORDS.get(term, term) for term in loss.split("+"))
+    weighting = config.get("class_weighting", "balanced")
+    if "wcce" in loss.split("+") and weighting != "balanced":
+        return f"{words} ({code}, {weighting} class weights)"
     return f"{words} ({code})"
 
 

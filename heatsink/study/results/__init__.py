@@ -21,6 +21,12 @@ One module per job:
   :func:`training_time`;
 * :mod:`~heatsink.study.results.speed` writes and reads the line-speed tables and the machine
   they were measured on (:func:`save_speed_results`, :func:`load_speed_results`).
+* :mod:`~heatsink.study.results.seeds` says how far one run can be trusted: the spread over
+  seeds (:func:`seed_table`), the rule for calling a difference (:func:`called_difference`)
+  and why a run stopped (:func:`stopping`);
+* :mod:`~heatsink.study.results.previous` keeps an earlier comparison's files
+  (:func:`keep_previous`, :func:`previous_dir`) and says what changed since
+  (:func:`protocol_changes`, :func:`changed_findings`).
 
 The files are small, hold nothing derived from images but numbers, and are committed for
 the twin (``results/twin/``), so the book's results page and the README read numbers from
@@ -45,6 +51,13 @@ from heatsink.study.results.files import (
     save_postprocess_results,
 )
 from heatsink.study.results.groups import input_variants, loss_sweep
+from heatsink.study.results.previous import (
+    changed_findings,
+    keep_previous,
+    previous_dir,
+    protocol_changes,
+)
+from heatsink.study.results.seeds import called_difference, seed_table, stopping
 from heatsink.study.results.speed import (
     SPEED_TABLES,
     load_speed_results,
@@ -70,11 +83,14 @@ __all__ = [
     "LABEL_QUALITY_TABLES",
     "SPEED_TABLES",
     "TABLE_COLUMNS",
+    "called_difference",
+    "changed_findings",
     "chapter_times",
     "choose_model",
     "chosen_model",
     "chosen_run",
     "input_variants",
+    "keep_previous",
     "label_noise_cap",
     "label_quality_file",
     "latency",
@@ -87,6 +103,8 @@ __all__ = [
     "paired_table",
     "passfail_rules",
     "passfail_summary",
+    "previous_dir",
+    "protocol_changes",
     "rank_models",
     "remove_model_results",
     "save_figure",
@@ -97,7 +115,9 @@ __all__ = [
     "score_intervals",
     "score_text",
     "scores_with_ci",
+    "seed_table",
     "speed_file",
+    "stopping",
     "training_table",
     "training_time",
     "was_loaded",

@@ -11,6 +11,7 @@ and the README read numbers from files a run really wrote. Every file is written
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,27 +182,53 @@ def load_model_results(directory: str | Path, split: str = "val") -> dict[str, d
     return {name: payloads[name] for name in rank_models(payloads)}
 
 
-def choose_model(directory: str | Path, split: str = "val") -> str:
+def choose_model(directory: str | Path, split: str = "val",
+                 candidates: Sequence[str] | None = None, rule: str | None = None) -> str:
     """Choose the best model of ``split`` by :func:`rank_models` and record it.
 
     Writes ``directory/models/chosen.json`` (the model's name, the rule and the split it was
-    chosen on), which :func:`chosen_model` and :func:`chosen_run` read: the choice is a field
-    of the results, not inferred from which files remain.
+    chosen on, and its run folder where its results name one in ``run_path``), which
+    :func:`chosen_model` and :func:`chosen_run` read: the choice is a field of the results,
+    not inferred from which files remain.
+
+    Parameters
+    ----------
+    directory : path
+        The study's results folder.
+    split : str
+        The split the choice is made on.
+    candidates : sequence of str, optional
+        Choose only among these models (e.g. one seed's runs of each recipe, or the recipe
+        an earlier rule chose); default every model with results on ``split``.
+    rule : str, optional
+        How the candidates were narrowed, in words, recorded beside the choice.
 
     Raises
     ------
     HeatsinkError
-        If no model has results on ``split``.
+        If no model (no candidate) has results on ``split``.
     """
     results = load_model_results(directory, split)
+    if candidates is not None:
+        missing = sorted(set(candidates) - set(results))
+        if missing:
+            raise HeatsinkError(f"{Path(directory) / 'models'}: no results on the {split} "
+                                f"split for candidate(s) {', '.join(missing)}")
+        results = {name: payload for name, payload in results.items() if name in candidates}
     if not results:
         raise HeatsinkError(f"{Path(directory) / 'models'}: no model results on the {split} "
                             "split to choose from")
     name = next(iter(results))
-    write_text_atomic(Path(directory) / "models" / CHOSEN_FILE, json.dumps({
-        "name": name, "split": split, "measure": RANKING_MEASURE,
-        "reference": RANKING_REFERENCE,
-        "score": results[name]["scores"][RANKING_REFERENCE][RANKING_MEASURE]}, indent=2))
+    record = {"name": name, "split": split, "measure": RANKING_MEASURE,
+              "reference": RANKING_REFERENCE,
+              "score": results[name]["scores"][RANKING_REFERENCE][RANKING_MEASURE]}
+    if candidates is not None:
+        record["candidates"] = list(results)
+    if rule:
+        record["rule"] = rule
+    if results[name].get("run_path"):
+        record["run"] = results[name]["run_path"]
+    write_text_atomic(Path(directory) / "models" / CHOSEN_FILE, json.dumps(record, indent=2))
     return name
 
 
@@ -272,7 +299,9 @@ def remove_model_results(
 
 
 def chosen_run(directory: str | Path, runs: str | Path) -> Path:
-    """The run folder of the chosen model (:func:`chosen_model`).
+    """The run folder of the chosen model (:func:`chosen_model`): ``runs/<run>`` where the
+    choice recorded the run's folder (``run_path`` in its results, relative to ``runs``),
+    else ``runs/<name>``.
 
     Parameters
     ----------
@@ -286,7 +315,9 @@ def chosen_run(directory: str | Path, runs: str | Path) -> Path:
     HeatsinkError
         If no model has been chosen yet, or its run folder is missing.
     """
-    path = Path(runs) / chosen_model(directory)
+    name = chosen_model(directory)
+    record = json.loads((Path(directory) / "models" / CHOSEN_FILE).read_text())
+    path = Path(runs) / record.get("run", name)
     if not (path / "best.keras").exists():
         raise HeatsinkError(f"{path}: the chosen model's run folder has no best.keras; "
                             "run the model comparison again to train it")
