@@ -83,3 +83,12 @@ def test_a_curve_still_falling_at_the_largest_rates_is_inconclusive():
     assert not conclusive(falling)
     bowl = pd.DataFrame({"lr": lr, "smoothed": (np.log10(lr) + 2) ** 2})
     assert conclusive(bowl)
+
+
+def test_a_low_first_batch_is_not_read_as_the_minimum():
+    lr = np.logspace(-6, 0, 100)
+    smoothed = (np.log10(lr) + 2) ** 2 / 10 + 1.0
+    smoothed[0] = 0.5  # the first, unaveraged batch happened to be easy
+    curve = pd.DataFrame({"lr": lr, "smoothed": smoothed})
+    assert suggest_lr(curve) == pytest.approx(lr[np.argmin(smoothed[1:]) + 1] / 10)
+    assert conclusive(curve)

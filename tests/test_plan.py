@@ -183,9 +183,12 @@ def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_p
     final = plan.run_plan([1, 0], ds, runs, results, n_boot=10, log=lines.append)
     started = [line for line in lines if line.endswith("started")]
     assert started == ["stage 0: lr-range-unet: started", "stage 0: unet-wcce+dice: started",
+                       "stage 0: unet-wcce+dice-photo: started",
                        "stage 0: unet-wcce+dice-frames: started", "stage 1: unet: started"]
     assert [item.name for item in final] == ["lr-range-unet", "unet-wcce+dice",
-                                             "unet-wcce+dice-frames", "unet"]
+                                             "unet-wcce+dice-photo", "unet-wcce+dice-frames",
+                                             "unet"]
+    assert Run.load(runs / "plan" / "unet-wcce+dice-photo").config.photometric
     assert {item.status for item in final} == {"done"}
     curve = pd.read_csv(plan.lr_range_file(results, "unet"))
     assert len(curve) <= 4 and list(curve.columns) == ["step", "lr", "loss", "smoothed"]

@@ -154,9 +154,9 @@ def suggest_lr(frame: pd.DataFrame) -> float:
     tenth of it lies on the falling part of the curve, fast but clear of the edge. This rule
     is preferred to the rate of the steepest descent because a short test on small batches
     gives a noisy slope, whose steepest point jumps from one run to the next, while the
-    minimum of the smoothed loss moves little. A curve that never falls has its minimum
-    at the first step: the suggestion is then a tenth of ``lr_min``, and the test should be
-    rerun from a lower ``lr_min``.
+    minimum of the smoothed loss moves little. The first :data:`SKIP_START` of the steps are
+    not read. A curve whose minimum lies at the largest rates tried says nothing; see
+    :func:`conclusive`.
 
     Parameters
     ----------
@@ -172,10 +172,22 @@ def suggest_lr(frame: pd.DataFrame) -> float:
     >>> round(suggest_lr(curve), 10)
     0.0001
     """
-    if frame.empty or not np.isfinite(frame["smoothed"]).any():
+    read = _readable(frame)
+    if read.empty or not np.isfinite(read["smoothed"]).any():
         raise HeatsinkError("the range test has no finite loss to read a learning rate from")
-    best = frame["smoothed"].where(np.isfinite(frame["smoothed"])).idxmin()
-    return float(frame.loc[best, "lr"]) / 10
+    best = read["smoothed"].where(np.isfinite(read["smoothed"])).idxmin()
+    return float(read.loc[best, "lr"]) / 10
+
+
+#: Share of a range test's first steps that are not read (fastai skips the first 10 of 100):
+#: the smoothed loss starts at the first batch's loss, unaveraged, and a low first batch
+#: would otherwise be read as the minimum (the U-Net's test on twin 1.4.4 did exactly that).
+SKIP_START = 0.1
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The steps a suggestion is read from: all but the first :data:`SKIP_START`."""
+    return frame.iloc[int(np.ceil(SKIP_START * len(frame))):]
 
 
 def conclusive(frame: pd.DataFrame, edge: float = 0.1) -> bool:
@@ -195,7 +207,8 @@ def conclusive(frame: pd.DataFrame, edge: float = 0.1) -> bool:
     >>> conclusive(pd.DataFrame({"lr": lr, "smoothed": 2 - 0.01 * np.arange(61)}))
     False
     """
-    values = frame["smoothed"].where(np.isfinite(frame["smoothed"]))
+    read = _readable(frame)
+    values = read["smoothed"].where(np.isfinite(read["smoothed"]))
     if values.notna().sum() == 0:
         return False
     position = frame.index.get_loc(values.idxmin())
@@ -230,6 +243,7 @@ def plot_lr_range(frame: pd.DataFrame, ax: matplotlib.axes.Axes | None = None,
 
 __all__ = [
     "LR_RANGE_COLUMNS",
+    "SKIP_START",
     "conclusive",
     "diverged",
     "lr_range",
