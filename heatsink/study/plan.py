@@ -59,12 +59,13 @@ if TYPE_CHECKING:
     from heatsink.models.run import TrainConfig
 
 #: Random brightness, gamma, colour, blur and noise on training batches
-#: (:mod:`heatsink.data.augment`). Off: the first converged run with it (gslu, wcce+dice, 40
-#: epochs on twin 1.4.4, with flips) scored 34.5 % validation defect mIoU, raised 12.5 false
-#: scratch components per twin frame and called 12.7 % of the real plating defect, where a
-#: run without it or flips (fold 0, 567 images) scored 45 %, 2.8 and 5.8 %. Stage 0 trains
-#: the recipe check with it, so what it costs or brings is measured beside the recipe; a
-#: run's name marks only a departure from this value (``-photo``).
+#: (:mod:`heatsink.data.augment`). Off: on twin 1.4.4 the first converged runs with it scored
+#: far lower on the twin than without it (light wcce+dice 18 % against 37 % validation defect
+#: mIoU under the same recipe; gslu 34.5 % against 45 % for a run without it or flips), with
+#: fragmented scratches; on real plating it helped the light net (20 % of the surface called
+#: defect against 34 %) and not gslu (12.7 % against 5.8 %, confounded). Stage 0 trains the
+#: recipe check with it, so what it costs or brings is measured beside the recipe; a run's
+#: name marks only a departure from this value (``-photo``).
 PHOTOMETRIC = False
 #: What every run of the plan shares (:class:`heatsink.models.TrainConfig` fields).
 RECIPE: dict[str, Any] = {
