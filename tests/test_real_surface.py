@@ -116,3 +116,15 @@ def test_cli_refuses_to_write_over_a_model_and_names_a_missing_reference(tmp_pat
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 2
     assert model.stat().st_size > 0
+
+
+def test_cli_blurs_the_real_frames_on_request(tmp_path, monkeypatch, capsys):
+    from heatsink.cli import main
+    from heatsink.synth import real_frames
+
+    monkeypatch.setattr(real_frames, "load_real_frames", lambda directory=None: _frames(2))
+    model = _tiny_model_file(tmp_path)
+    assert main(["real-surface", str(model), "--blur", "1.5"]) == 0
+    assert "2 real frames, blurred 1.5 px" in capsys.readouterr().out
+    assert main(["real-surface", str(model), "--blur", "-1"]) == 2
+    assert "--blur must be 0 or more" in capsys.readouterr().err
