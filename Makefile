@@ -36,9 +36,12 @@ study: venv
 lint: venv
 	$(BIN)/ruff check heatsink tests bench notebooks
 
-## bench: print the benchmark figures (speed, memory) on this machine
+## bench: print the benchmark figures (speed, memory) on this machine; the two comparisons of
+## trained runs (bench/engine_agreement.py RUN, bench/paired_quality.py RUN_A RUN_B) take
+## their runs as arguments and are run by hand
+RUN_FREE_BENCHES := $(filter-out bench/engine_agreement.py bench/paired_quality.py,$(wildcard bench/*.py))
 bench: venv
-	for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
+	for b in $(RUN_FREE_BENCHES); do $(BIN)/python "$$b" || exit 1; done
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
