@@ -339,3 +339,7 @@ def test_acceptance_appearance_of_the_default_twin(default_twin_root):
             "contrast_mottling", "spread"} <= set(held.index)
     assert sum(s.startswith("band_") for s in held.index) == 6
     assert held["ok"].all(), held[["twin_median", "real_median", "distance"]]
+    # the shape rows are reported, not held: the real plating is skewed and heavy-tailed,
+    # generator 1.4.4's Gaussian grain is not (its KS there: 0.40-1.00)
+    assert (table["family"] == "shape").sum() == 8
+    assert not table.loc[table["family"] == "shape", "acceptance"].any()

@@ -17,7 +17,12 @@ those at least 4 px from its labels. The families:
   (standard deviation after a 20 px Gaussian blur);
 - **spread** (:func:`brightness_spread`): (90th − 10th percentile) / median of the grey level;
 - **vignetting** (:func:`vignetting`): median grey within 24 px of the frame's edge over the
-  median in its central half.
+  median in its central half;
+- **shape** (:func:`shape_stats`, reported only): how far from Gaussian the surface is, the
+  skewness and excess kurtosis of the grey level band-passed at 0.7–1.5, 1.5–3 and 3–6 px
+  (Gaussian differences) and the share of pixels beyond ±3 standard deviations at 3–6 px.
+  Power spectra and contrasts are second-order figures: a Gaussian field can match them all
+  and still lack the real plating's bright-skewed grain and sparse dark pits.
 
 The real frames were shown at another size before being resampled back to 320² (a tile of
 ≈205–415 px), which removes fine grain: twin frames are measured through the same round trip
@@ -54,6 +59,7 @@ __all__ = [
     "local_contrast",
     "measure_frames",
     "resample_like",
+    "shape_stats",
     "twin_frames",
     "vignetting",
 ]
@@ -195,6 +201,45 @@ def local_contrast(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
     }
 
 
+#: Gaussian-difference bands (inner, outer sigma in px) of :func:`shape_stats`.
+SHAPE_BANDS: tuple[tuple[float, float], ...] = ((0.7, 1.5), (1.5, 3.0), (3.0, 6.0))
+
+
+def shape_stats(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
+    """Skewness and excess kurtosis of the band-passed grey surface, and its 3–6 px tails.
+
+    Measured on the surface eroded by 4 px (so no band-pass straddles a label's edge).
+    Keys ``skew_<a>`` and ``kurt_<a>`` for each band of :data:`SHAPE_BANDS` (``a`` its inner
+    sigma), ``dark_tail_3`` and ``bright_tail_3``: per cent of pixels below −3 and above +3
+    standard deviations in the 3–6 px band (0.13 % each for a Gaussian field).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noise = np.random.default_rng(0).normal(100, 5, (256, 256)).astype(np.float32)
+    >>> st = shape_stats(noise, np.ones((256, 256), bool))
+    >>> abs(st["skew_0.7"]) < 0.05, abs(st["kurt_3.0"]) < 0.2
+    (True, True)
+    >>> noise[::16, ::16] -= 60                      # sparse dark pits: heavy dark tail
+    >>> shape_stats(noise, np.ones((256, 256), bool))["skew_0.7"] < -1
+    True
+    """
+    from scipy.stats import kurtosis, skew
+
+    inner = cv2.erode(surface.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    inner = inner if inner.sum() > 100 else surface
+    out: dict[str, float] = {}
+    for a, b in SHAPE_BANDS:
+        band = (cv2.GaussianBlur(g, (0, 0), a, borderType=cv2.BORDER_REFLECT)
+                - cv2.GaussianBlur(g, (0, 0), b, borderType=cv2.BORDER_REFLECT))[inner]
+        out[f"skew_{a}"] = float(skew(band))
+        out[f"kurt_{a}"] = float(kurtosis(band))
+    sd = float(band.std()) or 1.0
+    out["dark_tail_3"] = float(100 * np.mean(band < -3 * sd))
+    out["bright_tail_3"] = float(100 * np.mean(band > 3 * sd))
+    return out
+
+
 def brightness_spread(g: np.ndarray, surface: np.ndarray) -> float:
     """(90th − 10th percentile) / median of the surface's grey level.
 
@@ -240,6 +285,7 @@ def frame_statistics(image: np.ndarray, surface: np.ndarray) -> dict[str, float]
         "anisotropy": anisotropy(g, surface),
         "spread": brightness_spread(g, surface),
         "vignetting": vignetting(g, surface),
+        **shape_stats(g, surface),
     }
 
 
@@ -354,7 +400,8 @@ def appearance_table(real: pd.DataFrame, twin: pd.DataFrame) -> pd.DataFrame:
         else:
             family = ("colour" if col in ("r_median", "g_over_r", "b_median") else
                       "spectrum" if col in ("psd_slope", "anisotropy") else
-                      "contrast" if col.startswith("contrast") else col)
+                      "contrast" if col.startswith("contrast") else
+                      "shape" if col.startswith(("skew_", "kurt_")) or "_tail_" in col else col)
             measure, threshold = "ks", KS_MAX
             distance = float(ks_2samp(a, b).statistic)
             accept = col in KS_ACCEPTANCE
