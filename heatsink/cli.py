@@ -100,7 +100,8 @@ def _train(args: argparse.Namespace) -> int:
              "image_size": args.size, "batch_size": args.batch_size, "epochs": args.epochs,
              "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
              "crop": args.crop, "schedule": args.schedule, "patience": args.patience,
-             "photometric": args.photometric, "precision": args.precision, "seed": args.seed}
+             "min_epochs": args.min_epochs, "photometric": args.photometric,
+             "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
         values.setdefault("model_kwargs", {})["filters"] = args.filters
@@ -128,6 +129,12 @@ def _inspect(args: argparse.Namespace) -> int:
     report_format(args.out)
     spec = load_spec(args.spec)
     print(spec.limits_text(), flush=True)
+    if args.model is None:
+        from heatsink.line.shipped import shipped_model
+
+        args.model = shipped_model()
+        print(f"model: {args.model} (shipped; trained on the synthetic twin only, see its "
+              "README.md)", flush=True)
     summary = run_inspection(args.inputs, args.model, spec, args.out,
                              overlays=args.overlays, batch_size=args.batch, resize=args.resize,
                              progress=not args.quiet, masks=args.masks)
@@ -280,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--schedule", help="learning rate: constant (default) or cosine")
     tr.add_argument("--patience", type=int,
                     help="stop after this many epochs without a better validation defect IoU")
+    tr.add_argument("--min-epochs", type=int,
+                    help="early stopping never stops before this many epochs")
     tr.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=None,
                     help="photometric augmentation of training batches (default off)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
@@ -293,9 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=INSPECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ins.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIR",
                      help="image files and/or folders of images")
-    ins.add_argument("--model", required=True, metavar="RUN_OR_EXPORT",
+    ins.add_argument("--model", metavar="RUN_OR_EXPORT",
                      help="training run folder (its best.keras and config.json), or a folder "
-                          "`heatsink export` wrote (ONNX or OpenVINO)")
+                          "`heatsink export` wrote (ONNX or OpenVINO); default: the model "
+                          "shipped in models/light-twin (trained on the synthetic twin only)")
     ins.add_argument("--spec", required=True, help="inspection spec (YAML)")
     ins.add_argument("--out", required=True, type=Path, metavar="REPORT",
                      help="report file: .csv or .parquet (one row per input file)")

@@ -63,16 +63,18 @@ class StopWhenStale(tf.keras.callbacks.Callback):
     the best epoch recorded in ``best.json`` (which :class:`BestCheckpoint` writes first).
 
     Keras's own ``EarlyStopping`` keeps its count in memory, so a run killed and resumed would
-    start counting again; this one reads the count from the run folder.
+    start counting again; this one reads the count from the run folder. It never stops before
+    ``min_epochs`` epochs.
     """
 
-    def __init__(self, run_dir: Path, patience: int) -> None:
+    def __init__(self, run_dir: Path, patience: int, min_epochs: int | None = None) -> None:
         super().__init__()
         self.state = run_dir / "best.json"
         self.patience = patience
+        self.min_epochs = min_epochs or 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.state.exists():
+        if epoch + 1 < self.min_epochs or not self.state.exists():
             return
         best = json.loads(self.state.read_text())["epoch"]  # 1-based
         if epoch + 1 - best >= self.patience:
@@ -119,22 +121,30 @@ class BestCheckpoint(tf.keras.callbacks.Callback):
 
 def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
     """Refuse a run with another configuration; a recorded run that never got past its
-    set-up (no epoch, no checkpoint) is set up again with the new one instead."""
+    set-up (no epoch, no checkpoint) is set up again with the new one instead. A run whose
+    configuration differs only in what would not have changed it (:func:`config_changes`)
+    takes the new configuration."""
+    from heatsink.models.run import config_changes
+
     config_file = run_dir / "config.json"
     if not config_file.exists():
         return
     saved = json.loads(config_file.read_text())
-    saved.pop("precision_used", None)
-    saved = TrainConfig.from_dict(saved).to_dict()  # options added since take their defaults
-    wanted = json.loads(json.dumps(config.to_dict()))
-    if saved != wanted:
-        if not _started(run_dir):
-            for name in ("split.csv", "best.json", "config.json", "record.json"):
-                (run_dir / name).unlink(missing_ok=True)
-            return
-        changed = sorted(k for k in wanted if saved.get(k) != wanted.get(k))
-        raise HeatsinkError(f"{run_dir} holds a run with another configuration (differs in "
-                            f"{changed}); choose another run folder or delete this one")
+    history = run_dir / "history.csv"
+    epochs = int(pd.read_csv(history)["epoch"].nunique()) if history.exists() else 0
+    changed = config_changes(saved, config, epochs, (run_dir / "metrics.json").exists())
+    if not changed:  # the same run: its record names the configuration asked for now
+        named = {**json.loads(json.dumps(config.to_dict())),
+                 "precision_used": saved.get("precision_used")}
+        if named != saved:
+            write_text_atomic(config_file, json.dumps(named, indent=2))
+        return
+    if not _started(run_dir):
+        for name in ("split.csv", "best.json", "config.json", "record.json"):
+            (run_dir / name).unlink(missing_ok=True)
+        return
+    raise HeatsinkError(f"{run_dir} holds a run with another configuration (differs in "
+                        f"{changed}); choose another run folder or delete this one")
 
 
 def _split_ids(ds: Dataset, split: pd.DataFrame | None, run_dir: Path, seed: int):
@@ -276,7 +286,8 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
                 EpochTiming(len(train_ids)),
                 BestCheckpoint(run_dir, "val_defect_iou"),
                 tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-                *([StopWhenStale(run_dir, config.patience)] if config.patience else []),
+                *([StopWhenStale(run_dir, config.patience, config.min_epochs)]
+                  if config.patience else []),
                 tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
             ]
             logger = tf.get_logger()

@@ -309,6 +309,15 @@ def test_early_stopping_counts_from_the_best_epoch_on_disk(tmp_path):
     resumed.set_model(SimpleNamespace(stop_training=False))
     resumed.on_epoch_end(4)  # epoch 5: two epochs without gain
     assert resumed.model.stop_training
+    # with min_epochs, not before then, however stale
+    early = StopWhenStale(tmp_path, patience=2, min_epochs=8)
+    early.set_model(SimpleNamespace(stop_training=False))
+    early.on_epoch_end(6)  # epoch 7: four epochs without gain, but under 8
+    assert not early.model.stop_training
+    early.on_epoch_end(7)  # epoch 8
+    assert early.model.stop_training
+    with pytest.raises(HeatsinkError, match="min_epochs must be between 1 and epochs"):
+        TrainConfig(epochs=10, min_epochs=11)
 
 
 def test_cosine_schedule_decays_to_one_percent():

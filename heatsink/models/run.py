@@ -79,6 +79,10 @@ class TrainConfig:
     patience : int or None
         Stop once this many epochs have passed without a better validation defect IoU
         (early stopping; the best checkpoint is kept either way). None: train all ``epochs``.
+    min_epochs : int or None
+        Early stopping never stops before this many epochs (a net whose validation score is
+        noisy while the learning rate is high is not judged on its first epochs). None: from
+        the first.
     precision : str
         ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
         ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
@@ -103,6 +107,7 @@ class TrainConfig:
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None
+    min_epochs: int | None = None
     precision: str = "auto"
     seed: int = 0
     deterministic: bool = True
@@ -137,6 +142,9 @@ class TrainConfig:
             raise HeatsinkError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if self.patience is not None and self.patience < 1:
             raise HeatsinkError(f"patience must be at least 1 epoch, not {self.patience}")
+        if self.min_epochs is not None and not 1 <= self.min_epochs <= self.epochs:
+            raise HeatsinkError(f"min_epochs must be between 1 and epochs ({self.epochs}), "
+                                f"not {self.min_epochs}")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):
@@ -308,6 +316,37 @@ class Run:
                 for reference in self.metrics["scores"]}
 
 
+def config_changes(saved: dict[str, Any], wanted: TrainConfig, epochs: int,
+                   finished: bool) -> list[str]:
+    """The options in which a run folder's configuration differs from ``wanted`` in a way that
+    changes what training makes.
+
+    ``saved`` is the folder's ``config.json`` (options added since take their defaults).
+    ``min_epochs`` only delays early stopping, so it changes nothing for a run that has not
+    stopped (``finished`` False) or that stopped at or after both values.
+
+    Examples
+    --------
+    >>> wanted = TrainConfig(patience=6, min_epochs=15)
+    >>> old = {"patience": 6}
+    >>> config_changes(old, wanted, epochs=33, finished=True)
+    []
+    >>> config_changes(old, wanted, epochs=8, finished=True)
+    ['min_epochs']
+    >>> config_changes({"patience": 5}, wanted, epochs=33, finished=True)
+    ['patience']
+    """
+    saved = dict(saved)
+    saved.pop("precision_used", None)
+    old = TrainConfig.from_dict(saved).to_dict()
+    new = json.loads(json.dumps(wanted.to_dict()))
+    changed = sorted(k for k in new if old.get(k) != new.get(k))
+    if "min_epochs" in changed and (not finished or epochs >= max(
+            old.get("min_epochs") or 0, new.get("min_epochs") or 0)):
+        changed.remove("min_epochs")
+    return changed
+
+
 def per_image_file(run_dir: str | Path, reference: str) -> Path:
     """Where a run keeps its per-image validation counts against ``reference``."""
     return Path(run_dir) / f"val-per-image-{reference}.csv"
@@ -321,6 +360,7 @@ __all__ = [
     "Run",
     "TrainConfig",
     "check_same_data",
+    "config_changes",
     "foreign_files",
     "is_recorded_run",
     "per_image_file",

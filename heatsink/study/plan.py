@@ -74,6 +74,7 @@ RECIPE: dict[str, Any] = {
     "crop": 160,
     "schedule": "cosine",
     "patience": 6,
+    "min_epochs": 15,
     "epochs": 40,
     "augment": True,
     "photometric": PHOTOMETRIC,
@@ -237,7 +238,7 @@ class PlanSettings:
         base = cls.default()
         values = {
             "recipe": {**base.recipe, "image_size": 64, "batch_size": 8, "crop": 32,
-                       "patience": 1, "epochs": 1},
+                       "patience": 1, "min_epochs": None, "epochs": 1},
             "encoders": ("gslu", "light"), "ablation_losses": ("cce", "wcce+dice", "dice"),
             "seeds": (0, 1), "top_recipes": 1, "range_steps": 6, "range_lr": (1e-5, 1.0),
             "folds": 2, "model_kwargs": {"unet": {"filters": 8}},
@@ -328,7 +329,7 @@ def run_status(path: Path, config: TrainConfig | None,
     epochs trained; ``missing``: no folder or an empty one; ``blocked``: the folder holds a
     run of another configuration, or one trained on other data than ``ds``.
     """
-    from heatsink.models.run import Run, TrainConfig
+    from heatsink.models.run import Run, config_changes
 
     if not path.is_dir() or not any(path.iterdir()):
         return "missing", 0, ""
@@ -346,12 +347,9 @@ def run_status(path: Path, config: TrainConfig | None,
             return "blocked", epochs, (f"{path} was trained on other data (checksum "
                                        f"{trained_on[:12]})")
     if config is not None and config_file.exists():
-        saved = json.loads(config_file.read_text())
-        saved.pop("precision_used", None)
-        saved = TrainConfig.from_dict(saved).to_dict()
-        wanted = json.loads(json.dumps(config.to_dict()))
-        if saved != wanted and epochs:
-            changed = sorted(k for k in wanted if saved.get(k) != wanted.get(k))
+        changed = config_changes(json.loads(config_file.read_text()), config, epochs,
+                                 (path / "metrics.json").exists())
+        if changed and epochs:
             return "blocked", epochs, f"{path} holds a run of another configuration ({changed})"
     if config is not None and Run(path=path, config=config).finished:
         return "done", epochs, ""
