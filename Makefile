@@ -27,9 +27,11 @@ test: venv
 	$(BIN)/ruff check heatsink tests bench notebooks
 	$(BIN)/python -m pytest
 
-## study: re-execute every notebook at full parameters (DATA=path for the real data);
-## on the twin, then write the README's results table from results/twin
+## study: train what the training plan still lacks (resumable: hours on a CPU), then
+## re-execute every notebook at full parameters (DATA=path for the real data); on the twin,
+## then write the README's results table from results/twin
 study: venv
+	$(BIN)/heatsink study train $(if $(DATA),--data "$(DATA)")
 	$(BIN)/heatsink study run $(if $(DATA),--data "$(DATA)")
 	$(if $(DATA),,$(BIN)/heatsink study readme)
 

@@ -202,6 +202,26 @@ def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_p
     assert not [line for line in again if "started" in line]
 
 
+def test_imagenet_weights_are_fetched_before_anything_trains(tiny_twin, tiny_plan, tmp_path,
+                                                            monkeypatch):
+    """`make study` trains the plan first: a machine without network stops at the start."""
+    from heatsink import weights
+    from heatsink.data import load_dataset
+
+    def offline(**kwargs):
+        raise weights.WeightsUnavailableError("no network (test)")
+
+    monkeypatch.setattr(plan, "ENCODERS", ("unet", "resnet50"))
+    monkeypatch.setattr(weights, "resnet50_imagenet", offline)
+    runs = tmp_path / "runs"
+    with pytest.raises(weights.WeightsUnavailableError, match="no network"):
+        plan.run_plan([0, 1], load_dataset(tiny_twin), runs, tmp_path / "results", n_boot=10,
+                      log=lambda line: None)
+    # nothing ran, not even the U-Net's range test, which comes before ResNet50's
+    assert not plan.lr_range_file(tmp_path / "results", "unet").exists()
+    assert not list(runs.rglob("history.csv"))
+
+
 def test_the_command_lists_the_plan_and_refuses_a_bad_stage(tiny_twin, tiny_plan, tmp_path,
                                                            capsys):
     from heatsink.cli import main

@@ -234,30 +234,3 @@ def test_tensorflow_start_up_lines_are_dropped_and_other_stderr_kept():
     assert texts == [("stderr", "UserWarning: keep me\n"), ("stdout", "I0000 looks like a log\n")]
 
 
-def test_weights_a_chapter_needs_are_fetched_before_anything_runs(small_twin, tmp_path,
-                                                                  monkeypatch):
-    from heatsink import weights
-
-    def offline(**kwargs):
-        raise weights.WeightsUnavailableError("no network (test)")
-
-    monkeypatch.setattr(weights, "resnet50_imagenet", offline)
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir()
-    (nb_dir / "profiles.yaml").write_text("smoke:\n  twin_size: 4\n  notebooks: {}\n")
-    cell = "# %% tags=[\"parameters\"]\nprofile = 'full'\ndata = None\nresults = None\n"
-    (nb_dir / "01_first.py").write_text(cell + "\n# %%\nx = 1\n")
-    (nb_dir / "02_needs_weights.py").write_text(
-        cell + "backbones = ['resnet50']\nresnet50_weights = 'imagenet'\n\n# %%\nx = 2\n")
-    with pytest.raises(weights.WeightsUnavailableError, match="no network"):
-        study.run_study(profile="smoke", data=small_twin, notebook_dir=nb_dir, progress=False)
-    assert not (nb_dir / "01_first.ipynb").exists()  # failed before the first chapter ran
-    fetched = []
-    monkeypatch.setattr(weights, "resnet50_imagenet", lambda **kwargs: fetched.append(1))
-    runs = study.run_study(profile="smoke", data=small_twin, notebook_dir=nb_dir,
-                           progress=False)
-    assert [r.status for r in runs] == ["ran", "ran"] and fetched == [1]
-    monkeypatch.setattr(weights, "resnet50_imagenet", offline)
-    runs = study.run_study(profile="smoke", data=small_twin, notebook_dir=nb_dir,
-                           progress=False)
-    assert [r.status for r in runs] == ["skipped", "skipped"]  # up to date: nothing fetched

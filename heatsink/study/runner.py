@@ -276,25 +276,6 @@ def _keyed(source: Path, parameters: dict, dataset: tuple[str, str, Path],
     return parameters, identity, run_key(source, identity, checksum, upstream)
 
 
-def preflight(parameters: dict, progress: bool = True) -> None:
-    """Fetch what a notebook's parameters need from the network, before anything runs.
-
-    Chapter 4 trains a ResNet50 U-Net from ImageNet weights. Getting them first (once; a
-    no-op when cached) makes a machine without network fail at the start of ``make study``,
-    with the offline steps, rather than after the hours of the chapters before.
-
-    Raises
-    ------
-    WeightsUnavailableError
-        The weights are not cached and cannot be downloaded.
-    """
-    if (parameters.get("resnet50_weights") == "imagenet"
-            and "resnet50" in (parameters.get("backbones") or [])):
-        from heatsink.weights import resnet50_imagenet
-
-        resnet50_imagenet(download=True, progress=progress)
-
-
 def run_study(
     profile: str = "full",
     data: str | Path | None = None,
@@ -354,19 +335,6 @@ def run_study(
     def upstream_of(source: Path) -> dict[str, str | None]:
         return {e: _existing_key(out_dir / f"{e}.ipynb") for e in chapters if e < source.stem}
 
-    # what will run: a notebook whose key changed, and every selected one after it (its
-    # upstream changes when an earlier chapter runs); fetch what those need first
-    will_run = force
-    for source in sources:
-        if not will_run:
-            key = _keyed(source, parameters_of(source), dataset, upstream_of(source))[2]
-            will_run = _existing_key(out_dir / f"{source.stem}.ipynb") != key
-        if will_run:
-            import jupytext
-
-            preflight({**notebook_defaults(jupytext.read(source)), **parameters_of(source)},
-                      progress=progress)
-
     runs = []
     for source in sources:
         run = run_notebook(source, out_dir / f"{source.stem}.ipynb", parameters_of(source),
@@ -407,7 +375,6 @@ __all__ = [
     "notebook_defaults",
     "notebook_sources",
     "portable_path",
-    "preflight",
     "profile_parameters",
     "record_markdown",
     "run_key",
