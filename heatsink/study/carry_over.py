@@ -1,0 +1,226 @@
+"""Does a twin-trained model carry over? The real-surface check of the book's models, kept.
+
+:func:`heatsink.real_surface.real_surface_check` runs a model on the 31 real frames of
+DatasetNinja's pictures and counts what it calls defect on their real, unlabelled plating.
+This module keeps each model's per-frame table as a result file
+(``<results>/real_surface/<label>.csv``: numbers only, never a pixel) so that the chapter can
+put the models of every generator version side by side, including those no longer on disk
+(a fixture of an earlier twin), and sets beside them what the same model finds on the twin's
+validation frames against the clean truth: a model that keeps quiet on real plating by
+finding nothing is no progress.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from heatsink.io import atomic_path
+from heatsink.real_surface import real_surface_check, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heatsink.data import Dataset
+    from heatsink.evaluate import Evaluation
+    from heatsink.synth.real_frames import RealFrame
+
+__all__ = ["CHECKS", "carry_over_table", "check_file", "frames_changed", "load_check",
+           "load_twin",
+           "record_check", "record_twin", "save_table", "twin_evaluation", "twin_file"]
+
+#: Sub-folder of the results folder holding one per-frame table per model.
+CHECKS = "real_surface"
+
+
+def check_file(results_dir: str | Path, label: str) -> Path:
+    """Where the check of the model called ``label`` is kept.
+
+    Examples
+    --------
+    >>> check_file("results/twin", "gslu fold 0, twin 1.5.0").as_posix()
+    'results/twin/real_surface/gslu-fold-0-twin-1.5.0.csv'
+    """
+    slug = re.sub(r"[^A-Za-z0-9.+]+", "-", label).strip("-")
+    return Path(results_dir) / CHECKS / f"{slug}.csv"
+
+
+def record_check(model: object, label: str, results_dir: str | Path,
+                 frames: Sequence[RealFrame] | None = None) -> pd.DataFrame:
+    """Run the real-surface check of ``model`` and keep its per-frame table.
+
+    Parameters
+    ----------
+    model : Keras model, ``.keras`` file, run folder or callable
+        Anything :func:`heatsink.real_surface.real_surface_check` takes.
+    label : str
+        The model's name in the chapter's table (kept in the file's ``model`` column).
+    results_dir : str or Path
+        The study's results folder.
+    frames : sequence of RealFrame, optional
+        The real frames (default: loaded from the reference pictures).
+
+    Returns
+    -------
+    DataFrame
+        The per-frame table, as written.
+    """
+    check = real_surface_check(model, frames).assign(model=label)
+    path = check_file(results_dir, label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        check.to_csv(tmp, index=False)
+    return check
+
+
+def load_check(results_dir: str | Path, label: str) -> pd.DataFrame:
+    """A kept per-frame table (FileNotFoundError naming the file if there is none)."""
+    path = check_file(results_dir, label)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no real-surface check kept for {label!r}")
+    return pd.read_csv(path)
+
+
+def twin_file(results_dir: str | Path, label: str) -> Path:
+    """Where the twin scores (per-image counts) of the model called ``label`` are kept.
+
+    Examples
+    --------
+    >>> twin_file("results/twin", "gslu fold 0, twin 1.4.4").name
+    'gslu-fold-0-twin-1.4.4.twin.csv'
+    """
+    return check_file(results_dir, label).with_suffix(".twin.csv")
+
+
+def record_twin(evaluation: Evaluation, results_dir: str | Path, label: str) -> Path:
+    """Keep a model's twin scores (:meth:`heatsink.evaluate.Evaluation.to_table`)."""
+    path = twin_file(results_dir, label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        evaluation.to_table().to_csv(tmp)
+    return path
+
+
+def load_twin(results_dir: str | Path, label: str) -> Evaluation | None:
+    """Kept twin scores of ``label`` against the clean truth, or None if none were kept."""
+    from heatsink.evaluate import Evaluation
+
+    path = twin_file(results_dir, label)
+    if not path.exists():
+        return None
+    table = pd.read_csv(path, index_col="image_id", dtype={"image_id": str})
+    return Evaluation.from_table(table, "truth")
+
+
+def save_table(results_dir: str | Path, table: pd.DataFrame) -> Path:
+    """Write the chapter's :func:`carry_over_table` as ``real_surface/carry_over.csv``."""
+    path = Path(results_dir) / CHECKS / "carry_over.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index_label="model")
+    return path
+
+
+def frames_changed(before: pd.DataFrame, after: pd.DataFrame,
+                   cls: str = "defect") -> tuple[int, int]:
+    """On how many real frames ``after`` raises fewer, and more, false components than
+    ``before`` (two per-frame tables of :func:`record_check`; ties count in neither).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"frame": ["f", "g", "h"], "class": "defect",
+    ...                   "false_components": [3, 1, 2]})
+    >>> frames_changed(a, a.assign(false_components=[1, 1, 5]))
+    (1, 1)
+    """
+    pick = {name: t[t["class"] == cls].set_index("frame")["false_components"]
+            for name, t in (("before", before), ("after", after))}
+    diff = (pick["after"] - pick["before"]).dropna()
+    return int((diff < 0).sum()), int((diff > 0).sum())
+
+
+def carry_over_table(checks: Mapping[str, pd.DataFrame],
+                     twin: Mapping[str, Evaluation | None] | None = None) -> pd.DataFrame:
+    """One row per model: on real plating, and on the twin's validation frames.
+
+    Parameters
+    ----------
+    checks : mapping of label to per-frame table
+        :func:`record_check` or :func:`load_check` tables.
+    twin : mapping of label to Evaluation, optional
+        Each model's validation scores against the twin's clean truth (None where there are
+        none).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by label: ``real_defect_pct`` (share of the real surface called defect),
+        ``real_false_per_frame`` (false defect components per real frame) and the same per
+        class; with ``twin``: ``twin_defect_miou``, ``twin_scratch_object_recall``,
+        ``twin_stain_object_recall``, ``twin_scratch_false_per_frame``,
+        ``twin_stain_false_per_frame`` (NaN where a model has no twin scores).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [{"frame": "a", "class": c, "surface_px": 100, "called_px": n,
+    ...          "share": n / 100, "false_components": k}
+    ...         for c, n, k in (("scratch", 1, 2), ("stain", 0, 0), ("defect", 1, 2))]
+    >>> carry_over_table({"m": pd.DataFrame(rows)}).loc["m"].tolist()
+    [1.0, 2.0, 1.0, 2.0, 0.0, 0.0]
+    """
+    rows = {}
+    for label, check in checks.items():
+        s = summarize(check)
+        row = {"real_defect_pct": s.loc["defect", "share_pct"],
+               "real_false_per_frame": s.loc["defect", "false_components_per_frame"]}
+        for name in ("scratch", "stain"):
+            row[f"real_{name}_pct"] = s.loc[name, "share_pct"]
+            row[f"real_{name}_false_per_frame"] = s.loc[name, "false_components_per_frame"]
+        if twin is not None:
+            ev = twin.get(label)
+            summary = ev.summary() if ev is not None else None
+            row["twin_defect_miou"] = summary["miou_defects"] if ev is not None else float("nan")
+            for name in ("scratch", "stain"):
+                for key in (f"{name}_object_recall", f"{name}_false_alarms_per_image"):
+                    out = f"twin_{key}".replace("false_alarms_per_image", "false_per_frame")
+                    row[out] = summary[key] if ev is not None else float("nan")
+        rows[label] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def twin_evaluation(model: object, ds: Dataset, ids: Sequence[str],
+                    batch: int = 16) -> Evaluation:
+    """Score a model on twin frames against their clean truth.
+
+    Parameters
+    ----------
+    model : ``.keras`` file, run folder or callable
+        As :func:`heatsink.real_surface.real_surface_check` takes it (a callable maps a uint8
+        batch to class probabilities).
+    ds : Dataset
+        A twin (it must have the truth).
+    ids : sequence of str
+        The frames (e.g. a fold the model never trained on).
+    batch : int
+        Frames per prediction call.
+    """
+    import numpy as np
+
+    from heatsink.evaluate import evaluate_masks
+    from heatsink.real_surface import load_predictor
+
+    predict = load_predictor(model) if isinstance(model, (str, Path)) else model
+    ids = [str(i) for i in ids]
+    triples = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        probs = np.asarray(predict(np.stack([ds.image(i) for i in chunk])))
+        triples += [(i, ds.truth(i), p.argmax(axis=-1).astype(np.uint8))
+                    for i, p in zip(chunk, probs, strict=True)]
+    return evaluate_masks(triples, reference="truth")

@@ -1,0 +1,255 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution,-ExecuteTime,-collapsed,-scrolled
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Does a twin-trained model carry over?
+#
+# Every model in this book is trained on the synthetic twin. The twin matches the real
+# dataset's label statistics and, since generator 1.4, the real plating's colour, spectrum
+# and contrast ({doc}`../book/dataset`); whether a model trained on it behaves on real
+# plating as it does on the twin is another question, and the one that decides whether any
+# finding here carries over to real parts. The real dataset cannot be downloaded here, but
+# DatasetNinja's three published pictures show 31 real frames, with their labels drawn over
+# them. Their pixels at least 4 px from anything drawn are real plating that no annotator
+# marked: a model that calls them a defect raises a false alarm
+# (`heatsink.real_surface`). No real pixel is shown or kept: only counts.
+#
+# For each model, this chapter reports the share of that real surface it calls defect and
+# its false defect components per real frame (a component counts when at least half of it is
+# on real surface), against the issue's targets of at most 1 % and 2 per frame; and beside
+# them, what the same model finds on twin frames it never trained on, against the twin's
+# clean truth: a model that keeps quiet on real plating by finding nothing is no progress.
+# (This chapter has no number: it was added after the others, which keep theirs.)
+
+# %% tags=["parameters"]
+profile = "full"  # "full": the book; "smoke": the tests
+data = None  # dataset folder (None: the default twin)
+results = None  # result files (None: results/twin or /real)
+runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
+# models checked here and now: label -> .keras file or run folder (relative to the clone, or
+# to `runs` for plan runs); those missing are left out with a line saying so
+fixtures = {"gslu fold 0, twin 1.4.4": "tests/data/gslu-twin0.keras"}
+shipped = True  # also check the model `heatsink inspect` uses by default (models/)
+plan = ["gslu-wcce+dice", "gslu-wcce+dice-photo", "light-wcce+dice"]
+# checks kept from models no longer on disk (results/<data>/real_surface/<label>.csv)
+kept = ["gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.5.0 candidate"]
+real_target_pct = 1.0
+real_target_components = 2.0
+
+# %%
+import logging
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from heatsink import crossval
+from heatsink.errors import HeatsinkError
+from heatsink.evaluate import Evaluation
+from heatsink.line.shipped import shipped_model
+from heatsink.models import Run
+from heatsink.study import carry_over, open_chapter
+from heatsink.study import results as study_results
+from heatsink.study.paths import repo_dir
+from heatsink.synth.real_frames import load_real_frames
+
+logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one trace per model and batch size
+chapter = open_chapter(data, results, runs)
+ds, results_dir, runs_dir = chapter.ds, chapter.results_dir, chapter.runs_dir
+try:
+    frames = load_real_frames()
+except (HeatsinkError, FileNotFoundError) as err:
+    frames = None
+    print(f"No published pictures here: only the kept checks are shown ({err})")
+else:
+    print(f"{len(frames)} real frames, {sum(f.surface.sum() for f in frames):,} real surface px")
+
+# %% [markdown]
+# ## The models
+#
+# * **Fold-0 fixtures**: the GSLU-style net trained on folds 1–2 of a 3-fold split of the
+#   twin (`tests/data/make_gslu_twin0.py`: the plan's recipe, crops of 160 px, at most 40
+#   epochs), once per generator: 1.3.2 (label statistics only), 1.4.4 (the current twin:
+#   plating fitted to the real colour, spectrum and contrast) and a 1.5.0 candidate that was
+#   not adopted (the real plating's skew, heavy tails and dark pits fitted too,
+#   {doc}`../book/dataset`). Their twin scores are on fold 0, which they never saw: 334
+#   frames with the same truth for 1.4.4 and the candidate (the two twins differ only in
+#   their plating); 1.3.2's twin is gone with its generator.
+# * **Plan runs** (`heatsink study train`): the recipe's runs of the GSLU-style and light
+#   nets, and the GSLU-style net's with photometric augmentation; their twin scores are on
+#   the study's validation split.
+# * **The shipped model** (`models/light-twin`), the one `heatsink inspect` uses without
+#   `--model` (the plan's light run, copied); its twin scores are on the study's test split.
+
+# %%
+folds = crossval.make_folds(ds, k=3, seed=0)
+fold0 = folds.loc[folds["fold"] == 0, "image_id"].astype(str).tolist()
+checks: dict[str, pd.DataFrame] = {}
+twin: dict[str, Evaluation | None] = {}
+where: dict[str, str] = {}
+
+for label in kept:
+    try:
+        checks[label] = carry_over.load_check(results_dir, label)
+    except FileNotFoundError as err:
+        print(f"{label}: left out ({err})")
+        continue
+    twin[label] = carry_over.load_twin(results_dir, label)
+    where[label] = ("not kept" if twin[label] is None else
+                    f"fold 0, {len(twin[label].ids)} frames")
+
+live = {label: repo_dir() / path for label, path in fixtures.items()}
+if shipped:
+    try:
+        live["shipped light model"] = shipped_model()
+    except HeatsinkError as err:
+        print(f"shipped model: left out ({err})")
+live.update({f"plan {name}": runs_dir / "plan" / name for name in plan})
+for label, path in live.items():
+    found = path.is_file() or (path / "best.keras").exists()
+    if frames is None or not found:
+        print(f"{label}: left out ({path} {'not checked' if found else 'not found'})")
+        continue
+    checks[label] = carry_over.record_check(path, label, results_dir, frames)
+    if not ds.has_truth:
+        twin[label], where[label] = None, "no clean truth"
+    elif (path / "val-per-image-truth.csv").exists():  # a plan run, scored as it trained
+        twin[label] = Run.load(path).evaluation("truth")
+        where[label] = f"validation, {len(twin[label].ids)} frames"
+    else:  # a fixture (folds 1-2) or the shipped model (the study's train split)
+        ids = fold0 if path.is_file() else chapter.ids["test"]
+        twin[label] = carry_over.twin_evaluation(path, ds, ids)
+        carry_over.record_twin(twin[label], results_dir, label)
+        where[label] = f"{'fold 0' if path.is_file() else 'test split'}, {len(ids)} frames"
+
+# %% [markdown]
+# ## On real plating, and on the twin
+#
+# Share of the real surface called defect (%), false defect components per real frame (and
+# per class), and on the twin: defect mIoU against the truth, object recall per class and
+# false components per frame per class. "Twin frames" says which frames scored each model.
+
+# %%
+table = carry_over.carry_over_table(checks, twin)
+table["twin frames"] = pd.Series(where)
+shown = table.copy()
+for col in [c for c in shown.columns if c.endswith(("_miou", "_recall"))]:
+    shown[col] = 100 * shown[col]
+carry_over.save_table(results_dir, table)
+shown.round(1)
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(9, 4.8))
+markers = "osD^vP*Xhp"
+for k, (label, row) in enumerate(table.iterrows()):
+    ax.scatter(row["real_false_per_frame"], row["real_defect_pct"], s=70, alpha=0.85,
+               marker=markers[k % len(markers)], label=label, zorder=3)
+ax.axvline(real_target_components, color="0.4", ls="--", lw=1)
+ax.axhline(real_target_pct, color="0.4", ls="--", lw=1)
+ax.fill_between([0, real_target_components], 0, real_target_pct, color="tab:green",
+                alpha=0.15, label="targets met")
+ax.set_xscale("symlog", linthresh=1)
+ax.set_yscale("symlog", linthresh=1)
+ax.set_xlim(0, 150)
+ax.set_ylim(0, 100)
+ax.set_xlabel("false defect components per real frame")
+ax.set_ylabel("real surface called defect (%)")
+ax.set_title(f"Real-surface check, {len(frames) if frames else 31} real frames")
+ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+fig.tight_layout()
+study_results.save_figure(fig, results_dir / "figures" / "carry_over.png")
+glue("fig-carry-over", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-carry-over
+# :name: fig-carry-over
+#
+# Each model's false alarms on the real, unlabelled plating of DatasetNinja's 31 published
+# frames: false defect components per frame against the share of real surface called
+# defect, both on symmetric-log axes. The dashed lines are the targets (2 per frame, 1 %): a
+# model that carries over sits in the shaded lower left corner. The shipped light model is
+# a copy of the plan's light run, so their markers coincide.
+# ```
+#
+# {numref}`fig-carry-over` in words:
+
+# %% tags=["remove-input"]
+lines = []
+for label, row in table.iterrows():
+    meets = (row["real_defect_pct"] <= real_target_pct
+             and row["real_false_per_frame"] <= real_target_components)
+    miou = row.get("twin_defect_miou")
+    twin_part = ("" if pd.isna(miou) else
+                 f"; on the twin ({where[label]}) defect mIoU {100 * miou:.1f} %, "
+                 f"object recall {100 * row['twin_scratch_object_recall']:.0f} % of scratches and "
+                 f"{100 * row['twin_stain_object_recall']:.0f} % of stains")
+    lines.append(f"* {label}: {row['real_defect_pct']:.1f} % of the real surface called defect, "
+                 f"{row['real_false_per_frame']:.1f} false components per real frame "
+                 f"({'meets' if meets else 'misses'} the targets){twin_part}.")
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## Paired on the same frames
+#
+# The same 31 frames judge every model, so two models can be compared frame by frame: on how
+# many frames does one raise more false components than the other? Three pairs isolate one
+# change each: the generator (1.3.2 to 1.4.4, and 1.4.4 to the candidate 1.5.0, same
+# recipe and folds), and photometric augmentation (the plan's GSLU-style run with and
+# without it, same twin and recipe).
+
+# %% tags=["remove-input"]
+pairs = [("gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.4.4", "generator 1.3.2 to 1.4.4"),
+         ("gslu fold 0, twin 1.4.4", "gslu fold 0, twin 1.5.0 candidate",
+          "generator 1.4.4 to the 1.5.0 candidate"),
+         ("plan gslu-wcce+dice", "plan gslu-wcce+dice-photo", "photometric augmentation")]
+lines = []
+for before, after, what in pairs:
+    if before not in checks or after not in checks:
+        continue
+    fewer, more = carry_over.frames_changed(checks[before], checks[after])
+    a, b = table.loc[before], table.loc[after]
+    lines.append(f"* {what}: {a['real_defect_pct']:.1f} % to {b['real_defect_pct']:.1f} % of the "
+                 f"real surface, {a['real_false_per_frame']:.1f} to "
+                 f"{b['real_false_per_frame']:.1f} false components per frame; fewer on "
+                 f"{fewer} frames, more on {more} of {len(set(checks[after]['frame']))}.")
+display(Markdown("\n".join(lines) if lines else "No pair of models is on disk here."))
+
+# %% tags=["remove-input"]
+factor = pd.concat([table["real_defect_pct"] / real_target_pct,
+                    table["real_false_per_frame"] / real_target_components], axis=1).max(axis=1)
+closest = factor.idxmin()
+verdict = (f"{int((factor <= 1).sum())} of {len(factor)} models meet both targets." if
+           (factor <= 1).any() else
+           f"No model here meets the targets; the closest, {closest}, is {factor.min():.1f} "
+           "times above them. What the twin teaches about plating does not yet carry over to "
+           "the real pictures, so every finding of this book holds for the twin and is "
+           "untested on real parts.")
+display(Markdown(verdict))
+
+# %% [markdown]
+# One training run per configuration is a small sample: the two GSLU-style runs on twin
+# 1.4.4 with the same loss and crops (the fold-0 fixture and the plan's run, which differ in
+# their training images and epochs) are compared in the table above, and the pairs show the
+# direction of large effects only.
+#
+# The per-frame tables are in `results/<data>/real_surface/`, one per model (numbers only),
+# with `carry_over.csv`; `heatsink real-surface MODEL... --out table.csv` runs the same check
+# from the command line, and `--blur S` blurs the real frames first, a diagnostic of how much
+# the false alarms follow the fine grain. The check has limits of its own: 31 frames from three
+# pictures, resampled from tiles of 206–412 px; an annotator's missed defect counts as a
+# false alarm; and the frames' borders were cut from a grid of tiles.
