@@ -13,10 +13,12 @@ and prints:
   out, and the ratio of peak RSS at the largest N to that at the smallest, flagged when
   above 1.15 (the issue's acceptance: memory stays flat however many images are given).
 
-Models: the light GSLU-style net (``build_model("gslu")``) and the chosen model (default a
-ResNet50 U-Net, ``build_model("resnet50")``), both built untrained in float32 at
-``--size`` unless real run folders are given (``--run``, ``--chosen-run``). Untrained
-weights cost the same time and memory as trained ones; their verdicts mean nothing.
+Models: the light model (default the one shipped in ``models/light-twin``, the model
+``heatsink inspect`` uses by default; an untrained ``build_model("light")`` if there is none)
+and the chosen model (default a ResNet50 U-Net, ``build_model("resnet50")``, untrained;
+``--chosen none`` leaves it out), built in float32 at ``--size`` unless run folders are given
+(``--run``, ``--chosen-run``). Untrained weights cost the same time and memory as trained
+ones; their verdicts mean nothing.
 
 Run it on an otherwise idle machine: ``.venv/bin/python bench/inspect_speed.py``
 (``--n 500 5000``, ``--batch 16``, ``--data DIR`` for other images, ``--keep DIR`` to keep
@@ -105,8 +107,12 @@ def main() -> None:
                         help="image counts (default 500 5000)")
     parser.add_argument("--batch", type=int, default=16, help="heatsink inspect --batch")
     parser.add_argument("--size", type=int, default=256, help="input size of built models")
-    parser.add_argument("--chosen", default="resnet50", help="architecture of the chosen model")
-    parser.add_argument("--run", type=Path, help="a run folder to use as the light model")
+    parser.add_argument("--chosen", default="resnet50",
+                        help="architecture of the chosen model, or 'none' to time only the "
+                             "light one")
+    parser.add_argument("--run", type=Path,
+                        help="a run folder to use as the light model (default: the shipped "
+                             "models/light-twin, else an untrained light net)")
     parser.add_argument("--chosen-run", type=Path, help="a run folder to use as chosen model")
     parser.add_argument("--data", type=Path, help="images to cycle through (default: a twin)")
     parser.add_argument("--keep", type=Path, help="keep the reports in this folder")
@@ -121,8 +127,19 @@ def main() -> None:
         spec = tmp / "spec.yaml"
         spec.write_text("name: no-limits\n")
         models: dict[str, Path] = {}
-        for label, given, name in (("light", args.run, "gslu"),
+        light = args.run
+        if light is None:
+            from heatsink.errors import HeatsinkError
+            from heatsink.line.shipped import shipped_model
+
+            try:
+                light = shipped_model()
+            except HeatsinkError:
+                light = None
+        for label, given, name in (("light", light, "light"),
                                    ("chosen", args.chosen_run, args.chosen)):
+            if not given and name == "none":
+                continue
             if given:
                 models[f"{label}: {given.name}"] = given
             else:
