@@ -186,7 +186,11 @@ else:
 # energy per octave band of wavelength (relative difference of the medians, target ±20 %);
 # local contrast at three scales, brightness spread (10th to 90th percentile over the median),
 # vignetting, the spectrum's log-log slope and the texture's anisotropy (KS, target ≤ 0.2;
-# the last three are reported, not targets).
+# the last three are reported, not targets); and the *shape* rows, how far from Gaussian the
+# plating is (skewness and excess kurtosis band-passed at 0.7–6 px, the 3–6 px tails),
+# reported, not targets: the twin's grain is Gaussian and the real plating's is not, and a
+# twin fitted to them too did not make a model quieter on real plating
+# ({doc}`09_carry_over`).
 
 # %%
 if is_twin:
