@@ -31,9 +31,11 @@ from heatsink.components import components
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
-__all__ = ["MOSTLY", "load_predictor", "model_predictor", "real_surface_check", "summarize"]
+__all__ = ["MOSTLY", "load_predictor", "model_predictor", "open_predictor", "real_surface_check",
+           "summarize"]
 
 #: A predicted component is a false alarm when at least this share of it is real surface.
 MOSTLY = 0.5
@@ -44,11 +46,11 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def model_predictor(model: tf.keras.Model, image_size: int | None = None,
-                    batch_size: int = 8) -> Predict:
-    """A ``predict(batch_uint8_NHWC) -> probabilities`` from a Keras segmentation model.
+                    batch_size: int = 8) -> Predictor:
+    """The package's one prediction path (:class:`heatsink.models.predict.Predictor`) for a
+    Keras segmentation model; its ``probabilities(batch_uint8_NHWC)`` is a :data:`Predict`.
 
-    Through the package's one prediction path (:class:`heatsink.models.predict.Predictor`):
-    images resized bilinearly to the model's input size (``image_size``, else the model's
+    Images are resized bilinearly to the model's input size (``image_size``, else the model's
     fixed input size, else 256), scaled to [0, 1], the softmax resized bilinearly back to the
     images' size.
     """
@@ -56,12 +58,12 @@ def model_predictor(model: tf.keras.Model, image_size: int | None = None,
 
     fixed = model.input_shape[1] if model.input_shape else None
     size = int(image_size or fixed or DEFAULT_SIZE)
-    return Predictor(model, size, batch_size).probabilities
+    return Predictor(model, size, batch_size)
 
 
-def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
-    """A predictor from a ``.keras`` file or a training run folder (its ``best.keras``, at the
-    run's ``image_size``)."""
+def open_predictor(path: str | Path, image_size: int | None = None) -> Predictor:
+    """:func:`model_predictor` of a ``.keras`` file or a training run folder (its
+    ``best.keras``, at the run's ``image_size``)."""
     from heatsink.models import Run, load_model
 
     path = Path(path)
@@ -72,6 +74,12 @@ def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
     else:
         model_file = path
     return model_predictor(load_model(model_file), image_size)
+
+
+def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
+    """A :data:`Predict` from a ``.keras`` file or a training run folder
+    (:func:`open_predictor`)."""
+    return open_predictor(path, image_size).probabilities
 
 
 def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:
@@ -155,7 +163,7 @@ def real_surface_check(
     if isinstance(model_or_predict, (str, Path)):
         predict = load_predictor(model_or_predict, image_size)
     elif hasattr(model_or_predict, "input_shape"):
-        predict = model_predictor(model_or_predict, image_size)
+        predict = model_predictor(model_or_predict, image_size).probabilities
     else:
         predict = model_or_predict
     batch = np.stack([f.image for f in frames])

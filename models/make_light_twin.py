@@ -36,10 +36,9 @@ from heatsink.errors import HeatsinkError
 from heatsink.io import write_text_atomic
 from heatsink.line.shipped import SHIPPED
 from heatsink.models import Run, load_model
-from heatsink.real_surface import load_predictor, real_surface_check, summarize
+from heatsink.real_surface import open_predictor, real_surface_check, summarize
 from heatsink.resolve import resolve_data
 from heatsink.study import carry_over, paths
-from heatsink.synth.generate import GENERATOR_VERSION
 
 RUN = "plan/light-wcce+dice"
 OUT = Path(__file__).resolve().parent / SHIPPED
@@ -71,22 +70,23 @@ def main() -> int:
     shutil.copyfile(run_dir / "config.json", OUT / "config.json")
     sha = hashlib.sha256((OUT / "best.keras").read_bytes()).hexdigest()
 
-    predict = load_predictor(OUT)
+    predictor = open_predictor(OUT)
     split = load_split(run_dir / "split.csv", ds)  # the study's split, as the run recorded it
     test_ids = split.loc[split["split"] == "test", "image_id"].astype(str).tolist()
-    evaluation = carry_over.twin_evaluation(predict, ds, test_ids)
+    evaluation = carry_over.twin_evaluation(predictor, ds, test_ids)
     boot, summary = evaluation.bootstrap(n_boot=1000), evaluation.summary()
     try:
-        real = summarize(real_surface_check(predict)).round(3)
+        real = summarize(real_surface_check(predictor.probabilities)).round(3)
         real_rows = {k: real.loc[k].to_dict() for k in real.index}
     except (HeatsinkError, FileNotFoundError) as exc:
         real_rows = {"unavailable": str(exc)}
     history = run.history
+    twin = json.loads((ds.root / "twin.json").read_text())  # what made the data, as recorded
     card = {
         "model": SHIPPED, "sha256": sha, "run": RUN, "commit": _git_commit(),
         "config": json.loads((OUT / "config.json").read_text()),
         "epochs_trained": len(history),
-        "data": {"name": "synthetic twin", "generator_version": GENERATOR_VERSION,
+        "data": {"name": "synthetic twin", "generator_version": twin["generator_version"],
                  "checksum": ds.checksum, "test_images": len(test_ids)},
         "test_truth": {k: {"value": float(r.value), "low": float(r.low), "high": float(r.high)}
                        for k, r in boot.iterrows()},

@@ -121,9 +121,10 @@ if shipped:
         print(f"shipped model: left out ({err})")
 live.update({f"plan {name}": runs_dir / "plan" / name for name in plan})
 for label, path in live.items():
-    found = path.is_file() or (path / "best.keras").exists()
-    if frames is None or not found:
-        print(f"{label}: left out ({path} {'not checked' if found else 'not found'})")
+    finished = (path.is_file() or (path / "metrics.json").exists()  # a file, a finished run
+                or (path / "card.json").exists())  # or the shipped model
+    if frames is None or not finished:
+        print(f"{label}: left out ({path} {'not checked' if finished else 'not trained'})")
         continue
     checks[label] = carry_over.record_check(path, label, results_dir, frames)
     if not ds.has_truth:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from heatsink.data import Dataset
     from heatsink.evaluate import Evaluation
+    from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
 __all__ = ["CHECKS", "carry_over_table", "check_file", "frames_changed", "load_check",
@@ -35,6 +36,13 @@ __all__ = ["CHECKS", "carry_over_table", "check_file", "frames_changed", "load_c
 
 #: Sub-folder of the results folder holding one per-frame table per model.
 CHECKS = "real_surface"
+
+
+def _write(path: Path, table: pd.DataFrame, **to_csv: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, **to_csv)
+    return path
 
 
 def check_file(results_dir: str | Path, label: str) -> Path:
@@ -70,10 +78,7 @@ def record_check(model: object, label: str, results_dir: str | Path,
         The per-frame table, as written.
     """
     check = real_surface_check(model, frames).assign(model=label)
-    path = check_file(results_dir, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        check.to_csv(tmp, index=False)
+    _write(check_file(results_dir, label), check, index=False)
     return check
 
 
@@ -98,11 +103,7 @@ def twin_file(results_dir: str | Path, label: str) -> Path:
 
 def record_twin(evaluation: Evaluation, results_dir: str | Path, label: str) -> Path:
     """Keep a model's twin scores (:meth:`heatsink.evaluate.Evaluation.to_table`)."""
-    path = twin_file(results_dir, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        evaluation.to_table().to_csv(tmp)
-    return path
+    return _write(twin_file(results_dir, label), evaluation.to_table())
 
 
 def load_twin(results_dir: str | Path, label: str) -> Evaluation | None:
@@ -118,11 +119,7 @@ def load_twin(results_dir: str | Path, label: str) -> Evaluation | None:
 
 def save_table(results_dir: str | Path, table: pd.DataFrame) -> Path:
     """Write the chapter's :func:`carry_over_table` as ``real_surface/carry_over.csv``."""
-    path = Path(results_dir) / CHECKS / "carry_over.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index_label="model")
-    return path
+    return _write(Path(results_dir) / CHECKS / "carry_over.csv", table, index_label="model")
 
 
 def frames_changed(before: pd.DataFrame, after: pd.DataFrame,
@@ -194,33 +191,23 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def twin_evaluation(model: object, ds: Dataset, ids: Sequence[str],
-                    batch: int = 16) -> Evaluation:
+def twin_evaluation(model: str | Path | Predictor, ds: Dataset,
+                    ids: Sequence[str]) -> Evaluation:
     """Score a model on twin frames against their clean truth.
 
     Parameters
     ----------
-    model : ``.keras`` file, run folder or callable
-        As :func:`heatsink.real_surface.real_surface_check` takes it (a callable maps a uint8
-        batch to class probabilities).
+    model : ``.keras`` file, run folder or Predictor
+        A path is opened with :func:`heatsink.real_surface.open_predictor`.
     ds : Dataset
         A twin (it must have the truth).
     ids : sequence of str
         The frames (e.g. a fold the model never trained on).
-    batch : int
-        Frames per prediction call.
     """
-    import numpy as np
+    from heatsink.evaluate import evaluate_predictions
+    from heatsink.models.predict import predict_masks
+    from heatsink.real_surface import open_predictor
 
-    from heatsink.evaluate import evaluate_masks
-    from heatsink.real_surface import load_predictor
-
-    predict = load_predictor(model) if isinstance(model, (str, Path)) else model
-    ids = [str(i) for i in ids]
-    triples = []
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        probs = np.asarray(predict(np.stack([ds.image(i) for i in chunk])))
-        triples += [(i, ds.truth(i), p.argmax(axis=-1).astype(np.uint8))
-                    for i, p in zip(chunk, probs, strict=True)]
-    return evaluate_masks(triples, reference="truth")
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    masks = predict_masks(predictor, ds, [str(i) for i in ids])
+    return evaluate_predictions(masks, ds, ["truth"])["truth"]

@@ -41,7 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
+from scipy.stats import ks_2samp, kurtosis, skew
 
 from heatsink.synth.real_frames import FRAME, SURFACE_MARGIN, RealFrame, surface_mask
 
@@ -224,8 +224,6 @@ def shape_stats(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
     >>> shape_stats(noise, np.ones((256, 256), bool))["skew_0.7"] < -1
     True
     """
-    from scipy.stats import kurtosis, skew
-
     inner = cv2.erode(surface.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     inner = inner if inner.sum() > 100 else surface
     out: dict[str, float] = {}
@@ -234,9 +232,10 @@ def shape_stats(g: np.ndarray, surface: np.ndarray) -> dict[str, float]:
                 - cv2.GaussianBlur(g, (0, 0), b, borderType=cv2.BORDER_REFLECT))[inner]
         out[f"skew_{a}"] = float(skew(band))
         out[f"kurt_{a}"] = float(kurtosis(band))
-    sd = float(band.std()) or 1.0
-    out["dark_tail_3"] = float(100 * np.mean(band < -3 * sd))
-    out["bright_tail_3"] = float(100 * np.mean(band > 3 * sd))
+        if a == 3.0:
+            sd = float(band.std()) or 1.0
+            out["dark_tail_3"] = float(100 * np.mean(band < -3 * sd))
+            out["bright_tail_3"] = float(100 * np.mean(band > 3 * sd))
     return out
 
 
