@@ -106,9 +106,10 @@ pd.Series({key: str(value) for key, value in settings.recipe.items()}, name="val
           ).rename_axis("field").to_frame()
 
 # %% [markdown]
-# In words: frames resized to `image_size`², batches of `batch_size` random `crop`²
-# windows, random flips and 90° rotations, photometric augmentation (random brightness,
-# gamma, colour, blur and noise) only if `photometric` says so, Adam on a cosine schedule
+# In words: frames resized to `image_size`², batches of `batch_size` whole frames (random
+# `crop`² windows if `crop` is set), random flips and 90° rotations, photometric
+# augmentation (random brightness, gamma, colour, blur and noise) only if `photometric`
+# says so, Adam on a cosine schedule
 # for at most `epochs` epochs, and training stops once `patience` epochs have passed
 # without a better validation defect IoU (the mean IoU of scratch and stain); the
 # checkpoint with the best validation defect IoU is kept.
@@ -156,15 +157,18 @@ rates
 # ## Two checks of the recipe
 #
 # Two parts of the recipe are choices whose cost we measure rather than assume, each on
-# the GSLU-style net with class-weighted cross-entropy plus Dice: the same run without
-# photometric augmentation switched the other way, and the same run on whole frames instead
-# of crops. Each row is
-# set against the recipe's run on the same validation images (paired bootstrap interval of
-# the difference in defect mIoU, in points) and says how long it trained.
+# the GSLU-style net with class-weighted cross-entropy plus Dice: whole frames or random
+# crops (the same run on crops), and photometric augmentation (the cropped run again with
+# it switched the other way: on crops an epoch costs less than half as much). Each row is
+# set against the run it differs from by one choice, on the same validation images
+# (paired bootstrap interval of the difference in defect mIoU, in points), and says how
+# long it trained.
 
 # %%
 check_runs = [item.name for item in items[0] if item.kind == "train"]
 recipe_run = trained[check_runs[0]]
+crop_run, photo_run = (trained[name] for name in check_runs[1:])
+compared_with = {check_runs[1]: check_runs[0], check_runs[2]: check_runs[1]}
 
 
 def paired(a: Run, b: Run, measure: str = "miou_defects") -> dict:
@@ -188,11 +192,12 @@ for run_name in check_runs:
     row = {"photometric": run.config.photometric,
            "crop": run.config.crop or f"whole {run.config.image_size}² frames",
            "defect mIoU": score(run)}
-    if run_name != check_runs[0]:
-        d = paired(run, recipe_run)
+    if run_name in compared_with:
+        d = paired(run, trained[compared_with[run_name]])
         row["difference"] = f"{d['difference']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]"
+        row["against"] = compared_with[run_name]
     else:
-        row["difference"] = "(the recipe)"
+        row["difference"], row["against"] = "(the recipe)", ""
     row.update({"epochs": len(run.history), "s/epoch": round(run.history["seconds"].mean()),
                 "training hours": round(hours(run), 2)})
     check_rows[run_name] = row
@@ -200,11 +205,11 @@ checks = pd.DataFrame.from_dict(check_rows, orient="index").rename_axis("run")
 checks
 
 # %% tags=["remove-input"]
-frames_run = next(n for n in check_runs if trained[n].config.crop is None)
-photo_run = next(n for n in check_runs[1:] if trained[n].config.crop is not None)
-crop_cost = paired(trained[frames_run], recipe_run)
-photo_cost = paired(trained[photo_run], recipe_run)
-photo_words = (("Without photometric augmentation", "with it") if recipe_run.config.photometric
+whole, cropped = ((recipe_run, crop_run) if recipe_run.config.crop is None
+                  else (crop_run, recipe_run))
+crop_cost = paired(whole, cropped)
+photo_cost = paired(photo_run, crop_run)
+photo_words = (("Without photometric augmentation", "with it") if crop_run.config.photometric
                else ("With photometric augmentation", "without it"))
 
 
@@ -220,13 +225,13 @@ def change_words(d: dict, this: str, that: str) -> str:
             "cannot tell the two apart")
 
 
-per_epoch = (trained[frames_run].history["seconds"].mean()
-             / recipe_run.history["seconds"].mean())
+per_epoch = whole.history["seconds"].mean() / cropped.history["seconds"].mean()
+photo_text = change_words(photo_cost, *photo_words)
 display(Markdown(
     f"{change_words(crop_cost, 'On whole frames', 'on crops')}. An epoch on whole frames "
     f"takes {per_epoch:.1f} times as long as one on crops, and the run took "
-    f"{hours(trained[frames_run]):.2f} hours against {hours(recipe_run):.2f}. "
-    f"{change_words(photo_cost, *photo_words)}. Whether the augmentation helps on data "
+    f"{hours(whole):.2f} hours against {hours(cropped):.2f}. "
+    f"On crops, {photo_text[0].lower()}{photo_text[1:]}. Whether the augmentation helps on data "
     "rendered otherwise than the twin is the real-surface check's question, which this "
     "table does not test."))
 

@@ -43,8 +43,8 @@ runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 # to `runs` for plan runs); those missing are left out with a line saying so
 fixtures = {"gslu fold 0, twin 1.4.4": "tests/data/gslu-twin0.keras"}
 shipped = True  # also check the model `heatsink inspect` uses by default (models/)
-plan = ["gslu-wcce+dice", "gslu-wcce+dice-photo", "light-wcce+dice", "light-wcce+dice-s1",
-        "light-wcce+dice-s2"]
+plan = ["gslu-wcce+dice", "gslu-wcce+dice-c160", "gslu-wcce+dice-c160-photo", "light-wcce+dice",
+        "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2"]
 # checks kept from models no longer on disk (results/<data>/real_surface/<label>.csv)
 kept = ["gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.5.0 candidate"]
 real_target_pct = 1.0
@@ -209,16 +209,20 @@ display(Markdown("\n".join(lines)))
 # ## Paired on the same frames
 #
 # The same 31 frames judge every model, so two models can be compared frame by frame: on how
-# many frames does one raise more false components than the other? Three pairs isolate one
-# change each: the generator (1.3.2 to 1.4.4, and 1.4.4 to the candidate 1.5.0, same
-# recipe and folds), and photometric augmentation (the plan's GSLU-style run with and
-# without it, same twin and recipe).
+# many frames does one raise more false components than the other? Each pair isolates one
+# change: the generator (1.3.2 to 1.4.4, and 1.4.4 to the candidate 1.5.0, same recipe and
+# folds), photometric augmentation (the plan's GSLU-style run on 160² crops with and
+# without it, same twin) and whole frames (each of the plan's nets trained on 160² crops and
+# on whole frames, same twin, loss and seed).
 
 # %% tags=["remove-input"]
 pairs = [("gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.4.4", "generator 1.3.2 to 1.4.4"),
          ("gslu fold 0, twin 1.4.4", "gslu fold 0, twin 1.5.0 candidate",
           "generator 1.4.4 to the 1.5.0 candidate"),
-         ("plan gslu-wcce+dice", "plan gslu-wcce+dice-photo", "photometric augmentation")]
+         ("plan gslu-wcce+dice-c160", "plan gslu-wcce+dice-c160-photo",
+          "photometric augmentation"),
+         ("plan gslu-wcce+dice-c160", "plan gslu-wcce+dice", "GSLU-style net, crops to frames"),
+         ("plan light-wcce+dice-c160", "plan light-wcce+dice", "light net, crops to frames")]
 lines = []
 for before, after, what in pairs:
     if before not in checks or after not in checks:

@@ -83,11 +83,12 @@ def test_stage_0_is_the_range_tests_and_the_recipe_checks(folders):
     assert all(r.status == "done" for r in planned if r.kind == "lr_range")
     checks = [r for r in planned if r.kind == "train"]
     photo = plan.RECIPE["photometric"]
+    crop = plan.CHECK_CROP  # the recipe trains on whole frames; the checks on crops
     assert [r.name for r in checks] == [
-        "gslu-wcce+dice", "gslu-wcce+dice-" + ("nophoto" if photo else "photo"),
-        "gslu-wcce+dice-frames"]
-    assert [r.config.crop for r in checks] == [plan.RECIPE["crop"]] * 2 + [None]
-    assert [r.config.photometric for r in checks] == [photo, not photo, photo]
+        "gslu-wcce+dice", f"gslu-wcce+dice-c{crop}",
+        f"gslu-wcce+dice-c{crop}-" + ("nophoto" if photo else "photo")]
+    assert [r.config.crop for r in checks] == [None, crop, crop]
+    assert [r.config.photometric for r in checks] == [photo, photo, not photo]
 
 
 def test_status_of_finished_partial_and_foreign_run_folders(folders):
@@ -152,7 +153,7 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
     assert "not done" in plan.missing_runs([4, 5], None, runs, results)
 
 
-TINY_RECIPE = {"image_size": 64, "batch_size": 4, "crop": 32, "schedule": "cosine",
+TINY_RECIPE = {"image_size": 64, "batch_size": 4, "crop": None, "schedule": "cosine",
                "patience": 6, "epochs": 1, "augment": True, "photometric": False,
                "precision": "float32"}
 
@@ -171,6 +172,7 @@ def tiny_plan(monkeypatch):
     monkeypatch.setattr(plan, "MODEL_KWARGS", {"unet": {"filters": 4}})
     monkeypatch.setattr(plan, "CROP_CHECK", ("unet", "wcce+dice"))
     monkeypatch.setattr(plan, "RANGE_STEPS", 4)
+    monkeypatch.setattr(plan, "CHECK_CROP", 32)
 
 
 def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_plan, tmp_path):
@@ -183,19 +185,19 @@ def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_p
     final = plan.run_plan([1, 0], ds, runs, results, n_boot=10, log=lines.append)
     started = [line for line in lines if line.endswith("started")]
     assert started == ["stage 0: lr-range-unet: started", "stage 0: unet-wcce+dice: started",
-                       "stage 0: unet-wcce+dice-photo: started",
-                       "stage 0: unet-wcce+dice-frames: started", "stage 1: unet: started"]
+                       "stage 0: unet-wcce+dice-c32: started",
+                       "stage 0: unet-wcce+dice-c32-photo: started", "stage 1: unet: started"]
     assert [item.name for item in final] == ["lr-range-unet", "unet-wcce+dice",
-                                             "unet-wcce+dice-photo", "unet-wcce+dice-frames",
+                                             "unet-wcce+dice-c32", "unet-wcce+dice-c32-photo",
                                              "unet"]
-    assert Run.load(runs / "plan" / "unet-wcce+dice-photo").config.photometric
+    assert Run.load(runs / "plan" / "unet-wcce+dice-c32-photo").config.photometric
     assert {item.status for item in final} == {"done"}
     curve = pd.read_csv(plan.lr_range_file(results, "unet"))
     assert len(curve) <= 4 and list(curve.columns) == ["step", "lr", "loss", "smoothed"]
     run = Run.load(runs / "plan" / "unet", ds)
     assert run.config.learning_rate == plan.family_lr(results, "unet")
-    assert run.config.crop == 32 and run.finished
-    assert Run.load(runs / "plan" / "unet-wcce+dice-frames").config.crop is None
+    assert run.config.crop is None and run.finished
+    assert Run.load(runs / "plan" / "unet-wcce+dice-c32").config.crop == 32
     assert (results / "split.csv").exists()  # the study's split, as the chapters use
     again: list[str] = []
     plan.run_plan([0, 1], ds, runs, results, n_boot=10, log=again.append)
@@ -293,8 +295,10 @@ def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
     smoke = plan.PlanSettings.smoke()
     stage1 = plan.planned_runs(1, None, runs, results, smoke)
     assert [r.name for r in stage1] == ["gslu", "gslu-wcce+dice", "light", "light-wcce+dice"]
-    assert all(r.config.image_size == 64 and r.config.crop == 32 and r.config.epochs == 1
+    assert all(r.config.image_size == 64 and r.config.crop is None and r.config.epochs == 1
                for r in stage1)
+    checks = [r for r in plan.planned_runs(0, None, runs, results, smoke) if r.kind == "train"]
+    assert [r.config.crop for r in checks] == [None, 32, 32]
     assert plan.plan_name(stage1[0].config, smoke) == "gslu"  # named against its own recipe
     assert [r.name for r in plan.planned_runs(0, None, runs, results, smoke)
             if r.kind == "lr_range"] == ["lr-range-gslu", "lr-range-light"]
