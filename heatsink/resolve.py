@@ -3,7 +3,8 @@
 Order: the ``data`` argument, then the ``HEATSINK_DATA`` environment variable, then the
 default synthetic twin, generated once into the cache folder (``HEATSINK_CACHE``, default
 ``~/.cache/heatsink``) and reused. The twin's cache key includes a hash of the generator's
-source, so a changed generator never serves a stale twin.
+source (:func:`generator_hash`), so a changed generator never serves a stale twin, and a
+change to code that only measures twins leaves the cached one in place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,32 @@ from pathlib import Path
 
 DEFAULT_TWIN_SIZE = 1000
 DEFAULT_TWIN_SEED = 0
+#: Modules of :mod:`heatsink.synth` that measure twins and real frames but make no pixel of a
+#: twin: left out of :func:`generator_hash`.
+MEASURING_MODULES = ("__init__.py", "appearance.py", "calibration.py", "real_frames.py")
+#: Modules outside :mod:`heatsink.synth` that the generator calls: part of the hash.
+GENERATOR_HELPERS = ("classes.py", "components.py", "objects.py")
+
+
+def generator_hash() -> str:
+    """sha256 over the sources that make a twin: :mod:`heatsink.synth` but
+    :data:`MEASURING_MODULES`, and :data:`GENERATOR_HELPERS`.
+
+    >>> len(generator_hash())
+    64
+    """
+    import hashlib
+
+    from heatsink.provenance import PACKAGE_DIR
+
+    synth = PACKAGE_DIR / "synth"
+    files = [p for p in sorted(synth.rglob("*.py")) if p.relative_to(synth).as_posix()
+             not in MEASURING_MODULES] + [PACKAGE_DIR / name for name in GENERATOR_HELPERS]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -23,10 +50,7 @@ def cache_dir() -> Path:
 
 def twin_path(n: int = DEFAULT_TWIN_SIZE, seed: int = DEFAULT_TWIN_SEED) -> Path:
     """Where the cached twin of ``n`` images and ``seed`` lives (it may not exist yet)."""
-    from heatsink.provenance import PACKAGE_DIR, code_hash
-
-    generator = code_hash(PACKAGE_DIR / "synth")[:10]
-    return cache_dir() / "twins" / f"twin-n{n}-seed{seed}-{generator}"
+    return cache_dir() / "twins" / f"twin-n{n}-seed{seed}-{generator_hash()[:10]}"
 
 
 def default_twin(
@@ -80,8 +104,11 @@ def resolve_data(
 __all__ = [
     "DEFAULT_TWIN_SEED",
     "DEFAULT_TWIN_SIZE",
+    "GENERATOR_HELPERS",
+    "MEASURING_MODULES",
     "cache_dir",
     "default_twin",
+    "generator_hash",
     "resolve_data",
     "twin_path",
 ]

@@ -2,6 +2,7 @@
 
 import json
 
+from heatsink import resolve
 from heatsink.resolve import default_twin, resolve_data, twin_path
 
 
@@ -24,3 +25,18 @@ def test_default_twin_is_cached_and_replaces_stale_ones(tmp_path, monkeypatch):
     stamp = (path / "twin.json").stat().st_mtime_ns
     assert default_twin(6, 3, progress=False) == path  # reused, not generated again
     assert (path / "twin.json").stat().st_mtime_ns == stamp
+
+
+def test_the_twin_key_follows_the_generator_not_the_measurements(tmp_path, monkeypatch):
+    package = tmp_path / "heatsink"
+    for name in ("synth/generate.py", "synth/appearance.py", *resolve.GENERATOR_HELPERS):
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text("x = 1\n")
+    monkeypatch.setattr("heatsink.provenance.PACKAGE_DIR", package)
+    key = resolve.generator_hash()
+    (package / "synth" / "appearance.py").write_text("x = 2\n")  # measures, makes nothing
+    assert resolve.generator_hash() == key
+    for name in ("synth/generate.py", "components.py"):
+        (package / name).write_text("x = 3\n")
+        assert resolve.generator_hash() != key
+        key = resolve.generator_hash()
