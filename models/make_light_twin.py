@@ -102,6 +102,11 @@ def main() -> int:
     return 0
 
 
+def _windows(config: dict) -> str:
+    """What each training batch held: whole frames or random crops."""
+    return "whole frames" if config["crop"] is None else f"random {config['crop']}² crops"
+
+
 def _pct(card: dict, key: str) -> str:
     r = card["test_truth"][key]
     return f"{100 * r['value']:.1f} % [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
@@ -156,7 +161,7 @@ channels, made for a 2-core CPU), three classes (background, scratch, stain) at
 On the synthetic twin only (generator {d['generator_version']}, 1000 images, checksum
 `{d['checksum'][:12]}`), the study's split (parts kept together), loss `{c['loss']}` with
 `{c['class_weighting']}` class weights, Adam at {c['learning_rate']:g} with a `{c['schedule']}`
-schedule, batch {c['batch_size']}, random {c['crop']}² crops{flips}, at most {c['epochs']}
+schedule, batch {c['batch_size']}, {_windows(c)}{flips}, at most {c['epochs']}
 epochs with early stopping (patience {c['patience']}) on the validation defect IoU
 ({card['epochs_trained']} epochs run); photometric augmentation
 {'on' if c.get('photometric') else 'off'}, seed {c['seed']}.

@@ -109,7 +109,7 @@ records.noise_summary(ds.root) if manifest is not None else None
 # ## Out-of-sample probabilities
 #
 # `k` fold models of chapter 4's chosen recipe (the same encoder, loss, learning rate,
-# crops, augmentation, schedule and early stopping), read from the training plan's folder.
+# augmentation, schedule and early stopping), read from the training plan's folder.
 # Each model picks its best epoch on a validation slice of its own training folds. Below,
 # each fold model's validation scores, against the labels, and its training time.
 

@@ -24,7 +24,7 @@
 # The two are **not comparable as numbers**. Ours come from the data named in the run
 # record, by default a synthetic twin: other images, other labels (and label errors we
 # injected ourselves), another split, a 2-core CPU instead of a GPU, and another recipe
-# (chapter 4's: crops, augmentation, a cosine schedule and early stopping within the seed's
+# (chapter 4's: augmentation, a cosine schedule and early stopping within the seed's
 # 40 epochs).
 # What can carry over is the *shape* of the result: which model and which loss rank
 # first, how large the effect of the class imbalance is, and how label noise moves a score

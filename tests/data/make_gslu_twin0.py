@@ -1,5 +1,5 @@
 """Remake ``tests/data/gslu-twin0.keras``: fold 0 of a 3-fold cross-validation on the default
-twin, trained with the study plan's recipe on crops (see ``tests/data/README.md``).
+twin, trained with the study plan's recipe of its day, on crops (see ``tests/data/README.md``).
 
 Run from the repository root: ``.venv/bin/python tests/data/make_gslu_twin0.py``. It trains
 (or reuses, from ``label-quality/gslu-k3`` in :func:`heatsink.study.paths.runs_dir`) fold 0
@@ -24,7 +24,8 @@ from heatsink.resolve import resolve_data
 from heatsink.study import paths
 from heatsink.train import TrainConfig, train
 
-#: The fold model's configuration: the study plan's recipe (crops, cosine, early stopping).
+#: The fold model's configuration: the study plan's recipe of its day (crops, cosine, early
+#: stopping; the plan has trained on whole frames since).
 CONFIG = TrainConfig(model="gslu", image_size=256, batch_size=16, epochs=40, learning_rate=1e-3,
                      loss="wcce+dice", class_weighting="balanced", crop=160, schedule="cosine",
                      patience=6, precision="auto")
