@@ -68,6 +68,22 @@ def test_nothing_but_the_upsampled_logits_runs_at_full_resolution():
     assert model.get_layer("logits").output_shape[-1] == 3
 
 
+def test_the_subpixel_head_starts_as_the_bilinear_one_and_is_its_only_full_resolution_work():
+    size = 64
+    plain = light_net(input_shape=(size, size, 3))
+    subpixel = light_net(input_shape=(size, size, 3), head="subpixel")
+    for layer in plain.layers:
+        subpixel.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(0).random((2, size, size, 3), np.float32)
+    np.testing.assert_allclose(subpixel(x), plain(x), atol=1e-6)  # zero at the start
+    full = [layer.name for layer in subpixel.layers[1:] if layer.output_shape[1] == size]
+    assert full == ["logits_up", "logits_subpixel", "logits_full", "softmax"]
+    kernel = subpixel.get_layer("logits_subpixel").kernel
+    assert kernel.shape == (2, 2, 3, LIGHT_DECODER_WIDTHS[-1])  # 2×2 blocks, no overlap
+    with pytest.raises(HeatsinkError, match="head is one of"):
+        light_net(head="nearest")
+
+
 def test_batch_norm_tracks_fast_changing_weights():
     norms = [layer for layer in light_net().layers
              if isinstance(layer, tf.keras.layers.BatchNormalization)]

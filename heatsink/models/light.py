@@ -36,6 +36,11 @@ PLAIN_LEVELS = 5
 #: pixels as scratch where the training-mode net marked 6 %, and the validation defect IoU
 #: jumped between 0.03 and 0.14 from epoch to epoch. 0.5 (~2 steps) tracks them.
 LIGHT_BN_MOMENTUM = 0.5
+#: How the ½-resolution logits reach full resolution: ``"bilinear"`` upsampling alone, or
+#: ``"subpixel"``: bilinear plus a learned 2×2 sub-pixel correction (a stride-2, 2×2
+#: transposed convolution of the last decoder map, zero at the start, in the manner of
+#: dense upsampling convolution), which lets a boundary fall between two ½-resolution pixels.
+HEADS = ("bilinear", "subpixel")
 
 
 def conv_bn_relu(x: tf.Tensor, filters: int, name: str, kernel_size: int = 3,
@@ -68,6 +73,7 @@ def light_net(
     decoder_widths: Sequence[int] = LIGHT_DECODER_WIDTHS,
     plain_levels: int = PLAIN_LEVELS,
     bn_momentum: float = LIGHT_BN_MOMENTUM,
+    head: str = "bilinear",
 ) -> tf.keras.Model:
     """A light encoder–decoder for CPU inference: nothing heavy at full resolution.
 
@@ -80,8 +86,9 @@ def light_net(
     Decoder, from the bottleneck back to ½ resolution: at each level a bilinear 2×
     upsampling, concatenation with the encoder's map of that level, a 1×1 convolution to the
     level's decoder width and one 3×3 convolution (or separable block). A 1×1 convolution to
-    ``n_classes`` logits at ½ resolution, bilinear 2× upsampling and a float32 softmax named
-    ``softmax`` end the model. Every convolution but the logits' is followed by batch norm
+    ``n_classes`` logits at ½ resolution, bilinear 2× upsampling (plus, with
+    ``head="subpixel"``, a learned sub-pixel correction: :data:`HEADS`) and a float32 softmax
+    named ``softmax`` end the model. Every convolution but the logits' is followed by batch norm
     (momentum ``bn_momentum``) and ReLU. Inputs are RGB in [0, 1], used as they are; height
     and width must be divisible by ``2 ** len(widths)`` (32 by default). With the defaults
     and three classes: 1,080,643 parameters, 3.2 GFLOP per 320² frame.
@@ -102,6 +109,8 @@ def light_net(
         Levels made of plain 3×3 convolutions (the deeper ones are depthwise-separable).
     bn_momentum : float
         Batch-norm moving-average momentum (see :data:`LIGHT_BN_MOMENTUM`).
+    head : str
+        One of :data:`HEADS`.
 
     Returns
     -------
@@ -116,6 +125,8 @@ def light_net(
     1080643
     >>> model(np.zeros((1, 64, 96, 3), np.float32)).shape
     TensorShape([1, 64, 96, 3])
+    >>> light_net(head="subpixel").count_params() - model.count_params()
+    387
     """
     widths = [int(w) for w in widths]
     blocks = [int(b) for b in blocks]
@@ -124,6 +135,8 @@ def light_net(
         raise HeatsinkError(f"light_net needs at least two encoder widths, as many block counts "
                             f"and one decoder width fewer, got {widths}, {blocks} and "
                             f"{decoder_widths}")
+    if head not in HEADS:
+        raise HeatsinkError(f"light_net's head is one of {HEADS}, not {head!r}")
 
     def conv(x: tf.Tensor, width: int, level: int, name: str, strides: int = 1) -> tf.Tensor:
         if level < plain_levels:
@@ -147,12 +160,18 @@ def light_net(
         x = layers.Concatenate(name=f"{name}_concat")([x, skips[level]])
         x = conv_bn_relu(x, width, f"{name}_fuse", kernel_size=1, momentum=bn_momentum)
         x = conv(x, width, level, f"{name}_block")
+    features = x
     x = layers.Conv2D(n_classes, 1, name="logits")(x)
     x = layers.UpSampling2D(2, interpolation="bilinear", name="logits_up")(x)
+    if head == "subpixel":
+        fine = layers.Conv2DTranspose(n_classes, 2, strides=2, kernel_initializer="zeros",
+                                      name="logits_subpixel")(features)
+        x = layers.Add(name="logits_full")([x, fine])
     return tf.keras.Model(inputs, softmax_head(x), name="light_net")
 
 
 __all__ = [
+    "HEADS",
     "LIGHT_BLOCKS",
     "LIGHT_BN_MOMENTUM",
     "LIGHT_DECODER_WIDTHS",
