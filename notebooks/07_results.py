@@ -44,10 +44,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from heatsink import label_quality as lq
 from heatsink.models import Run, predict_masks
-from heatsink.study import figures, findings, open_chapter, published, readme
+from heatsink.study import detectability, figures, findings, open_chapter, published, readme
 from heatsink.study import results as study_results
 from heatsink.study.paths import notebook_dir
 
@@ -185,6 +186,41 @@ if ds.has_truth:
 excluded = lq.scores_with_exclusion(predicted, references, ranked.loc[test_ids, "score"],
                                     exclude_fractions)
 excluded[["images", "pixel_accuracy", "scratch_iou", "stain_iou", "miou_defects"]].round(4)
+
+# %% [markdown]
+# ## Which defects the chosen model finds
+#
+# Object recall is one number per class. On the twin every true defect can be measured:
+# its contrast against the plating around it (`heatsink.synth.noise.object_contrast`: how far
+# the most marked fifth of its pixels stands out beyond the plating's own texture, relative
+# to the plating's brightness; the measure the twin's annotators judge faint defects by) and
+# whether the chosen model's test prediction touches it with its class.
+
+# %% tags=["remove-input"]
+if ds.has_truth:
+    found = detectability.findings(ds, predicted, test_ids)
+    fig = detectability.recall_figure(detectability.recall_by(found))
+    study_results.save_figure(fig, results_dir / "figures" / "recall_by_contrast.png")
+    glue("fig-recall-contrast", fig, display=False)
+    plt.close(fig)
+    display(Markdown("\n".join(f"* {line}" for line in detectability.summary(found))))
+else:
+    print("real data: no clean truth to measure each defect's contrast against")
+
+# %% [markdown]
+# ```{glue:figure} fig-recall-contrast
+# :name: fig-recall-contrast
+#
+# The chosen model's object recall on the twin's test split against the clean truth, by the
+# defect's contrast against the plating around it (bins of
+# `heatsink.study.detectability.CONTRAST_BINS`), with Wilson 95 % intervals; the small
+# numbers count the defects in each bin.
+# ```
+#
+# A shortfall in recall among the faintest defects is the image's as much as the model's:
+# what {numref}`fig-recall-contrast` calls faint stands out from the plating less than the
+# plating's own grain does in places. An object-recall target for a class is reachable only
+# as far as that class's defects are visible; the list above says how many are not.
 
 # %% [markdown]
 # How well the label checks found the twin's injected errors (chapter 5): precision of each

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from heatsink.data import load_dataset
-from heatsink.study.detectability import CONTRAST_BINS, findings, recall_by
+from heatsink.study.detectability import CONTRAST_BINS, findings, recall_by, recall_figure, summary
 from heatsink.synth import generate
 
 
@@ -42,3 +42,18 @@ def test_recall_by_bins_every_object_once(twin):
     assert (by["low"] <= by["recall"]).all() and (by["recall"] <= by["high"]).all()
     assert set(by["bin"]) <= {f"[{a:g}, {b:g})" for a, b in pairwise(CONTRAST_BINS)}
     assert 0 < table["found"].mean() < 1
+
+
+def test_the_figure_draws_each_class_over_the_same_bins(twin):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ids = [str(i) for i in twin.ids]
+    table = findings(twin, {i: twin.truth(i) for i in ids})
+    by = recall_by(table)
+    fig = recall_figure(by)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(dict.fromkeys(by["class"]))
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == sorted(set(by["bin"]), key=list(by["bin"].cat.categories).index)
+    assert [line for line in summary(table) if "100 % of" in line]  # the truth finds all

@@ -26,7 +26,8 @@ from heatsink.synth.noise import object_contrast
 if TYPE_CHECKING:
     from heatsink.data import Dataset
 
-__all__ = ["CONTRAST_BINS", "FINDING_COLUMNS", "findings", "frame_findings", "recall_by"]
+__all__ = ["CONTRAST_BINS", "FINDING_COLUMNS", "findings", "frame_findings", "recall_by",
+           "recall_figure", "summary"]
 
 #: Columns of :func:`frame_findings`.
 FINDING_COLUMNS = ["image_id", "class", "area", "contrast", "found"]
@@ -109,5 +110,62 @@ def recall_by(table: pd.DataFrame, column: str = "contrast",
         rows.append({"class": cls, "bin": label, "objects": n, "found": k, "recall": k / n,
                      "low": low, "high": high,
                      "share": n / int((table["class"] == cls).sum())})
-    return pd.DataFrame(rows, columns=["class", "bin", "objects", "found", "recall", "low",
-                                       "high", "share"])
+    out = pd.DataFrame(rows, columns=["class", "bin", "objects", "found", "recall", "low",
+                                      "high", "share"])
+    out["bin"] = pd.Categorical(out["bin"], categories=labels, ordered=True)
+    return out
+
+
+def recall_figure(by: pd.DataFrame, xlabel: str = "contrast against the surrounding plating"):
+    """:func:`recall_by`'s table as a figure: recall per bin (in the bins' order) and class
+    with its interval, the number of defects beside each point (the classes' overlay
+    colours)."""
+    import matplotlib.pyplot as plt
+
+    from heatsink.classes import CLASS_NAMES, OVERLAY_COLOURS
+
+    present = set(by["bin"])
+    bins = [b for b in by["bin"].cat.categories if b in present]
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for k, (cls, rows) in enumerate(by.groupby("class", sort=False)):
+        colour = np.array(OVERLAY_COLOURS[CLASS_NAMES.index(cls)]) / 255 * 0.8
+        x = np.array([bins.index(b) for b in rows["bin"]]) + 0.1 * k
+        ax.errorbar(x, rows["recall"], yerr=[rows["recall"] - rows["low"],
+                                             rows["high"] - rows["recall"]],
+                    fmt="o-", capsize=3, label=cls, color=colour)
+        for xi, (n, recall) in zip(x, rows[["objects", "recall"]].itertuples(index=False),
+                                   strict=True):
+            ax.annotate(str(n), (xi, recall), textcoords="offset points", xytext=(6, -10),
+                        fontsize=7, color=colour)
+    ax.set_xticks(range(len(bins)), bins, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("object recall")
+    ax.set_ylim(0, 1.05)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def summary(table: pd.DataFrame, threshold: float = CONTRAST_BINS[4]) -> list[str]:
+    """One sentence per class: recall over all its defects, over those with a contrast of at
+    least ``threshold`` and over the fainter ones, and their share of the class.
+
+    >>> table = pd.DataFrame({"class": ["stain"] * 4, "contrast": [0.01, 0.01, 0.3, 0.3],
+    ...                       "found": [False, True, True, True]})
+    >>> print(summary(table)[0])  # doctest: +NORMALIZE_WHITESPACE
+    stain: 75 % of 4 found; 100 % of the 2 with a contrast of at least 0.16, 50 % of the 2
+    fainter ones (50 % of the class).
+    """
+    lines = []
+    for cls, rows in table.groupby("class"):
+        faint = rows[rows["contrast"] < threshold]
+        marked = rows.drop(faint.index)
+
+        def pct(part: pd.DataFrame) -> str:
+            return f"{100 * part['found'].mean():.0f} %" if len(part) else "none"
+
+        lines.append(f"{cls}: {pct(rows)} of {len(rows)} found; {pct(marked)} of the "
+                     f"{len(marked)} with a contrast of at least {threshold:g}, {pct(faint)} "
+                     f"of the {len(faint)} fainter ones ({100 * len(faint) / len(rows):.0f} % "
+                     "of the class).")
+    return lines
