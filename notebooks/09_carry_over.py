@@ -84,8 +84,8 @@ else:
 #
 # * **Fold-0 fixtures**: the GSLU-style net trained on folds 1–2 of a 3-fold split of the
 #   twin (`tests/data/make_gslu_twin0.py`: the plan's recipe as it was then, crops
-#   of 160 px, at most 40 epochs), once per generator: 1.3.2 (label statistics only), 1.4.4 (the current twin:
-#   plating fitted to the real colour, spectrum and contrast) and a 1.5.0 candidate that was
+#   of 160 px, at most 40 epochs), once per generator: 1.3.2 (label statistics only),
+#   1.4.4 (the current twin: plating fitted to the real colour, spectrum and contrast) and a 1.5.0 candidate that was
 #   not adopted (the real plating's skew, heavy tails and dark pits fitted too,
 #   {doc}`../book/dataset`). Their twin scores are on fold 0, which they never saw: 334
 #   frames with the same truth for 1.4.4 and the candidate (the two twins differ only in
