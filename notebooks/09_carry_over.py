@@ -82,17 +82,18 @@ else:
 # %% [markdown]
 # ## The models
 #
-# * **Fold-0 fixtures**: the GSLU-style net trained on folds 1–2 of a 3-fold split of the
-#   twin (`tests/data/make_gslu_twin0.py`: the plan's recipe as it was then, crops
-#   of 160 px, at most 40 epochs), once per generator: 1.3.2 (label statistics only),
-#   1.4.4 (the current twin: plating fitted to the real colour, spectrum and contrast) and a 1.5.0 candidate that was
-#   not adopted (the real plating's skew, heavy tails and dark pits fitted too,
-#   {doc}`../book/dataset`). Their twin scores are on fold 0, which they never saw: 334
-#   frames with the same truth for 1.4.4 and the candidate (the two twins differ only in
-#   their plating); 1.3.2's twin is gone with its generator.
-# * **Plan runs** (`heatsink study train`): the recipe's runs of the GSLU-style and light
-#   nets, and the GSLU-style net's with photometric augmentation; their twin scores are on
-#   the study's validation split.
+# * **Fold-0 fixtures**: the GSLU-style net trained on folds 1–2 of a 3-fold split of the twin
+#   (`tests/data/make_gslu_twin0.py`: the plan's recipe as it was then, crops of 160 px, at most 40
+#   epochs), once per generator: 1.3.2 (label statistics only), 1.4.4 (the current twin: plating
+#   fitted to the real colour, spectrum and contrast) and a 1.5.0 candidate that was not adopted
+#   (the real plating's skew, heavy tails and dark pits fitted too, {doc}`../book/dataset`). Their
+#   twin scores are on fold 0, which they never saw: 334 frames with the same truth for 1.4.4 and
+#   the candidate (the two twins differ only in their plating); 1.3.2's twin is gone with its
+#   generator.
+# * **Plan runs** (`heatsink study train`): the GSLU-style and light nets by the recipe
+#   (whole frames) and on 160² crops (the recipe before the crop check; the light net's with
+#   seeds 1 and 2 too), and the GSLU-style net's cropped run with photometric augmentation;
+#   their twin scores are on the study's validation split.
 # * **The shipped model** (`models/light-twin`), the one `heatsink inspect` uses without
 #   `--model` (the plan's light run, copied); its twin scores are on the study's test split.
 
