@@ -30,9 +30,21 @@ if TYPE_CHECKING:
     from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
-__all__ = ["CHECKS", "carry_over_table", "check_file", "frames_changed", "load_check",
-           "load_twin",
-           "record_check", "record_twin", "save_table", "twin_evaluation", "twin_file"]
+__all__ = [
+    "CHECKS",
+    "carry_over_table",
+    "check_file",
+    "frames_changed",
+    "load_check",
+    "load_twin",
+    "record_check",
+    "record_twin",
+    "save_table",
+    "summary_cell",
+    "twin_evaluation",
+    "twin_file",
+    "twin_surface_check",
+]
 
 #: Sub-folder of the results folder holding one per-frame table per model.
 CHECKS = "real_surface"
@@ -211,3 +223,42 @@ def twin_evaluation(model: str | Path | Predictor, ds: Dataset,
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
     masks = predict_masks(predictor, ds, [str(i) for i in ids])
     return evaluate_predictions(masks, ds, ["truth"])["truth"]
+
+
+def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
+                       tile_sizes: Sequence[int] | None = None) -> pd.DataFrame:
+    """The real-surface check's protocol on twin frames, a control for the check itself.
+
+    The twin frames' surface is their clean background at least
+    :data:`~heatsink.synth.real_frames.SURFACE_MARGIN` px from any true defect; with
+    ``tile_sizes`` (the real frames' ``tile_size``) each frame first makes the round trip
+    through a tile of that size that the real frames made
+    (:func:`heatsink.synth.appearance.resample_like`), so that what the resampling alone
+    raises can be told from what the real plating raises.
+
+    Returns
+    -------
+    DataFrame
+        :func:`heatsink.real_surface.real_surface_check`'s per-frame table.
+    """
+    from heatsink.real_surface import open_predictor
+    from heatsink.synth.appearance import twin_frames
+    from heatsink.synth.real_frames import FRAME
+
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    frames = twin_frames(ds.root, list(tile_sizes or [FRAME]), n=None, masks="truth", ids=ids)
+    return real_surface_check(predictor.probabilities, frames)
+
+
+def summary_cell(check: pd.DataFrame) -> str:
+    """A per-frame check table in one cell: ``"<% surface called defect> / <false defect
+    components per frame>"``.
+
+    >>> table = pd.DataFrame({"frame": ["a", "b"], "class": "defect", "surface_px": 100,
+    ...                       "called_px": [10, 0], "share": [0.1, 0.0],
+    ...                       "false_components": [3, 1]})
+    >>> summary_cell(table)
+    '5.00 / 2.0'
+    """
+    row = summarize(check).loc["defect"]
+    return f"{row['share_pct']:.2f} / {row['false_components_per_frame']:.1f}"

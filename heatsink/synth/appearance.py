@@ -314,7 +314,7 @@ def resample_like(frame: np.ndarray, tile_size: int, size: int = FRAME) -> np.nd
 
 def twin_frames(
     twin_dir: str | Path, tile_sizes: Sequence[int], n: int | None = 200, seed: int = 0,
-    masks: str = "labels",
+    masks: str = "labels", ids: Sequence[str] | None = None,
 ) -> list[RealFrame]:
     """Twin frames made comparable with the real ones: resampled through real tile sizes.
 
@@ -330,6 +330,8 @@ def twin_frames(
         Seed of the sample.
     masks : str
         The masks whose pixels (plus :data:`SURFACE_MARGIN` px) are not surface.
+    ids : sequence of str, optional
+        The frames to draw from (default: every frame of the twin).
 
     Returns
     -------
@@ -339,7 +341,7 @@ def twin_frames(
     from heatsink.data import load_dataset
 
     ds = load_dataset(twin_dir, verify=False)
-    ids = list(ds.ids)
+    ids = list(ds.ids) if ids is None else [str(i) for i in ids]
     if n is not None and n < len(ids):
         ids = sorted(np.random.default_rng(seed).choice(ids, n, replace=False).tolist())
     frames = []

@@ -1,0 +1,48 @@
+"""The carry-over chapter's machinery: the real-surface check's protocol run on twin frames."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from heatsink.data import load_dataset
+from heatsink.real_surface import summarize
+from heatsink.study.carry_over import twin_surface_check
+from heatsink.synth import generate
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    return load_dataset(generate(tmp_path_factory.mktemp("twin") / "t", n=6, seed=2,
+                                 progress=False))
+
+
+def _constant(cls: int) -> SimpleNamespace:
+    """A predictor that calls every pixel ``cls``."""
+    def probabilities(batch: np.ndarray) -> np.ndarray:
+        out = np.zeros((*batch.shape[:3], 3), np.float32)
+        out[..., cls] = 1
+        return out
+    return SimpleNamespace(probabilities=probabilities)
+
+
+def test_a_quiet_model_calls_no_twin_surface_and_a_loud_one_all_of_it(twin):
+    ids = list(twin.ids)[:4]
+    quiet = summarize(twin_surface_check(_constant(0), twin, ids))
+    loud = twin_surface_check(_constant(2), twin, ids, tile_sizes=[206, 412])
+    assert (quiet["share_pct"] == 0).all() and (quiet["false_components_per_frame"] == 0).all()
+    assert sorted(set(loud["frame"])) == sorted(ids)
+    stain = summarize(loud).loc["stain"]
+    assert stain["share_pct"] == pytest.approx(100.0)
+    assert stain["false_components_per_frame"] == pytest.approx(1.0)  # one frame-wide blob
+
+
+def test_the_surface_is_the_background_away_from_every_true_defect(twin):
+    image_id = next(i for i in twin.ids if (twin.truth(i) > 0).any())
+    # calling exactly the true defects raises nothing on the surface
+    def truth_only(batch: np.ndarray) -> np.ndarray:
+        return np.eye(3, dtype=np.float32)[twin.truth(image_id)][None].repeat(len(batch), 0)
+    table = twin_surface_check(SimpleNamespace(probabilities=truth_only), twin, [image_id])
+    assert (table["false_components"] == 0).all() and (table["share"] == 0).all()
