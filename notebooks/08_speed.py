@@ -26,7 +26,8 @@
 #
 # The models are the training plan's first-stage runs with the study's loss, one per
 # encoder, all trained with the same recipe and the same number of epochs at most
-# (`heatsink.study.plan`). Each is run by:
+# (`heatsink.study.plan`): those trained when the chapter ran (the first cell's output
+# names any left out). Each is run by:
 #
 # * Keras, called eagerly (`keras-eager`) and compiled to a graph (`keras-graph`);
 # * Keras in bfloat16 (`keras-graph-bf16`), where the CPU has bfloat16 instructions;
@@ -73,8 +74,13 @@ from heatsink.study.paths import example_spec
 
 chapter = open_chapter(data, results, runs)
 ds, name, results_dir, runs_dir = chapter.ds, chapter.name, chapter.results_dir, chapter.runs_dir
-wanted = ({m: runs_dir / path for m, path in models.items()} if models
-          else speed.plan_runs(runs_dir))
+if models:
+    wanted = {m: runs_dir / path for m, path in models.items()}
+else:  # the plan's stage-1 runs trained so far (all of them, stand-ins aside, at smoke)
+    wanted = speed.plan_runs(runs_dir)
+    for m in [m for m, path in wanted.items() if not (path / "metrics.json").exists()]:
+        if not stand_ins:
+            print(f"{m}: left out, its stage-1 run is not trained yet ({wanted.pop(m)})")
 scratch = tempfile.TemporaryDirectory(prefix="speed-chapter-")  # exports, stand-ins
 opened = speed.open_models(wanted, stand_ins=Path(scratch.name) / "stand-ins" if stand_ins
                            else None)
