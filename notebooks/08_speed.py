@@ -182,9 +182,9 @@ if (tables["speed"]["peak_share_best"] > 1).any():
                  "under load, or because TensorFlow's matmul runs slower than the "
                  "convolution kernels the engines use.")
 if study_results.was_loaded(machine):
-    lines.append(f"* The load average was {machine['load_before']:.1f} before and "
-                 f"{machine['load_after']:.1f} after, on {machine['cores']} cores: another "
-                 "job shared the CPU, and these times are slower than the machine is.")
+    lines.append(f"* The load average was {machine['load_before']:.1f} when the timing "
+                 f"started, on {machine['cores']} cores: another job shared the CPU, and these "
+                 "times are slower than the machine is.")
 if any(opened[m].stand_in for m in opened):
     lines.append("* Some models are untrained stand-ins (no trained run was found): their "
                  "scores mean nothing.")

@@ -173,6 +173,9 @@ def test_mask_agreement_counts_defect_pixels():
 def test_machine_json_says_when_the_machine_was_loaded(tmp_path):
     save_speed_results(tmp_path, {}, {"cores": 2, "load_before": 3.0, "load_after": 3.1})
     assert json.loads((tmp_path / "speed" / "machine.json").read_text())["loaded"] is True
+    # the load after counts the measurement's own threads: no sign of another job
+    save_speed_results(tmp_path, {}, {"cores": 2, "load_before": 0.3, "load_after": 2.2})
+    assert json.loads((tmp_path / "speed" / "machine.json").read_text())["loaded"] is False
 
 
 def test_the_chapter_has_its_parameters_and_a_smoke_entry():

@@ -40,19 +40,20 @@ def speed_file(directory: str | Path, table: str) -> Path:
 
 
 def was_loaded(machine: dict[str, Any]) -> bool:
-    """Whether a recorded measurement ran on a loaded machine: a 1-minute load average,
-    before or after, above :data:`LOADED_PER_CORE` per core.
+    """Whether a recorded measurement started on a loaded machine: a 1-minute load average
+    before it above :data:`LOADED_PER_CORE` per core. The average after it is no guide: it
+    counts the measurement's own threads, which keep every core busy while they time.
 
     Examples
     --------
     >>> was_loaded({"cores": 2, "load_before": 2.7, "load_after": 2.9})
     True
-    >>> was_loaded({"cores": 2, "load_before": 0.1, "load_after": 0.3})
+    >>> was_loaded({"cores": 2, "load_before": 0.1, "load_after": 2.2})
     False
     """
     cores = machine.get("cores") or 1
-    loads = [machine.get(k) for k in ("load_before", "load_after")]
-    return any(v is not None and v > LOADED_PER_CORE * cores for v in loads)
+    before = machine.get("load_before")
+    return before is not None and before > LOADED_PER_CORE * cores
 
 
 def save_speed_results(directory: str | Path, tables: dict[str, pd.DataFrame],
