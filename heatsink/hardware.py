@@ -96,8 +96,44 @@ def short_line(described: dict[str, Any]) -> str:
     return f"{described.get('cpu')}, {described.get('cores')} cores, {bf16}"
 
 
+def busy_seconds() -> tuple[float, float] | None:
+    """``(all processes, this process)``: CPU seconds spent busy since boot by the whole
+    machine (``/proc/stat``: all but idle and iowait) and by this process and its waited-for
+    children (``os.times``); None where ``/proc/stat`` cannot be read.
+
+    The difference of two readings, divided by the wall time between them, is how many
+    cores other processes kept busy meanwhile (:func:`other_cores`).
+
+    >>> reading = busy_seconds()
+    >>> reading is None or reading[0] >= 0
+    True
+    """
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        values = [int(v) for v in first[1:9]]
+    except (OSError, ValueError):
+        return None
+    busy = (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return busy, t.user + t.system + t.children_user + t.children_system
+
+
+def other_cores(start: tuple[float, float] | None, end: tuple[float, float] | None,
+                seconds: float) -> float | None:
+    """Cores' worth of CPU that other processes used between two :func:`busy_seconds`
+    readings ``seconds`` apart (None if either reading is).
+
+    >>> other_cores((100.0, 10.0), (130.0, 30.0), 10.0)  # 30 s busy, 20 of them ours
+    1.0
+    """
+    if start is None or end is None or seconds <= 0:
+        return None
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / seconds
+
+
 __all__ = [
     "BF16_FLAGS",
+    "busy_seconds",
     "cpu_flags",
     "cpu_model",
     "describe",
@@ -105,6 +141,7 @@ __all__ = [
     "gpus",
     "has_bf16",
     "memory_gib",
+    "other_cores",
     "short_line",
     "summary_line",
 ]

@@ -182,8 +182,9 @@ if (tables["speed"]["peak_share_best"] > 1).any():
                  "under load, or because TensorFlow's matmul runs slower than the "
                  "convolution kernels the engines use.")
 if study_results.was_loaded(machine):
-    lines.append(f"* The load average was {machine['load_before']:.1f} when the timing "
-                 f"started, on {machine['cores']} cores: another job shared the CPU, and these "
+    lines.append(f"* Other processes used {machine.get('other_cores', float('nan')):.2f} of "
+                 f"the {machine['cores']} cores while the models were timed (load average "
+                 f"{machine['load_before']:.1f} before): another job shared the CPU, and these "
                  "times are slower than the machine is.")
 if any(opened[m].stand_in for m in opened):
     lines.append("* Some models are untrained stand-ins (no trained run was found): their "

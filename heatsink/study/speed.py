@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +246,8 @@ def hardware_text(machine: Mapping[str, Any]) -> str:
         text += "; load average " + ", ".join(
             f"{v:.1f} {when}" for v, when in zip(loads, ("before", "after"), strict=True)
             if v is not None)
+        if machine.get("other_cores") is not None:
+            text += f"; other processes {machine['other_cores']:.2f} cores while timing"
         if was_loaded(dict(machine)):
             text += " (a loaded machine)"
     return text
@@ -290,7 +293,9 @@ def measure_speed(
     (tables, machine)
         ``tables``: ``models`` (one row per model), ``timing`` (one row per model, engine
         and batch) and ``speed`` (one row per model and engine), with the columns of
-        :data:`COLUMNS`; ``machine``: the hardware line, with ``load_after``.
+        :data:`COLUMNS`; ``machine``: the hardware line, with ``load_after`` and
+        ``other_cores``, the cores' worth of CPU other processes used while the models were
+        timed (:func:`heatsink.hardware.other_cores`; Linux only).
     """
     from heatsink.models import count_params
     from heatsink.models.speed import (
@@ -303,6 +308,7 @@ def measure_speed(
     )
 
     machine = dict(machine) if machine is not None else machine_line()
+    busy_start, wall_start = hardware.busy_seconds(), time.perf_counter()
     skipped = {e: engine_missing(e) for e in engines if engine_missing(e)}
     runnable = [e for e in engines if e not in skipped]
     model_rows, timing_rows, speed_rows = [], [], []
@@ -336,6 +342,10 @@ def measure_speed(
                                                          for b, ms in times.items())
                         + " ms per frame")
     machine["load_after"] = round(os.getloadavg()[0], 2)
+    others = hardware.other_cores(busy_start, hardware.busy_seconds(),
+                                  time.perf_counter() - wall_start)
+    if others is not None:  # what other processes used while the models were timed
+        machine["other_cores"] = round(others, 2)
     machine["engines_skipped"] = skipped
     machine.update({"frame_size": frame_size, "batches": list(batches), "repeats": repeats,
                     "budget_s": budget_s})

@@ -40,20 +40,24 @@ def speed_file(directory: str | Path, table: str) -> Path:
 
 
 def was_loaded(machine: dict[str, Any]) -> bool:
-    """Whether a recorded measurement started on a loaded machine: a 1-minute load average
-    before it above :data:`LOADED_PER_CORE` per core. The average after it is no guide: it
-    counts the measurement's own threads, which keep every core busy while they time.
+    """Whether a recorded measurement shared the CPU: other processes used more than
+    :data:`LOADED_PER_CORE` of each core while it ran (``other_cores``), or, where that was
+    not recorded, the 1-minute load average before it was above that. Load averages count
+    the measurement's own threads too, which keep every core busy while they time, so the
+    one after it is no guide.
 
     Examples
     --------
+    >>> was_loaded({"cores": 2, "load_before": 0.6, "load_after": 2.0, "other_cores": 0.02})
+    False
+    >>> was_loaded({"cores": 2, "load_before": 0.6, "load_after": 2.9, "other_cores": 1.1})
+    True
     >>> was_loaded({"cores": 2, "load_before": 2.7, "load_after": 2.9})
     True
-    >>> was_loaded({"cores": 2, "load_before": 0.1, "load_after": 2.2})
-    False
     """
     cores = machine.get("cores") or 1
-    before = machine.get("load_before")
-    return before is not None and before > LOADED_PER_CORE * cores
+    measure = machine.get("other_cores", machine.get("load_before"))
+    return measure is not None and measure > LOADED_PER_CORE * cores
 
 
 def save_speed_results(directory: str | Path, tables: dict[str, pd.DataFrame],
