@@ -91,7 +91,10 @@ def test_speed_tables_have_the_promised_columns(models, measured):
     assert (float32["peak_share_best"] > 0).all()
     for key in ("cpu", "cores", "flags", "load_before", "load_after", "peak_float32"):
         assert key in machine, key
-    assert "loaded machine" in speed.hardware_text({**machine, "load_before": 99.0})
+    busy = {**machine, "load_before": 99.0, "other_cores": 1.5}
+    idle = {**machine, "load_before": 99.0, "other_cores": 0.01}
+    assert "loaded machine" in speed.hardware_text(busy)
+    assert "loaded machine" not in speed.hardware_text(idle)  # the load average alone lies
 
 
 def test_saved_and_read_back(measured, tmp_path):
