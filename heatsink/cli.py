@@ -101,6 +101,7 @@ def _train(args: argparse.Namespace) -> int:
              "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
              "crop": args.crop, "schedule": args.schedule, "patience": args.patience,
              "min_epochs": args.min_epochs, "photometric": args.photometric,
+             "texture": args.texture,
              "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
@@ -291,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="early stopping never stops before this many epochs")
     tr.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=None,
                     help="photometric augmentation of training batches (default off)")
+    tr.add_argument("--texture", action=argparse.BooleanOptionalAction, default=None,
+                    help="random plating texture on training batches (default off)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

@@ -70,6 +70,7 @@ def make_tf_dataset(
     cache: bool = True,
     onehot: bool = True,
     photometric: bool = False,
+    texture: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (image, mask) for training or evaluation.
 
@@ -102,6 +103,10 @@ def make_tf_dataset(
         Random brightness, gamma, colour, blur/sharpening and noise per image
         (:func:`heatsink.data.augment.photometric`), reproducible from ``seed``; masks
         unchanged.
+    texture : bool
+        Multiply each image by a random unlabelled plating texture
+        (:func:`heatsink.data.texture.texture`), reproducible from ``seed``, before any
+        photometric change; masks unchanged.
 
     Returns
     -------
@@ -157,6 +162,14 @@ def make_tf_dataset(
         return image, tf.cast(mask, tf.int32)[..., None]
 
     data = data.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    if texture:
+        from heatsink.data.texture import texture as retexture
+
+        seeds = tf.data.Dataset.random(seed=seed + 3, rerandomize_each_iteration=True).batch(2)
+        data = tf.data.Dataset.zip((data, seeds)).map(
+            lambda batch, s: (retexture(batch[0], s), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     if photometric:
         from heatsink.data.augment import photometric as rerender
 

@@ -95,13 +95,14 @@ def steps_per_epoch(config: TrainConfig, n_train: int) -> int:
 
 
 def training_batches(config: TrainConfig, ds: Dataset, train_ids: list[str]) -> tf.data.Dataset:
-    """The shuffled training batches of ``config``: its crops, flips, photometric changes."""
+    """The shuffled training batches of ``config``: its crops, flips, textures and
+    photometric changes."""
     from heatsink.data.pipeline import make_tf_dataset
 
     return make_tf_dataset(ds, train_ids, size=config.image_size,
                            batch_size=config.batch_size, augment=config.augment,
                            crop=config.crop, shuffle=True, seed=config.seed,
-                           photometric=config.photometric)
+                           photometric=config.photometric, texture=config.texture)
 
 
 def validation_batches(config: TrainConfig, ds: Dataset, val_ids: list[str]) -> tf.data.Dataset:

@@ -69,6 +69,10 @@ class TrainConfig:
     photometric : bool
         Random brightness, gamma, colour, blur and noise on training batches
         (:mod:`heatsink.data.augment`); off by default, as in the seed's protocol.
+    texture : bool
+        Random unlabelled plating texture (grain, polishing streaks, specks) multiplied into
+        training images (:mod:`heatsink.data.texture`), before any photometric change; off by
+        default.
     crop : int or None
         Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
         models are fully convolutional); validation always sees whole frames. None: whole
@@ -104,6 +108,7 @@ class TrainConfig:
     class_weighting: str = "balanced"
     augment: bool = False
     photometric: bool = False
+    texture: bool = False
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None

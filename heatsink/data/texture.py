@@ -1,0 +1,199 @@
+"""Texture randomisation: so that a model learns defects, not the twin's plating.
+
+A model trained on the twin alone fires on real plating's grain: its bright specks, short
+polishing streaks and coarse speckle, which the twin's surface does not have (chapter 9).
+Applied to training batches only (``TrainConfig(texture=True)``), this multiplies each
+image by ``1 + g``, where ``g`` is a random, *unlabelled* surface texture drawn per image,
+so that a model sees many platings under the same defects and learns what they share. Masks
+are never touched. Multiplying (rather than adding) keeps the plating's hue, as the real
+grain does.
+
+The texture is the sum of three random fields, each present in a random share of the images
+(:data:`RANGES`):
+
+- **grain**: white noise blurred to a random scale (σ 0.5–2.5 px), made skewed and
+  heavy-tailed (``z + a (z² − 1) + b z³``) as the real plating's fine grain is, with its
+  strength varying slowly across the frame;
+- **streaks**: noise blurred along one random direction (σ 2–10 px along, 0.7 px across),
+  its bright side kept: short parallel polishing marks;
+- **specks**: sparse bright or dark dots of 1–3 px.
+
+All draws come from a stateless seed, so a run is reproducible. The ranges are chosen wide,
+around what the real plating shows (:mod:`heatsink.synth.appearance`), not fitted to it: this
+is domain randomisation, not calibration, and no real pixel is used.
+
+TensorFlow is imported inside the functions, as in :mod:`heatsink.data.pipeline`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["RANGES", "SHARES", "texture", "texture_field"]
+
+#: Ranges of the per-image random draws (amplitudes relative to the image's brightness).
+RANGES: dict[str, tuple[float, float]] = {
+    "grain_sigma": (0.5, 2.5),      # px, the grain's scale
+    "grain_amp": (0.0, 0.15),       # std of the grain's relative modulation
+    "grain_skew": (0.0, 0.2),       # a in z + a (z² - 1) + b z³
+    "grain_tail": (0.0, 0.2),       # b
+    "streak_long": (2.0, 10.0),     # px, σ along the streaks
+    "streak_amp": (0.05, 0.25),    # relative amplitude of the streaks
+    "speck_density": (0.0005, 0.004),  # specks per pixel
+    "speck_amp": (0.1, 0.4),        # relative brightness of a speck (sign random)
+}
+#: Share of the images that get each field (grain: all of them, at a random strength).
+SHARES: dict[str, float] = {"streaks": 0.5, "specks": 0.5}
+
+
+def _kernel(sigma: tf.Tensor, radius: int) -> tf.Tensor:
+    """Per-image normalised 1-D Gaussian kernels, shape ``(batch, 2 * radius + 1)``."""
+    import tensorflow as tf
+
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)[None, :]
+    k = tf.exp(-0.5 * tf.square(x / tf.maximum(sigma, 1e-3)[:, None]))
+    return k / tf.reduce_sum(k, axis=1, keepdims=True)
+
+
+def _blur_axis(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
+    """Blur (B, H, W, 1) along ``axis`` (1 rows, 2 columns) with per-image kernels ``k``."""
+    import tensorflow as tf
+
+    radius = (k.shape[1] - 1) // 2
+    pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
+    pad[axis] = [radius, radius]
+    padded = tf.pad(x, pad, "REFLECT")
+    n = tf.shape(x)[axis]
+    parts = []
+    for i in range(2 * radius + 1):
+        piece = padded[:, i : i + n] if axis == 1 else padded[:, :, i : i + n]
+        parts.append(piece * k[:, i, None, None, None])
+    return tf.add_n(parts)
+
+
+def _unit(x: tf.Tensor) -> tf.Tensor:
+    """Zero mean, unit standard deviation per image."""
+    import tensorflow as tf
+
+    mean, var = tf.nn.moments(x, axes=[1, 2, 3], keepdims=True)
+    return (x - mean) / tf.sqrt(var + 1e-8)
+
+
+def _rotate(x: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
+    """Rotate (B, H, W, 1) about the centre by ``angle`` (radians, per image), reflecting."""
+    import tensorflow as tf
+
+    h = tf.cast(tf.shape(x)[1], tf.float32)
+    w = tf.cast(tf.shape(x)[2], tf.float32)
+    c, s = tf.cos(angle), tf.sin(angle)
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    # output (x, y) samples input (c x - s y + a, s x + c y + b), rotating about the centre
+    a = cx - c * cx + s * cy
+    b = cy - s * cx - c * cy
+    zeros = tf.zeros_like(c)
+    transforms = tf.stack([c, -s, a, s, c, b, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=transforms, output_shape=tf.shape(x)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """A random relative surface texture ``g`` of shape ``(B, H, W, 1)`` (see the module).
+
+    Examples
+    --------
+    >>> import heatsink  # noqa: F401
+    >>> import tensorflow as tf
+    >>> g = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]))
+    >>> g.shape.as_list()
+    [4, 64, 64, 1]
+    >>> bool(tf.reduce_all(g == texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]))))
+    True
+    """
+    import tensorflow as tf
+
+    n, h, w = shape[0], shape[1], shape[2]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=16)
+
+    def draw(i: int, name: str) -> tf.Tensor:
+        lo, hi = RANGES[name]
+        return tf.random.stateless_uniform([n], seed=seeds[i], minval=lo, maxval=hi)
+
+    def normal(i: int, size: tf.Tensor | None = None) -> tf.Tensor:
+        return tf.random.stateless_normal([n, h, w, 1] if size is None else size,
+                                          seed=seeds[i])
+
+    # grain: blurred, skewed, heavy-tailed, its strength varying slowly across the frame
+    z = _unit(normal(0))
+    k = _kernel(draw(1, "grain_sigma"), radius=6)
+    z = _unit(_blur_axis(_blur_axis(z, k, 1), k, 2))
+    a = draw(2, "grain_skew")[:, None, None, None]
+    b = draw(3, "grain_tail")[:, None, None, None]
+    z = _unit(z + a * (tf.square(z) - 1.0) + b * z * z * z)
+    slow = _unit(tf.image.resize(normal(4, [n, 4, 4, 1]), tf.stack([h, w]), "bicubic"))
+    grain = draw(5, "grain_amp")[:, None, None, None] * z * tf.exp(0.4 * slow)
+
+    # streaks: noise blurred along one direction, then turned; the bright side kept
+    s = normal(6)
+    along = _kernel(draw(7, "streak_long"), radius=24)
+    across = _kernel(tf.fill([n], 0.7), radius=2)
+    s = _blur_axis(_blur_axis(s, along, 2), across, 1)
+    s = _rotate(s, tf.random.stateless_uniform([n], seed=seeds[9], maxval=math.pi))
+    s = tf.nn.relu(_unit(s) - 1.0)  # the streaks' bright crests, ≈0.4 std
+    with_streaks = tf.random.stateless_uniform([n], seed=seeds[10]) < SHARES["streaks"]
+    streaks = tf.where(with_streaks[:, None, None, None],
+                       draw(11, "streak_amp")[:, None, None, None] * s, 0.0)
+
+    # specks: sparse dots of 1-3 px, bright or dark
+    u = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[12])
+    dots = tf.cast(u < draw(13, "speck_density")[:, None, None, None], tf.float32)
+    dots = tf.nn.max_pool2d(dots, 2, 1, "SAME")  # 1-px dots grow to 2x2
+    dots = _blur_axis(_blur_axis(dots, _kernel(tf.fill([n], 0.6), 2), 1),
+                      _kernel(tf.fill([n], 0.6), 2), 2)
+    sign = tf.where(tf.random.stateless_uniform([n], seed=seeds[14]) < 0.5, -1.0, 1.0)
+    with_specks = tf.random.stateless_uniform([n], seed=seeds[15]) < SHARES["specks"]
+    amp = tf.random.stateless_uniform([n], seed=seeds[8], minval=RANGES["speck_amp"][0],
+                                      maxval=RANGES["speck_amp"][1])
+    specks = tf.where(with_specks[:, None, None, None],
+                      (sign * amp)[:, None, None, None] * tf.minimum(dots * 2.0, 1.0), 0.0)
+    return grain + streaks + specks
+
+
+def texture(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Multiply a batch of float images in [0, 1] (N, H, W, 3) by ``1 + g``, a random texture.
+
+    Parameters
+    ----------
+    images : Tensor
+        Float32 batch in [0, 1].
+    seed : Tensor
+        Shape ``(2,)`` int seed of the stateless draws (the same seed gives the same output).
+
+    Returns
+    -------
+    Tensor
+        The re-textured batch, float32, clipped to [0, 1]; the same shape.
+
+    Examples
+    --------
+    >>> import heatsink  # noqa: F401
+    >>> import tensorflow as tf
+    >>> x = tf.fill([8, 32, 32, 3], 0.4)
+    >>> y = texture(x, tf.constant([1, 2]))
+    >>> y.shape.as_list(), bool(tf.reduce_min(y) >= 0), bool(tf.reduce_max(y) <= 1)
+    ([8, 32, 32, 3], True, True)
+    >>> bool(tf.reduce_any(y != x))    # the plating changed ...
+    True
+    >>> r = y[..., 0] / y[..., 1]      # ... but not its hue
+    >>> bool(tf.reduce_max(tf.abs(r - 1.0)) < 1e-5)
+    True
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    g = texture_field(tf.shape(images), seed)
+    return tf.clip_by_value(images * (1.0 + g), 0.0, 1.0)

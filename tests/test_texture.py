@@ -1,0 +1,61 @@
+"""Texture randomisation (heatsink.data.texture) and its wiring into training."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import heatsink  # noqa: F401  (selects legacy Keras before TensorFlow)
+
+tf = pytest.importorskip("tensorflow")
+
+from heatsink.data import load_dataset, make_tf_dataset, texture  # noqa: E402
+from heatsink.models.run import TrainConfig  # noqa: E402
+
+
+def test_doctests():
+    result = doctest.testmod(texture)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_same_seed_same_texture_other_seed_other_texture():
+    x = tf.fill([4, 48, 48, 3], 0.3)
+    a = texture.texture(x, tf.constant([7, 1])).numpy()
+    b = texture.texture(x, tf.constant([7, 1])).numpy()
+    c = texture.texture(x, tf.constant([7, 2])).numpy()
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_each_image_gets_its_own_texture_of_stated_strength():
+    x = tf.fill([32, 64, 64, 3], 0.3)
+    g = texture.texture_field(tf.shape(x), tf.constant([2, 5])).numpy()[..., 0]
+    spread = g.reshape(32, -1).std(axis=1)
+    assert np.ptp(spread) > 0.01  # the strength differs from image to image
+    # the weakest image is no stronger than its grain, streak and speck maxima allow
+    assert spread.max() < 3 * (texture.RANGES["grain_amp"][1] + texture.RANGES["streak_amp"][1])
+    assert abs(float(g.mean())) < 0.05  # a modulation around the plating, not a gain
+
+
+def test_grain_is_skewed_to_bright_when_asked(monkeypatch):
+    monkeypatch.setitem(texture.RANGES, "grain_skew", (0.2, 0.2))
+    monkeypatch.setitem(texture.RANGES, "grain_tail", (0.0, 0.0))
+    monkeypatch.setitem(texture.SHARES, "streaks", 0.0)
+    monkeypatch.setitem(texture.SHARES, "specks", 0.0)
+    g = texture.texture_field(tf.constant([8, 96, 96, 3]), tf.constant([1, 1])).numpy().ravel()
+    z = (g - g.mean()) / g.std()
+    assert float(np.mean(z ** 3)) > 0.2
+
+
+def test_off_by_default_and_masks_untouched(make_dataset):
+    assert TrainConfig().texture is False
+    ds = load_dataset(make_dataset(n=3, size=64))
+    plain = list(make_tf_dataset(ds, ds.ids, size=64, batch_size=3, cache=False))
+    tex = list(make_tf_dataset(ds, ds.ids, size=64, batch_size=3, cache=False,
+                               texture=True, seed=1))
+    (xi, yi), (xt, yt) = plain[0], tex[0]
+    assert not np.allclose(xi.numpy(), xt.numpy())
+    assert np.array_equal(yi.numpy(), yt.numpy())
+    assert xt.shape == xi.shape and xt.dtype == xi.dtype
