@@ -78,9 +78,11 @@ if models:
     wanted = {m: runs_dir / path for m, path in models.items()}
 else:  # the plan's stage-1 runs trained so far (all of them, stand-ins aside, at smoke)
     wanted = speed.plan_runs(runs_dir)
-    for m in [m for m, path in wanted.items() if not (path / "metrics.json").exists()]:
-        if not stand_ins:
-            print(f"{m}: left out, its stage-1 run is not trained yet ({wanted.pop(m)})")
+    untrained = [m for m, path in wanted.items() if not (path / "metrics.json").exists()]
+    if not stand_ins:
+        for m in untrained:
+            print(f"{m}: left out, its stage-1 run is not trained yet ({wanted[m]})")
+        wanted = {m: path for m, path in wanted.items() if m not in untrained}
 scratch = tempfile.TemporaryDirectory(prefix="speed-chapter-")  # exports, stand-ins
 opened = speed.open_models(wanted, stand_ins=Path(scratch.name) / "stand-ins" if stand_ins
                            else None)

@@ -170,30 +170,26 @@ shown.round(1)
 # frames' tile sizes: whatever the round trip alone raises shows in the second column.
 
 # %%
-control = {}
-if frames is not None and ds.has_truth:
-    tiles = [f.tile_size for f in frames]
-    for label in unseen:
-        native = carry_over.twin_surface_check(live[label], ds, unseen[label])
-        resampled = carry_over.twin_surface_check(live[label], ds, unseen[label], tiles)
-        control[label] = {
-            "twin, as generated": carry_over.summary_cell(native),
-            "twin, through the tiles' resampling": carry_over.summary_cell(resampled),
-            "real plating": carry_over.summary_cell(checks[label])}
-control = pd.DataFrame.from_dict(control, orient="index").rename_axis("model")
-control
+controls: dict[str, pd.DataFrame] = {}
+for label in checks:
+    if label in unseen and frames is not None and ds.has_truth:  # a model on disk: run it
+        controls[label] = carry_over.record_control(
+            live[label], label, ds, unseen[label], [f.tile_size for f in frames], results_dir)
+    elif (kept_control := carry_over.load_control(results_dir, label)) is not None:
+        controls[label] = kept_control
+control = carry_over.control_table(controls, checks)
+control.round(2)
 
 # %% [markdown]
-# Each cell: share of the surface called defect (%) / false defect components per frame.
+# Share of the surface called defect (`_pct`, %) and false defect components per frame
+# (`_components`): on the twin as generated, through the tiles' resampling, and on real
+# plating. Each model's control is kept beside its real check
+# (`results/twin/real_surface/<model>.control.csv`).
 
 # %% tags=["remove-input"]
 if len(control):
-    def share(cell: str) -> float:
-        return float(cell.split(" / ")[0])
-
-    resampled = control["twin, through the tiles' resampling"].map(share)
-    native = control["twin, as generated"].map(share)
-    real_share = control["real plating"].map(share)
+    native, resampled = control["twin_pct"], control["resampled_pct"]
+    real_share = control["real_pct"]
     ratio = real_share / resampled.clip(lower=0.01)
     display(Markdown(
         f"Through the tiles' resampling the models call {resampled.min():.2f} to "

@@ -9,7 +9,13 @@ import pytest
 
 from heatsink.data import load_dataset
 from heatsink.real_surface import summarize
-from heatsink.study.carry_over import twin_surface_check
+from heatsink.study.carry_over import (
+    PROTOCOLS,
+    control_table,
+    load_control,
+    record_control,
+    twin_surface_check,
+)
 from heatsink.synth import generate
 
 
@@ -46,3 +52,17 @@ def test_the_surface_is_the_background_away_from_every_true_defect(twin):
         return np.eye(3, dtype=np.float32)[twin.truth(image_id)][None].repeat(len(batch), 0)
     table = twin_surface_check(SimpleNamespace(probabilities=truth_only), twin, [image_id])
     assert (table["false_components"] == 0).all() and (table["share"] == 0).all()
+
+
+def test_the_control_is_kept_and_read_back_as_numbers(twin, tmp_path):
+    ids = list(twin.ids)[:3]
+    kept = record_control(_constant(1), "plan loud", twin, ids, [206, 412], tmp_path)
+    assert set(kept["protocol"]) == set(PROTOCOLS)
+    back = load_control(tmp_path, "plan loud")
+    assert back is not None and len(back) == len(kept)
+    assert load_control(tmp_path, "never checked") is None
+    real = twin_surface_check(_constant(0), twin, ids)  # stands for the real frames' check
+    row = control_table({"plan loud": back}, {"plan loud": real}).loc["plan loud"]
+    assert row["twin_pct"] == pytest.approx(100.0) and row["resampled_pct"] == pytest.approx(100.0)
+    assert row["real_pct"] == 0 and row["real_components"] == 0
+    assert row.dtype.kind == "f"

@@ -32,15 +32,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "PROTOCOLS",
     "carry_over_table",
     "check_file",
+    "control_file",
+    "control_table",
     "frames_changed",
     "load_check",
+    "load_control",
     "load_twin",
     "record_check",
+    "record_control",
     "record_twin",
     "save_table",
-    "summary_cell",
     "twin_evaluation",
     "twin_file",
     "twin_surface_check",
@@ -250,15 +254,81 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
     return real_surface_check(predictor.probabilities, frames)
 
 
-def summary_cell(check: pd.DataFrame) -> str:
-    """A per-frame check table in one cell: ``"<% surface called defect> / <false defect
-    components per frame>"``.
+def control_file(results_dir: str | Path, label: str) -> Path:
+    """Where the control (:func:`record_control`) of the model called ``label`` is kept.
 
-    >>> table = pd.DataFrame({"frame": ["a", "b"], "class": "defect", "surface_px": 100,
-    ...                       "called_px": [10, 0], "share": [0.1, 0.0],
-    ...                       "false_components": [3, 1]})
-    >>> summary_cell(table)
-    '5.00 / 2.0'
+    Examples
+    --------
+    >>> control_file("results/twin", "plan light-wcce+dice").name
+    'plan-light-wcce+dice.control.csv'
     """
-    row = summarize(check).loc["defect"]
-    return f"{row['share_pct']:.2f} / {row['false_components_per_frame']:.1f}"
+    return check_file(results_dir, label).with_suffix(".control.csv")
+
+
+#: The control's two protocols, as :func:`record_control` names them in its ``protocol`` column.
+PROTOCOLS = ("twin", "twin resampled")
+
+
+def record_control(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
+                   tile_sizes: Sequence[int], results_dir: str | Path) -> pd.DataFrame:
+    """Run :func:`twin_surface_check` twice, on twin frames as generated and through the real
+    tiles' resampling, and keep both per-frame tables in one file (``protocol`` column:
+    :data:`PROTOCOLS`).
+
+    Returns
+    -------
+    DataFrame
+        The two per-frame tables, stacked, as written.
+    """
+    from heatsink.real_surface import open_predictor
+
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    parts = [twin_surface_check(predictor, ds, ids).assign(protocol=PROTOCOLS[0]),
+             twin_surface_check(predictor, ds, ids, tile_sizes).assign(protocol=PROTOCOLS[1])]
+    table = pd.concat(parts, ignore_index=True).assign(model=label)
+    _write(control_file(results_dir, label), table, index=False)
+    return table
+
+
+def load_control(results_dir: str | Path, label: str) -> pd.DataFrame | None:
+    """A kept control table of ``label``, or None if none was kept."""
+    path = control_file(results_dir, label)
+    return pd.read_csv(path) if path.exists() else None
+
+
+def control_table(controls: Mapping[str, pd.DataFrame],
+                  checks: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per model: the share of surface called defect (%) and the false defect
+    components per frame, on the twin as generated, through the tiles' resampling, and on
+    real plating.
+
+    Parameters
+    ----------
+    controls : mapping
+        Label -> :func:`record_control`'s table.
+    checks : mapping
+        Label -> :func:`record_check`'s table (the real frames).
+
+    Examples
+    --------
+    >>> def frame(n, called, comps):
+    ...     return {"frame": n, "class": "defect", "surface_px": 100, "called_px": called,
+    ...             "share": called / 100, "false_components": comps}
+    >>> control = pd.DataFrame([{**frame("a", 1, 1), "protocol": "twin"},
+    ...                         {**frame("b", 3, 0), "protocol": "twin resampled"}])
+    >>> real = pd.DataFrame([frame("r", 20, 9), frame("s", 10, 5)])
+    >>> control_table({"m": control}, {"m": real}).loc["m"].tolist()
+    [1.0, 1.0, 3.0, 0.0, 15.0, 7.0]
+    """
+    rows = {}
+    for label, control in controls.items():
+        row = {}
+        for name, table in (("twin", control[control["protocol"] == PROTOCOLS[0]]),
+                            ("resampled", control[control["protocol"] == PROTOCOLS[1]]),
+                            ("real", checks[label])):
+            summary = summarize(table).loc["defect"]
+            row[f"{name}_pct"] = float(summary["share_pct"])
+            row[f"{name}_components"] = float(summary["false_components_per_frame"])
+        rows[label] = row
+    columns = [f"{n}_{k}" for n in ("twin", "resampled", "real") for k in ("pct", "components")]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")
