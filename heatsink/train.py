@@ -136,6 +136,8 @@ def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
     if not changed:  # the same run: its record names the configuration asked for now
         named = {**json.loads(json.dumps(config.to_dict())),
                  "precision_used": saved.get("precision_used")}
+        if "architecture" in saved:  # what was built stays recorded
+            named["architecture"] = saved["architecture"]
         if named != saved:
             write_text_atomic(config_file, json.dumps(named, indent=2))
         return
@@ -250,8 +252,11 @@ def _train(config: TrainConfig, ds: Dataset, run_dir: Path, split: pd.DataFrame 
 
         record = run_record(config.to_dict(), ds.name, ds.checksum, ds.root)
         write_text_atomic(run_dir / "record.json", json.dumps(record, indent=2))
-    write_text_atomic(run_dir / "config.json",
-                      json.dumps({**config.to_dict(), "precision_used": precision}, indent=2))
+    from heatsink.models.registry import builder_kwargs
+
+    write_text_atomic(run_dir / "config.json", json.dumps(
+        {**config.to_dict(), "precision_used": precision,
+         "architecture": builder_kwargs(config.model, **config.model_kwargs)}, indent=2))
     if not (run_dir / "split.csv").exists():
         from heatsink.data import save_split
 

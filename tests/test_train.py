@@ -112,6 +112,16 @@ def test_train_writes_a_complete_run_and_reuses_it(tiny_data, tmp_path):
         assert (run.path / name).exists(), name
     metrics = run.metrics
     assert metrics["precision"] == "float32"
+    # the config records the architecture built, defaults included, and still loads
+    import json
+
+    from heatsink.models import Run
+    from heatsink.models.registry import builder_kwargs
+
+    saved = json.loads((run.path / "config.json").read_text())
+    assert saved["architecture"] == builder_kwargs(config.model, **config.model_kwargs)
+    assert set(config.model_kwargs) < set(saved["architecture"])
+    assert Run.load(run.path).config == config
     assert set(metrics["scores"]) == {"labels"}  # no clean truth in this data
     # the validation split is scored once: its per-image counts give back the stored scores,
     # and they are those of predicting the validation images again

@@ -58,6 +58,31 @@ def build_model(name: str, encoder_weights: str | None = None, **kwargs: Any) ->
     return builders[name](**kwargs)
 
 
+def builder_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
+    """The architecture :func:`build_model` builds for ``name`` and ``kwargs``: the builder's
+    keyword defaults updated by ``kwargs``, as JSON values, so that a run records what it
+    trained even after a default changes.
+
+    Examples
+    --------
+    >>> builder_kwargs("light", head="subpixel")["head"]
+    'subpixel'
+    >>> builder_kwargs("light")["blocks"]
+    [2, 2, 1, 1, 1]
+    >>> builder_kwargs("resnet50")
+    {'n_classes': 3, 'input_shape': [None, None, 3]}
+    """
+    import inspect
+
+    builders = {"unet": unet, "gslu": gslu_net, "light": light_net}
+    if name not in MODEL_NAMES:
+        raise HeatsinkError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
+    builder = builders.get(name, sm_unet)
+    found = {p.name: p.default for p in inspect.signature(builder).parameters.values()
+             if p.default is not inspect.Parameter.empty and p.name != "encoder_weights"}
+    return json.loads(json.dumps({**found, **kwargs}))
+
+
 def count_params(model: tf.keras.Model) -> int:
     """All parameters of ``model``, trainable or not (batch-norm statistics included)."""
     return int(model.count_params())
@@ -212,6 +237,7 @@ __all__ = [
     "MODEL_NAMES",
     "SAFE_MODULES",
     "build_model",
+    "builder_kwargs",
     "count_params",
     "load_model",
 ]

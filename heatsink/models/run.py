@@ -263,6 +263,7 @@ class Run:
         if not isinstance(saved, dict):
             raise HeatsinkError(f"{config_file}: not a run configuration (a JSON object)")
         saved.pop("precision_used", None)
+        saved.pop("architecture", None)
         return cls(path=path, config=TrainConfig.from_dict(saved))
 
     @property
@@ -343,6 +344,7 @@ def config_changes(saved: dict[str, Any], wanted: TrainConfig, epochs: int,
     """
     saved = dict(saved)
     saved.pop("precision_used", None)
+    saved.pop("architecture", None)
     old = TrainConfig.from_dict(saved).to_dict()
     new = json.loads(json.dumps(wanted.to_dict()))
     changed = sorted(k for k in new if old.get(k) != new.get(k))
