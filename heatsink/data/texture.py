@@ -30,6 +30,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from heatsink.data.augment import _gaussian_kernels
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -48,15 +50,6 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 #: Share of the images that get each field (grain: all of them, at a random strength).
 SHARES: dict[str, float] = {"streaks": 0.5, "specks": 0.5}
-
-
-def _kernel(sigma: tf.Tensor, radius: int) -> tf.Tensor:
-    """Per-image normalised 1-D Gaussian kernels, shape ``(batch, 2 * radius + 1)``."""
-    import tensorflow as tf
-
-    x = tf.range(-radius, radius + 1, dtype=tf.float32)[None, :]
-    k = tf.exp(-0.5 * tf.square(x / tf.maximum(sigma, 1e-3)[:, None]))
-    return k / tf.reduce_sum(k, axis=1, keepdims=True)
 
 
 def _blur_axis(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
@@ -129,7 +122,7 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
     # grain: blurred, skewed, heavy-tailed, its strength varying slowly across the frame
     z = _unit(normal(0))
-    k = _kernel(draw(1, "grain_sigma"), radius=6)
+    k = _gaussian_kernels(draw(1, "grain_sigma"), radius=6)
     z = _unit(_blur_axis(_blur_axis(z, k, 1), k, 2))
     a = draw(2, "grain_skew")[:, None, None, None]
     b = draw(3, "grain_tail")[:, None, None, None]
@@ -139,8 +132,8 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
     # streaks: noise blurred along one direction, then turned; the bright side kept
     s = normal(6)
-    along = _kernel(draw(7, "streak_long"), radius=24)
-    across = _kernel(tf.fill([n], 0.7), radius=2)
+    along = _gaussian_kernels(draw(7, "streak_long"), radius=24)
+    across = _gaussian_kernels(tf.fill([n], 0.7), radius=2)
     s = _blur_axis(_blur_axis(s, along, 2), across, 1)
     s = _rotate(s, tf.random.stateless_uniform([n], seed=seeds[9], maxval=math.pi))
     s = tf.nn.relu(_unit(s) - 1.0)  # the streaks' bright crests, ≈0.4 std
@@ -152,8 +145,8 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     u = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[12])
     dots = tf.cast(u < draw(13, "speck_density")[:, None, None, None], tf.float32)
     dots = tf.nn.max_pool2d(dots, 2, 1, "SAME")  # 1-px dots grow to 2x2
-    dots = _blur_axis(_blur_axis(dots, _kernel(tf.fill([n], 0.6), 2), 1),
-                      _kernel(tf.fill([n], 0.6), 2), 2)
+    dots = _blur_axis(_blur_axis(dots, _gaussian_kernels(tf.fill([n], 0.6), 2), 1),
+                      _gaussian_kernels(tf.fill([n], 0.6), 2), 2)
     sign = tf.where(tf.random.stateless_uniform([n], seed=seeds[14]) < 0.5, -1.0, 1.0)
     with_specks = tf.random.stateless_uniform([n], seed=seeds[15]) < SHARES["specks"]
     amp = tf.random.stateless_uniform([n], seed=seeds[8], minval=RANGES["speck_amp"][0],
