@@ -59,3 +59,13 @@ def test_off_by_default_and_masks_untouched(make_dataset):
     assert not np.allclose(xi.numpy(), xt.numpy())
     assert np.array_equal(yi.numpy(), yt.numpy())
     assert xt.shape == xi.shape and xt.dtype == xi.dtype
+
+
+def test_a_textured_share_leaves_the_other_images_as_rendered(monkeypatch):
+    x = tf.fill([64, 16, 16, 3], 0.3)
+    monkeypatch.setitem(texture.SHARES, "textured", 0.5)
+    y = texture.texture(x, tf.constant([4, 4])).numpy()
+    untouched = np.all(y == 0.3, axis=(1, 2, 3))
+    assert 16 < untouched.sum() < 48  # about half of 64
+    monkeypatch.setitem(texture.SHARES, "textured", 0.0)
+    assert np.array_equal(texture.texture(x, tf.constant([4, 4])).numpy(), x.numpy())

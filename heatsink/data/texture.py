@@ -48,8 +48,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "speck_density": (0.0005, 0.004),  # specks per pixel
     "speck_amp": (0.1, 0.4),        # relative brightness of a speck (sign random)
 }
-#: Share of the images that get each field (grain: all of them, at a random strength).
-SHARES: dict[str, float] = {"streaks": 0.5, "specks": 0.5}
+#: Share of the images that get a texture at all (the others are left as rendered), and of
+#: those, the shares that get streaks and specks (all get grain, at a random strength).
+SHARES: dict[str, float] = {"textured": 1.0, "streaks": 0.5, "specks": 0.5}
 
 
 def _blur_axis(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
@@ -110,7 +111,7 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     import tensorflow as tf
 
     n, h, w = shape[0], shape[1], shape[2]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=16)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=17)
 
     def draw(i: int, name: str) -> tf.Tensor:
         lo, hi = RANGES[name]
@@ -153,7 +154,8 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
                                       maxval=RANGES["speck_amp"][1])
     specks = tf.where(with_specks[:, None, None, None],
                       (sign * amp)[:, None, None, None] * tf.minimum(dots * 2.0, 1.0), 0.0)
-    return grain + streaks + specks
+    textured = tf.random.stateless_uniform([n], seed=seeds[16]) < SHARES["textured"]
+    return tf.where(textured[:, None, None, None], grain + streaks + specks, 0.0)
 
 
 def texture(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
