@@ -62,7 +62,7 @@ def test_off_by_default_and_masks_untouched(make_dataset):
 
 
 def test_a_textured_share_leaves_the_other_images_as_rendered(monkeypatch):
-    x = tf.fill([64, 16, 16, 3], 0.3)
+    x = tf.fill([64, 32, 32, 3], 0.3)
     monkeypatch.setitem(texture.SHARES, "textured", 0.5)
     y = texture.texture(x, tf.constant([4, 4])).numpy()
     untouched = np.all(y == 0.3, axis=(1, 2, 3))
