@@ -128,3 +128,32 @@ def test_cli_blurs_the_real_frames_on_request(tmp_path, monkeypatch, capsys):
     assert "2 real frames, blurred 1.5 px" in capsys.readouterr().out
     assert main(["real-surface", str(model), "--blur", "-1"]) == 2
     assert "--blur must be 0 or more" in capsys.readouterr().err
+
+
+def test_filled_overlays_keep_a_model_s_answer_to_a_drawn_label_off_the_surface():
+    import cv2
+
+    from heatsink.synth.real_frames import surface_mask
+
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal([100, 35, 8], 3, (320, 320, 3)), 0, 255).astype(np.uint8)
+    drawn = np.zeros((320, 320), bool)
+    drawn[150:155, 20:300] = True  # a scratch label, drawn in cyan
+    image[drawn] = (90, 220, 230)
+    frame = RealFrame("f", image, surface_mask(drawn), 320, (0, 0, 320, 320), drawn)
+
+    def spills(batch):  # calls "stain" 12 px around anything cyan, as twin-trained nets do
+        p = np.zeros((*batch.shape[:3], 3), np.float32)
+        for k, img in enumerate(batch):
+            cyan = ((img[..., 2] > 150) & (img[..., 1] > 150)).astype(np.uint8)
+            near = cv2.dilate(cyan, np.ones((25, 25), np.uint8)) > 0
+            p[k, ..., 0], p[k, ..., 2] = ~near, near
+        return p
+
+    shown = real_surface.summarize(real_surface.real_surface_check(spills, [frame]))
+    filled = real_surface.summarize(real_surface.real_surface_check(spills, [frame],
+                                                                    overlays="filled"))
+    assert shown.loc["stain", "share_pct"] > 1.0
+    assert filled.loc["stain", "share_pct"] == 0.0
+    with pytest.raises(HeatsinkError, match="overlays"):
+        real_surface.real_surface_check(spills, [frame], overlays="hidden")

@@ -230,7 +230,8 @@ def twin_evaluation(model: str | Path | Predictor, ds: Dataset,
 
 
 def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
-                       tile_sizes: Sequence[int] | None = None) -> pd.DataFrame:
+                       tile_sizes: Sequence[int] | None = None,
+                       overlays: str = "shown") -> pd.DataFrame:
     """The real-surface check's protocol on twin frames, a control for the check itself.
 
     The twin frames' surface is their clean background at least
@@ -238,7 +239,9 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
     ``tile_sizes`` (the real frames' ``tile_size``) each frame first makes the round trip
     through a tile of that size that the real frames made
     (:func:`heatsink.synth.appearance.resample_like`), so that what the resampling alone
-    raises can be told from what the real plating raises.
+    raises can be told from what the real plating raises. With ``overlays="filled"`` the
+    true defects are filled with plating as the real frames' drawn labels are
+    (:func:`heatsink.synth.real_frames.fill_drawn`): what the fill alone raises.
 
     Returns
     -------
@@ -251,7 +254,7 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
     frames = twin_frames(ds.root, list(tile_sizes or [FRAME]), n=None, masks="truth", ids=ids)
-    return real_surface_check(predictor.probabilities, frames)
+    return real_surface_check(predictor.probabilities, frames, overlays=overlays)
 
 
 def control_file(results_dir: str | Path, label: str) -> Path:

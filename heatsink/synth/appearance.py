@@ -351,7 +351,7 @@ def twin_frames(
         mask = ds.truth(image_id) if masks == "truth" else ds.mask(image_id)
         surface = surface_mask(mask > 0, margin=SURFACE_MARGIN)
         frames.append(RealFrame(str(image_id), resample_like(image, size), surface, size,
-                                (0, 0, FRAME, FRAME)))
+                                (0, 0, FRAME, FRAME), mask > 0))
     return frames
 
 

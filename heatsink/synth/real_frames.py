@@ -62,6 +62,7 @@ __all__ = [
     "RealFrame",
     "copper_mask",
     "drawn_mask",
+    "fill_drawn",
     "find_tiles",
     "load_real_frames",
     "plating_mask",
@@ -100,6 +101,9 @@ class RealFrame:
         The tile's side in the picture (px): the size the frame was shown at.
     box : tuple of int
         ``(top, left, height, width)`` of the tile in the picture.
+    drawn : ndarray of bool, shape (320, 320), optional
+        What is not plating: the drawn labels, banners and logos, and the padding (None: not
+        known; :func:`fill_drawn` then takes every pixel that is not plating-coloured).
     """
 
     name: str
@@ -107,6 +111,7 @@ class RealFrame:
     surface: np.ndarray
     tile_size: int
     box: tuple[int, int, int, int]
+    drawn: np.ndarray | None = None
 
 
 def plating_mask(rgb: np.ndarray) -> np.ndarray:
@@ -243,6 +248,52 @@ def resize_to_frame(tile: np.ndarray, size: int = FRAME, pad_value: int = 0) -> 
     return out
 
 
+def fill_drawn(frame: RealFrame, seed: int = 0) -> np.ndarray:
+    """The frame's image with what is drawn over it filled with plating, for a model to see.
+
+    The drawn labels are saturated cyan and green, the banners white, the padding black:
+    nothing a camera on the line shows, and a model's answer to them spills past the
+    :data:`SURFACE_MARGIN` onto the surface it is judged on. The drawn pixels (grown by 1 px
+    for their anti-aliased edges) are inpainted from their surroundings (``cv2.inpaint``,
+    Telea) and given the frame's own grain: the fine residual of its plating (the image less
+    a 1.5 px Gaussian blur), drawn at random from pixels away from anything drawn, slightly
+    blurred (0.8 px) and scaled back to its spread, per channel. Nothing of the surface
+    changes. The result is for the model only: like the frame, never save or show it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> image = np.clip(rng.normal([100, 35, 8], 3, (40, 40, 3)), 0, 255).astype(np.uint8)
+    >>> drawn = np.zeros((40, 40), bool); drawn[18:22, 5:35] = True
+    >>> image[drawn] = (90, 220, 230)                        # a cyan scratch label
+    >>> frame = RealFrame("f", image, surface_mask(drawn), 320, (0, 0, 40, 40), drawn)
+    >>> out = fill_drawn(frame)
+    >>> far = surface_mask(drawn, margin=2)                  # the label's 1 px edge aside,
+    >>> bool((out[far] == image[far]).all())                 # no plating pixel changes
+    True
+    >>> out[drawn].mean(axis=0).round().tolist()             # and the label is plating now
+    [100.0, 35.0, 8.0]
+    """
+    drawn = frame.drawn if frame.drawn is not None else ~plating_mask(frame.image)
+    hole = cv2.dilate(drawn.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not hole.any():
+        return frame.image.copy()
+    image = frame.image
+    base = cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA).astype(np.float32)
+    plating = image.astype(np.float32)
+    residual = plating - cv2.GaussianBlur(plating, (0, 0), 1.5)
+    pool = residual[surface_mask(hole, margin=3)]
+    if len(pool) < 100:  # (almost) no plating to learn the grain from
+        return np.clip(np.round(base), 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    grain = pool[rng.integers(0, len(pool), hole.size)].reshape(image.shape)
+    grain = cv2.GaussianBlur(grain, (0, 0), 0.8)
+    grain *= pool.std(axis=0) / np.maximum(grain.reshape(-1, 3).std(axis=0), 1e-6)
+    base[hole] += grain[hole]
+    return np.clip(np.round(base), 0, 255).astype(np.uint8)
+
+
 def surface_mask(drawn: np.ndarray, valid: np.ndarray | None = None,
                  margin: int = SURFACE_MARGIN) -> np.ndarray:
     """Pixels at least ``margin`` px (Euclidean) from any drawn pixel, and valid.
@@ -286,7 +337,7 @@ def _frames_of(rgb: np.ndarray, stem: str) -> list[RealFrame]:
             drawn = resize_to_frame(drawn_mask(shown).astype(np.uint8) * 255) > 0
             surface = surface_mask(drawn | ~ok, ok)
             frames.append(RealFrame(f"{stem}-{i}-{j}", image, surface, side,
-                                    (top, left, h, w)))
+                                    (top, left, h, w), drawn | ~ok))
     return frames
 
 
