@@ -66,3 +66,33 @@ def test_the_control_is_kept_and_read_back_as_numbers(twin, tmp_path):
     assert row["twin_pct"] == pytest.approx(100.0) and row["resampled_pct"] == pytest.approx(100.0)
     assert row["real_pct"] == 0 and row["real_components"] == 0
     assert row.dtype.kind == "f"
+
+
+def test_the_real_check_is_kept_for_both_views_and_old_checks_read_as_shown(tmp_path):
+    from heatsink.study.carry_over import carry_over_table, check_file, load_check, record_check
+    from heatsink.synth.real_frames import RealFrame, surface_mask
+
+    drawn = np.zeros((320, 320), bool)
+    drawn[100:104, :] = True
+    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
+    image[drawn] = (90, 220, 230)
+    frames = [RealFrame("f", image, surface_mask(drawn), 320, (0, 0, 320, 320), drawn)]
+
+    def cyan_is_stain(batch):  # a net calling the drawn cyan (and 10 px around it) a stain
+        p = np.zeros((*batch.shape[:3], 3), np.float32)
+        p[..., 0] = 1
+        for k, img in enumerate(batch):
+            rows = np.flatnonzero((img[..., 1] > 150).any(axis=1))
+            if len(rows):
+                p[k, max(rows[0] - 10, 0):rows[-1] + 11, :, :] = (0, 0, 1)
+        return p
+
+    kept = record_check(cyan_is_stain, "toy", tmp_path, frames)
+    assert sorted(set(kept["overlays"])) == ["filled", "shown"]
+    row = carry_over_table({"toy": load_check(tmp_path, "toy")}).loc["toy"]
+    assert row["real_defect_pct"] > 1.0 and row["filled_defect_pct"] == 0.0
+    old = kept[kept["overlays"] == "shown"].drop(columns="overlays")
+    old.to_csv(check_file(tmp_path, "old"), index=False)
+    assert set(load_check(tmp_path, "old")["overlays"]) == {"shown"}
+    assert np.isnan(carry_over_table({"old": load_check(tmp_path, "old")}).loc[
+        "old", "filled_defect_pct"])

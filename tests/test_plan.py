@@ -91,6 +91,18 @@ def test_stage_0_is_the_range_tests_and_the_recipe_checks(folders):
     assert [r.config.photometric for r in checks] == [photo, photo, not photo]
 
 
+def test_stage_6_is_the_texture_check_beside_each_stage_1_run(folders):
+    runs, results = folders
+    tex = "notex" if plan.RECIPE["texture"] else "tex"
+    stage6 = plan.planned_runs(6, None, runs, results)
+    assert [r.name for r in stage6] == [f"{m}-{loss}-{tex}" for m, loss in plan.TEXTURE_CHECK]
+    assert all(r.config.texture != plan.RECIPE["texture"] for r in stage6)
+    stage1 = {r.name: r.config for r in plan.planned_runs(1, None, runs, results)}
+    for r in stage6:  # one choice apart from a stage-1 run
+        twin = stage1[r.name.rsplit("-", 1)[0]]
+        assert dataclasses.replace(r.config, texture=twin.texture) == twin
+
+
 def test_status_of_finished_partial_and_foreign_run_folders(folders):
     runs, results = folders
     by_name = {r.name: r for r in plan.planned_runs(1, None, runs, results)}
@@ -155,7 +167,7 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
 
 TINY_RECIPE = {"image_size": 64, "batch_size": 4, "crop": None, "schedule": "cosine",
                "patience": 6, "epochs": 1, "augment": True, "photometric": False,
-               "precision": "float32"}
+               "texture": False, "precision": "float32"}
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +183,7 @@ def tiny_plan(monkeypatch):
     monkeypatch.setattr(plan, "ENCODERS", ("unet",))
     monkeypatch.setattr(plan, "MODEL_KWARGS", {"unet": {"filters": 4}})
     monkeypatch.setattr(plan, "CROP_CHECK", ("unet", "wcce+dice"))
+    monkeypatch.setattr(plan, "TEXTURE_CHECK", (("unet", "wcce+dice"),))
     monkeypatch.setattr(plan, "RANGE_STEPS", 4)
     monkeypatch.setattr(plan, "CHECK_CROP", 32)
 
@@ -299,6 +312,8 @@ def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
                for r in stage1)
     checks = [r for r in plan.planned_runs(0, None, runs, results, smoke) if r.kind == "train"]
     assert [r.config.crop for r in checks] == [None, 32, 32]
+    assert [r.name for r in plan.planned_runs(6, None, runs, results, smoke)] == [
+        "gslu-wcce+dice-tex", "light-wcce+dice-tex"]
     assert plan.plan_name(stage1[0].config, smoke) == "gslu"  # named against its own recipe
     assert [r.name for r in plan.planned_runs(0, None, runs, results, smoke)
             if r.kind == "lr_range"] == ["lr-range-gslu", "lr-range-light"]

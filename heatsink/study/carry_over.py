@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from heatsink.io import atomic_path
-from heatsink.real_surface import real_surface_check, summarize
+from heatsink.real_surface import OVERLAYS, real_surface_check, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,6 +48,7 @@ __all__ = [
     "twin_evaluation",
     "twin_file",
     "twin_surface_check",
+    "view",
 ]
 
 #: Sub-folder of the results folder holding one per-frame table per model.
@@ -74,8 +75,14 @@ def check_file(results_dir: str | Path, label: str) -> Path:
 
 
 def record_check(model: object, label: str, results_dir: str | Path,
-                 frames: Sequence[RealFrame] | None = None) -> pd.DataFrame:
+                 frames: Sequence[RealFrame] | None = None,
+                 overlays: Sequence[str] = OVERLAYS) -> pd.DataFrame:
     """Run the real-surface check of ``model`` and keep its per-frame table.
+
+    The check runs once per entry of ``overlays`` (the frames as the pictures show them, and
+    with their drawn labels filled with plating; see
+    :func:`heatsink.real_surface.real_surface_check`); the table's ``overlays`` column says
+    which.
 
     Parameters
     ----------
@@ -87,23 +94,47 @@ def record_check(model: object, label: str, results_dir: str | Path,
         The study's results folder.
     frames : sequence of RealFrame, optional
         The real frames (default: loaded from the reference pictures).
+    overlays : sequence of str
+        The views to check (:data:`heatsink.real_surface.OVERLAYS`).
 
     Returns
     -------
     DataFrame
         The per-frame table, as written.
     """
-    check = real_surface_check(model, frames).assign(model=label)
+    from heatsink.real_surface import load_predictor
+    from heatsink.synth.real_frames import load_real_frames
+
+    frames = load_real_frames() if frames is None else list(frames)
+    predict = load_predictor(model) if isinstance(model, (str, Path)) else model
+    check = pd.concat([real_surface_check(predict, frames, overlays=view).assign(overlays=view)
+                       for view in overlays], ignore_index=True).assign(model=label)
     _write(check_file(results_dir, label), check, index=False)
     return check
 
 
 def load_check(results_dir: str | Path, label: str) -> pd.DataFrame:
-    """A kept per-frame table (FileNotFoundError naming the file if there is none)."""
+    """A kept per-frame table (FileNotFoundError naming the file if there is none); checks
+    kept before the drawn labels could be filled are of the frames as shown."""
     path = check_file(results_dir, label)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no real-surface check kept for {label!r}")
-    return pd.read_csv(path)
+    check = pd.read_csv(path)
+    return check if "overlays" in check else check.assign(overlays="shown")
+
+
+def view(check: pd.DataFrame, overlays: str = "shown") -> pd.DataFrame:
+    """The rows of a per-frame check table for one view of the frames (empty if not run).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"frame": ["a", "a"], "overlays": ["shown", "filled"]})
+    >>> view(t, "filled")["overlays"].tolist(), len(view(t.drop(columns="overlays")))
+    (['filled'], 2)
+    """
+    if "overlays" not in check:
+        return check if overlays == "shown" else check.iloc[:0]
+    return check[check["overlays"] == overlays]
 
 
 def twin_file(results_dir: str | Path, label: str) -> Path:
@@ -151,7 +182,7 @@ def frames_changed(before: pd.DataFrame, after: pd.DataFrame,
     >>> frames_changed(a, a.assign(false_components=[1, 1, 5]))
     (1, 1)
     """
-    pick = {name: t[t["class"] == cls].set_index("frame")["false_components"]
+    pick = {name: view(t)[view(t)["class"] == cls].set_index("frame")["false_components"]
             for name, t in (("before", before), ("after", after))}
     diff = (pick["after"] - pick["before"]).dropna()
     return int((diff < 0).sum()), int((diff > 0).sum())
@@ -174,7 +205,9 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
     DataFrame
         Indexed by label: ``real_defect_pct`` (share of the real surface called defect),
         ``real_false_per_frame`` (false defect components per real frame) and the same per
-        class; with ``twin``: ``twin_defect_miou``, ``twin_scratch_object_recall``,
+        class, of the frames as shown; ``filled_defect_pct`` and ``filled_false_per_frame``,
+        the same with the drawn labels filled (NaN where that was not checked); with
+        ``twin``: ``twin_defect_miou``, ``twin_scratch_object_recall``,
         ``twin_stain_object_recall``, ``twin_scratch_false_per_frame``,
         ``twin_stain_false_per_frame`` (NaN where a model has no twin scores).
 
@@ -185,16 +218,21 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
     ...          "share": n / 100, "false_components": k}
     ...         for c, n, k in (("scratch", 1, 2), ("stain", 0, 0), ("defect", 1, 2))]
     >>> carry_over_table({"m": pd.DataFrame(rows)}).loc["m"].tolist()
-    [1.0, 2.0, 1.0, 2.0, 0.0, 0.0]
+    [1.0, 2.0, 1.0, 2.0, 0.0, 0.0, nan, nan]
     """
     rows = {}
     for label, check in checks.items():
-        s = summarize(check)
+        s = summarize(view(check))
         row = {"real_defect_pct": s.loc["defect", "share_pct"],
                "real_false_per_frame": s.loc["defect", "false_components_per_frame"]}
         for name in ("scratch", "stain"):
             row[f"real_{name}_pct"] = s.loc[name, "share_pct"]
             row[f"real_{name}_false_per_frame"] = s.loc[name, "false_components_per_frame"]
+        filled = view(check, "filled")
+        f = summarize(filled).loc["defect"] if len(filled) else None
+        row["filled_defect_pct"] = f["share_pct"] if f is not None else float("nan")
+        row["filled_false_per_frame"] = (f["false_components_per_frame"] if f is not None
+                                         else float("nan"))
         if twin is not None:
             ev = twin.get(label)
             summary = ev.summary() if ev is not None else None
@@ -269,13 +307,14 @@ def control_file(results_dir: str | Path, label: str) -> Path:
 
 
 #: The control's two protocols, as :func:`record_control` names them in its ``protocol`` column.
-PROTOCOLS = ("twin", "twin resampled")
+PROTOCOLS = ("twin", "twin resampled", "twin resampled, filled")
 
 
 def record_control(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
                    tile_sizes: Sequence[int], results_dir: str | Path) -> pd.DataFrame:
-    """Run :func:`twin_surface_check` twice, on twin frames as generated and through the real
-    tiles' resampling, and keep both per-frame tables in one file (``protocol`` column:
+    """Run :func:`twin_surface_check` on twin frames as generated, through the real tiles'
+    resampling, and through it with the true defects filled with plating as the real
+    frames' drawn labels can be; keep the per-frame tables in one file (``protocol`` column:
     :data:`PROTOCOLS`).
 
     Returns
@@ -287,7 +326,9 @@ def record_control(model: str | Path | Predictor, label: str, ds: Dataset, ids: 
 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
     parts = [twin_surface_check(predictor, ds, ids).assign(protocol=PROTOCOLS[0]),
-             twin_surface_check(predictor, ds, ids, tile_sizes).assign(protocol=PROTOCOLS[1])]
+             twin_surface_check(predictor, ds, ids, tile_sizes).assign(protocol=PROTOCOLS[1]),
+             twin_surface_check(predictor, ds, ids, tile_sizes, overlays="filled")
+             .assign(protocol=PROTOCOLS[2])]
     table = pd.concat(parts, ignore_index=True).assign(model=label)
     _write(control_file(results_dir, label), table, index=False)
     return table
@@ -302,8 +343,10 @@ def load_control(results_dir: str | Path, label: str) -> pd.DataFrame | None:
 def control_table(controls: Mapping[str, pd.DataFrame],
                   checks: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per model: the share of surface called defect (%) and the false defect
-    components per frame, on the twin as generated, through the tiles' resampling, and on
-    real plating.
+    components per frame, on the twin as generated (``twin_``), through the tiles'
+    resampling (``resampled_``), and through it with the defects filled (``twin_filled_``);
+    on real plating as shown (``real_``) and with the drawn labels filled
+    (``real_filled_``). NaN where a view was not run.
 
     Parameters
     ----------
@@ -321,17 +364,20 @@ def control_table(controls: Mapping[str, pd.DataFrame],
     ...                         {**frame("b", 3, 0), "protocol": "twin resampled"}])
     >>> real = pd.DataFrame([frame("r", 20, 9), frame("s", 10, 5)])
     >>> control_table({"m": control}, {"m": real}).loc["m"].tolist()
-    [1.0, 1.0, 3.0, 0.0, 15.0, 7.0]
+    [1.0, 1.0, 3.0, 0.0, nan, nan, 15.0, 7.0, nan, nan]
     """
+    names = ("twin", "resampled", "twin_filled", "real", "real_filled")
     rows = {}
     for label, control in controls.items():
         row = {}
-        for name, table in (("twin", control[control["protocol"] == PROTOCOLS[0]]),
-                            ("resampled", control[control["protocol"] == PROTOCOLS[1]]),
-                            ("real", checks[label])):
-            summary = summarize(table).loc["defect"]
-            row[f"{name}_pct"] = float(summary["share_pct"])
-            row[f"{name}_components"] = float(summary["false_components_per_frame"])
+        tables = [control[control["protocol"] == p] for p in PROTOCOLS]
+        tables += [view(checks[label]), view(checks[label], "filled")]
+        for name, table in zip(names, tables, strict=True):
+            summary = summarize(table).loc["defect"] if len(table) else None
+            row[f"{name}_pct"] = (float(summary["share_pct"]) if summary is not None
+                                  else float("nan"))
+            row[f"{name}_components"] = (float(summary["false_components_per_frame"])
+                                         if summary is not None else float("nan"))
         rows[label] = row
-    columns = [f"{n}_{k}" for n in ("twin", "resampled", "real") for k in ("pct", "components")]
+    columns = [f"{n}_{k}" for n in names for k in ("pct", "components")]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")

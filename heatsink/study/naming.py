@@ -21,8 +21,9 @@ WEIGHTING_MARKS = {"inverse_sqrt": "isqrt", "median_frequency": "medfreq"}
 
 
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
-             base_augment: bool = False, base_photometric: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-s<seed>]``:
+             base_augment: bool = False, base_photometric: bool = False,
+             base_texture: bool = False) -> str:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -33,8 +34,9 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     flip-and-rotation augmentation, ``-noflips`` its absence where the protocol flips),
     a class weighting other than ``balanced`` is marked when the loss weights classes
     (:data:`WEIGHTING_MARKS`), ``-photo`` marks photometric augmentation (``-nophoto`` its
-    absence where the protocol has it, ``base_photometric``) and ``-s<seed>`` a seed other
-    than 0. With the
+    absence where the protocol has it, ``base_photometric``), ``-tex`` texture randomisation
+    (``-notex`` its absence where the protocol has it, ``base_texture``) and ``-s<seed>`` a
+    seed other than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
@@ -56,6 +58,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     'gslu-nophoto'
     >>> run_name(TrainConfig(model="gslu", loss="wcce+dice", class_weighting="inverse_sqrt"))
     'gslu-wcce+dice-isqrt'
+    >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, seed=1))
+    'light-wcce+dice-tex-s1'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -70,6 +74,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append(WEIGHTING_MARKS.get(config.class_weighting, config.class_weighting))
     if config.photometric != base_photometric:
         parts.append("photo" if config.photometric else "nophoto")
+    if config.texture != base_texture:
+        parts.append("tex" if config.texture else "notex")
     if config.seed != 0:
         parts.append(f"s{config.seed}")
     return "-".join(parts)

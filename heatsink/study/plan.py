@@ -4,7 +4,7 @@ far each run has come.
 One recipe (:data:`RECIPE`) for every run: whole 256² frames, batch 16, flips and 90°
 rotations, Adam on a cosine schedule for at most 40 epochs, early stopping after 6 epochs
 without a better validation defect IoU (never before epoch 15). Only the model, the loss, the
-learning rate (one per model family, from a range test) and the seed change. Six stages, each
+learning rate (one per model family, from a range test) and the seed change. Seven stages, each
 planned from what the earlier ones left on disk:
 
 0. a learning-rate range test per model family (:func:`heatsink.models.lr_range.lr_range`,
@@ -25,7 +25,11 @@ planned from what the earlier ones left on disk:
    folds) with the chosen recipe: the best of stage 3 by its mean over the seeds;
 5. the noise-dose experiment (:mod:`heatsink.study.dose`): the chosen recipe trained on one
    twin per dose of :data:`~heatsink.study.dose.DOSES`, each dose's measurements kept in
-   ``<results>/dose/<recipe>/<dose>.csv`` (:func:`dose_file`).
+   ``<results>/dose/<recipe>/<dose>.csv`` (:func:`dose_file`);
+6. the carry-over checks, which chapter 9 reads: :data:`TEXTURE_CHECK`'s recipe runs trained
+   again with texture randomisation switched (:data:`TEXTURE`), each beside its stage-1 run.
+   They need only their family's range test, so ``heatsink study train --stage 6`` can run
+   them early.
 
 A run's status is ``done`` (scored), ``partial`` (some epochs trained), ``missing`` or
 ``blocked`` (with the reason). :func:`run_plan` trains what is missing or partial, in order;
@@ -67,6 +71,11 @@ if TYPE_CHECKING:
 #: trains the recipe check with it, so what it costs or brings is measured beside the recipe;
 #: a run's name marks only a departure from this value (``-photo``).
 PHOTOMETRIC = False
+#: Texture randomisation of training frames (:mod:`heatsink.data.texture`): random
+#: unlabelled plating grain, streaks and specks, so that a net learns defects rather than
+#: the twin's plating. Stage 6 trains the texture check with it (:data:`TEXTURE_CHECK`);
+#: a run's name marks only a departure from this value (``-tex``).
+TEXTURE = False
 #: What every run of the plan shares (:class:`heatsink.models.TrainConfig` fields).
 RECIPE: dict[str, Any] = {
     "image_size": 256,
@@ -78,6 +87,7 @@ RECIPE: dict[str, Any] = {
     "epochs": 40,
     "augment": True,
     "photometric": PHOTOMETRIC,
+    "texture": TEXTURE,
     "precision": "auto",
 }
 #: The encoders compared in stage 1, each a model family with a learning rate of its own.
@@ -120,6 +130,9 @@ CROP_CHECK = ("gslu", STUDY_LOSS)
 #: an epoch on frames cost 2.3× as long, and the frames run passed the cropped run's best
 #: validation IoU by its 10th epoch: better per second of training as well as at the end.
 CHECK_CROP = 160
+#: Stage 6's texture check: these (model, loss) recipe runs trained again with the texture
+#: randomisation flipped (:data:`TEXTURE`), each beside its stage-1 run.
+TEXTURE_CHECK = (CROP_CHECK, ("light", STUDY_LOSS))
 #: Folds of the label checks' out-of-sample models (stage 4).
 FOLDS = 3
 #: The plan's runs, under the study's runs folder.
@@ -127,7 +140,7 @@ PLAN_FOLDER = "plan"
 #: Size and seed of the noise-dose experiment's twins (stage 5).
 DOSE_TWIN = {"n": 1000, "seed": 0}
 #: The stages, in order.
-STAGES = (0, 1, 2, 3, 4, 5)
+STAGES = (0, 1, 2, 3, 4, 5, 6)
 STATUSES = ("done", "partial", "missing", "blocked")
 
 
@@ -190,6 +203,8 @@ class PlanSettings:
         :data:`CROP_CHECK`.
     check_crop : int
         :data:`CHECK_CROP`.
+    texture_check : tuple of (str, str)
+        :data:`TEXTURE_CHECK`.
     folds : int
         :data:`FOLDS`.
     encoder_weights, model_kwargs : mapping
@@ -214,6 +229,7 @@ class PlanSettings:
     range_steps: int
     range_lr: tuple[float, float]
     crop_check: tuple[str, str]
+    texture_check: tuple[tuple[str, str], ...]
     check_crop: int
     folds: int
     encoder_weights: Mapping[str, str]
@@ -232,7 +248,8 @@ class PlanSettings:
                    ablation_weightings=tuple(ABLATION_WEIGHTINGS),
                    seeds=tuple(SEEDS), top_recipes=TOP_RECIPES, range_loss=RANGE_LOSS,
                    range_steps=RANGE_STEPS, range_lr=tuple(RANGE_LR),
-                   crop_check=tuple(CROP_CHECK), check_crop=CHECK_CROP, folds=FOLDS,
+                   crop_check=tuple(CROP_CHECK), check_crop=CHECK_CROP,
+                   texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK), folds=FOLDS,
                    encoder_weights=dict(ENCODER_WEIGHTS),
                    model_kwargs={k: dict(v) for k, v in MODEL_KWARGS.items()},
                    doses=tuple(d.name for d in DOSES), dose_twin=dict(DOSE_TWIN),
@@ -275,7 +292,8 @@ def plan_name(config: TrainConfig, settings: PlanSettings | None = None) -> str:
     recipe = _settings(settings).recipe
     return run_name(config, base_size=recipe["image_size"], base_crop=recipe.get("crop"),
                     base_augment=recipe.get("augment", False),
-                    base_photometric=recipe.get("photometric", False))
+                    base_photometric=recipe.get("photometric", False),
+                    base_texture=recipe.get("texture", False))
 
 
 def recipe_config(model: str, loss: str, learning_rate: float,
@@ -584,8 +602,14 @@ def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None,
     return out
 
 
+def _stage6(runs_dir: Path, results_dir: Path, ds: Dataset | None,
+            s: PlanSettings) -> list[PlannedRun]:
+    return _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
+                       texture=not s.recipe.get("texture", False))
+
+
 _STAGES: dict[int, Callable[[Path, Path, Any, PlanSettings], list[PlannedRun]]] = {
-    0: _stage0, 1: _stage1, 2: _stage2, 3: _stage3, 4: _stage4, 5: _stage5}
+    0: _stage0, 1: _stage1, 2: _stage2, 3: _stage3, 4: _stage4, 5: _stage5, 6: _stage6}
 
 
 def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
@@ -857,6 +881,8 @@ __all__ = [
     "STAGES",
     "STATUSES",
     "STUDY_LOSS",
+    "TEXTURE",
+    "TEXTURE_CHECK",
     "TOP_RECIPES",
     "PlanSettings",
     "PlannedRun",
