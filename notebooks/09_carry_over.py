@@ -44,11 +44,10 @@ runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 fixtures = {"gslu fold 0, twin 1.4.4": "tests/data/gslu-twin0.keras"}
 shipped = True  # also check the model `heatsink inspect` uses by default (models/)
 plan = ["gslu-wcce+dice", "gslu-wcce+dice-c160", "gslu-wcce+dice-c160-photo", "light-wcce+dice",
-        "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2"]
-# experiments outside the plan: label -> run folder under `runs`
-experiments = {"light texture (experiment)": "exp/light-wcce+dice-texture",
-               "light texture, half the frames (experiment)": "exp/light-wcce+dice-texture-half",
-               "light texture, softer (experiment)": "exp/light-wcce+dice-texture-soft"}
+        "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2",
+        "gslu-wcce+dice-tex", "light-wcce+dice-tex"]
+# other run folders: label -> run folder under `runs` (e.g. "exp/<name>")
+experiments: dict[str, str] = {}
 # checks kept from models no longer on disk (results/<data>/real_surface/<label>.csv)
 kept = ["gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.5.0 candidate"]
 real_target_pct = 1.0
@@ -100,13 +99,11 @@ else:
 #   `heatsink.models.light.LIGHT_BLOCKS` gained a second at strides 2 and 4), and the
 #   GSLU-style net's cropped run with photometric augmentation; their twin scores are on the
 #   study's validation split.
-# * **Texture experiments** (`runs/twin/exp/`): the light net's recipe run again with texture
-#   randomisation (`TrainConfig(texture=True)`, {mod}`heatsink.data.texture`): each training
-#   frame multiplied by a random, unlabelled plating texture (skewed, heavy-tailed grain of
-#   random scale and strength, short polishing streaks, specks), so that the net sees many
-#   platings under the same defects. Three strengths: every frame at the module's ranges, half
-#   the frames, and every frame at about half the amplitudes. Trained by
-#   `/work/notes`-free commands given in *How to reproduce*.
+# * **Texture randomisation** (the plan's stage 6, `-tex`): the GSLU-style and light nets'
+#   recipe runs again with `TrainConfig(texture=True)` (`heatsink.data.texture`): each
+#   training frame multiplied by a random, unlabelled plating texture (skewed, heavy-tailed
+#   grain of random scale and strength, short polishing streaks, specks), so that a net sees
+#   many platings under the same defects.
 # * **The shipped model** (`models/light-twin`), the one `heatsink inspect` uses without
 #   `--model` (the plan's light run, copied); its twin scores are on the study's test split.
 
@@ -312,8 +309,8 @@ display(Markdown("\n".join(lines)))
 # change: the generator (1.3.2 to 1.4.4, and 1.4.4 to the candidate 1.5.0, same recipe and
 # folds), photometric augmentation (the plan's GSLU-style run on 160² crops with and
 # without it, same twin), whole frames (the GSLU-style net on 160² crops and on whole
-# frames, same twin, loss and seed) and texture randomisation (the light net's recipe run
-# with and without `TrainConfig(texture=True)`, same twin, loss and seed).
+# frames, same twin, loss and seed) and texture randomisation (each net's recipe run with
+# and without `TrainConfig(texture=True)`, same twin, loss and seed).
 
 # %% tags=["remove-input"]
 pairs = [("gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.4.4", "generator 1.3.2 to 1.4.4"),
@@ -322,8 +319,9 @@ pairs = [("gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.4.4", "generator 1.3.2
          ("plan gslu-wcce+dice-c160", "plan gslu-wcce+dice-c160-photo",
           "photometric augmentation"),
          ("plan gslu-wcce+dice-c160", "plan gslu-wcce+dice", "GSLU-style net, crops to frames")]
-pairs += [("plan light-wcce+dice", label, f"texture randomisation: {label}")
-          for label in experiments if "texture" in label]
+pairs += [(f"plan {net}-wcce+dice", f"plan {net}-wcce+dice-tex",
+           f"texture randomisation, {'GSLU-style' if net == 'gslu' else 'light'} net")
+          for net in ("gslu", "light")]
 lines = []
 for before, after, what in pairs:
     if before not in checks or after not in checks:
