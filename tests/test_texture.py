@@ -29,7 +29,8 @@ def test_same_seed_same_texture_other_seed_other_texture():
     assert not np.allclose(a, c)
 
 
-def test_each_image_gets_its_own_texture_of_stated_strength():
+def test_each_image_gets_its_own_texture_of_stated_strength(monkeypatch):
+    monkeypatch.setitem(texture.SHARES, "textured", 1.0)
     x = tf.fill([32, 64, 64, 3], 0.3)
     g = texture.texture_field(tf.shape(x), tf.constant([2, 5])).numpy()[..., 0]
     spread = g.reshape(32, -1).std(axis=1)
@@ -42,6 +43,7 @@ def test_each_image_gets_its_own_texture_of_stated_strength():
 def test_grain_is_skewed_to_bright_when_asked(monkeypatch):
     monkeypatch.setitem(texture.RANGES, "grain_skew", (0.2, 0.2))
     monkeypatch.setitem(texture.RANGES, "grain_tail", (0.0, 0.0))
+    monkeypatch.setitem(texture.SHARES, "textured", 1.0)
     monkeypatch.setitem(texture.SHARES, "streaks", 0.0)
     monkeypatch.setitem(texture.SHARES, "specks", 0.0)
     g = texture.texture_field(tf.constant([8, 96, 96, 3]), tf.constant([1, 1])).numpy().ravel()
@@ -49,7 +51,8 @@ def test_grain_is_skewed_to_bright_when_asked(monkeypatch):
     assert float(np.mean(z ** 3)) > 0.2
 
 
-def test_off_by_default_and_masks_untouched(make_dataset):
+def test_off_by_default_and_masks_untouched(make_dataset, monkeypatch):
+    monkeypatch.setitem(texture.SHARES, "textured", 1.0)
     assert TrainConfig().texture is False
     ds = load_dataset(make_dataset(n=3, size=64))
     plain = list(make_tf_dataset(ds, ds.ids, size=64, batch_size=3, cache=False))
