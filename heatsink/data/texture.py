@@ -1,7 +1,8 @@
 """Texture randomisation: so that a model learns defects, not the twin's plating.
 
 A model trained on the twin alone fires on real plating's grain: its bright specks, short
-polishing streaks and coarse speckle, which the twin's surface does not have (chapter 9).
+polishing streaks and coarse speckle, which the twin's surface does not have
+(:mod:`heatsink.real_surface`).
 Applied to training batches only (``TrainConfig(texture=True)``), this multiplies each
 image by ``1 + g``, where ``g`` is a random, *unlabelled* surface texture drawn per image,
 so that a model sees many platings under the same defects and learns what they share. Masks
@@ -53,7 +54,8 @@ RANGES: dict[str, tuple[float, float]] = {
 #: those, the shares that get streaks and specks (all get grain, at a random strength).
 #: Half the frames: on twin 1.4.4, the light net's recipe run with every frame textured
 #: stopped early at 32 % validation defect mIoU; with half of them, 47 %, and the real
-#: surface it called defect fell from 11.6 % (no texture) to 1.3 % (the carry-over chapter).
+#: surface it called defect fell from 11.6 % (no texture) to 1.3 %
+#: (:func:`heatsink.real_surface.real_surface_check`).
 SHARES: dict[str, float] = {"textured": 0.5, "streaks": 0.5, "specks": 0.5}
 
 
