@@ -242,10 +242,10 @@ if len(control):
 fig, ax = plt.subplots(figsize=(9, 4.8))
 markers = "osD^vP*Xhp"
 for k, (label, row) in enumerate(table.iterrows()):
-    dot = ax.scatter(row["real_false_per_frame"], row["real_defect_pct"], s=70, alpha=0.85,
-                     marker=markers[k % len(markers)], label=label, zorder=3)
+    colour = plt.cm.tab20(k % 20)  # one colour per model (the default cycle has ten)
+    ax.scatter(row["real_false_per_frame"], row["real_defect_pct"], s=70, alpha=0.85,
+               marker=markers[k % len(markers)], label=label, zorder=3, color=colour)
     if pd.notna(row["filled_defect_pct"]):  # the same model with the drawn labels filled
-        colour = dot.get_facecolor()[0]
         ax.scatter(row["filled_false_per_frame"], row["filled_defect_pct"], s=70, zorder=3,
                    marker=markers[k % len(markers)], facecolors="none", edgecolors=[colour])
         ax.annotate("", (row["filled_false_per_frame"], row["filled_defect_pct"]),
@@ -393,7 +393,8 @@ verdict = (f"{int((factor <= 1).sum())} of {len(factor)} models meet both target
            "times above them.")
 if len(filled_factor) and (filled_factor <= 1).any():
     verdict += (f" With the drawn labels filled, {int((filled_factor <= 1).sum())} of the "
-                f"{len(filled_factor)} models checked that way meet both: "
+                f"{len(filled_factor)} models checked that way "
+                f"{'meets' if (filled_factor <= 1).sum() == 1 else 'meet'} both: "
                 f"{', '.join(filled_factor[filled_factor <= 1].index)}.")
 elif len(filled_factor):
     verdict += (f" With the drawn labels filled, none does; the closest, "
