@@ -208,11 +208,12 @@ def _real_surface(args: argparse.Namespace) -> int:
         frames = [dataclasses.replace(f, image=cv2.GaussianBlur(f.image, (0, 0), args.blur))
                   for f in frames]
     blurred = f", blurred {args.blur:g} px" if args.blur else ""
-    blurred += ", drawn labels filled" if args.overlays == "filled" else ""
+    drawn = "filled" if args.fill_drawn else "shown"
+    blurred += ", drawn labels filled" if args.fill_drawn else ""
     tables = []
     for model in args.models:
-        check = real_surface_check(load_predictor(model), frames, overlays=args.overlays)
-        tables.append(check.assign(model=str(model), overlays=args.overlays))
+        check = real_surface_check(load_predictor(model), frames, drawn=drawn)
+        tables.append(check.assign(model=str(model), drawn=drawn))
         print(f"{model}: {len(frames)} real frames{blurred} (targets: <= 1 % of the surface "
               f"called defect, <= 2 false components per frame)")
         print(summarize(check).round(3).to_string())
@@ -345,9 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--blur", type=float, default=0.0,
                       help="blur the real frames by a Gaussian of this sigma (px) first: a "
                            "diagnostic of how much the false alarms follow the fine grain")
-    real.add_argument("--overlays", choices=("shown", "filled"), default="shown",
-                      help="what the model sees where labels are drawn: the pictures as "
-                           "published (default) or the drawn pixels filled with plating")
+    real.add_argument("--fill-drawn", action="store_true",
+                      help="fill the drawn labels, banners and padding with plating before "
+                           "the model sees the frames (default: the pictures as published)")
     real.add_argument("--out", type=Path, default=None,
                       help="also write the per-frame table to this .csv file")
     real.set_defaults(func=_real_surface)

@@ -18,7 +18,7 @@ written anywhere.
 The drawn labels are no plating: saturated cyan lines, green polygons, white banners. A
 model's answer to them can spill past the 4 px margin (a twin-trained net calls a cyan line a
 wide stain), so the check can also run on the frames with their drawn pixels filled with
-plating (``overlays="filled"``, :func:`heatsink.synth.real_frames.fill_drawn`): the frames as
+plating (``drawn="filled"``, :func:`heatsink.synth.real_frames.fill_drawn`): the frames as
 a camera would show them, up to the fill, on the same surface.
 """
 
@@ -41,13 +41,13 @@ if TYPE_CHECKING:
     from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
-__all__ = ["MOSTLY", "OVERLAYS", "load_predictor", "model_predictor", "open_predictor",
+__all__ = ["DRAWN_VIEWS", "MOSTLY", "load_predictor", "model_predictor", "open_predictor",
            "real_surface_check", "summarize"]
 
 #: A predicted component is a false alarm when at least this share of it is real surface.
 MOSTLY = 0.5
 #: What a model sees where the pictures have drawn labels (:func:`real_surface_check`).
-OVERLAYS = ("shown", "filled")
+DRAWN_VIEWS = ("shown", "filled")
 #: Input size used for models whose input size is not fixed (the study's 256²).
 DEFAULT_SIZE = 256
 
@@ -142,7 +142,7 @@ def real_surface_check(
     frames: Sequence[RealFrame] | None = None,
     image_size: int | None = None,
     mostly: float = MOSTLY,
-    overlays: str = "shown",
+    drawn: str = "shown",
 ) -> pd.DataFrame:
     """Run a model on the real frames and count what it calls a defect on real surface.
 
@@ -159,7 +159,7 @@ def real_surface_check(
         Model input size (Keras models only; default: see :func:`model_predictor`).
     mostly : float
         Share of a predicted component on real surface above which it is a false alarm.
-    overlays : {"shown", "filled"}
+    drawn : {"shown", "filled"}
         What the model sees where labels, banners and padding are drawn: the frames as the
         pictures show them, or with the drawn pixels filled with plating
         (:func:`heatsink.synth.real_frames.fill_drawn`); the surface counted is the same.
@@ -180,9 +180,9 @@ def real_surface_check(
         predict = model_predictor(model_or_predict, image_size).probabilities
     else:
         predict = model_or_predict
-    if overlays not in OVERLAYS:
-        raise HeatsinkError(f"overlays must be one of {OVERLAYS}, not {overlays!r}")
-    if overlays == "filled":
+    if drawn not in DRAWN_VIEWS:
+        raise HeatsinkError(f"drawn must be one of {DRAWN_VIEWS}, not {drawn!r}")
+    if drawn == "filled":
         from heatsink.synth.real_frames import fill_drawn
 
         batch = np.stack([fill_drawn(f) for f in frames])

@@ -88,11 +88,11 @@ def test_the_real_check_is_kept_for_both_views_and_old_checks_read_as_shown(tmp_
         return p
 
     kept = record_check(cyan_is_stain, "toy", tmp_path, frames)
-    assert sorted(set(kept["overlays"])) == ["filled", "shown"]
+    assert sorted(set(kept["drawn"])) == ["filled", "shown"]
     row = carry_over_table({"toy": load_check(tmp_path, "toy")}).loc["toy"]
     assert row["real_defect_pct"] > 1.0 and row["filled_defect_pct"] == 0.0
-    old = kept[kept["overlays"] == "shown"].drop(columns="overlays")
+    old = kept[kept["drawn"] == "shown"].drop(columns="drawn")
     old.to_csv(check_file(tmp_path, "old"), index=False)
-    assert set(load_check(tmp_path, "old")["overlays"]) == {"shown"}
+    assert set(load_check(tmp_path, "old")["drawn"]) == {"shown"}
     assert np.isnan(carry_over_table({"old": load_check(tmp_path, "old")}).loc[
         "old", "filled_defect_pct"])

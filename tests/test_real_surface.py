@@ -104,7 +104,10 @@ def test_cli_prints_the_summary_and_writes_the_per_frame_table(tmp_path, monkeyp
     assert "3 real frames" in printed and "share_pct" in printed
     table = pd.read_csv(out)
     assert len(table) == 3 * 3 and set(table["class"]) == {"scratch", "stain", "defect"}
-    assert (table["model"] == str(model)).all()
+    assert (table["model"] == str(model)).all() and (table["drawn"] == "shown").all()
+    assert main(["real-surface", str(model), "--fill-drawn", "--out", str(out)]) == 0
+    assert "3 real frames, drawn labels filled" in capsys.readouterr().out
+    assert (pd.read_csv(out)["drawn"] == "filled").all()
 
 
 def test_cli_refuses_to_write_over_a_model_and_names_a_missing_reference(tmp_path, capsys):
@@ -130,7 +133,7 @@ def test_cli_blurs_the_real_frames_on_request(tmp_path, monkeypatch, capsys):
     assert "--blur must be 0 or more" in capsys.readouterr().err
 
 
-def test_filled_overlays_keep_a_model_s_answer_to_a_drawn_label_off_the_surface():
+def test_filled_labels_keep_a_model_s_answer_to_a_drawn_label_off_the_surface():
     import cv2
 
     from heatsink.synth.real_frames import surface_mask
@@ -152,8 +155,8 @@ def test_filled_overlays_keep_a_model_s_answer_to_a_drawn_label_off_the_surface(
 
     shown = real_surface.summarize(real_surface.real_surface_check(spills, [frame]))
     filled = real_surface.summarize(real_surface.real_surface_check(spills, [frame],
-                                                                    overlays="filled"))
+                                                                    drawn="filled"))
     assert shown.loc["stain", "share_pct"] > 1.0
     assert filled.loc["stain", "share_pct"] == 0.0
-    with pytest.raises(HeatsinkError, match="overlays"):
-        real_surface.real_surface_check(spills, [frame], overlays="hidden")
+    with pytest.raises(HeatsinkError, match="drawn"):
+        real_surface.real_surface_check(spills, [frame], drawn="hidden")

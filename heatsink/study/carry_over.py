@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from heatsink.io import atomic_path
-from heatsink.real_surface import OVERLAYS, real_surface_check, summarize
+from heatsink.real_surface import DRAWN_VIEWS, real_surface_check, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -76,12 +76,12 @@ def check_file(results_dir: str | Path, label: str) -> Path:
 
 def record_check(model: object, label: str, results_dir: str | Path,
                  frames: Sequence[RealFrame] | None = None,
-                 overlays: Sequence[str] = OVERLAYS) -> pd.DataFrame:
+                 views: Sequence[str] = DRAWN_VIEWS) -> pd.DataFrame:
     """Run the real-surface check of ``model`` and keep its per-frame table.
 
-    The check runs once per entry of ``overlays`` (the frames as the pictures show them, and
+    The check runs once per entry of ``views`` (the frames as the pictures show them, and
     with their drawn labels filled with plating; see
-    :func:`heatsink.real_surface.real_surface_check`); the table's ``overlays`` column says
+    :func:`heatsink.real_surface.real_surface_check`); the table's ``drawn`` column says
     which.
 
     Parameters
@@ -94,8 +94,8 @@ def record_check(model: object, label: str, results_dir: str | Path,
         The study's results folder.
     frames : sequence of RealFrame, optional
         The real frames (default: loaded from the reference pictures).
-    overlays : sequence of str
-        The views to check (:data:`heatsink.real_surface.OVERLAYS`).
+    views : sequence of str
+        The views to check (:data:`heatsink.real_surface.DRAWN_VIEWS`).
 
     Returns
     -------
@@ -107,8 +107,8 @@ def record_check(model: object, label: str, results_dir: str | Path,
 
     frames = load_real_frames() if frames is None else list(frames)
     predict = load_predictor(model) if isinstance(model, (str, Path)) else model
-    check = pd.concat([real_surface_check(predict, frames, overlays=view).assign(overlays=view)
-                       for view in overlays], ignore_index=True).assign(model=label)
+    check = pd.concat([real_surface_check(predict, frames, drawn=v).assign(drawn=v)
+                       for v in views], ignore_index=True).assign(model=label)
     _write(check_file(results_dir, label), check, index=False)
     return check
 
@@ -120,21 +120,21 @@ def load_check(results_dir: str | Path, label: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no real-surface check kept for {label!r}")
     check = pd.read_csv(path)
-    return check if "overlays" in check else check.assign(overlays="shown")
+    return check if "drawn" in check else check.assign(drawn="shown")
 
 
-def view(check: pd.DataFrame, overlays: str = "shown") -> pd.DataFrame:
+def view(check: pd.DataFrame, drawn: str = "shown") -> pd.DataFrame:
     """The rows of a per-frame check table for one view of the frames (empty if not run).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"frame": ["a", "a"], "overlays": ["shown", "filled"]})
-    >>> view(t, "filled")["overlays"].tolist(), len(view(t.drop(columns="overlays")))
+    >>> t = pd.DataFrame({"frame": ["a", "a"], "drawn": ["shown", "filled"]})
+    >>> view(t, "filled")["drawn"].tolist(), len(view(t.drop(columns="drawn")))
     (['filled'], 2)
     """
-    if "overlays" not in check:
-        return check if overlays == "shown" else check.iloc[:0]
-    return check[check["overlays"] == overlays]
+    if "drawn" not in check:
+        return check if drawn == "shown" else check.iloc[:0]
+    return check[check["drawn"] == drawn]
 
 
 def twin_file(results_dir: str | Path, label: str) -> Path:
@@ -269,7 +269,7 @@ def twin_evaluation(model: str | Path | Predictor, ds: Dataset,
 
 def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
                        tile_sizes: Sequence[int] | None = None,
-                       overlays: str = "shown") -> pd.DataFrame:
+                       drawn: str = "shown") -> pd.DataFrame:
     """The real-surface check's protocol on twin frames, a control for the check itself.
 
     The twin frames' surface is their clean background at least
@@ -277,7 +277,7 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
     ``tile_sizes`` (the real frames' ``tile_size``) each frame first makes the round trip
     through a tile of that size that the real frames made
     (:func:`heatsink.synth.appearance.resample_like`), so that what the resampling alone
-    raises can be told from what the real plating raises. With ``overlays="filled"`` the
+    raises can be told from what the real plating raises. With ``drawn="filled"`` the
     true defects are filled with plating as the real frames' drawn labels are
     (:func:`heatsink.synth.real_frames.fill_drawn`): what the fill alone raises.
 
@@ -292,7 +292,7 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
     frames = twin_frames(ds.root, list(tile_sizes or [FRAME]), n=None, masks="truth", ids=ids)
-    return real_surface_check(predictor.probabilities, frames, overlays=overlays)
+    return real_surface_check(predictor.probabilities, frames, drawn=drawn)
 
 
 def control_file(results_dir: str | Path, label: str) -> Path:
@@ -327,7 +327,7 @@ def record_control(model: str | Path | Predictor, label: str, ds: Dataset, ids: 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
     parts = [twin_surface_check(predictor, ds, ids).assign(protocol=PROTOCOLS[0]),
              twin_surface_check(predictor, ds, ids, tile_sizes).assign(protocol=PROTOCOLS[1]),
-             twin_surface_check(predictor, ds, ids, tile_sizes, overlays="filled")
+             twin_surface_check(predictor, ds, ids, tile_sizes, drawn="filled")
              .assign(protocol=PROTOCOLS[2])]
     table = pd.concat(parts, ignore_index=True).assign(model=label)
     _write(control_file(results_dir, label), table, index=False)
