@@ -207,14 +207,14 @@ def _real_surface(args: argparse.Namespace) -> int:
 
         frames = [dataclasses.replace(f, image=cv2.GaussianBlur(f.image, (0, 0), args.blur))
                   for f in frames]
-    blurred = f", blurred {args.blur:g} px" if args.blur else ""
     drawn = "filled" if args.fill_drawn else "shown"
-    blurred += ", drawn labels filled" if args.fill_drawn else ""
+    how = (f", blurred {args.blur:g} px" if args.blur else "") + (
+        ", drawn labels filled" if args.fill_drawn else "")
     tables = []
     for model in args.models:
         check = real_surface_check(load_predictor(model), frames, drawn=drawn)
         tables.append(check.assign(model=str(model), drawn=drawn))
-        print(f"{model}: {len(frames)} real frames{blurred} (targets: <= 1 % of the surface "
+        print(f"{model}: {len(frames)} real frames{how} (targets: <= 1 % of the surface "
               f"called defect, <= 2 false components per frame)")
         print(summarize(check).round(3).to_string())
     if args.out is not None:

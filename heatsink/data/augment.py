@@ -44,18 +44,27 @@ def _gaussian_kernels(sigma: tf.Tensor, radius: int = 3) -> tf.Tensor:
     return k / tf.reduce_sum(k, axis=1, keepdims=True)
 
 
-def _blur(images: tf.Tensor, sigma: tf.Tensor, radius: int = 3) -> tf.Tensor:
-    """Separable Gaussian blur with a different sigma per image (edges reflected)."""
+def _blur_axis(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
+    """Blur (B, H, W, C) along ``axis`` (1 rows, 2 columns) with per-image 1-D kernels ``k``
+    of shape ``(B, K)`` (edges reflected)."""
     import tensorflow as tf
 
+    radius = (k.shape[1] - 1) // 2
+    pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
+    pad[axis] = [radius, radius]
+    padded = tf.pad(x, pad, "REFLECT")
+    n = tf.shape(x)[axis]
+    parts = []
+    for i in range(2 * radius + 1):
+        piece = padded[:, i : i + n] if axis == 1 else padded[:, :, i : i + n]
+        parts.append(piece * k[:, i, None, None, None])
+    return tf.add_n(parts)
+
+
+def _blur(images: tf.Tensor, sigma: tf.Tensor, radius: int = 3) -> tf.Tensor:
+    """Separable Gaussian blur with a different sigma per image (edges reflected)."""
     k = _gaussian_kernels(sigma, radius)  # (B, K)
-    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
-    size = 2 * radius + 1
-    h, w = tf.shape(images)[1], tf.shape(images)[2]
-    rows = tf.add_n([padded[:, i : i + h, :, :] * k[:, i, None, None, None]
-                     for i in range(size)])
-    return tf.add_n([rows[:, :, i : i + w, :] * k[:, i, None, None, None]
-                     for i in range(size)])
+    return _blur_axis(_blur_axis(images, k, 1), k, 2)
 
 
 def photometric(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:

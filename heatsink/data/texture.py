@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from heatsink.data.augment import _gaussian_kernels
+from heatsink.data.augment import _blur_axis, _gaussian_kernels
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -57,22 +57,6 @@ RANGES: dict[str, tuple[float, float]] = {
 #: surface it called defect fell from 11.6 % (no texture) to 1.3 %
 #: (:func:`heatsink.real_surface.real_surface_check`).
 SHARES: dict[str, float] = {"textured": 0.5, "streaks": 0.5, "specks": 0.5}
-
-
-def _blur_axis(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
-    """Blur (B, H, W, 1) along ``axis`` (1 rows, 2 columns) with per-image kernels ``k``."""
-    import tensorflow as tf
-
-    radius = (k.shape[1] - 1) // 2
-    pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
-    pad[axis] = [radius, radius]
-    padded = tf.pad(x, pad, "REFLECT")
-    n = tf.shape(x)[axis]
-    parts = []
-    for i in range(2 * radius + 1):
-        piece = padded[:, i : i + n] if axis == 1 else padded[:, :, i : i + n]
-        parts.append(piece * k[:, i, None, None, None])
-    return tf.add_n(parts)
 
 
 def _unit(x: tf.Tensor) -> tf.Tensor:

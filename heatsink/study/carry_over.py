@@ -287,12 +287,20 @@ def twin_surface_check(model: str | Path | Predictor, ds: Dataset, ids: Sequence
         :func:`heatsink.real_surface.real_surface_check`'s per-frame table.
     """
     from heatsink.real_surface import open_predictor
+
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    frames = _twin_surface_frames(ds, ids, tile_sizes)
+    return real_surface_check(predictor.probabilities, frames, drawn=drawn)
+
+
+def _twin_surface_frames(ds: Dataset, ids: Sequence[str],
+                         tile_sizes: Sequence[int] | None) -> list[RealFrame]:
+    """Twin frames with their surface (background ≥ 4 px from any true defect), through the
+    real tiles' resampling when ``tile_sizes`` is given."""
     from heatsink.synth.appearance import twin_frames
     from heatsink.synth.real_frames import FRAME
 
-    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
-    frames = twin_frames(ds.root, list(tile_sizes or [FRAME]), n=None, masks="truth", ids=ids)
-    return real_surface_check(predictor.probabilities, frames, drawn=drawn)
+    return twin_frames(ds.root, list(tile_sizes or [FRAME]), n=None, masks="truth", ids=ids)
 
 
 def control_file(results_dir: str | Path, label: str) -> Path:
@@ -324,11 +332,12 @@ def record_control(model: str | Path | Predictor, label: str, ds: Dataset, ids: 
     """
     from heatsink.real_surface import open_predictor
 
-    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
-    parts = [twin_surface_check(predictor, ds, ids).assign(protocol=PROTOCOLS[0]),
-             twin_surface_check(predictor, ds, ids, tile_sizes).assign(protocol=PROTOCOLS[1]),
-             twin_surface_check(predictor, ds, ids, tile_sizes, drawn="filled")
-             .assign(protocol=PROTOCOLS[2])]
+    predict = (open_predictor(model) if isinstance(model, (str, Path)) else model).probabilities
+    resampled = _twin_surface_frames(ds, ids, tile_sizes)  # read once for both views
+    parts = [real_surface_check(predict, _twin_surface_frames(ds, ids, None))
+             .assign(protocol=PROTOCOLS[0]),
+             real_surface_check(predict, resampled).assign(protocol=PROTOCOLS[1]),
+             real_surface_check(predict, resampled, drawn="filled").assign(protocol=PROTOCOLS[2])]
     table = pd.concat(parts, ignore_index=True).assign(model=label)
     _write(control_file(results_dir, label), table, index=False)
     return table
