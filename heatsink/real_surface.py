@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
-__all__ = ["DRAWN_VIEWS", "MOSTLY", "load_predictor", "model_predictor", "open_predictor",
-           "real_surface_check", "summarize"]
+__all__ = ["DRAWN_VIEWS", "MOSTLY", "check_masks", "load_predictor", "model_predictor",
+           "open_predictor", "real_surface_check", "summarize", "view_images"]
 
 #: A predicted component is a false alarm when at least this share of it is real surface.
 MOSTLY = 0.5
@@ -180,17 +180,21 @@ def real_surface_check(
         predict = model_predictor(model_or_predict, image_size).probabilities
     else:
         predict = model_or_predict
+    probs = np.asarray(predict(view_images(frames, drawn)))
+    predicted = [p.argmax(axis=-1).astype(np.uint8) for p in probs]
+    return check_masks(predicted, frames, mostly)
+
+
+def view_images(frames: Sequence[RealFrame], drawn: str = "shown") -> np.ndarray:
+    """The frames' images as a model sees them in the check's ``drawn`` view (see
+    :func:`real_surface_check`), as one uint8 batch."""
     if drawn not in DRAWN_VIEWS:
         raise HeatsinkError(f"drawn must be one of {DRAWN_VIEWS}, not {drawn!r}")
     if drawn == "filled":
         from heatsink.synth.real_frames import fill_drawn
 
-        batch = np.stack([fill_drawn(f) for f in frames])
-    else:
-        batch = np.stack([f.image for f in frames])
-    probs = np.asarray(predict(batch))
-    predicted = [p.argmax(axis=-1).astype(np.uint8) for p in probs]
-    return check_masks(predicted, frames, mostly)
+        return np.stack([fill_drawn(f) for f in frames])
+    return np.stack([f.image for f in frames])
 
 
 def summarize(check: pd.DataFrame) -> pd.DataFrame:

@@ -96,3 +96,53 @@ def test_the_real_check_is_kept_for_both_views_and_old_checks_read_as_shown(tmp_
     assert set(load_check(tmp_path, "old")["drawn"]) == {"shown"}
     assert np.isnan(carry_over_table({"old": load_check(tmp_path, "old")}).loc[
         "old", "filled_defect_pct"])
+
+
+def _dark_is_stain() -> object:
+    """A toy net, as a Predictor: the darker a pixel, the likelier a stain."""
+    from heatsink.models.predict import Predictor
+
+    def net(batch: np.ndarray) -> np.ndarray:
+        grey = batch.mean(axis=-1)
+        stain = 0.98 / (1 + np.exp(40 * (grey - 0.15)))
+        return np.stack([1 - stain - 0.01, np.full_like(stain, 0.01), stain], -1)
+    return Predictor(net, image_size=64, classes=3)
+
+
+def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twin_score(
+        twin, tmp_path):
+    from heatsink.study.carry_over import (
+        CURVE_COLUMNS,
+        at_recall,
+        load_curve,
+        record_curve,
+        twin_evaluation,
+    )
+    from heatsink.synth.real_frames import RealFrame, surface_mask
+
+    ids = list(twin.ids)[:4]
+    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
+    image[:, 160:] = (40, 14, 3)  # a darker half of real plating
+    frames = [RealFrame("f", image, surface_mask(np.zeros((320, 320), bool)), 320,
+                        (0, 0, 320, 320), np.zeros((320, 320), bool))]
+    predictor = _dark_is_stain()
+    curve = record_curve(predictor, "plan toy", twin, ids, frames, tmp_path,
+                         biases=(-4.0, 0.0, 4.0))
+    assert list(curve.columns) == ["bias", *CURVE_COLUMNS]
+    assert load_curve(tmp_path, "plan toy").equals(curve)
+    assert load_curve(tmp_path, "never curved") is None
+    # more bias, more of the real surface called defect and more twin stains found
+    assert curve["real_defect_pct"].is_monotonic_increasing
+    assert curve["real_defect_pct"].iloc[-1] > curve["real_defect_pct"].iloc[0]
+    assert curve["twin_stain_object_recall"].is_monotonic_increasing
+    # at no bias, the curve's twin scores are the twin evaluation's, pooled the same way
+    plain = twin_evaluation(predictor, twin, ids).summary()
+    row = curve.set_index("bias").loc[0.0]
+    for name in ("scratch", "stain"):
+        assert row[f"twin_{name}_object_recall"] == pytest.approx(
+            plain[f"{name}_object_recall"], nan_ok=True)
+        assert row[f"twin_{name}_false_per_frame"] == pytest.approx(
+            plain[f"{name}_false_alarms_per_image"])
+    reach = at_recall(curve, 0.0, curve["twin_stain_object_recall"].max())
+    assert reach is not None and reach["bias"] == curve.loc[
+        curve["twin_stain_object_recall"] == curve["twin_stain_object_recall"].max(), "bias"].min()

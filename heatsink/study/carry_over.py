@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from heatsink.synth.real_frames import RealFrame
 
 __all__ = [
+    "BIASES",
     "CHECKS",
+    "CURVE_COLUMNS",
+    "PARTS",
     "PROTOCOLS",
+    "at_recall",
     "carry_over_table",
     "check_file",
     "control_file",
@@ -40,9 +44,12 @@ __all__ = [
     "frames_changed",
     "load_check",
     "load_control",
+    "load_curve",
     "load_twin",
+    "operating_curve",
     "record_check",
     "record_control",
+    "record_curve",
     "record_twin",
     "save_table",
     "twin_evaluation",
@@ -62,16 +69,25 @@ def _write(path: Path, table: pd.DataFrame, **to_csv: object) -> Path:
     return path
 
 
-def check_file(results_dir: str | Path, label: str) -> Path:
-    """Where the check of the model called ``label`` is kept.
+#: What is kept beside a model's check, by the suffix of its file.
+PARTS = ("twin", "control", "curve")
+
+
+def check_file(results_dir: str | Path, label: str, part: str | None = None) -> Path:
+    """Where the check of the model called ``label`` is kept, or with ``part`` (one of
+    :data:`PARTS`) what is kept beside it.
 
     Examples
     --------
     >>> check_file("results/twin", "gslu fold 0, twin 1.5.0").as_posix()
     'results/twin/real_surface/gslu-fold-0-twin-1.5.0.csv'
+    >>> check_file("results/twin", "plan light-wcce+dice", "curve").name
+    'plan-light-wcce+dice.curve.csv'
     """
+    if part is not None and part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS} or None, not {part!r}")
     slug = re.sub(r"[^A-Za-z0-9.+]+", "-", label).strip("-")
-    return Path(results_dir) / CHECKS / f"{slug}.csv"
+    return Path(results_dir) / CHECKS / (f"{slug}.csv" if part is None else f"{slug}.{part}.csv")
 
 
 def record_check(model: object, label: str, results_dir: str | Path,
@@ -145,7 +161,7 @@ def twin_file(results_dir: str | Path, label: str) -> Path:
     >>> twin_file("results/twin", "gslu fold 0, twin 1.4.4").name
     'gslu-fold-0-twin-1.4.4.twin.csv'
     """
-    return check_file(results_dir, label).with_suffix(".twin.csv")
+    return check_file(results_dir, label, "twin")
 
 
 def record_twin(evaluation: Evaluation, results_dir: str | Path, label: str) -> Path:
@@ -311,7 +327,7 @@ def control_file(results_dir: str | Path, label: str) -> Path:
     >>> control_file("results/twin", "plan light-wcce+dice").name
     'plan-light-wcce+dice.control.csv'
     """
-    return check_file(results_dir, label).with_suffix(".control.csv")
+    return check_file(results_dir, label, "control")
 
 
 #: The control's two protocols, as :func:`record_control` names them in its ``protocol`` column.
@@ -390,3 +406,108 @@ def control_table(controls: Mapping[str, pd.DataFrame],
         rows[label] = row
     columns = [f"{n}_{k}" for n in names for k in ("pct", "components")]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")
+
+
+#: Decision biases of :func:`operating_curve` (log-odds added to the defect classes, see
+#: :func:`heatsink.decision.decide`): from cautious to eager, 0 the plain argmax.
+BIASES = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+
+#: The columns of :func:`operating_curve`, after ``bias``.
+CURVE_COLUMNS = ("real_defect_pct", "real_false_per_frame", "filled_defect_pct",
+                 "filled_false_per_frame", "twin_scratch_object_recall",
+                 "twin_stain_object_recall", "twin_scratch_false_per_frame",
+                 "twin_stain_false_per_frame")
+
+
+def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
+                    frames: Sequence[RealFrame],
+                    biases: Sequence[float] = BIASES) -> pd.DataFrame:
+    """The real-surface check and the twin's object scores of one model at each decision bias.
+
+    A model that calls less of the real surface a defect may only be more cautious: it then
+    finds fewer defects on the twin too. Moving each model along its own trade-off
+    (:func:`heatsink.decision.decide`) and reading off the real surface it calls defect at
+    the same twin object recall tells a quieter model from a more cautious one.
+
+    Parameters
+    ----------
+    model : ``.keras`` file, run folder or Predictor
+        A path is opened with :func:`heatsink.real_surface.open_predictor`.
+    ds : Dataset
+        A twin with its clean truth.
+    ids : sequence of str
+        Twin frames the model never trained on.
+    frames : sequence of RealFrame
+        The real frames, checked as shown and with their drawn labels filled.
+    biases : sequence of float
+        Log-odds added to the defect classes.
+
+    Returns
+    -------
+    DataFrame
+        One row per bias: ``bias`` and :data:`CURVE_COLUMNS` (the real share in %, false
+        components per real frame as shown and filled; the twin's object recall, pooled over
+        ``ids``, and false components per frame, per class).
+    """
+    import numpy as np
+
+    from heatsink.classes import DEFECTS
+    from heatsink.decision import decide
+    from heatsink.evaluate import object_counts
+    from heatsink.models.predict import predict_probabilities
+    from heatsink.real_surface import check_masks, open_predictor, view_images
+
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    rows = [{"bias": float(b)} for b in biases]
+    for drawn, prefix in (("shown", "real"), ("filled", "filled")):
+        probs = np.asarray(predictor.probabilities(view_images(frames, drawn)))
+        for row, bias in zip(rows, biases, strict=True):
+            found = summarize(check_masks([decide(p, bias) for p in probs], frames)).loc["defect"]
+            row[f"{prefix}_defect_pct"] = float(found["share_pct"])
+            row[f"{prefix}_false_per_frame"] = float(found["false_components_per_frame"])
+    counts = [{"n": 0} for _ in biases]
+    for image_id, probs in predict_probabilities(predictor, ds, [str(i) for i in ids]):
+        truth = ds.truth(image_id)
+        for total, bias in zip(counts, biases, strict=True):
+            total["n"] += 1
+            for key, value in object_counts(truth, decide(probs, bias)).items():
+                total[key] = total.get(key, 0) + value
+    for row, total in zip(rows, counts, strict=True):
+        for _, name in DEFECTS:
+            true = total.get(f"{name}_true", 0)
+            row[f"twin_{name}_object_recall"] = (total[f"{name}_found"] / true if true
+                                                 else float("nan"))
+            row[f"twin_{name}_false_per_frame"] = total.get(f"{name}_false", 0) / max(total["n"], 1)
+    return pd.DataFrame(rows, columns=["bias", *CURVE_COLUMNS])
+
+
+def record_curve(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
+                 frames: Sequence[RealFrame], results_dir: str | Path,
+                 biases: Sequence[float] = BIASES) -> pd.DataFrame:
+    """Run :func:`operating_curve` and keep it beside the model's check (``.curve.csv``)."""
+    curve = operating_curve(model, ds, ids, frames, biases)
+    _write(check_file(results_dir, label, "curve"), curve, index=False)
+    return curve
+
+
+def load_curve(results_dir: str | Path, label: str) -> pd.DataFrame | None:
+    """A kept :func:`operating_curve` of ``label``, or None if none was kept."""
+    path = check_file(results_dir, label, "curve")
+    return pd.read_csv(path) if path.exists() else None
+
+
+def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | None:
+    """The most cautious point of ``curve`` whose twin object recall reaches both floors, or
+    None if no bias reaches them.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 1.0], "real_defect_pct": [0.5, 1.0, 2.0],
+    ...                       "twin_scratch_object_recall": [0.85, 0.92, 0.95],
+    ...                       "twin_stain_object_recall": [0.60, 0.62, 0.70]})
+    >>> float(at_recall(curve, 0.92, 0.63)["bias"]), at_recall(curve, 0.99, 0.5)
+    (1.0, None)
+    """
+    ok = curve[(curve["twin_scratch_object_recall"] >= scratch)
+               & (curve["twin_stain_object_recall"] >= stain)].sort_values("bias")
+    return None if ok.empty else ok.iloc[0]
