@@ -95,10 +95,14 @@ def test_stage_6_is_the_texture_check_beside_each_stage_1_run(folders):
     runs, results = folders
     tex = "notex" if plan.RECIPE["texture"] else "tex"
     stage6 = plan.planned_runs(6, None, runs, results)
-    assert [r.name for r in stage6] == [f"{m}-{loss}-{tex}" for m, loss in plan.TEXTURE_CHECK]
+    first = [f"{m}-{loss}-{tex}" for m, loss in plan.TEXTURE_CHECK]
+    assert [r.name for r in stage6] == first + [
+        f"{name}-s{seed}" for seed in plan.SEEDS[1:] for name in first]
+    assert [r.config.seed for r in stage6] == [
+        seed for seed in plan.SEEDS for _ in plan.TEXTURE_CHECK]
     assert all(r.config.texture != plan.RECIPE["texture"] for r in stage6)
     stage1 = {r.name: r.config for r in plan.planned_runs(1, None, runs, results)}
-    for r in stage6:  # one choice apart from a stage-1 run
+    for r in stage6[:len(first)]:  # one choice apart from a stage-1 run
         twin = stage1[r.name.rsplit("-", 1)[0]]
         assert dataclasses.replace(r.config, texture=twin.texture) == twin
 
@@ -313,7 +317,8 @@ def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
     checks = [r for r in plan.planned_runs(0, None, runs, results, smoke) if r.kind == "train"]
     assert [r.config.crop for r in checks] == [None, 32, 32]
     assert [r.name for r in plan.planned_runs(6, None, runs, results, smoke)] == [
-        "gslu-wcce+dice-tex", "light-wcce+dice-tex"]
+        "gslu-wcce+dice-tex", "light-wcce+dice-tex", "gslu-wcce+dice-tex-s1",
+        "light-wcce+dice-tex-s1"]
     assert plan.plan_name(stage1[0].config, smoke) == "gslu"  # named against its own recipe
     assert [r.name for r in plan.planned_runs(0, None, runs, results, smoke)
             if r.kind == "lr_range"] == ["lr-range-gslu", "lr-range-light"]

@@ -105,7 +105,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--stage", action="append",
                        help="stage to work on: 0 range tests and the crop check, 1 every "
                             "encoder, 2 the loss ablation, 3 seeds, 4 fold models, 5 the "
-                            "noise doses (repeatable; default all)")
+                            "noise doses, 6 the texture check and its seeds (repeatable; "
+                            "default all)")
     train.add_argument("--list", action="store_true",
                        help="print the plan with each run's status and epochs; train nothing")
     train.add_argument("--only", action="append", metavar="NAME",

@@ -27,9 +27,10 @@ planned from what the earlier ones left on disk:
    twin per dose of :data:`~heatsink.study.dose.DOSES`, each dose's measurements kept in
    ``<results>/dose/<recipe>/<dose>.csv`` (:func:`dose_file`);
 6. the carry-over checks, which chapter 9 reads: :data:`TEXTURE_CHECK`'s recipe runs trained
-   again with texture randomisation switched (:data:`TEXTURE`), each beside its stage-1 run.
-   They need only their family's range test, so ``heatsink study train --stage 6`` can run
-   them early.
+   again with texture randomisation switched (:data:`TEXTURE`), each beside its stage-1 run,
+   first with seed 0 and then with the plan's other :data:`SEEDS` (their untextured seeds are
+   stage 3's where the recipe is a top one). They need only their family's range test, so
+   ``heatsink study train --stage 6`` can run them early.
 
 A run's status is ``done`` (scored), ``partial`` (some epochs trained), ``missing`` or
 ``blocked`` (with the reason). :func:`run_plan` trains what is missing or partial, in order;
@@ -604,8 +605,10 @@ def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None,
 
 def _stage6(runs_dir: Path, results_dir: Path, ds: Dataset | None,
             s: PlanSettings) -> list[PlannedRun]:
-    return _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
-                       texture=not s.recipe.get("texture", False))
+    texture = not s.recipe.get("texture", False)
+    return [run for seed in s.seeds
+            for run in _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
+                                   texture=texture, seed=seed)]
 
 
 _STAGES: dict[int, Callable[[Path, Path, Any, PlanSettings], list[PlannedRun]]] = {
