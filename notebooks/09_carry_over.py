@@ -45,7 +45,8 @@ fixtures = {"gslu fold 0, twin 1.4.4": "tests/data/gslu-twin0.keras"}
 shipped = True  # also check the model `heatsink inspect` uses by default (models/)
 plan = ["gslu-wcce+dice", "gslu-wcce+dice-c160", "gslu-wcce+dice-c160-photo", "light-wcce+dice",
         "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2",
-        "gslu-wcce+dice-tex", "light-wcce+dice-tex"]
+        "gslu-wcce+dice-tex", "light-wcce+dice-tex", "light-wcce+dice-tex-s1",
+        "light-wcce+dice-tex-s2", "gslu-wcce+dice-tex-s1", "gslu-wcce+dice-tex-s2"]
 # other run folders: label -> run folder under `runs` (e.g. "exp/<name>")
 experiments: dict[str, str] = {}
 # checks kept from models no longer on disk (results/<data>/real_surface/<label>.csv)
@@ -104,10 +105,10 @@ else:
 #   GSLU-style net's cropped run with photometric augmentation; their twin scores are on the
 #   study's validation split.
 # * **Texture randomisation** (the plan's stage 6, `-tex`): the GSLU-style and light nets'
-#   recipe runs again with `TrainConfig(texture=True)` (`heatsink.data.texture`): each
-#   training frame multiplied by a random, unlabelled plating texture (skewed, heavy-tailed
+#   recipe runs again with `TrainConfig(texture=True)` (`heatsink.data.texture`): half the
+#   training frames multiplied by a random, unlabelled plating texture (skewed, heavy-tailed
 #   grain of random scale and strength, short polishing streaks, specks), so that a net sees
-#   many platings under the same defects.
+#   many platings under the same defects; with seeds 1 and 2 (`-s1`, `-s2`) where trained.
 # * **The shipped model** (`models/light-twin`), the one `heatsink inspect` uses without
 #   `--model` (the plan's light run, copied); its twin scores are on the study's test split.
 
