@@ -410,7 +410,7 @@ def control_table(controls: Mapping[str, pd.DataFrame],
 
 #: Decision biases of :func:`operating_curve` (log-odds added to the defect classes, see
 #: :func:`heatsink.decision.decide`): from cautious to eager, 0 the plain argmax.
-BIASES = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+BIASES = tuple(k / 2 for k in range(-8, 9))
 
 #: The columns of :func:`operating_curve`, after ``bias``.
 CURVE_COLUMNS = ("real_defect_pct", "real_false_per_frame", "filled_defect_pct",
@@ -498,7 +498,8 @@ def load_curve(results_dir: str | Path, label: str) -> pd.DataFrame | None:
 
 def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | None:
     """The most cautious point of ``curve`` whose twin object recall reaches both floors, or
-    None if no bias reaches them.
+    None if no bias reaches them. Where it is the curve's most cautious point, a more
+    cautious bias than the curve tried might reach them too.
 
     Examples
     --------
