@@ -425,7 +425,7 @@ if curves:
         ax.axvline(recall_floor[name], color="0.4", ls=":", lw=1)
         ax.axhline(real_target_pct, color="0.4", ls="--", lw=1)
         ax.set_yscale("log")
-        ax.set_xlabel(f"twin {name} object recall (validation, clean truth)")
+        ax.set_xlabel(f"twin {name} object recall")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("real surface called defect (%)")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
@@ -441,8 +441,8 @@ if curves:
 # Each net with and without texture randomisation, moved along its own trade-off by a
 # decision bias from −4 (cautious) to +4 (eager): the share of real surface called defect
 # (log scale; solid with the drawn labels filled, dashed as the pictures show them) against
-# the object recall the same bias gives on the twin's validation frames, scratches left,
-# stains right. Dots mark the plain argmax (filled: labels filled; hollow: as shown). The
+# the object recall the same bias gives on the twin's validation frames against their clean
+# truth, scratches left, stains right. Dots mark the plain argmax (filled: labels filled; hollow: as shown). The
 # dotted lines are the recall floors, the dashed line the 1 % target: a model that carries
 # over without finding less reaches the lower right.
 # ```
