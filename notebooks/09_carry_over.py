@@ -386,8 +386,8 @@ display(Markdown("\n".join(lines) if lines else "No recipe has several seeds on 
 #
 # A model that calls less of the real surface a defect may only be more cautious, and then it
 # finds fewer defects on the twin too, and texture cost the light net scratch object recall
-# (the pairs above). Each model's argmax is one point on its own trade-off. Adding a log-odds bias to
-# both defect classes before the argmax (`heatsink.decision.decide`) moves it along that
+# (the pairs above). Each model's argmax is one point on its own trade-off. Adding a log-odds
+# bias to both defect classes before the argmax (`heatsink.decision.decide`) moves it along that
 # trade-off, from cautious (negative) to eager (positive), and lets two models be compared at
 # the same twin object recall rather than at whatever recall their argmax gave
 # (`carry_over.operating_curve`; each kept as `results/twin/real_surface/<model>.curve.csv`).
@@ -442,9 +442,9 @@ if curves:
 # decision bias from −4 (cautious) to +4 (eager): the share of real surface called defect
 # (log scale; solid with the drawn labels filled, dashed as the pictures show them) against
 # the object recall the same bias gives on the twin's validation frames against their clean
-# truth, scratches left, stains right. Dots mark the plain argmax (filled: labels filled; hollow: as shown). The
-# dotted lines are the recall floors, the dashed line the 1 % target: a model that carries
-# over without finding less reaches the lower right.
+# truth, scratches left, stains right. Dots mark the plain argmax (filled: labels filled;
+# hollow: as shown). The dotted lines are the recall floors, the dashed line the 1 % target:
+# a model that carries over without finding less reaches the lower right.
 # ```
 #
 # {numref}`fig-operating-curves` read at the floors (the most cautious bias at which a model
