@@ -95,8 +95,10 @@ def _object_arrays(totals: np.ndarray, n_images: np.ndarray,
     return out
 
 
-def _object_scores(counts: pd.DataFrame) -> dict[str, float]:
-    """:func:`_object_arrays` of one set of images: the rows of ``counts``."""
+def object_scores(counts: pd.DataFrame) -> dict[str, float]:
+    """Object recall and false alarms per image, per defect class, pooled over the rows of
+    ``counts`` (one row of :func:`object_counts` per image): ``<class>_object_recall`` (NaN
+    without a true object) and ``<class>_false_alarms_per_image``."""
     totals = counts.to_numpy(dtype=np.float64).sum(axis=0)[None]
     arrays = _object_arrays(totals, np.array([len(counts)]), list(counts.columns))
     return {key: float(values[0]) for key, values in arrays.items()}
@@ -135,7 +137,7 @@ class Evaluation:
     def summary(self) -> pd.Series:
         """Headline pixel and object scores (fractions in [0, 1])."""
         row = self.scores.summary()
-        for key, value in _object_scores(self.objects).items():
+        for key, value in object_scores(self.objects).items():
             row[key] = value
         return row
 
@@ -364,5 +366,6 @@ __all__ = [
     "evaluate_masks",
     "evaluate_predictions",
     "object_counts",
+    "object_scores",
     "paired_difference",
 ]

@@ -180,9 +180,10 @@ def real_surface_check(
         predict = model_predictor(model_or_predict, image_size).probabilities
     else:
         predict = model_or_predict
+    from heatsink.decision import decide
+
     probs = np.asarray(predict(view_images(frames, drawn)))
-    predicted = [p.argmax(axis=-1).astype(np.uint8) for p in probs]
-    return check_masks(predicted, frames, mostly)
+    return check_masks([decide(p) for p in probs], frames, mostly)
 
 
 def view_images(frames: Sequence[RealFrame], drawn: str = "shown") -> np.ndarray:

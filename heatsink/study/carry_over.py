@@ -453,7 +453,7 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
 
     from heatsink.classes import DEFECTS
     from heatsink.decision import decide
-    from heatsink.evaluate import object_counts
+    from heatsink.evaluate import object_counts, object_scores
     from heatsink.models.predict import predict_probabilities
     from heatsink.real_surface import check_masks, open_predictor, view_images
 
@@ -465,19 +465,16 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
             found = summarize(check_masks([decide(p, bias) for p in probs], frames)).loc["defect"]
             row[f"{prefix}_defect_pct"] = float(found["share_pct"])
             row[f"{prefix}_false_per_frame"] = float(found["false_components_per_frame"])
-    counts = [{"n": 0} for _ in biases]
+    counts: list[list[dict[str, int]]] = [[] for _ in biases]  # per bias, per image
     for image_id, probs in predict_probabilities(predictor, ds, [str(i) for i in ids]):
         truth = ds.truth(image_id)
-        for total, bias in zip(counts, biases, strict=True):
-            total["n"] += 1
-            for key, value in object_counts(truth, decide(probs, bias)).items():
-                total[key] = total.get(key, 0) + value
-    for row, total in zip(rows, counts, strict=True):
+        for per_image, bias in zip(counts, biases, strict=True):
+            per_image.append(object_counts(truth, decide(probs, bias)))
+    for row, per_image in zip(rows, counts, strict=True):
+        scores = object_scores(pd.DataFrame(per_image))
         for _, name in DEFECTS:
-            true = total.get(f"{name}_true", 0)
-            row[f"twin_{name}_object_recall"] = (total[f"{name}_found"] / true if true
-                                                 else float("nan"))
-            row[f"twin_{name}_false_per_frame"] = total.get(f"{name}_false", 0) / max(total["n"], 1)
+            row[f"twin_{name}_object_recall"] = scores[f"{name}_object_recall"]
+            row[f"twin_{name}_false_per_frame"] = scores[f"{name}_false_alarms_per_image"]
     return pd.DataFrame(rows, columns=["bias", *CURVE_COLUMNS])
 
 
