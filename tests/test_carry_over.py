@@ -113,9 +113,12 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
         twin, tmp_path):
     from heatsink.study.carry_over import (
         CURVE_COLUMNS,
+        KNOBS,
         at_recall,
+        check_file,
         load_curve,
         record_curve,
+        sweep,
         twin_evaluation,
     )
     from heatsink.synth.real_frames import RealFrame, surface_mask
@@ -127,22 +130,35 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
                         (0, 0, 320, 320), np.zeros((320, 320), bool))]
     predictor = _dark_is_stain()
     curve = record_curve(predictor, "plan toy", twin, ids, frames, tmp_path,
-                         biases=(-4.0, 0.0, 4.0))
-    assert list(curve.columns) == ["bias", *CURVE_COLUMNS]
+                         biases=(-4.0, 0.0, 4.0), peaks=(0.5, 0.97))
+    assert list(curve.columns) == [*KNOBS, *CURVE_COLUMNS]
     assert load_curve(tmp_path, "plan toy").equals(curve)
     assert load_curve(tmp_path, "never curved") is None
+    assert len(curve) == 5 and sweep(curve, "min_peak")["min_peak"].tolist() == [0, 0.5, 0.97]
+    biased = sweep(curve, "bias")
     # more bias, more of the real surface called defect and more twin stains found
-    assert curve["real_defect_pct"].is_monotonic_increasing
-    assert curve["real_defect_pct"].iloc[-1] > curve["real_defect_pct"].iloc[0]
-    assert curve["twin_stain_object_recall"].is_monotonic_increasing
+    assert biased["real_defect_pct"].is_monotonic_increasing
+    assert biased["real_defect_pct"].iloc[-1] > biased["real_defect_pct"].iloc[0]
+    assert biased["twin_stain_object_recall"].is_monotonic_increasing
+    # a higher minimum peak only drops objects: never more called, never more found
+    peaked = sweep(curve, "min_peak")
+    for column in ("real_defect_pct", "filled_defect_pct", "twin_stain_object_recall"):
+        assert peaked[column].is_monotonic_decreasing, column
+    # the toy's darker half is never sure enough (its stain probability stays below 0.97)
+    assert peaked["real_defect_pct"].iloc[0] > 0 and peaked["real_defect_pct"].iloc[-1] == 0
     # at no bias, the curve's twin scores are the twin evaluation's, pooled the same way
     plain = twin_evaluation(predictor, twin, ids).summary()
-    row = curve.set_index("bias").loc[0.0]
+    row = biased.set_index("bias").loc[0.0]
     for name in ("scratch", "stain"):
         assert row[f"twin_{name}_object_recall"] == pytest.approx(
             plain[f"{name}_object_recall"], nan_ok=True)
         assert row[f"twin_{name}_false_per_frame"] == pytest.approx(
             plain[f"{name}_false_alarms_per_image"])
-    reach = at_recall(curve, 0.0, curve["twin_stain_object_recall"].max())
-    assert reach is not None and reach["bias"] == curve.loc[
-        curve["twin_stain_object_recall"] == curve["twin_stain_object_recall"].max(), "bias"].min()
+    reach = at_recall(curve, 0.0, biased["twin_stain_object_recall"].max())
+    assert reach is not None and reach["bias"] == biased.loc[
+        biased["twin_stain_object_recall"] == biased["twin_stain_object_recall"].max(),
+        "bias"].min()
+    # a curve kept before the second knob reads as biases at no minimum peak
+    old = check_file(tmp_path, "plan old", "curve")
+    biased.drop(columns="min_peak").to_csv(old, index=False)
+    assert load_curve(tmp_path, "plan old").equals(biased.reset_index(drop=True))

@@ -37,3 +37,42 @@ def test_bad_probabilities_and_biases_are_refused():
         decide(np.zeros((4, 4, 2)))
     with pytest.raises(ValueError, match="finite"):
         decide(_probs(), float("nan"))
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of two scratches (one sure at its centre, one never above 0.6) and a
+    stain sure at one pixel, on a background sure everywhere else."""
+    probs = np.zeros((32, 32, 3), np.float32)
+    probs[..., 0] = 1.0
+    for rows, cls, p in ((slice(2, 4), 1, 0.6), (slice(10, 12), 1, 0.55), (slice(20, 26), 2, 0.55)):
+        probs[rows, 4:28] = 0.0
+        probs[rows, 4:28, cls] = p
+        probs[rows, 4:28, 0] = 1 - p
+    probs[3, 16] = (0.02, 0.98, 0.0)   # the first scratch's sure centre
+    probs[22, 9] = (0.01, 0.0, 0.99)   # the stain's sure pixel
+    return probs, decide(probs)
+
+
+def test_a_confident_object_keeps_its_whole_extent_and_an_unsure_one_goes_whole():
+    probs, argmax = _scene()
+    kept = decide(probs, min_peak=0.9)
+    assert (argmax[2:4, 4:28] == 1).all()
+    assert np.array_equal(kept[2:4], argmax[2:4])           # its faint ends stay
+    assert (argmax[10:12, 4:28] == 1).all() and not kept[10:12].any()  # dropped whole
+    assert (kept[20:26, 4:28] == 2).all()                  # the stain, sure at one pixel
+    assert np.array_equal(decide(probs, min_peak=0.5), argmax)
+    # a larger min_peak keeps a subset of the objects; kept pixels keep their class
+    for low, high in pairwise((0.0, 0.5, 0.7, 0.95, 0.99)):
+        a, b = decide(probs, min_peak=low), decide(probs, min_peak=high)
+        assert ((b == 0) | (b == a)).all() and (b > 0).sum() <= (a > 0).sum()
+    assert not decide(probs, min_peak=0.995).any()
+    # batches are decided image by image, as single images
+    batch = np.stack([probs, probs[::-1]])
+    assert np.array_equal(decide(batch, 0.5, 0.9)[1], decide(probs[::-1], 0.5, 0.9))
+
+
+def test_bad_min_peaks_are_refused():
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        decide(_probs(), min_peak=1.0)
+    with pytest.raises(ValueError, match="images"):
+        decide(np.array([0.2, 0.7, 0.1]), min_peak=0.5)

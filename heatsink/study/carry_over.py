@@ -34,7 +34,9 @@ __all__ = [
     "BIASES",
     "CHECKS",
     "CURVE_COLUMNS",
+    "KNOBS",
     "PARTS",
+    "PEAKS",
     "PROTOCOLS",
     "at_recall",
     "carry_over_table",
@@ -52,6 +54,7 @@ __all__ = [
     "record_curve",
     "record_twin",
     "save_table",
+    "sweep",
     "twin_evaluation",
     "twin_file",
     "twin_surface_check",
@@ -411,8 +414,14 @@ def control_table(controls: Mapping[str, pd.DataFrame],
 #: Decision biases of :func:`operating_curve` (log-odds added to the defect classes, see
 #: :func:`heatsink.decision.decide`): from cautious to eager, 0 the plain argmax.
 BIASES = tuple(k / 2 for k in range(-8, 9))
+#: Peak probabilities of :func:`operating_curve`'s second knob (``min_peak`` of
+#: :func:`heatsink.decision.decide`, at no bias): an object is kept only if its class's
+#: probability reaches this somewhere in it.
+PEAKS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+#: The knobs of :func:`operating_curve`, the first columns of a curve.
+KNOBS = ("bias", "min_peak")
 
-#: The columns of :func:`operating_curve`, after ``bias``.
+#: The columns of :func:`operating_curve`, after :data:`KNOBS`.
 CURVE_COLUMNS = ("real_defect_pct", "real_false_per_frame", "filled_defect_pct",
                  "filled_false_per_frame", "twin_scratch_object_recall",
                  "twin_stain_object_recall", "twin_scratch_false_per_frame",
@@ -420,14 +429,17 @@ CURVE_COLUMNS = ("real_defect_pct", "real_false_per_frame", "filled_defect_pct",
 
 
 def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
-                    frames: Sequence[RealFrame],
-                    biases: Sequence[float] = BIASES) -> pd.DataFrame:
-    """The real-surface check and the twin's object scores of one model at each decision bias.
+                    frames: Sequence[RealFrame], biases: Sequence[float] = BIASES,
+                    peaks: Sequence[float] = PEAKS) -> pd.DataFrame:
+    """The real-surface check and the twin's object scores of one model at each operating
+    point: each decision bias, then each minimum peak probability.
 
     A model that calls less of the real surface a defect may only be more cautious: it then
     finds fewer defects on the twin too. Moving each model along its own trade-off
     (:func:`heatsink.decision.decide`) and reading off the real surface it calls defect at
-    the same twin object recall tells a quieter model from a more cautious one.
+    the same twin object recall tells a quieter model from a more cautious one. The bias
+    moves every pixel; the minimum peak drops whole objects the net is nowhere sure of, so
+    the two knobs trade recall for false components at different rates.
 
     Parameters
     ----------
@@ -440,14 +452,17 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
     frames : sequence of RealFrame
         The real frames, checked as shown and with their drawn labels filled.
     biases : sequence of float
-        Log-odds added to the defect classes.
+        Log-odds added to the defect classes, at no minimum peak.
+    peaks : sequence of float
+        Minimum peak probabilities in (0, 1), at no bias.
 
     Returns
     -------
     DataFrame
-        One row per bias: ``bias`` and :data:`CURVE_COLUMNS` (the real share in %, false
-        components per real frame as shown and filled; the twin's object recall, pooled over
-        ``ids``, and false components per frame, per class).
+        One row per operating point, the biases first: :data:`KNOBS` and
+        :data:`CURVE_COLUMNS` (the real share in %, false components per real frame as shown
+        and filled; the twin's object recall, pooled over ``ids``, and false components per
+        frame, per class). :func:`sweep` picks one knob's rows.
     """
     import numpy as np
 
@@ -458,45 +473,92 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
     from heatsink.real_surface import check_masks, open_predictor, view_images
 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
-    rows = [{"bias": float(b)} for b in biases]
+    points = [(float(b), 0.0) for b in biases] + [(0.0, float(t)) for t in peaks]
+    rows = [dict(zip(KNOBS, point, strict=True)) for point in points]
     for drawn, prefix in (("shown", "real"), ("filled", "filled")):
         probs = np.asarray(predictor.probabilities(view_images(frames, drawn)))
-        for row, bias in zip(rows, biases, strict=True):
-            found = summarize(check_masks([decide(p, bias) for p in probs], frames)).loc["defect"]
+        for row, point in zip(rows, points, strict=True):
+            found = summarize(check_masks([decide(p, *point) for p in probs], frames)).loc["defect"]
             row[f"{prefix}_defect_pct"] = float(found["share_pct"])
             row[f"{prefix}_false_per_frame"] = float(found["false_components_per_frame"])
-    counts: list[list[dict[str, int]]] = [[] for _ in biases]  # per bias, per image
+    counts: list[list[dict[str, int]]] = [[] for _ in points]  # per point, per image
     for image_id, probs in predict_probabilities(predictor, ds, [str(i) for i in ids]):
         truth = ds.truth(image_id)
-        for per_image, bias in zip(counts, biases, strict=True):
-            per_image.append(object_counts(truth, decide(probs, bias)))
+        for per_image, point in zip(counts, points, strict=True):
+            per_image.append(object_counts(truth, decide(probs, *point)))
     for row, per_image in zip(rows, counts, strict=True):
         scores = object_scores(pd.DataFrame(per_image))
         for _, name in DEFECTS:
             row[f"twin_{name}_object_recall"] = scores[f"{name}_object_recall"]
             row[f"twin_{name}_false_per_frame"] = scores[f"{name}_false_alarms_per_image"]
-    return pd.DataFrame(rows, columns=["bias", *CURVE_COLUMNS])
+    return pd.DataFrame(rows, columns=[*KNOBS, *CURVE_COLUMNS])
+
+
+def sweep(curve: pd.DataFrame, knob: str) -> pd.DataFrame:
+    """The rows of ``curve`` along one of :data:`KNOBS`, the other at rest, ordered by it.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 1.0, 0.0], "min_peak": [0.0, 0.0, 0.0, 0.9]})
+    >>> sweep(curve, "bias")["bias"].tolist(), sweep(curve, "min_peak")["min_peak"].tolist()
+    ([-1.0, 0.0, 1.0], [0.0, 0.9])
+    """
+    if knob not in KNOBS:
+        raise ValueError(f"knob must be one of {KNOBS}, not {knob!r}")
+    (other,) = (k for k in KNOBS if k != knob)
+    return curve[curve[other] == 0].sort_values(knob)
+
+
+def along_bias(curve: pd.DataFrame, column: str, where: str, at: float) -> float:
+    """``column`` along the bias sweep of ``curve`` where ``where`` equals ``at``, linearly
+    interpolated; NaN outside the sweep's range. It sets another operating point beside the
+    bias that gives the same twin recall.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 1.0, 0.0], "min_peak": [0, 0, 0, 0.9],
+    ...                       "recall": [0.5, 0.6, 0.7, 0.55], "false": [1.0, 2.0, 4.0, 0.5]})
+    >>> round(along_bias(curve, "false", "recall", 0.55), 6)
+    1.5
+    >>> along_bias(curve, "false", "recall", 0.9)
+    nan
+    """
+    import numpy as np
+
+    biased = sweep(curve, "bias").sort_values(where)
+    x, y = biased[where].to_numpy(float), biased[column].to_numpy(float)
+    if len(x) == 0 or not x[0] <= at <= x[-1]:
+        return float("nan")
+    return float(np.interp(at, x, y))
 
 
 def record_curve(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
                  frames: Sequence[RealFrame], results_dir: str | Path,
-                 biases: Sequence[float] = BIASES) -> pd.DataFrame:
+                 biases: Sequence[float] = BIASES,
+                 peaks: Sequence[float] = PEAKS) -> pd.DataFrame:
     """Run :func:`operating_curve` and keep it beside the model's check (``.curve.csv``)."""
-    curve = operating_curve(model, ds, ids, frames, biases)
+    curve = operating_curve(model, ds, ids, frames, biases, peaks)
     _write(check_file(results_dir, label, "curve"), curve, index=False)
     return curve
 
 
 def load_curve(results_dir: str | Path, label: str) -> pd.DataFrame | None:
-    """A kept :func:`operating_curve` of ``label``, or None if none was kept."""
+    """A kept :func:`operating_curve` of ``label``, or None if none was kept (a curve kept
+    before the second knob is read as biases at no minimum peak)."""
     path = check_file(results_dir, label, "curve")
-    return pd.read_csv(path) if path.exists() else None
+    if not path.exists():
+        return None
+    curve = pd.read_csv(path)
+    if "min_peak" not in curve:
+        curve.insert(1, "min_peak", 0.0)
+    return curve
 
 
 def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | None:
-    """The most cautious point of ``curve`` whose twin object recall reaches both floors, or
+    """The most cautious bias of ``curve`` whose twin object recall reaches both floors, or
     None if no bias reaches them. Where it is the curve's most cautious point, a more
-    cautious bias than the curve tried might reach them too.
+    cautious bias than the curve tried might reach them too. Only the bias rows are read
+    (:func:`sweep`): a minimum peak only ever lowers recall.
 
     Examples
     --------
@@ -506,6 +568,8 @@ def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | 
     >>> float(at_recall(curve, 0.92, 0.63)["bias"]), at_recall(curve, 0.99, 0.5)
     (1.0, None)
     """
+    if "min_peak" in curve:
+        curve = sweep(curve, "bias")
     ok = curve[(curve["twin_scratch_object_recall"] >= scratch)
                & (curve["twin_stain_object_recall"] >= stain)].sort_values("bias")
     return None if ok.empty else ok.iloc[0]
