@@ -91,11 +91,15 @@ def test_the_real_check_is_kept_for_both_views_and_old_checks_read_as_shown(tmp_
     assert sorted(set(kept["drawn"])) == ["filled", "shown"]
     row = carry_over_table({"toy": load_check(tmp_path, "toy")}).loc["toy"]
     assert row["real_defect_pct"] > 1.0 and row["filled_defect_pct"] == 0.0
+    # per class too: the spill was called stain as shown, and nothing is called once filled
+    assert row["real_stain_pct"] == row["real_defect_pct"] and row["real_scratch_pct"] == 0
+    assert row[["filled_scratch_pct", "filled_stain_pct", "filled_scratch_false_per_frame",
+                "filled_stain_false_per_frame"]].tolist() == [0, 0, 0, 0]
     old = kept[kept["drawn"] == "shown"].drop(columns="drawn")
     old.to_csv(check_file(tmp_path, "old"), index=False)
     assert set(load_check(tmp_path, "old")["drawn"]) == {"shown"}
-    assert np.isnan(carry_over_table({"old": load_check(tmp_path, "old")}).loc[
-        "old", "filled_defect_pct"])
+    assert carry_over_table({"old": load_check(tmp_path, "old")}).loc[
+        "old", ["filled_defect_pct", "filled_stain_pct"]].isna().all()
 
 
 def _dark_is_stain() -> object:

@@ -224,8 +224,8 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
     DataFrame
         Indexed by label: ``real_defect_pct`` (share of the real surface called defect),
         ``real_false_per_frame`` (false defect components per real frame) and the same per
-        class, of the frames as shown; ``filled_defect_pct`` and ``filled_false_per_frame``,
-        the same with the drawn labels filled (NaN where that was not checked); with
+        class, of the frames as shown; ``filled_defect_pct``, ``filled_false_per_frame`` and
+        the same per class, with the drawn labels filled (NaN where that was not checked); with
         ``twin``: ``twin_defect_miou``, ``twin_scratch_object_recall``,
         ``twin_stain_object_recall``, ``twin_scratch_false_per_frame``,
         ``twin_stain_false_per_frame`` (NaN where a model has no twin scores).
@@ -237,7 +237,7 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
     ...          "share": n / 100, "false_components": k}
     ...         for c, n, k in (("scratch", 1, 2), ("stain", 0, 0), ("defect", 1, 2))]
     >>> carry_over_table({"m": pd.DataFrame(rows)}).loc["m"].tolist()
-    [1.0, 2.0, 1.0, 2.0, 0.0, 0.0, nan, nan]
+    [1.0, 2.0, 1.0, 2.0, 0.0, 0.0, nan, nan, nan, nan, nan, nan]
     """
     rows = {}
     for label, check in checks.items():
@@ -248,10 +248,13 @@ def carry_over_table(checks: Mapping[str, pd.DataFrame],
             row[f"real_{name}_pct"] = s.loc[name, "share_pct"]
             row[f"real_{name}_false_per_frame"] = s.loc[name, "false_components_per_frame"]
         filled = view(check, "filled")
-        f = summarize(filled).loc["defect"] if len(filled) else None
-        row["filled_defect_pct"] = f["share_pct"] if f is not None else float("nan")
-        row["filled_false_per_frame"] = (f["false_components_per_frame"] if f is not None
-                                         else float("nan"))
+        f = summarize(filled) if len(filled) else None
+        for name in ("defect", "scratch", "stain"):
+            known = f is not None and name in f.index
+            per = "" if name == "defect" else f"{name}_"
+            row[f"filled_{name}_pct"] = f.loc[name, "share_pct"] if known else float("nan")
+            row[f"filled_{per}false_per_frame"] = (
+                f.loc[name, "false_components_per_frame"] if known else float("nan"))
         if twin is not None:
             ev = twin.get(label)
             summary = ev.summary() if ev is not None else None
