@@ -200,6 +200,25 @@ if len(both):
         f"{both['real_false_per_frame'].median():.1f} to "
         f"{both['filled_false_per_frame'].median():.1f} (medians)."))
 
+# %% tags=["remove-input"]
+def stain_share(prefix: str) -> pd.Series:
+    """Stains' share of each model's false components per frame (scratches + stains)."""
+    stains = both[f"{prefix}_stain_false_per_frame"]
+    return stains / (both[f"{prefix}_scratch_false_per_frame"] + stains)
+
+
+if len(both):
+    as_shown, filled_share = stain_share("real"), stain_share("filled")
+    mostly = filled_share[filled_share > 0.5].index
+    fewer_scratches = as_shown.median() < filled_share.median() - 0.1
+    display(Markdown(
+        f"By class, stains make {100 * as_shown.median():.0f} % of the false components per "
+        f"real frame as shown and {100 * filled_share.median():.0f} % with the labels filled "
+        f"(medians over the models)"
+        f"{': the fill removes more scratch calls than stain calls' if fewer_scratches else ''}"
+        f". On filled plating, stains are most of what is left for {len(mostly)} of the "
+        f"{len(both)} models{' (' + ', '.join(mostly) + ')' if 0 < len(mostly) <= 7 else ''}."))
+
 # %% [markdown]
 # ## Is it the check?
 #
