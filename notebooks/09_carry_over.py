@@ -287,10 +287,17 @@ ax.set_xlabel("false defect components per real frame")
 ax.set_ylabel("real surface called defect (%)")
 ax.set_title(f"Real-surface check, {len(frames) if frames else 31} real frames")
 ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-fig.tight_layout()
-study_results.save_figure(fig, results_dir / "figures" / "carry_over.png")
-glue("fig-carry-over", fig, display=False)
-plt.close(fig)
+
+
+def keep_figure(fig: plt.Figure, name: str) -> None:
+    """Lay out, save as ``results/<data>/figures/<name>.png`` and glue as ``fig-<name>``."""
+    fig.tight_layout()
+    study_results.save_figure(fig, results_dir / "figures" / f"{name.replace('-', '_')}.png")
+    glue(f"fig-{name}", fig, display=False)
+    plt.close(fig)
+
+
+keep_figure(fig, "carry-over")
 
 # %% [markdown]
 # ```{glue:figure} fig-carry-over
@@ -425,6 +432,17 @@ for name in curve_models:
         print(f"{label}: no operating curve (not trained here, none kept)")
 
 # %% tags=["hide-input"]
+def curve_axes(axes: list, floors: list[float], target: float, ylabel: str) -> None:
+    """A curve figure's panels: log scale, a recall floor each, the real target, the legend."""
+    for ax, floor in zip(axes, floors, strict=True):
+        ax.axvline(floor, color="0.4", ls=":", lw=1)
+        ax.axhline(target, color="0.4", ls="--", lw=1)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+
+
 if curves:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
     for k, (label, curve) in enumerate(curves.items()):
@@ -441,18 +459,11 @@ if curves:
                     color=colour, ms=6)
             ax.plot(argmax[f"twin_{name}_object_recall"], argmax["real_defect_pct"], "o",
                     mfc="none", color=colour, ms=6)
+    curve_axes(axes, [recall_floor["scratch"], recall_floor["stain"]], real_target_pct,
+               "real surface called defect (%)")
     for ax, name in zip(axes, ("scratch", "stain"), strict=True):
-        ax.axvline(recall_floor[name], color="0.4", ls=":", lw=1)
-        ax.axhline(real_target_pct, color="0.4", ls="--", lw=1)
-        ax.set_yscale("log")
         ax.set_xlabel(f"twin {name} object recall")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("real surface called defect (%)")
-    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    study_results.save_figure(fig, results_dir / "figures" / "operating_curves.png")
-    glue("fig-operating-curves", fig, display=False)
-    plt.close(fig)
+    keep_figure(fig, "operating-curves")
 
 # %% [markdown]
 # ```{glue:figure} fig-operating-curves
@@ -536,19 +547,12 @@ if curves:
             argmax = curve[(curve["bias"] == 0) & (curve["min_peak"] == 0)]
             ax.plot(argmax["twin_stain_object_recall"], argmax[f"{drawn}_false_per_frame"], "o",
                     color=colour, ms=6)
+    curve_axes(axes, [recall_floor["stain"]] * 2, real_target_components,
+               "false components per real frame")
     for ax, drawn in zip(axes, ("labels filled", "as shown"), strict=True):
-        ax.axvline(recall_floor["stain"], color="0.4", ls=":", lw=1)
-        ax.axhline(real_target_components, color="0.4", ls="--", lw=1)
-        ax.set_yscale("log")
         ax.set_xlabel("twin stain object recall")
         ax.set_title(f"real frames, {drawn}", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("false components per real frame")
-    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    study_results.save_figure(fig, results_dir / "figures" / "peak_curves.png")
-    glue("fig-peak-curves", fig, display=False)
-    plt.close(fig)
+    keep_figure(fig, "peak-curves")
 
 # %% [markdown]
 # ```{glue:figure} fig-peak-curves
