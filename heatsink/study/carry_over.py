@@ -38,6 +38,7 @@ __all__ = [
     "PARTS",
     "PEAKS",
     "PROTOCOLS",
+    "along_bias",
     "at_recall",
     "carry_over_table",
     "check_file",
