@@ -566,14 +566,14 @@ def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | 
 
     Examples
     --------
-    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 1.0], "real_defect_pct": [0.5, 1.0, 2.0],
+    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 1.0], "min_peak": [0.0, 0.0, 0.0],
+    ...                       "real_defect_pct": [0.5, 1.0, 2.0],
     ...                       "twin_scratch_object_recall": [0.85, 0.92, 0.95],
     ...                       "twin_stain_object_recall": [0.60, 0.62, 0.70]})
     >>> float(at_recall(curve, 0.92, 0.63)["bias"]), at_recall(curve, 0.99, 0.5)
     (1.0, None)
     """
-    if "min_peak" in curve:
-        curve = sweep(curve, "bias")
-    ok = curve[(curve["twin_scratch_object_recall"] >= scratch)
-               & (curve["twin_stain_object_recall"] >= stain)].sort_values("bias")
+    biased = sweep(curve, "bias")
+    ok = biased[(biased["twin_scratch_object_recall"] >= scratch)
+                & (biased["twin_stain_object_recall"] >= stain)]
     return None if ok.empty else ok.iloc[0]
