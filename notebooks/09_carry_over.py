@@ -570,25 +570,19 @@ if curves:
 # that finds as many twin stains:
 
 # %% tags=["remove-input"]
+readings = {label: carry_over.peak_reading(curve, (0.9, 0.95)) for label, curve in curves.items()}
 lines = []
-for label, curve in curves.items():
-    peaked = carry_over.sweep(curve, "min_peak").set_index("min_peak")
-    for peak in (0.9, 0.95):
-        if peak not in peaked.index:
-            continue
-        row = peaked.loc[peak]
+for label, reading in readings.items():
+    for peak, row in reading.iterrows():
         stain = row["twin_stain_object_recall"]
-        same = {drawn: carry_over.along_bias(curve, f"{drawn}_false_per_frame",
-                                             "twin_stain_object_recall", stain)
-                for drawn in ("real", "filled")}
-        beside = (f"; the bias finding as many stains leaves {same['real']:.1f} and "
-                  f"{same['filled']:.1f}" if not pd.isna(same["real"]) else
+        beside = (f"; the bias finding as many stains leaves {row['bias_real_false_per_frame']:.1f}"
+                  f" and {row['bias_filled_false_per_frame']:.1f}"
+                  if not pd.isna(row["bias_real_false_per_frame"]) else
                   "; no bias of the curve finds as few stains")
-        kept = row["real_false_per_frame"] / max(peaked.loc[0.0, "real_false_per_frame"], 1e-9)
         lines.append(
             f"* {label}, minimum peak {peak:.2f}: {row['real_false_per_frame']:.1f} false "
-            f"components per real frame as shown ({100 * kept:.0f} % of the argmax's) and "
-            f"{row['filled_false_per_frame']:.1f} with the labels filled "
+            f"components per real frame as shown ({100 * row['kept_share']:.0f} % of the "
+            f"argmax's) and {row['filled_false_per_frame']:.1f} with the labels filled "
             f"({row['real_defect_pct']:.1f} % and "
             f"{row['filled_defect_pct']:.2f} % of the surface){beside}. On the twin it finds "
             f"{100 * row['twin_scratch_object_recall']:.0f} % of scratches and {100 * stain:.0f} "
@@ -599,28 +593,21 @@ display(Markdown("\n".join(lines) if lines else "No operating curve here."))
 # %% tags=["remove-input"]
 def peak_summary(peak: float = 0.95) -> str:
     """What the minimum peak does across the curves, against the bias and the targets."""
-    kept, fewer, both = [], 0, []
-    for label, curve in curves.items():
-        peaked = carry_over.sweep(curve, "min_peak").set_index("min_peak")
-        if peak not in peaked.index:
-            continue
-        row = peaked.loc[peak]
-        kept.append(row["real_false_per_frame"] / max(peaked.loc[0.0, "real_false_per_frame"],
-                                                      1e-9))
-        same = carry_over.along_bias(curve, "real_false_per_frame", "twin_stain_object_recall",
-                                     row["twin_stain_object_recall"])
-        fewer += bool(row["real_false_per_frame"] < same)
-        points = curve[(curve["twin_scratch_object_recall"] >= recall_floor["scratch"])
-                       & (curve["twin_stain_object_recall"] >= recall_floor["stain"])
-                       & (curve["real_defect_pct"] <= real_target_pct)
-                       & (curve["real_false_per_frame"] <= real_target_components)]
-        if not points.empty:
-            both.append(label)
-    if not kept:
+    rows = {label: reading.loc[peak] for label, reading in readings.items()
+            if peak in reading.index}
+    if not rows:
         return "No operating curve here."
+    kept = [row["kept_share"] for row in rows.values()]
+    fewer = sum(bool(row["real_false_per_frame"] < row["bias_real_false_per_frame"])
+                for row in rows.values())
+    both = [label for label, curve in curves.items()
+            if not curve[(curve["twin_scratch_object_recall"] >= recall_floor["scratch"])
+                         & (curve["twin_stain_object_recall"] >= recall_floor["stain"])
+                         & (curve["real_defect_pct"] <= real_target_pct)
+                         & (curve["real_false_per_frame"] <= real_target_components)].empty]
     text = (f"A minimum peak of {peak} keeps {100 * min(kept):.0f} to {100 * max(kept):.0f} % of "
             f"each net's false components per real frame as shown, and leaves fewer of them than "
-            f"the bias finding as many twin stains on {fewer} of {len(kept)} nets: it is the "
+            f"the bias finding as many twin stains on {fewer} of {len(rows)} nets: it is the "
             f"better knob against false components. ")
     if both:
         text += (f"Some operating point of {', '.join(both)} meets both real targets as shown at "

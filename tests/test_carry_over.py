@@ -121,6 +121,7 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
         at_recall,
         check_file,
         load_curve,
+        peak_reading,
         record_curve,
         sweep,
         twin_evaluation,
@@ -150,6 +151,11 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
         assert peaked[column].is_monotonic_decreasing, column
     # the toy's darker half is never sure enough (its stain probability stays below 0.97)
     assert peaked["real_defect_pct"].iloc[0] > 0 and peaked["real_defect_pct"].iloc[-1] == 0
+    # the reading keeps a share of the argmax's real false components: all at 0.5, none at 0.97
+    reading = peak_reading(curve, (0.5, 0.97, 0.99))
+    assert reading.index.tolist() == [0.5, 0.97]
+    assert reading["kept_share"].tolist() == pytest.approx([
+        peaked["real_false_per_frame"].iloc[1] / peaked["real_false_per_frame"].iloc[0], 0.0])
     # at no bias, the curve's twin scores are the twin evaluation's, pooled the same way
     plain = twin_evaluation(predictor, twin, ids).summary()
     row = biased.set_index("bias").loc[0.0]

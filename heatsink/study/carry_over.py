@@ -50,6 +50,7 @@ __all__ = [
     "load_curve",
     "load_twin",
     "operating_curve",
+    "peak_reading",
     "record_check",
     "record_control",
     "record_curve",
@@ -534,6 +535,47 @@ def along_bias(curve: pd.DataFrame, column: str, where: str, at: float) -> float
     if len(x) == 0 or not x[0] <= at <= x[-1]:
         return float("nan")
     return float(np.interp(at, x, y))
+
+
+def peak_reading(curve: pd.DataFrame, peaks: Sequence[float] = (0.9, 0.95)) -> pd.DataFrame:
+    """The minimum-peak rows of ``curve`` at ``peaks``, each beside the argmax and beside the
+    bias that finds as many twin stains.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        An :func:`operating_curve`.
+    peaks : sequence of float
+        Minimum peaks to read; those the curve lacks are left out.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``min_peak``: the curve's columns at that peak; ``kept_share``, the share of
+        the argmax's false components per real frame (as shown) it keeps (NaN if the argmax
+        has none); ``bias_real_false_per_frame`` and ``bias_filled_false_per_frame``, the
+        bias sweep's at the same twin stain recall (:func:`along_bias`; NaN where no bias finds
+        so few stains).
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"bias": [-1.0, 0.0, 0.0], "min_peak": [0.0, 0.0, 0.9],
+    ...                       "real_false_per_frame": [2.0, 8.0, 1.0],
+    ...                       "filled_false_per_frame": [1.0, 4.0, 0.5],
+    ...                       "twin_stain_object_recall": [0.5, 0.6, 0.55]})
+    >>> reading = peak_reading(curve)
+    >>> reading[["kept_share", "bias_real_false_per_frame"]].round(3).to_dict("index")
+    {0.9: {'kept_share': 0.125, 'bias_real_false_per_frame': 5.0}}
+    """
+    peaked = sweep(curve, "min_peak").set_index("min_peak")
+    rows = peaked.loc[[peak for peak in peaks if peak in peaked.index]].copy()
+    argmax = float(peaked.loc[0.0, "real_false_per_frame"]) if 0.0 in peaked.index else 0.0
+    rows["kept_share"] = rows["real_false_per_frame"] / argmax if argmax else float("nan")
+    for drawn in ("real", "filled"):
+        rows[f"bias_{drawn}_false_per_frame"] = [
+            along_bias(curve, f"{drawn}_false_per_frame", "twin_stain_object_recall", recall)
+            for recall in rows["twin_stain_object_recall"]]
+    return rows
 
 
 def record_curve(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
