@@ -23,9 +23,11 @@ ones; their verdicts mean nothing.
 
 Run it on an otherwise idle machine: ``.venv/bin/python bench/inspect_speed.py``
 (``--n 100 1000``, ``--batch 16``, ``--data DIR`` for other images, ``--keep DIR`` to keep
-the reports). This file is not named ``inspect.py``: a script's folder comes first on
-``sys.path``, so a ``bench/inspect.py`` would shadow the standard library's ``inspect`` for
-every script in ``bench/``.
+the reports, ``--min-peak P`` to time a spec that keeps only the objects the model is sure of:
+the probabilities then leave the graph and objects are filtered in numpy).
+This file is not named ``inspect.py``: a script's folder comes first on ``sys.path``, so a
+``bench/inspect.py`` would shadow the standard library's ``inspect`` for every script in
+``bench/``.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ def main() -> None:
     parser.add_argument("--chosen-run", type=Path, help="a run folder to use as chosen model")
     parser.add_argument("--data", type=Path, help="images to cycle through (default: a twin)")
     parser.add_argument("--keep", type=Path, help="keep the reports in this folder")
+    parser.add_argument("--min-peak", type=float, default=0.0,
+                        help="the spec's min_peak (default 0: the plain argmax)")
     args = parser.parse_args()
     counts = sorted(set(args.n))
 
@@ -127,7 +131,8 @@ def main() -> None:
         reports.mkdir(parents=True, exist_ok=True)
         spec = tmp / "spec.yaml"
         # inspect refuses a spec that sets no limit: one no frame reaches
-        spec.write_text("name: permissive\nmax_stain_count: 1000\n")
+        spec.write_text(f"name: permissive\nmax_stain_count: 1000\nmin_peak: {args.min_peak}\n")
+        print(f"spec: min_peak {args.min_peak}")
         models: dict[str, Path] = {}
         light = args.run
         if light is None:

@@ -154,6 +154,40 @@ def test_measurements_equal_defect_table_of_the_predicted_masks(trained, tmp_pat
     assert code == (1 if (judged["verdict"] == "FAIL").any() else 0)
 
 
+def test_min_peak_drops_the_objects_the_model_is_unsure_of(trained, tmp_path):
+    """A spec's ``min_peak`` judges the masks :func:`heatsink.decision.decide` keeps."""
+    from heatsink.components import components
+    from heatsink.data import load_dataset
+    from heatsink.decision import decide
+    from heatsink.models.predict import predict_probabilities
+    from heatsink.models.run import Run
+
+    run = Run.load(trained["run"])
+    probs = dict(predict_probabilities(run.model("best"), load_dataset(trained["twin"]),
+                                       trained["ids"], run.config.image_size, batch_size=16))
+    peaks = set()  # each predicted defect object's peak probability of its class
+    for p in probs.values():
+        for class_id in (1, 2):
+            objects = components(p.argmax(-1) == class_id)
+            peaks |= {float(p[..., class_id][objects.labels == k].max())
+                      for k in range(1, objects.n + 1)}
+    peaks = sorted(peaks)
+    assert len(peaks) >= 2, "the tiny model predicts too few defect objects to test min_peak"
+    min_peak = (peaks[len(peaks) // 2 - 1] + peaks[len(peaks) // 2]) / 2  # between two peaks
+    text = f"name: sure\nmin_peak: {min_peak}\nmax_defect_percent: 100\n"
+    out = tmp_path / "report.csv"
+    _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path, text), out, "--batch", "16")
+    report = _read(out).set_index("image_id")
+
+    kept = {i: decide(p, min_peak=min_peak) for i, p in probs.items()}
+    table = defect_table(kept.items())
+    pd.testing.assert_frame_equal(report[DEFECT_COLUMNS], table, check_dtype=False,
+                                  check_names=False, check_index_type=False, rtol=0, atol=0)
+    everything = defect_table(trained["masks"].items())
+    counts = ["NumberOfScratches", "NumberOfStains"]
+    assert 0 < table[counts].to_numpy().sum() < everything[counts].to_numpy().sum()
+
+
 def test_parquet_report_equals_the_csv(trained, tmp_path):
     pytest.importorskip("pyarrow")
     folder = _good_folder(trained, tmp_path)
@@ -185,14 +219,14 @@ def test_an_interrupted_run_leaves_no_report_and_no_temporary_file(trained, tmp_
     real = insp.predict_frames
     calls = []
 
-    def interrupted(model, frames):
+    def interrupted(model, frames, min_peak=0.0):
         calls.append(len(frames))
         if len(calls) == 2:  # the first batch is in the temporary file by now
             temps = [p for p in reports.iterdir()
                      if p.name.startswith(".") and not p.name.endswith(".lock")]
             assert len(temps) == 1 and temps[0].stat().st_size > 0
             raise KeyboardInterrupt
-        return real(model, frames)
+        return real(model, frames, min_peak)
 
     monkeypatch.setattr(insp, "predict_frames", interrupted)
     spec = _spec(tmp_path)
@@ -363,9 +397,9 @@ def test_inspect_images_streams_one_batch_at_a_time(trained, tmp_path, monkeypat
     real = insp.predict_frames
     batches = []
 
-    def counting(model, frames):
+    def counting(model, frames, min_peak=0.0):
         batches.append(len(frames))
-        return real(model, frames)
+        return real(model, frames, min_peak)
 
     monkeypatch.setattr(insp, "predict_frames", counting)
     rows = insp.inspect_images(paths, trained["run"], Spec(name="s"), batch_size=3)
@@ -554,7 +588,7 @@ def test_a_crash_is_exit_2_in_one_line_never_1(trained, tmp_path, capsys, monkey
     """An unexpected exception (here: the model fails) is not a FAIL verdict."""
     folder = _good_folder(trained, tmp_path, n=1)
 
-    def broken(model, frames):
+    def broken(model, frames, min_peak=0.0):
         raise RuntimeError("the model broke")
 
     monkeypatch.setattr(insp, "predict_frames", broken)

@@ -56,6 +56,22 @@ def test_load_example_and_round_trip(tmp_path):
     assert spec.identity != Spec(name="example-spec").identity
 
 
+def test_min_peak_changes_the_identity_only_when_set():
+    """A spec written before ``min_peak`` existed keeps its identity (the reports made with
+    it stay comparable); setting it makes another spec."""
+    import hashlib
+    import json
+
+    spec = Spec("line-7", min_object_px=10, max_stain_count=3)
+    before = {key: value for key, value in spec.to_dict().items() if key != "min_peak"}
+    text = json.dumps(before, sort_keys=True, separators=(",", ":"))
+    assert spec.identity == hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    sure = Spec("line-7", min_object_px=10, max_stain_count=3, min_peak=0.95)
+    assert sure.identity != spec.identity
+    assert sure.limits_text().endswith("objects under 10 px ignored; objects whose peak "
+                                       "probability stays under 0.95 ignored; units px")
+
+
 def test_missing_name_defaults_to_file_stem_and_limits_are_optional(tmp_path):
     spec = load_spec(write(tmp_path, "max_stain_count: 0\n", "line-7.yaml"))
     assert spec.name == "line-7" and spec.max_stain_count == 0
@@ -73,6 +89,9 @@ def test_missing_name_defaults_to_file_stem_and_limits_are_optional(tmp_path):
         ("max_defect_percent: true\n", ["max_defect_percent", "number"]),
         ("min_object_px: null\n", ["min_object_px"]),
         ("mm_per_px: 0\n", ["mm_per_px", "> 0"]),
+        ("min_peak: 1\n", ["min_peak", "below 1"]),
+        ("min_peak: -0.1\n", ["min_peak", "negative"]),
+        ("min_peak: null\n", ["min_peak", "[0, 1)"]),
         ("max_stain_area: .inf\n", ["max_stain_area", "finite"]),
         ("name: ''\n", ["name"]),
         ("- 1\n- 2\n", ["mapping"]),

@@ -289,10 +289,12 @@ def read_frame(path: str | Path, resize: bool = False) -> tuple[np.ndarray, str]
     return image, "; ".join(notes)
 
 
-def predict_frames(model: InspectionModel, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+def predict_frames(model: InspectionModel, frames: Sequence[np.ndarray],
+                   min_peak: float = 0.0) -> list[np.ndarray]:
     """Predicted class masks (uint8, at the frames' size) of a batch of RGB frames, through
-    the one prediction path the study scores with (:class:`heatsink.models.predict.Predictor`)."""
-    return list(model.predictor.masks(frames))
+    the one prediction path the study scores with (:class:`heatsink.models.predict.Predictor`),
+    keeping only the defect objects whose class probability reaches ``min_peak``."""
+    return list(model.predictor.masks(frames, min_peak))
 
 
 def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np.ndarray,
@@ -353,7 +355,7 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
         rows.append(row)
     if not frames:
         return rows
-    masks = predict_frames(model, frames)
+    masks = predict_frames(model, frames, spec.min_peak)
     # positional keys: two inputs may share a stem
     table = inspect_masks(((str(k), m) for k, m in enumerate(masks)), spec)
     for k, index in enumerate(good):

@@ -4,6 +4,7 @@ A spec file looks like::
 
     name: example-spec
     min_object_px: 10          # objects smaller than this are ignored
+    min_peak: 0                # objects the model is less sure of are ignored (0: none)
     mm_per_px: null            # optional scale; limits are then in mm / mm²
     max_stain_area: 400        # largest stain (pixels², or mm² when scaled) — pixel area
     max_stain_count: 3
@@ -16,6 +17,12 @@ measurement is strictly greater than the limit. The stain-area rule uses the lar
 stain's *pixel* area (``LargestStainPixels`` × ``mm_per_px``², not the contour area, which
 is 0 for thin stains). Measurements come from :func:`heatsink.line.measurements.defect_table`
 made with the spec's ``min_object_px`` and ``mm_per_px`` (:func:`inspect_masks` does both).
+
+``min_peak`` acts before the measurements, where the model's probabilities are at hand
+(``heatsink inspect``): a defect object is kept only if the model's probability of its class
+reaches ``min_peak`` somewhere in it (:func:`heatsink.decision.keep_confident`). It is 0, the
+plain argmax, unless set; a spec that leaves it at 0 keeps the identity it had before the
+field existed.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ FAIL = "FAIL"
 
 #: Fields holding integer values; the others (but ``name``) take any real number.
 _INT_FIELDS = ("min_object_px", "max_stain_count")
+#: Fields added after the first release, with the defaults :attr:`Spec.identity` leaves out.
+_LATER_FIELDS: dict[str, Any] = {"min_peak": 0.0}
 _LIMITS = ("max_stain_area", "max_stain_count", "max_scratch_length", "max_defect_percent")
 #: Default limit factors of :func:`spec_tradeoff`: 0.25, 0.5, …, 4.
 
@@ -69,6 +78,9 @@ class Spec:
         Longest scratch (px, or mm when scaled).
     max_defect_percent : float, optional
         ``TotalStain%`` + ``TotalScratch%``.
+    min_peak : float
+        In [0, 1): defect objects whose class probability never reaches this are ignored
+        (applied to the model's probabilities by ``heatsink inspect``); 0 keeps them all.
     """
 
     name: str = "unnamed"
@@ -78,6 +90,7 @@ class Spec:
     max_stain_count: int | None = None
     max_scratch_length: float | None = None
     max_defect_percent: float | None = None
+    min_peak: float = 0.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -90,8 +103,14 @@ class Spec:
 
     @property
     def identity(self) -> str:
-        """First 12 hex digits of the sha256 of the spec's canonical JSON."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """First 12 hex digits of the sha256 of the spec's canonical JSON.
+
+        Fields added after the first release are left out at their defaults, so a spec that
+        does not use them keeps its identity (and the reports made with it stay comparable).
+        """
+        fields = {key: value for key, value in self.to_dict().items()
+                  if not (key in _LATER_FIELDS and value == _LATER_FIELDS[key])}
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     def limits_text(self) -> str:
@@ -105,8 +124,10 @@ class Spec:
         units = f"mm (mm_per_px {_fmt(self.mm_per_px)})" if self.mm_per_px else "px"
         rules = [f"{rule} > {_fmt(getattr(self, key))}" for rule, key in RULE_LIMITS.items()
                  if getattr(self, key) is not None]
+        peak = (f"; objects whose peak probability stays under {_fmt(self.min_peak)} ignored"
+                if self.min_peak else "")
         return (f"spec {self.name}: FAIL if {' or '.join(rules) or '(no limit set)'}; "
-                f"objects under {self.min_object_px} px ignored; units {units}")
+                f"objects under {self.min_object_px} px ignored{peak}; units {units}")
 
     def scaled(self, factor: float, rules: Iterable[str] | None = None) -> Spec:
         """A copy with every limit (or the limits of ``rules``) multiplied by ``factor``.
@@ -156,6 +177,8 @@ def _checked(key: str, value: Any) -> Any:
     if value is None:
         if key == "min_object_px":
             raise SpecError("key 'min_object_px': must be an integer >= 0, got null")
+        if key == "min_peak":
+            raise SpecError("key 'min_peak': must be a number in [0, 1), got null")
         return None
     if key in _INT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -169,6 +192,8 @@ def _checked(key: str, value: Any) -> Any:
             raise SpecError(f"key {key!r}: must be finite (use null for no limit), got {value}")
     if value < 0:
         raise SpecError(f"key {key!r}: must not be negative, got {value}")
+    if key == "min_peak" and value >= 1:
+        raise SpecError(f"key 'min_peak': must be below 1 (0 keeps every object), got {value}")
     if key == "mm_per_px" and value == 0:
         raise SpecError("key 'mm_per_px': must be > 0 (or null for pixels), got 0")
     return value
@@ -363,7 +388,11 @@ def judge_table(table: pd.DataFrame, spec: Spec) -> pd.DataFrame:
 
 
 def inspect_masks(masks: Iterable[tuple[str, np.ndarray]], spec: Spec) -> pd.DataFrame:
-    """Measure ``(image_id, mask)`` pairs with the spec's settings and judge them."""
+    """Measure ``(image_id, mask)`` pairs with the spec's settings and judge them.
+
+    Masks carry no probabilities: the spec's ``min_peak`` is applied where they are made
+    (:meth:`heatsink.models.predict.Predictor.masks`, as ``heatsink inspect`` does).
+    """
     table = measurements.defect_table(
         masks, mm_per_px=spec.mm_per_px, min_area_px=spec.min_object_px
     )

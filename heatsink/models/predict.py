@@ -134,9 +134,19 @@ class Predictor:
         """Class probabilities (N, H, W, classes) float32, at the frames' size."""
         return self._run(frames, argmax=False)
 
-    def masks(self, frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Predicted class masks (N, H, W) uint8, at the frames' size."""
-        return self._run(frames, argmax=True)
+    def masks(self, frames: Sequence[np.ndarray] | np.ndarray,
+              min_peak: float = 0.0) -> np.ndarray:
+        """Predicted class masks (N, H, W) uint8, at the frames' size.
+
+        With ``min_peak`` > 0 a defect object is kept only where its class probability reaches
+        it (:func:`heatsink.decision.decide`); the probabilities then leave the graph, and the
+        objects are filtered frame by frame in numpy.
+        """
+        if not min_peak:
+            return self._run(frames, argmax=True)
+        from heatsink.decision import decide
+
+        return decide(self._run(frames, argmax=False), min_peak=min_peak)
 
     def latency_ms(self, batch_size: int = 1, frame_size: int | None = None,
                    repeats: int = 20) -> float:
