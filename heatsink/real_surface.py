@@ -55,24 +55,25 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def model_predictor(model: tf.keras.Model, image_size: int | None = None,
-                    batch_size: int = 8) -> Predictor:
+                    batch_size: int = 8, flips: bool = False) -> Predictor:
     """The package's one prediction path (:class:`heatsink.models.predict.Predictor`) for a
     Keras segmentation model; its ``probabilities(batch_uint8_NHWC)`` is a :data:`Predict`.
 
     Images are resized bilinearly to the model's input size (``image_size``, else the model's
     fixed input size, else 256), scaled to [0, 1], the softmax resized bilinearly back to the
-    images' size.
+    images' size; with ``flips``, averaged over each image and its three flips.
     """
     from heatsink.models.predict import Predictor
 
     fixed = model.input_shape[1] if model.input_shape else None
     size = int(image_size or fixed or DEFAULT_SIZE)
-    return Predictor(model, size, batch_size)
+    return Predictor(model, size, batch_size, flips=flips)
 
 
-def open_predictor(path: str | Path, image_size: int | None = None) -> Predictor:
+def open_predictor(path: str | Path, image_size: int | None = None,
+                   flips: bool = False) -> Predictor:
     """:func:`model_predictor` of a ``.keras`` file or a training run folder (its
-    ``best.keras``, at the run's ``image_size``)."""
+    ``best.keras``, at the run's ``image_size``), with test-time ``flips`` if asked."""
     from heatsink.models import Run, load_model
 
     path = Path(path)
@@ -82,7 +83,7 @@ def open_predictor(path: str | Path, image_size: int | None = None) -> Predictor
         model_file = path / "best.keras" if (path / "best.keras").exists() else path / "last.keras"
     else:
         model_file = path
-    return model_predictor(load_model(model_file), image_size)
+    return model_predictor(load_model(model_file), image_size, flips=flips)
 
 
 def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:

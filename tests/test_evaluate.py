@@ -146,3 +146,34 @@ def test_an_evaluation_survives_its_table():
     assert back.ids == ev.ids and np.array_equal(back.confusions, ev.confusions)
     assert back.summary().equals(ev.summary())
     assert back.bootstrap(n_boot=20).equals(ev.bootstrap(n_boot=20))
+
+
+def test_flips_average_the_model_over_each_frame_and_its_three_flips():
+    """``Predictor(flips=True)`` equals the mean of the model run on each flipped frame, flipped
+    back, for a Keras model and for a callable (the exported models' path); a model that is
+    not symmetric gives another answer than without flips."""
+    import pytest
+    import tensorflow as tf
+
+    from heatsink.models.predict import Predictor
+
+    tf.keras.utils.set_random_seed(0)
+    inputs = tf.keras.Input((None, None, 3))
+    model = tf.keras.Model(inputs, tf.keras.layers.Softmax()(
+        tf.keras.layers.Conv2D(3, 3, padding="same")(inputs)))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    plain = Predictor(model, 32).probabilities
+
+    def flip(x, axes):
+        return np.ascontiguousarray(np.flip(x, axes)) if axes else x
+
+    views = [(), (2,), (1,), (1, 2)]
+    expected = np.mean([flip(plain(flip(frames, a)), a) for a in views], axis=0)
+    flipped = Predictor(model, 32, flips=True).probabilities(frames)
+    np.testing.assert_allclose(flipped, expected, atol=1e-6)
+    assert np.abs(flipped - plain(frames)).max() > 1e-3
+    exported = Predictor(lambda x: model(x, training=False).numpy(), 32, classes=3, flips=True)
+    np.testing.assert_allclose(exported.probabilities(frames), expected, atol=1e-6)
+    assert Predictor(model, 32, flips=True).masks(frames).shape == (3, 32, 32)
+    with pytest.raises(ValueError):
+        Predictor(model, 32, batch_size=0, flips=True)
