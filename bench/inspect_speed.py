@@ -24,7 +24,8 @@ ones; their verdicts mean nothing.
 Run it on an otherwise idle machine: ``.venv/bin/python bench/inspect_speed.py``
 (``--n 100 1000``, ``--batch 16``, ``--data DIR`` for other images, ``--keep DIR`` to keep
 the reports, ``--min-peak P`` to time a spec that keeps only the objects the model is sure of:
-the probabilities then leave the graph and objects are filtered in numpy).
+the probabilities then leave the graph and objects are filtered in numpy; ``--flips`` to
+time test-time flips, four model calls per frame).
 This file is not named ``inspect.py``: a script's folder comes first on ``sys.path``, so a
 ``bench/inspect.py`` would shadow the standard library's ``inspect`` for every script in
 ``bench/``.
@@ -88,10 +89,11 @@ def input_folder(files: list[Path], n: int, folder: Path) -> Path:
 
 
 def run_inspect(inputs: Path, run: Path, spec: Path, out: Path, batch: int,
-                log: Path) -> tuple[float, float]:
+                log: Path, flips: bool = False) -> tuple[float, float]:
     """Run ``heatsink inspect`` in a child process; return (seconds, peak RSS in MiB)."""
     command = [sys.executable, "-m", "heatsink.cli", "inspect", str(inputs), "--model", str(run),
-               "--spec", str(spec), "--out", str(out), "--batch", str(batch), "-q"]
+               "--spec", str(spec), "--out", str(out), "--batch", str(batch), "-q",
+               *(["--flips"] if flips else [])]
     with open(log, "wb") as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
@@ -119,6 +121,7 @@ def main() -> None:
     parser.add_argument("--chosen-run", type=Path, help="a run folder to use as chosen model")
     parser.add_argument("--data", type=Path, help="images to cycle through (default: a twin)")
     parser.add_argument("--keep", type=Path, help="keep the reports in this folder")
+    parser.add_argument("--flips", action="store_true", help="heatsink inspect --flips")
     parser.add_argument("--min-peak", type=float, default=0.0,
                         help="the spec's min_peak (default 0: the plain argmax)")
     args = parser.parse_args()
@@ -132,7 +135,7 @@ def main() -> None:
         spec = tmp / "spec.yaml"
         # inspect refuses a spec that sets no limit: one no frame reaches
         spec.write_text(f"name: permissive\nmax_stain_count: 1000\nmin_peak: {args.min_peak}\n")
-        print(f"spec: min_peak {args.min_peak}")
+        print(f"spec: min_peak {args.min_peak}; flips: {args.flips}")
         models: dict[str, Path] = {}
         light = args.run
         if light is None:
@@ -160,7 +163,7 @@ def main() -> None:
             for n in counts:
                 out = reports / f"{run.name}-{n}.csv"
                 seconds, rss = run_inspect(folders[n], run, spec, out, args.batch,
-                                           tmp / "stderr.log")
+                                           tmp / "stderr.log", args.flips)
                 rows.append({"model": label, "N": n, "seconds": round(seconds, 1),
                              "img/s": round(n / seconds, 2), "peak RSS MiB": round(rss)})
                 print(f"{label}, N={n}: {seconds:.1f} s, {rss:.0f} MiB", flush=True)

@@ -138,7 +138,7 @@ def _inspect(args: argparse.Namespace) -> int:
               "README.md)", flush=True)
     summary = run_inspection(args.inputs, args.model, spec, args.out,
                              overlays=args.overlays, batch_size=args.batch, resize=args.resize,
-                             progress=not args.quiet, masks=args.masks)
+                             progress=not args.quiet, masks=args.masks, flips=args.flips)
     print(summary.to_text())
     return summary.exit_code
 
@@ -324,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "machine, measured on the model first")
     ins.add_argument("--resize", action="store_true",
                      help="stretch images of another size to 320x320 instead of refusing them")
+    ins.add_argument("--flips", action="store_true",
+                     help="average each frame's prediction with its three flips (test-time "
+                          "augmentation): four times the model's time; the report's model "
+                          "identity ends in +flips")
     ins.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ins.set_defaults(func=_inspect)
 

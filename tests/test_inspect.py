@@ -188,6 +188,29 @@ def test_min_peak_drops_the_objects_the_model_is_unsure_of(trained, tmp_path):
     assert 0 < table[counts].to_numpy().sum() < everything[counts].to_numpy().sum()
 
 
+def test_flips_judge_the_masks_of_the_flipped_predictor_and_say_so(trained, tmp_path):
+    """``--flips`` measures the masks of ``Predictor(flips=True)``; the report names it."""
+    from heatsink.models.predict import Predictor
+    from heatsink.models.run import Run
+
+    run = Run.load(trained["run"])
+    frames = [cv2.imread(str(trained["twin"] / "images" / f"{i}.bmp"))[..., ::-1]
+              for i in trained["ids"]]
+    flipped = Predictor(run.model("best"), run.config.image_size, flips=True).masks(frames)
+    out = tmp_path / "report.csv"
+    _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path), out, "--flips")
+    report = _read(out).set_index("image_id")
+    table = defect_table(zip(trained["ids"], flipped, strict=True))
+    pd.testing.assert_frame_equal(report[DEFECT_COLUMNS], table, check_dtype=False,
+                                  check_names=False, check_index_type=False, rtol=0, atol=0)
+    assert any((m != trained["masks"][i]).any() for i, m in zip(trained["ids"], flipped,
+                                                                 strict=True))
+    assert (report["model"].str.endswith("+flips")).all()
+    plain = tmp_path / "plain.csv"
+    _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path), plain)
+    assert report["model"].iloc[0] == f"{_read(plain)['model'].iloc[0]}+flips"
+
+
 def test_parquet_report_equals_the_csv(trained, tmp_path):
     pytest.importorskip("pyarrow")
     folder = _good_folder(trained, tmp_path)

@@ -61,7 +61,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,12 +118,17 @@ class InspectionModel:
     image_size : int
         Side of the square model input (the run's ``image_size``).
     identity : str
-        ``<run folder name>@<sha256 of the model file, 12 hex digits>``.
+        ``<run folder name>@<sha256 of the model file, 12 hex digits>``, and ``+flips``
+        with ``flips``.
+    flips : bool
+        Average each frame's probabilities with those of its three flips
+        (:func:`heatsink.models.predict.flip_views`): four times the model's time.
     """
 
     model: Any
     image_size: int
     identity: str
+    flips: bool = False
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -131,15 +136,16 @@ class InspectionModel:
         compiled, an export run by its own engine, both with the same resizing."""
         from heatsink.models.predict import Predictor
 
-        return Predictor(self.model, self.image_size, classes=len(CLASS_NAMES))
+        return Predictor(self.model, self.image_size, classes=len(CLASS_NAMES), flips=self.flips)
 
 
-def load_inspection_model(run: Run | str | Path) -> InspectionModel:
+def load_inspection_model(run: Run | str | Path, flips: bool = False) -> InspectionModel:
     """Open a model for inspection: a training run's ``best.keras``, or an export.
 
     What the folder holds decides: an export (:func:`heatsink.models.export.is_export`:
     its ``export.json``) runs in ONNX Runtime or OpenVINO and reports the identity of the
-    run it came from; a run folder loads its ``best.keras``.
+    run it came from; a run folder loads its ``best.keras``. With ``flips`` it predicts with
+    test-time flips and its identity says so (``+flips``).
 
     Raises
     ------
@@ -148,6 +154,13 @@ def load_inspection_model(run: Run | str | Path) -> InspectionModel:
         unreadable ``best.keras``, an export that cannot be opened, or a model that does not
         output the 3 classes in the package's order.
     """
+    model = _load_inspection_model(run)
+    if not flips:
+        return model
+    return replace(model, identity=f"{model.identity}+flips", flips=True)
+
+
+def _load_inspection_model(run: Run | str | Path) -> InspectionModel:
     from heatsink.models.run import Run
 
     if not isinstance(run, Run) and Path(run).exists():
@@ -434,6 +447,7 @@ def inspect_images(
     resize: bool = False,
     progress: bool = False,
     masks: str | Path | None = None,
+    flips: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Inspect image files one batch at a time; yield one row per file, in input order.
 
@@ -458,6 +472,9 @@ def inspect_images(
         Stretch images of another size than FRAME_SIZE² to it (else they are error rows).
     progress : bool
         Show a tqdm bar on stderr.
+    flips : bool
+        Predict with test-time flips (:func:`load_inspection_model`); a given
+        :class:`InspectionModel` keeps its own.
 
     Yields
     ------
@@ -476,7 +493,7 @@ def inspect_images(
     _check_batch_size(batch_size)
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     model = (run_or_model if isinstance(run_or_model, InspectionModel)
-             else load_inspection_model(run_or_model))
+             else load_inspection_model(run_or_model, flips))
     batch_size = resolve_batch_size(model, batch_size)
     paths = [Path(p) for p in paths]
     folder = Path(overlays) if overlays is not None else None
@@ -726,6 +743,7 @@ def run_inspection(
     resize: bool = False,
     progress: bool = False,
     masks: str | Path | None = None,
+    flips: bool = False,
 ) -> InspectionSummary:
     """Inspect files and folders and write the report; what ``heatsink inspect`` does.
 
@@ -758,7 +776,7 @@ def run_inspection(
         for out_dir, what in ((overlays, "overlays"), (masks, "masks")):
             if out_dir is not None:
                 check_output_folder(out_dir, paths, what)
-        model = load_inspection_model(run)
+        model = load_inspection_model(run, flips)
         batch_size = resolve_batch_size(model, batch_size)
         summary = InspectionSummary(out=out, batch_size=batch_size)
         rows = inspect_images(paths, model, spec, batch_size=batch_size, overlays=overlays,
