@@ -536,26 +536,39 @@ display(Markdown("\n".join(lines)))
 # net's unsure guesses, a high peak would remove them and keep the twin's defects.
 
 # %% tags=["hide-input"]
-if curves:
+def false_component_figure(lines: list[tuple], markers: list[tuple], name: str) -> None:
+    """False components per real frame (labels filled, as shown) against twin stain recall.
+
+    ``lines``: (curve, knob, style, width, colour, legend) drawn along one knob each;
+    ``markers``: (curve, marker, colour) at each curve's plain argmax.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
-    for k, (label, curve) in enumerate(curves.items()):
-        colour = plt.cm.tab10(k % 10)
-        name = label.removeprefix("plan ")
-        for ax, drawn in zip(axes, ("filled", "real"), strict=True):
-            for knob, style in (("bias", "-"), ("min_peak", ":")):
-                line = carry_over.sweep(curve, knob)
-                ax.plot(line["twin_stain_object_recall"], line[f"{drawn}_false_per_frame"], style,
-                        color=colour, lw=1.6 if knob == "bias" else 2.2,
-                        label=f"{name}, {'bias' if knob == 'bias' else 'minimum peak'}")
+    for ax, drawn in zip(axes, ("filled", "real"), strict=True):
+        for curve, knob, style, width, colour, legend in lines:
+            line = carry_over.sweep(curve, knob)
+            ax.plot(line["twin_stain_object_recall"], line[f"{drawn}_false_per_frame"], style,
+                    color=colour, lw=width, label=legend)
+        for curve, marker, colour in markers:
             argmax = curve[(curve["bias"] == 0) & (curve["min_peak"] == 0)]
-            ax.plot(argmax["twin_stain_object_recall"], argmax[f"{drawn}_false_per_frame"], "o",
-                    color=colour, ms=6)
+            ax.plot(argmax["twin_stain_object_recall"], argmax[f"{drawn}_false_per_frame"],
+                    marker, color=colour, ms=6)
     curve_axes(axes, [recall_floor["stain"]] * 2, real_target_components,
                "false components per real frame")
     for ax, drawn in zip(axes, ("labels filled", "as shown"), strict=True):
         ax.set_xlabel("twin stain object recall")
         ax.set_title(f"real frames, {drawn}", fontsize=10)
-    keep_figure(fig, "peak-curves")
+    keep_figure(fig, name)
+
+
+if curves:
+    colours = {label: plt.cm.tab10(k % 10) for k, label in enumerate(curves)}
+    false_component_figure(
+        [(curve, knob, style, width, colours[label],
+          f"{label.removeprefix('plan ')}, {what}")
+         for label, curve in curves.items()
+         for knob, style, width, what in (("bias", "-", 1.6, "bias"),
+                                          ("min_peak", ":", 2.2, "minimum peak"))],
+        [(curve, "o", colours[label]) for label, curve in curves.items()], "peak-curves")
 
 # %% [markdown]
 # ```{glue:figure} fig-peak-curves
@@ -649,32 +662,18 @@ for name in flip_models:
 
 # %% tags=["hide-input"]
 if flipped:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
-    for k, label in enumerate(flipped):
+    lines, markers = [], []
+    for k, (label, curve) in enumerate(flipped.items()):
         colour = plt.cm.tab10(k % 10)
-        plain_label = label.removesuffix(", flips")
-        name = plain_label.removeprefix("plan ")
-        lines_drawn = [(curves.get(plain_label), "bias", "-", 1.2, "bias"),
-                       (flipped[label], "bias", "--", 1.8, "flips, bias"),
-                       (flipped[label], "min_peak", ":", 2.2, "flips, minimum peak")]
-        for ax, drawn in zip(axes, ("filled", "real"), strict=True):
-            for curve, knob, style, width, what in lines_drawn:
-                if curve is None:
-                    continue
-                line = carry_over.sweep(curve, knob)
-                ax.plot(line["twin_stain_object_recall"], line[f"{drawn}_false_per_frame"],
-                        style, color=colour, lw=width, label=f"{name}, {what}")
-            for curve, marker in ((curves.get(plain_label), "o"), (flipped[label], "s")):
-                if curve is not None:
-                    argmax = curve[(curve["bias"] == 0) & (curve["min_peak"] == 0)]
-                    ax.plot(argmax["twin_stain_object_recall"],
-                            argmax[f"{drawn}_false_per_frame"], marker, color=colour, ms=6)
-    curve_axes(axes, [recall_floor["stain"]] * 2, real_target_components,
-               "false components per real frame")
-    for ax, drawn in zip(axes, ("labels filled", "as shown"), strict=True):
-        ax.set_xlabel("twin stain object recall")
-        ax.set_title(f"real frames, {drawn}", fontsize=10)
-    keep_figure(fig, "flip-curves")
+        plain = curves.get(label.removesuffix(", flips"))
+        name = label.removesuffix(", flips").removeprefix("plan ")
+        if plain is not None:
+            lines.append((plain, "bias", "-", 1.2, colour, f"{name}, bias"))
+            markers.append((plain, "o", colour))
+        lines += [(curve, "bias", "--", 1.8, colour, f"{name}, flips, bias"),
+                  (curve, "min_peak", ":", 2.2, colour, f"{name}, flips, minimum peak")]
+        markers.append((curve, "s", colour))
+    false_component_figure(lines, markers, "flip-curves")
 
 # %% [markdown]
 # ```{glue:figure} fig-flip-curves
