@@ -41,13 +41,16 @@ if TYPE_CHECKING:
     from heatsink.models.predict import Predictor
     from heatsink.synth.real_frames import RealFrame
 
-__all__ = ["DRAWN_VIEWS", "MOSTLY", "check_masks", "load_predictor", "model_predictor",
-           "open_predictor", "real_surface_check", "summarize", "view_images"]
+__all__ = ["DRAWN_VIEWS", "FALSE_OBJECT_COLUMNS", "MOSTLY", "check_masks", "false_objects",
+           "load_predictor", "model_predictor", "open_predictor", "real_surface_check",
+           "summarize", "view_images"]
 
 #: A predicted component is a false alarm when at least this share of it is real surface.
 MOSTLY = 0.5
 #: What a model sees where the pictures have drawn labels (:func:`real_surface_check`).
 DRAWN_VIEWS = ("shown", "filled")
+#: Columns of :func:`false_objects`.
+FALSE_OBJECT_COLUMNS = ["frame", "class", "area", "contrast"]
 #: Input size used for models whose input size is not fixed (the study's 256²).
 DEFAULT_SIZE = 256
 
@@ -136,6 +139,64 @@ def check_masks(predicted: Sequence[np.ndarray], frames: Sequence[RealFrame],
                 "false_components": _false_components(called, surface, mostly),
             })
     return pd.DataFrame(rows)
+
+
+def false_objects(predicted: Sequence[np.ndarray], frames: Sequence[RealFrame],
+                  images: np.ndarray | None = None, mostly: float = MOSTLY) -> pd.DataFrame:
+    """One row per false component on the real surface: its frame, class, area and contrast.
+
+    The components are those :func:`check_masks` counts (at least ``mostly`` of their pixels
+    on real surface). Their contrast is the twin annotators' measure
+    (:func:`heatsink.synth.noise.object_contrast`) on the image the model saw, its ring
+    kept away from every predicted defect and every drawn pixel, so that a false component
+    can be set beside the twin's true defects of the same class.
+
+    Parameters
+    ----------
+    predicted : sequence of ndarray (320, 320)
+        Predicted class masks, one per frame.
+    frames : sequence of RealFrame
+    images : ndarray (N, 320, 320, 3) uint8 RGB, optional
+        What the model saw (:func:`view_images`); default the frames as shown.
+    mostly : float
+        As in :func:`check_masks`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`FALSE_OBJECT_COLUMNS`; ``class`` is the class name.
+
+    Examples
+    --------
+    >>> from heatsink.synth.real_frames import RealFrame
+    >>> rng = np.random.default_rng(0)
+    >>> image = (100 + rng.integers(0, 6, (40, 40, 3))).astype(np.uint8)
+    >>> image[10:16, 10:16] -= 40  # a dark blot nobody labelled
+    >>> frame = RealFrame("f", image, np.ones((40, 40), bool), 320, (0, 0, 40, 40))
+    >>> pred = np.zeros((40, 40), np.uint8); pred[10:16, 10:16] = 2
+    >>> row = false_objects([pred], [frame]).iloc[0]
+    >>> row["class"], int(row["area"]), round(float(row["contrast"]), 2)
+    ('stain', 36, 0.38)
+    """
+    from heatsink.synth.noise import object_contrast
+
+    images = np.stack([f.image for f in frames]) if images is None else images
+    rows = []
+    for mask, frame, image in zip(predicted, frames, images, strict=True):
+        bgr = np.ascontiguousarray(image[..., ::-1])
+        away = (mask > 0) if frame.drawn is None else (mask > 0) | frame.drawn
+        for class_id, name in enumerate(CLASS_NAMES):
+            if not class_id:
+                continue
+            found = components(mask == class_id)
+            for k in range(1, found.n + 1):
+                obj = found.labels == k
+                area = int(obj.sum())
+                if int((obj & frame.surface).sum()) < mostly * area:
+                    continue
+                rows.append({"frame": frame.name, "class": name, "area": area,
+                             "contrast": object_contrast(bgr, away.astype(np.uint8), obj)})
+    return pd.DataFrame(rows, columns=FALSE_OBJECT_COLUMNS)
 
 
 def real_surface_check(

@@ -59,11 +59,14 @@ curve_models = ["gslu-wcce+dice", "gslu-wcce+dice-tex", "light-wcce+dice", "ligh
 recall_floor = {"scratch": 0.92, "stain": 0.63}
 # plan runs also drawn with test-time flips (each frame and its three flips, averaged)
 flip_models = ["gslu-wcce+dice-tex", "light-wcce+dice-tex"]
+# plan runs (with flips) whose false components on real plating are measured by contrast
+contrast_models = ["gslu-wcce+dice-tex"]
 
 # %%
 import logging
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -754,6 +757,111 @@ def flip_summary() -> str:
 
 
 display(Markdown(flip_summary()))
+
+# %% [markdown]
+# ## As marked as the defects the net must find
+#
+# The false components left are ones the nets are sure of, from every side and across seeds.
+# How do they look? Each can be measured as the twin's annotators measure a defect
+# (`heatsink.synth.noise.object_contrast`: how far its most marked fifth stands out from the
+# plating around it, relative to the plating's brightness, beyond the plating's own texture)
+# and set beside the twin's true defects that the same net, with flips, finds and misses on
+# the validation frames (`carry_over.record_contrast`, on the real frames with the drawn
+# labels filled; `real_surface.false_objects`).
+
+# %%
+contrasts: dict[str, pd.DataFrame] = {}
+for name in contrast_models:
+    label, path = f"plan {name}, flips", runs_dir / "plan" / name
+    if frames is not None and ds.has_truth and f"plan {name}" in unseen:
+        contrasts[label] = carry_over.record_contrast(open_predictor(path, flips=True), label,
+                                                      ds, unseen[f"plan {name}"], frames,
+                                                      results_dir)
+    elif (kept_contrast := carry_over.load_contrast(results_dir, label)) is not None:
+        contrasts[label] = kept_contrast
+    else:
+        print(f"{label}: no contrast table (not trained here, none kept)")
+
+# %% tags=["hide-input"]
+PLURAL = {"scratch": "scratches", "stain": "stains"}
+if contrasts:
+    label, table = next(iter(contrasts.items()))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    styles = dict(zip(carry_over.CONTRAST_SOURCES, (("-", "C0"), ("--", "C0"), ("-", "C3")),
+                      strict=True))
+    for ax, name in zip(axes, ("scratch", "stain"), strict=True):
+        for source, (style, colour) in styles.items():
+            values = np.sort(table.loc[(table["class"] == name) & (table["source"] == source),
+                                       "contrast"].to_numpy())
+            if len(values):
+                ax.plot(values, np.arange(1, len(values) + 1) / len(values), style,
+                        color=colour, drawstyle="steps-post", label=f"{source} ({len(values)})")
+        ax.set_xlabel(f"{name} contrast (share of the plating's brightness)")
+        ax.set_title(PLURAL[name], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    axes[0].set_ylabel("share of objects at or below")
+    keep_figure(fig, "false-contrast")
+
+# %% [markdown]
+# ```{glue:figure} fig-false-contrast
+# :name: fig-false-contrast
+#
+# How marked the textured GSLU-style net's objects are, with test-time flips: the cumulative
+# share of the twin's true defects it finds (solid blue) and misses (dashed blue) on the
+# validation frames, and of its false components on the 31 real frames with the drawn labels
+# filled (red), against each object's contrast, scratches left and stains right. The legend
+# gives the number of objects.
+# ```
+
+# %% tags=["remove-input"]
+def contrast_summary() -> str:
+    """How the real false components compare with the twin defects the net finds."""
+    if not contrasts:
+        return "No contrast table here."
+    label, table = next(iter(contrasts.items()))
+    quartiles = carry_over.contrast_quartiles(table)
+    parts = []
+    for name in ("scratch", "stain"):
+        if (name, "real, false") not in quartiles.index or (
+                name, "twin, found") not in quartiles.index:
+            continue
+        found = quartiles.loc[(name, "twin, found")]
+        false = table.loc[(table["class"] == name) & (table["source"] == "real, false"),
+                          "contrast"]
+        marked = float((false >= found["median"]).mean())
+        parts.append(
+            f"its {len(false)} false {name} components have a median contrast of "
+            f"{false.median():.3f} against {found['median']:.3f} for the twin {PLURAL[name]} "
+            f"it finds (quartiles {found['p25']:.3f}–"
+            f"{found['p75']:.3f}), and {100 * marked:.0f} % of them are at least as marked as "
+            f"the median one")
+    text = (f"With flips, {label.removeprefix('plan ').removesuffix(', flips')}: "
+            + "; ".join(parts) + ". ")
+    if not parts:
+        return text
+    false = table.loc[(table["class"] == "stain") & (table["source"] == "real, false"),
+                      "contrast"]
+    found = quartiles.loc[("stain", "twin, found"), "median"] if (
+        "stain", "twin, found") in quartiles.index else np.nan
+    if len(false) and float((false >= found).mean()) >= 0.5:
+        text += ("Most false stains are as marked as the stains the net must find on the "
+                 "twin: no threshold on the net, and no net trained on this twin, can drop "
+                 "them without dropping those stains too. The twin's stains are faint by "
+                 "assumption (the pictures' opaque labels hide the real ones), and the real "
+                 "plating holds blots as marked that nobody labelled. Either the real labelled "
+                 "stains are more marked than the twin assumes, which measuring the real "
+                 "dataset's labelled defects the same way would show "
+                 "(`detectability.frame_findings` with the labels as truth), or its "
+                 "annotators left such blots unlabelled, as the noise-dose experiment's "
+                 "annotator criterion has it.")
+    else:
+        text += ("Most false stains are fainter than the median stain the net finds: a net "
+                 "that weighed contrast more could still tell them apart.")
+    return text
+
+
+display(Markdown(contrast_summary()))
 
 # %% tags=["remove-input"]
 def above_targets(pct: pd.Series, components: pd.Series) -> pd.Series:

@@ -172,3 +172,38 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
     old = check_file(tmp_path, "plan old", "curve")
     biased.drop(columns="min_peak").to_csv(old, index=False)
     assert load_curve(tmp_path, "plan old").equals(biased.reset_index(drop=True))
+
+
+def test_the_contrast_table_sets_real_false_components_beside_the_twin_defects(twin, tmp_path):
+    from heatsink.study.carry_over import (
+        CONTRAST_SOURCES,
+        contrast_quartiles,
+        load_contrast,
+        record_contrast,
+    )
+    from heatsink.study.detectability import findings
+    from heatsink.synth.real_frames import RealFrame, surface_mask
+
+    ids = list(twin.ids)[:4]
+    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
+    image[100:140, 100:140] = (40, 14, 3)  # a dark blot on real plating: the toy calls it
+    frames = [RealFrame("f", image, surface_mask(np.zeros((320, 320), bool)), 320,
+                        (0, 0, 320, 320), np.zeros((320, 320), bool))]
+    predictor = _dark_is_stain()
+    table = record_contrast(predictor, "plan toy", twin, ids, frames, tmp_path)
+    assert load_contrast(tmp_path, "plan toy").equals(table)
+    assert load_contrast(tmp_path, "never measured") is None
+    assert set(table["source"]) <= set(CONTRAST_SOURCES)
+    # the twin rows are the detectability findings: every true defect once
+    from heatsink.models.predict import predict_masks
+
+    truth = findings(twin, predict_masks(predictor, twin, ids), ids)
+    twin_rows = table[table["source"] != "real, false"]
+    assert len(twin_rows) == len(truth)
+    assert (twin_rows["source"] == "twin, found").sum() == truth["found"].sum()
+    real = table[table["source"] == "real, false"]
+    assert real["class"].tolist() == ["stain"]  # its corners lost to the net's 64² input
+    assert real["area"].iloc[0] == pytest.approx(1600, abs=40)
+    assert real["contrast"].iloc[0] > 0.3  # 40 on 100 in the red channel, a flat ring
+    quartiles = contrast_quartiles(table)
+    assert quartiles.loc[("stain", "real, false"), "objects"] == 1

@@ -60,6 +60,33 @@ def test_blobs_on_surface_count_and_blobs_under_labels_do_not():
     assert strict.loc["stain", "false_components_per_frame"] == 0
 
 
+def test_false_objects_are_the_components_the_check_counts_with_their_contrast():
+    rng = np.random.default_rng(1)
+    frames = []
+    for k in range(2):
+        image = (90 + rng.integers(0, 8, (320, 320, 3))).astype(np.uint8)
+        image[100:110, 100:110] -= 30  # a marked blot
+        surface = np.ones((320, 320), bool)
+        surface[:, :40] = False
+        frames.append(RealFrame(f"f{k}", image, surface, 300, (0, 0, 300, 300)))
+    mask = np.zeros((320, 320), np.uint8)
+    mask[100:110, 100:110] = 2  # the marked blot, called a stain
+    mask[200:210, 200:210] = 2  # plain plating, called a stain
+    mask[50:52, 150:190] = 1  # a scratch on plain plating
+    mask[10:30, 5:30] = 2  # under the drawn band: not a false component
+    masks = [mask, mask.copy()]
+    table = real_surface.false_objects(masks, frames)
+    counted = real_surface.check_masks(masks, frames)
+    for name in ("scratch", "stain"):
+        assert (table["class"] == name).sum() == counted.loc[counted["class"] == name,
+                                                             "false_components"].sum()
+    stains = table[table["class"] == "stain"].sort_values("contrast")
+    assert stains["area"].tolist() == [100, 100, 100, 100]
+    assert stains["contrast"].iloc[:2].max() < 0.05 < 0.2 < stains["contrast"].iloc[2:].min()
+    assert list(table.columns) == real_surface.FALSE_OBJECT_COLUMNS
+    assert real_surface.false_objects([np.zeros((320, 320), np.uint8)], frames[:1]).empty
+
+
 def test_a_keras_model_is_run_at_its_input_size():
     tf = pytest.importorskip("tensorflow")  # heatsink (imported above) comes first
 

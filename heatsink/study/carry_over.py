@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BIASES",
     "CHECKS",
+    "CONTRAST_SOURCES",
     "CURVE_COLUMNS",
     "KNOBS",
     "PARTS",
@@ -42,16 +43,19 @@ __all__ = [
     "at_recall",
     "carry_over_table",
     "check_file",
+    "contrast_quartiles",
     "control_file",
     "control_table",
     "frames_changed",
     "load_check",
+    "load_contrast",
     "load_control",
     "load_curve",
     "load_twin",
     "operating_curve",
     "peak_reading",
     "record_check",
+    "record_contrast",
     "record_control",
     "record_curve",
     "record_twin",
@@ -75,7 +79,7 @@ def _write(path: Path, table: pd.DataFrame, **to_csv: object) -> Path:
 
 
 #: What is kept beside a model's check, by the suffix of its file.
-PARTS = ("twin", "control", "curve")
+PARTS = ("twin", "control", "curve", "contrast")
 
 
 def check_file(results_dir: str | Path, label: str, part: str | None = None) -> Path:
@@ -576,6 +580,71 @@ def peak_reading(curve: pd.DataFrame, peaks: Sequence[float] = (0.9, 0.95)) -> p
             along_bias(curve, f"{drawn}_false_per_frame", "twin_stain_object_recall", recall)
             for recall in rows["twin_stain_object_recall"]]
     return rows
+
+
+#: What :func:`record_contrast` measures: the twin's true defects the model finds and misses
+#: (validation frames, clean truth), and its false components on real plating.
+CONTRAST_SOURCES = ("twin, found", "twin, missed", "real, false")
+
+
+def record_contrast(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
+                    frames: Sequence[RealFrame], results_dir: str | Path,
+                    drawn: str = "filled") -> pd.DataFrame:
+    """How marked the defects a model finds and misses on the twin are, beside the false
+    components it leaves on real plating, by one measure; kept as ``<label>.contrast.csv``.
+
+    The twin's true defects on frames ``ids`` (:func:`heatsink.study.detectability.findings`)
+    and the real frames' false components in the ``drawn`` view
+    (:func:`heatsink.real_surface.false_objects`) are measured by the twin annotators'
+    contrast (:func:`heatsink.synth.noise.object_contrast`). A false component as marked as
+    the twin defects the model must find is one no threshold on the model can drop without
+    dropping them too.
+
+    Returns
+    -------
+    DataFrame
+        ``source`` (:data:`CONTRAST_SOURCES`), ``class``, ``area``, ``contrast``, as written.
+    """
+    from heatsink.models.predict import predict_masks
+    from heatsink.real_surface import false_objects, open_predictor, view_images
+    from heatsink.study.detectability import findings
+
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    twin = findings(ds, predict_masks(predictor, ds, ids), ids)
+    twin = twin.assign(source=twin["found"].map({True: CONTRAST_SOURCES[0],
+                                                 False: CONTRAST_SOURCES[1]}))
+    images = view_images(frames, drawn)
+    real = false_objects(predictor.masks(images), frames, images).assign(
+        source=CONTRAST_SOURCES[2])
+    columns = ["source", "class", "area", "contrast"]
+    table = pd.concat([twin[columns], real[columns]], ignore_index=True).assign(model=label)
+    _write(check_file(results_dir, label, "contrast"), table, index=False)
+    return table
+
+
+def load_contrast(results_dir: str | Path, label: str) -> pd.DataFrame | None:
+    """A kept :func:`record_contrast` table of ``label``, or None if none was kept."""
+    path = check_file(results_dir, label, "contrast")
+    return pd.read_csv(path) if path.exists() else None
+
+
+def contrast_quartiles(table: pd.DataFrame) -> pd.DataFrame:
+    """Objects and quartiles of contrast per class and source of a :func:`record_contrast`
+    table.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"source": ["twin, found"] * 3 + ["real, false"] * 2,
+    ...                   "class": ["stain"] * 5, "contrast": [0.1, 0.2, 0.3, 0.0, 0.4]})
+    >>> contrast_quartiles(t).round(2).to_dict("index")[("stain", "real, false")]
+    {'objects': 2.0, 'p25': 0.1, 'median': 0.2, 'p75': 0.3}
+    """
+    order = {source: k for k, source in enumerate(CONTRAST_SOURCES)}
+    grouped = table.groupby(["class", "source"])["contrast"]
+    out = pd.DataFrame({"objects": grouped.size().astype(float),
+                        "p25": grouped.quantile(0.25), "median": grouped.median(),
+                        "p75": grouped.quantile(0.75)})
+    return out.sort_index(key=lambda index: index.map(lambda v: order.get(v, v)))
 
 
 def record_curve(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
