@@ -785,14 +785,15 @@ for name in contrast_models:
 # %% tags=["hide-input"]
 PLURAL = {"scratch": "scratches", "stain": "stains"}
 if contrasts:
-    label, table = next(iter(contrasts.items()))
+    contrast_table = next(iter(contrasts.values()))  # `table` is the chapter's main table
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     styles = dict(zip(carry_over.CONTRAST_SOURCES, (("-", "C0"), ("--", "C0"), ("-", "C3")),
                       strict=True))
     for ax, name in zip(axes, ("scratch", "stain"), strict=True):
         for source, (style, colour) in styles.items():
-            values = np.sort(table.loc[(table["class"] == name) & (table["source"] == source),
-                                       "contrast"].to_numpy())
+            values = np.sort(contrast_table.loc[(contrast_table["class"] == name)
+                                                & (contrast_table["source"] == source),
+                                                "contrast"].to_numpy())
             if len(values):
                 ax.plot(values, np.arange(1, len(values) + 1) / len(values), style,
                         color=colour, drawstyle="steps-post", label=f"{source} ({len(values)})")
@@ -819,15 +820,15 @@ def contrast_summary() -> str:
     """How the real false components compare with the twin defects the net finds."""
     if not contrasts:
         return "No contrast table here."
-    label, table = next(iter(contrasts.items()))
-    quartiles = carry_over.contrast_quartiles(table)
+    label, measured = next(iter(contrasts.items()))
+    quartiles = carry_over.contrast_quartiles(measured)
     parts = []
     for name in ("scratch", "stain"):
         if (name, "real, false") not in quartiles.index or (
                 name, "twin, found") not in quartiles.index:
             continue
         found = quartiles.loc[(name, "twin, found")]
-        false = table.loc[(table["class"] == name) & (table["source"] == "real, false"),
+        false = measured.loc[(measured["class"] == name) & (measured["source"] == "real, false"),
                           "contrast"]
         marked = float((false >= found["median"]).mean())
         parts.append(
@@ -840,7 +841,7 @@ def contrast_summary() -> str:
             + "; ".join(parts) + ". ")
     if not parts:
         return text
-    false = table.loc[(table["class"] == "stain") & (table["source"] == "real, false"),
+    false = measured.loc[(measured["class"] == "stain") & (measured["source"] == "real, false"),
                       "contrast"]
     found = quartiles.loc[("stain", "twin, found"), "median"] if (
         "stain", "twin, found") in quartiles.index else np.nan
