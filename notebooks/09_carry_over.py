@@ -846,13 +846,14 @@ def contrast_summary() -> str:
     found = quartiles.loc[("stain", "twin, found"), "median"] if (
         "stain", "twin, found") in quartiles.index else np.nan
     if len(false) and float((false >= found).mean()) >= 0.5:
-        text += ("Most false stains are as marked as the stains the net must find on the "
-                 "twin: no threshold on the net, and no net trained on this twin, can drop "
-                 "them without dropping those stains too. The twin's stains are faint by "
-                 "assumption (the pictures' opaque labels hide the real ones), and the real "
-                 "plating holds blots as marked that nobody labelled. Either the real labelled "
-                 "stains are more marked than the twin assumes, which measuring the real "
-                 "dataset's labelled defects the same way would show "
+        text += ("Most false stains stand out from the plating at least as much as the "
+                 "stains the net must find on the twin. That is why neither knob above could "
+                 "drop them without dropping twin stains too, and a net trained on this twin "
+                 "has no label telling it that such blots are plating. The twin's stains are "
+                 "faint by assumption (the pictures' opaque labels hide the real ones), while "
+                 "the real plating holds blots as marked that nobody labelled. Either the real "
+                 "labelled stains are more marked than the twin assumes, which measuring the "
+                 "real dataset's labelled defects the same way would show "
                  "(`detectability.frame_findings` with the labels as truth), or its "
                  "annotators left such blots unlabelled, as the noise-dose experiment's "
                  "annotator criterion has it.")
