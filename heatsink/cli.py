@@ -209,11 +209,12 @@ def _real_surface(args: argparse.Namespace) -> int:
                   for f in frames]
     drawn = "filled" if args.fill_drawn else "shown"
     how = (f", blurred {args.blur:g} px" if args.blur else "") + (
-        ", drawn labels filled" if args.fill_drawn else "")
+        ", drawn labels filled" if args.fill_drawn else "") + (
+        ", test-time flips" if args.flips else "")
     tables = []
     for model in args.models:
-        check = real_surface_check(load_predictor(model), frames, drawn=drawn)
-        tables.append(check.assign(model=str(model), drawn=drawn))
+        check = real_surface_check(load_predictor(model, flips=args.flips), frames, drawn=drawn)
+        tables.append(check.assign(model=str(model), drawn=drawn, flips=args.flips))
         print(f"{model}: {len(frames)} real frames{how} (targets: <= 1 % of the surface "
               f"called defect, <= 2 false components per frame)")
         print(summarize(check).round(3).to_string())
@@ -353,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--fill-drawn", action="store_true",
                       help="fill the drawn labels, banners and padding with plating before "
                            "the model sees the frames (default: the pictures as published)")
+    real.add_argument("--flips", action="store_true",
+                      help="average each frame's prediction with its three flips")
     real.add_argument("--out", type=Path, default=None,
                       help="also write the per-frame table to this .csv file")
     real.set_defaults(func=_real_surface)

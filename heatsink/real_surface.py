@@ -89,10 +89,11 @@ def open_predictor(path: str | Path, image_size: int | None = None,
     return model_predictor(load_model(model_file), image_size, flips=flips)
 
 
-def load_predictor(path: str | Path, image_size: int | None = None) -> Predict:
+def load_predictor(path: str | Path, image_size: int | None = None,
+                   flips: bool = False) -> Predict:
     """A :data:`Predict` from a ``.keras`` file or a training run folder
     (:func:`open_predictor`)."""
-    return open_predictor(path, image_size).probabilities
+    return open_predictor(path, image_size, flips).probabilities
 
 
 def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:

@@ -135,6 +135,9 @@ def test_cli_prints_the_summary_and_writes_the_per_frame_table(tmp_path, monkeyp
     assert main(["real-surface", str(model), "--fill-drawn", "--out", str(out)]) == 0
     assert "3 real frames, drawn labels filled" in capsys.readouterr().out
     assert (pd.read_csv(out)["drawn"] == "filled").all()
+    assert main(["real-surface", str(model), "--flips", "--out", str(out)]) == 0
+    assert "3 real frames, test-time flips" in capsys.readouterr().out
+    assert pd.read_csv(out)["flips"].all()
 
 
 def test_cli_refuses_to_write_over_a_model_and_names_a_missing_reference(tmp_path, capsys):
