@@ -426,16 +426,26 @@ display(Markdown("\n".join(lines) if lines else "No recipe has several seeds on 
 # The twin frames are the validation split, as above.
 
 # %%
-curves: dict[str, pd.DataFrame] = {}
-for name in curve_models:
-    label = f"plan {name}"
-    if label in unseen and frames is not None and ds.has_truth:
-        curves[label] = carry_over.record_curve(live[label], label, ds, unseen[label], frames,
-                                                results_dir)
-    elif (kept_curve := carry_over.load_curve(results_dir, label)) is not None:
-        curves[label] = kept_curve
-    else:
-        print(f"{label}: no operating curve (not trained here, none kept)")
+def measured_or_kept(names: list[str], record, load, what: str,
+                     flips: bool = False) -> dict[str, pd.DataFrame]:
+    """Per plan run: measure it with ``record`` where it is on disk here (with test-time
+    ``flips`` if asked), else read what was kept with ``load``, else say it is missing."""
+    out = {}
+    for name in names:
+        plain = f"plan {name}"
+        label = f"{plain}, flips" if flips else plain
+        if plain in unseen and frames is not None and ds.has_truth:
+            model = open_predictor(live[plain], flips=True) if flips else live[plain]
+            out[label] = record(model, label, ds, unseen[plain], frames, results_dir)
+        elif (kept_table := load(results_dir, label)) is not None:
+            out[label] = kept_table
+        else:
+            print(f"{label}: no {what} (not trained here, none kept)")
+    return out
+
+
+curves = measured_or_kept(curve_models, carry_over.record_curve, carry_over.load_curve,
+                          "operating curve")
 
 # %% tags=["hide-input"]
 def curve_axes(axes: list, floors: list[float], target: float, ylabel: str) -> None:
@@ -652,16 +662,8 @@ display(Markdown(peak_summary()))
 # either knob acts. They cost four times the net's time per frame and no training.
 
 # %%
-flipped: dict[str, pd.DataFrame] = {}
-for name in flip_models:
-    label, path = f"plan {name}, flips", runs_dir / "plan" / name
-    if frames is not None and ds.has_truth and f"plan {name}" in unseen:
-        flipped[label] = carry_over.record_curve(open_predictor(path, flips=True), label, ds,
-                                                 unseen[f"plan {name}"], frames, results_dir)
-    elif (kept_curve := carry_over.load_curve(results_dir, label)) is not None:
-        flipped[label] = kept_curve
-    else:
-        print(f"{label}: no operating curve (not trained here, none kept)")
+flipped = measured_or_kept(flip_models, carry_over.record_curve, carry_over.load_curve,
+                           "operating curve", flips=True)
 
 # %% tags=["hide-input"]
 if flipped:
@@ -770,17 +772,8 @@ display(Markdown(flip_summary()))
 # labels filled; `real_surface.false_objects`).
 
 # %%
-contrasts: dict[str, pd.DataFrame] = {}
-for name in contrast_models:
-    label, path = f"plan {name}, flips", runs_dir / "plan" / name
-    if frames is not None and ds.has_truth and f"plan {name}" in unseen:
-        contrasts[label] = carry_over.record_contrast(open_predictor(path, flips=True), label,
-                                                      ds, unseen[f"plan {name}"], frames,
-                                                      results_dir)
-    elif (kept_contrast := carry_over.load_contrast(results_dir, label)) is not None:
-        contrasts[label] = kept_contrast
-    else:
-        print(f"{label}: no contrast table (not trained here, none kept)")
+contrasts = measured_or_kept(contrast_models, carry_over.record_contrast,
+                             carry_over.load_contrast, "contrast table", flips=True)
 
 # %% tags=["hide-input"]
 PLURAL = {"scratch": "scratches", "stain": "stains"}

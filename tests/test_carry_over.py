@@ -102,6 +102,16 @@ def test_the_real_check_is_kept_for_both_views_and_old_checks_read_as_shown(tmp_
         "old", ["filled_defect_pct", "filled_stain_pct"]].isna().all()
 
 
+def _toy_frames(dark: tuple[slice, slice]) -> list:
+    """One real frame of plain plating, all surface, darker in ``dark``."""
+    from heatsink.synth.real_frames import RealFrame, surface_mask
+
+    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
+    image[dark] = (40, 14, 3)
+    return [RealFrame("f", image, surface_mask(np.zeros((320, 320), bool)), 320,
+                      (0, 0, 320, 320), np.zeros((320, 320), bool))]
+
+
 def _dark_is_stain() -> object:
     """A toy net, as a Predictor: the darker a pixel, the likelier a stain."""
     from heatsink.models.predict import Predictor
@@ -126,13 +136,9 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
         sweep,
         twin_evaluation,
     )
-    from heatsink.synth.real_frames import RealFrame, surface_mask
 
     ids = list(twin.ids)[:4]
-    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
-    image[:, 160:] = (40, 14, 3)  # a darker half of real plating
-    frames = [RealFrame("f", image, surface_mask(np.zeros((320, 320), bool)), 320,
-                        (0, 0, 320, 320), np.zeros((320, 320), bool))]
+    frames = _toy_frames((slice(None), slice(160, None)))  # a darker half of real plating
     predictor = _dark_is_stain()
     curve = record_curve(predictor, "plan toy", twin, ids, frames, tmp_path,
                          biases=(-4.0, 0.0, 4.0), peaks=(0.5, 0.97))
@@ -182,13 +188,9 @@ def test_the_contrast_table_sets_real_false_components_beside_the_twin_defects(t
         record_contrast,
     )
     from heatsink.study.detectability import findings
-    from heatsink.synth.real_frames import RealFrame, surface_mask
 
     ids = list(twin.ids)[:4]
-    image = np.full((320, 320, 3), (100, 35, 8), np.uint8)
-    image[100:140, 100:140] = (40, 14, 3)  # a dark blot on real plating: the toy calls it
-    frames = [RealFrame("f", image, surface_mask(np.zeros((320, 320), bool)), 320,
-                        (0, 0, 320, 320), np.zeros((320, 320), bool))]
+    frames = _toy_frames((slice(100, 140), slice(100, 140)))  # a dark blot: the toy calls it
     predictor = _dark_is_stain()
     table = record_contrast(predictor, "plan toy", twin, ids, frames, tmp_path)
     assert load_contrast(tmp_path, "plan toy").equals(table)
