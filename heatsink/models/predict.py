@@ -135,7 +135,7 @@ class Predictor:
         self.model = model
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
-        self.flips = bool(flips)
+        self.flips = flips = bool(flips)  # fixed here: the compiled graphs depend on it
         keras = isinstance(model, tf.keras.Model)
         self.classes = int(model.output_shape[-1]) if keras else int(classes or 0)
         if not self.classes:
@@ -149,7 +149,7 @@ class Predictor:
 
         def forward(images: tf.Tensor, height: int, width: int, argmax: bool) -> tf.Tensor:
             images = tf.cast(images, tf.float32) / 255.0
-            if not self.flips:
+            if not flips:
                 return finish(model(images, training=False), height, width, argmax)
             probs = tf.cast(model(flip_views(images), training=False), tf.float32)
             return finish(unflip_mean(probs), height, width, argmax)
@@ -162,7 +162,7 @@ class Predictor:
 
             def run_export(images: np.ndarray, height: int, width: int, argmax: bool):
                 images = images.astype(np.float32) / np.float32(255.0)
-                if not self.flips:
+                if not flips:
                     return self._finish(model(images), height, width, argmax)
                 probs = np.asarray(model(flip_views(images).numpy()), np.float32)
                 return self._finish(unflip_mean(tf.constant(probs)), height, width, argmax)
