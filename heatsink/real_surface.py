@@ -96,14 +96,20 @@ def load_predictor(path: str | Path, image_size: int | None = None,
     return open_predictor(path, image_size, flips).probabilities
 
 
-def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:
+def _false_alarms(called: np.ndarray, surface: np.ndarray,
+                  mostly: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The components of ``called`` that are false alarms (at least ``mostly`` of their
+    pixels on ``surface``): the component labels, their ids and their areas."""
     found = components(called)
-    if not found.n:
-        return 0
     n = found.n + 1
-    size = np.bincount(found.labels.ravel(), minlength=n)[1:]
-    on_surface = np.bincount(found.labels[surface].ravel(), minlength=n)[1:]
-    return int(np.sum(on_surface >= mostly * size))
+    size = np.bincount(found.labels.ravel(), minlength=n)
+    on_surface = np.bincount(found.labels[surface].ravel(), minlength=n)
+    ids = np.flatnonzero(on_surface[1:] >= mostly * size[1:]) + 1
+    return found.labels, ids, size[ids]
+
+
+def _false_components(called: np.ndarray, surface: np.ndarray, mostly: float) -> int:
+    return len(_false_alarms(called, surface, mostly)[1])
 
 
 def check_masks(predicted: Sequence[np.ndarray], frames: Sequence[RealFrame],
@@ -189,14 +195,11 @@ def false_objects(predicted: Sequence[np.ndarray], frames: Sequence[RealFrame],
         for class_id, name in enumerate(CLASS_NAMES):
             if not class_id:
                 continue
-            found = components(mask == class_id)
-            for k in range(1, found.n + 1):
-                obj = found.labels == k
-                area = int(obj.sum())
-                if int((obj & frame.surface).sum()) < mostly * area:
-                    continue
-                rows.append({"frame": frame.name, "class": name, "area": area,
-                             "contrast": object_contrast(bgr, away.astype(np.uint8), obj)})
+            labels, ids, areas = _false_alarms(mask == class_id, frame.surface, mostly)
+            for k, area in zip(ids, areas, strict=True):
+                rows.append({"frame": frame.name, "class": name, "area": int(area),
+                             "contrast": object_contrast(bgr, away.astype(np.uint8),
+                                                         labels == k)})
     return pd.DataFrame(rows, columns=FALSE_OBJECT_COLUMNS)
 
 
