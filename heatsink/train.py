@@ -34,6 +34,7 @@ from heatsink.models.fitting import (
     training_session,
     validation_batches,
 )
+from heatsink.models.precise_bn import PreciseValidation, precise_frames
 from heatsink.models.run import Run, TrainConfig, check_same_data, per_image_file
 
 if TYPE_CHECKING:
@@ -282,12 +283,17 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
             model = compiled_model(config, ds, train_ids, learning_rate(config, steps))
             train_data = training_batches(config, ds, train_ids)
             val_data = validation_batches(config, ds, val_ids)
+            first = []
+            if config.precise_bn:  # validated by the callback, after the statistics
+                frames = precise_frames(train_ids, config.precise_bn, config.seed)
+                first = [PreciseValidation(validation_batches(config, ds, frames), val_data)]
             # Keras runs the callbacks in this order at each epoch's end: the backup, which
             # marks the epoch done for a resume, comes after the epoch's checkpoints and
             # history row, so a run killed in between redoes the epoch (its repeated row is
             # dropped by Run.history) instead of resuming past an epoch whose outputs were
             # never written
             callbacks = [
+                *first,
                 EpochTiming(len(train_ids)),
                 BestCheckpoint(run_dir, "val_defect_iou"),
                 tf.keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
@@ -302,7 +308,8 @@ def _fit(config, precision, ds, train_ids, val_ids, run_dir: Path, verbose: int)
             # a run
             logger.setLevel("ERROR")
             try:
-                model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                model.fit(train_data, validation_data=None if first else val_data,
+                          epochs=config.epochs,
                           callbacks=callbacks, verbose=verbose)
             finally:
                 logger.setLevel(level)

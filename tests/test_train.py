@@ -359,6 +359,49 @@ def test_a_run_on_crops_with_a_schedule_and_patience_trains_and_says_when_it_sto
     assert run.evaluation("labels").confusions.shape[1:] == (3, 3)  # whole frames scored
 
 
+def test_training_validates_and_checkpoints_with_precise_statistics(tiny_data, tmp_path):
+    import tensorflow as tf
+
+    from heatsink.classes import CLASS_NAMES
+    from heatsink.data import load_dataset, load_split
+    from heatsink.models.fitting import validation_batches
+    from heatsink.models.losses import make_loss
+    from heatsink.models.precise_bn import PreciseStatistics, batchnorm_layers, precise_frames
+    from heatsink.train import train
+
+    ds = load_dataset(tiny_data)
+    # the light net (the seed's U-Net has no batch norm)
+    config = TrainConfig.from_dict({**TINY, "model": "light", "model_kwargs": {}, "epochs": 2,
+                                    "precise_bn": 8})
+    run = train(config, ds, tmp_path / "run", verbose=0, n_boot=5)
+    history = run.history
+    assert len(history) == 2 and history["val_defect_iou"].notna().all()
+    split = load_split(run.path / "split.csv", ds)
+    ids = {name: split.loc[split["split"] == name, "image_id"].astype(str).tolist()
+           for name in ("train", "val")}
+    last = run.model("last")
+    layers = batchnorm_layers(last)
+    saved = [layer.moving_variance.numpy().copy() for layer in layers]
+    # the checkpoint holds the precise statistics of its weights on the seeded frames:
+    # computing them again changes nothing (without the pass, the checkpoint's moving
+    # averages of augmented training batches differ from them by up to 48 % here)
+    frames = precise_frames(ids["train"], 8, config.seed)
+    assert PreciseStatistics(last)(validation_batches(config, ds, frames)) == 8
+    for layer, before in zip(layers, saved, strict=True):
+        assert layer.moving_variance.numpy() == pytest.approx(before, rel=1e-4, abs=1e-6)
+    assert not all(np.allclose(v, 1.0, atol=0.05) for v in saved)
+    # the history's last validation scores are that model's on the validation frames
+    last.compile(loss=make_loss("cce"), metrics=[
+        tf.keras.metrics.CategoricalAccuracy(name="accuracy"),
+        tf.keras.metrics.OneHotIoU(num_classes=len(CLASS_NAMES), target_class_ids=[1, 2],
+                                   name="defect_iou")])
+    scores = last.evaluate(validation_batches(config, ds, ids["val"]), verbose=0,
+                           return_dict=True)
+    for name in ("loss", "accuracy", "defect_iou"):
+        assert scores[name] == pytest.approx(history[f"val_{name}"].iloc[-1], rel=1e-4,
+                                             abs=1e-6), name
+
+
 def test_a_folder_of_someone_elses_files_is_never_trained_into(tiny_data, tmp_path, capsys):
     from heatsink.cli import main
 

@@ -87,6 +87,11 @@ class TrainConfig:
         Early stopping never stops before this many epochs (a net whose validation score is
         noisy while the learning rate is high is not judged on its first epochs). None: from
         the first.
+    precise_bn : int or None
+        Before each validation, recompute every batch-norm layer's moving statistics on this
+        many whole training frames, the weights held (:mod:`heatsink.models.precise_bn`), so
+        that early stopping and the best checkpoint follow the weights rather than the lag
+        of Keras's moving averages. None: validate with the moving averages, as the seed.
     precision : str
         ``"auto"`` (``mixed_bfloat16`` where the CPU has bf16 instructions, else
         ``float32``), ``"float32"`` or ``"mixed_bfloat16"``.
@@ -113,6 +118,7 @@ class TrainConfig:
     schedule: str = "constant"
     patience: int | None = None
     min_epochs: int | None = None
+    precise_bn: int | None = None
     precision: str = "auto"
     seed: int = 0
     deterministic: bool = True
@@ -150,6 +156,10 @@ class TrainConfig:
         if self.min_epochs is not None and not 1 <= self.min_epochs <= self.epochs:
             raise HeatsinkError(f"min_epochs must be between 1 and epochs ({self.epochs}), "
                                 f"not {self.min_epochs}")
+        if self.precise_bn is not None and (isinstance(self.precise_bn, bool) or not isinstance(
+                self.precise_bn, int) or self.precise_bn < 1):
+            raise HeatsinkError(f"precise_bn must be a number of frames >= 1 or null, not "
+                                f"{self.precise_bn!r}")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):

@@ -2,10 +2,12 @@
 far each run has come.
 
 One recipe (:data:`RECIPE`) for every run: whole 256² frames, batch 16, flips and 90°
-rotations, Adam on a cosine schedule for at most 40 epochs, early stopping after 6 epochs
-without a better validation defect IoU (never before epoch 15). Only the model, the loss, the
-learning rate (one per model family, from a range test) and the seed change. Seven stages, each
-planned from what the earlier ones left on disk:
+rotations, Adam on a cosine schedule for at most 40 epochs, validation after each epoch with
+batch-norm statistics recomputed on 320 whole training frames
+(:mod:`heatsink.models.precise_bn`), early stopping after 6 epochs without a better
+validation defect IoU (never before epoch 15). Only the model, the loss, the learning rate
+(one per model family, from a range test) and the seed change. Seven stages, each planned
+from what the earlier ones left on disk:
 
 0. a learning-rate range test per model family (:func:`heatsink.models.lr_range.lr_range`,
    its curve in ``<results>/lr_range/<family>.csv``), and two recipe checks on the
@@ -89,6 +91,7 @@ RECIPE: dict[str, Any] = {
     "augment": True,
     "photometric": PHOTOMETRIC,
     "texture": TEXTURE,
+    "precise_bn": 320,
     "precision": "auto",
 }
 #: The encoders compared in stage 1, each a model family with a learning rate of its own.
