@@ -374,7 +374,7 @@ recipes = plan.top_recipes(runs_dir, results_dir, ds, settings)
 recipe_names = [plan.plan_name(c, settings) for c in recipes]
 seed_scores = {}
 for config, recipe_name in zip(recipes, recipe_names, strict=True):
-    paths = plan.seed_runs(config, runs_dir, settings)
+    paths = plan.seed_runs(config, runs_dir, settings, results_dir)
     seed_scores[recipe_name] = [100 * plan.run_score(path) for path in paths.values()]
 seeds = study_results.seed_table(seed_scores).round(1)
 seeds.insert(0, "per seed", [", ".join(f"{v:.1f}" for v in seed_scores[n]) for n in seeds.index])

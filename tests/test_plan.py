@@ -219,6 +219,52 @@ def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_p
     again: list[str] = []
     plan.run_plan([0, 1], ds, runs, results, n_boot=10, log=again.append)
     assert not [line for line in again if "started" in line]
+    # each finished run was kept with the results: on a new machine (no runs folder) the
+    # plan finds every run done, in its kept copy, and trains nothing
+    import shutil
+
+    from heatsink.study.kept import has_model, kept_dir
+
+    before, epochs = run.evaluation("labels").summary(), len(run.history)
+    shutil.rmtree(runs)
+    table = {r.name: r for r in plan.planned_runs(1, ds, runs, results)}
+    assert {name: (r.status, r.kept, r.path) for name, r in table.items()} == {
+        name: ("done", True, kept_dir(results) / name) for name in ("unet", "unet-wcce+dice")}
+    kept = Run.load(table["unet"].path, ds)
+    assert kept.evaluation("labels").summary().equals(before)
+    assert len(kept.history) == epochs and has_model(kept.path)
+    fresh: list[str] = []
+    plan.run_plan([0, 1], ds, runs, results, n_boot=10, log=fresh.append)
+    assert not [line for line in fresh if "started" in line] and not runs.exists()
+    # kept copies of other data are not taken for this data's runs
+    from heatsink.synth import generate
+
+    other = load_dataset(generate(tmp_path / "other", n=24, seed=2, progress=False))
+    assert {r.status for r in plan.planned_runs(1, other, runs, results)} == {"missing"}
+
+
+def test_the_command_keeps_runs_finished_elsewhere_once(tiny_twin, tiny_plan, tmp_path,
+                                                        capsys):
+    import shutil
+
+    from heatsink.cli import main
+    from heatsink.data import load_dataset
+    from heatsink.study.kept import kept_dir
+
+    ds = load_dataset(tiny_twin)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    write_range_test(results, "unet", 1e-3)
+    plan.run_plan([1], ds, runs, results, n_boot=10, log=lambda line: None)
+    shutil.rmtree(kept_dir(results))  # as runs trained before runs were kept
+    where = ["--data", str(tiny_twin), "--runs", str(runs), "--results", str(results)]
+    assert main(["study", "keep", *where]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("kept 2 finished run(s)")
+    assert out.rstrip().endswith(": unet-wcce+dice, unet")  # the plan's order
+    assert (kept_dir(results) / "unet" / "metrics.json").read_bytes() == (
+        runs / "plan" / "unet" / "metrics.json").read_bytes()
+    assert main(["study", "keep", *where]) == 0
+    assert "kept 0 finished run(s)" in capsys.readouterr().out
 
 
 def test_imagenet_weights_are_fetched_before_anything_trains(tiny_twin, tiny_plan, tmp_path,

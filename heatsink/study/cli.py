@@ -1,6 +1,6 @@
-"""``heatsink study run``, ``heatsink study train`` and ``heatsink study readme``, added to
-the ``heatsink`` command line through its ``heatsink.commands`` entry point
-(``pyproject.toml``)."""
+"""``heatsink study run``, ``heatsink study train``, ``heatsink study keep`` and
+``heatsink study readme``, added to the ``heatsink`` command line through its
+``heatsink.commands`` entry point (``pyproject.toml``)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keep(args: argparse.Namespace) -> int:
+    from heatsink.data import load_dataset
+    from heatsink.resolve import resolve_data
+    from heatsink.study import plan
+    from heatsink.study.kept import kept_dir
+    from heatsink.study.paths import results_dir, runs_dir
+
+    ds = load_dataset(resolve_data(args.data))
+    runs = Path(args.runs).expanduser() if args.runs else runs_dir(ds.root)
+    results = Path(args.results).expanduser() if args.results else results_dir(ds.root)
+    kept = plan.keep_finished(list(plan.STAGES), ds, runs, results)
+    where = kept_dir(results)
+    print(f"kept {len(kept)} finished run(s) in {where}" + (f": {', '.join(kept)}"
+                                                          if kept else " (none new)"))
+    return 0
+
+
 def _readme(args: argparse.Namespace) -> int:
     from heatsink.study.paths import repo_dir
     from heatsink.study.readme import update_readme
@@ -117,6 +134,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--results", type=Path, help="results folder (default: the study's)")
     train.add_argument("--verbose", action="store_true", help="one line per epoch")
     train.set_defaults(func=_train)
+    keep = study_cmds.add_parser(
+        "keep", help="copy the plan's finished runs into the results (to commit)",
+        description="Copy every training run of the plan that finished in the runs folder "
+                    "into <results>/plan/<name>: its configuration, provenance, learning "
+                    "curve and validation scores, and its best model if small (a few MB). "
+                    "The plan counts a kept run as done on any machine; `heatsink study "
+                    "train` keeps each run it finishes by itself.")
+    keep.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
+                                     "$HEATSINK_DATA, else the synthetic twin)")
+    keep.add_argument("--runs", type=Path, help="runs folder (default: the study's)")
+    keep.add_argument("--results", type=Path, help="results folder (default: the study's)")
+    keep.set_defaults(func=_keep)
     readme = study_cmds.add_parser(
         "readme", help="write the README's results table from the result files")
     readme.add_argument("--results", type=Path,

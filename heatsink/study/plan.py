@@ -171,6 +171,10 @@ class PlannedRun:
         Epochs trained so far (None for a range test).
     why : str
         Why it is blocked, else empty.
+    kept : bool
+        A finished training run read from its copy kept with the results
+        (:mod:`heatsink.study.kept`): ``path`` is that copy, which holds the run's scores and
+        curve, and its model only if the model is small.
     """
 
     name: str
@@ -181,6 +185,7 @@ class PlannedRun:
     config: TrainConfig | None = None
     epochs: int | None = None
     why: str = field(default="")
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -410,11 +415,21 @@ def _rank(scores: dict[str, float]) -> list[str]:
                         for name, value in scores.items()})
 
 
-def _train_item(stage: int, config: TrainConfig, runs_dir: Path, ds: Dataset | None,
-                s: PlanSettings) -> PlannedRun:
+def _train_item(stage: int, config: TrainConfig, runs_dir: Path, results_dir: Path,
+                ds: Dataset | None, s: PlanSettings) -> PlannedRun:
+    """A training run of the plan: its folder under the runs folder, or, once it is finished
+    there or on another machine, its kept copy (:func:`heatsink.study.kept.keep_run`)."""
+    from heatsink.study.kept import kept_dir
+
     name = plan_name(config, s)
     path = plan_dir(runs_dir, s) / name
     status, epochs, why = run_status(path, config, ds)
+    if status != "done":
+        kept = kept_dir(results_dir) / name
+        kept_status, kept_epochs, _ = run_status(kept, config, ds)
+        if kept_status == "done":
+            return PlannedRun(name, stage, "train", kept, "done", config, kept_epochs,
+                              kept=True)
     return PlannedRun(name, stage, "train", path, status, config, epochs, why)
 
 
@@ -435,7 +450,7 @@ def _stage_runs(stage: int, pairs: Iterable[tuple[str, str]], runs_dir: Path,
                                 f"waits for the {model} range test (stage 0)"))
             continue
         out.append(_train_item(stage, recipe_config(model, loss, rate, s, **changes),
-                               runs_dir, ds, s))
+                               runs_dir, results_dir, ds, s))
     return out
 
 
@@ -508,17 +523,23 @@ def _stage3(runs_dir: Path, results_dir: Path, ds: Dataset | None,
     if isinstance(recipes, str):
         return [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir, s) / f"seeds-{seed}",
                          f"{recipes} to rank the recipes") for seed in s.seeds[1:]]
-    return [_train_item(3, replace(c, seed=seed), runs_dir, ds, s)
+    return [_train_item(3, replace(c, seed=seed), runs_dir, results_dir, ds, s)
             for c in recipes for seed in s.seeds[1:]]
 
 
 def seed_runs(config: TrainConfig, runs_dir: str | Path,
-              settings: PlanSettings | None = None) -> dict[int, Path]:
+              settings: PlanSettings | None = None,
+              results_dir: str | Path | None = None) -> dict[int, Path]:
     """The run folders of ``config``'s recipe, one per seed of the plan (seed 0's is the run
-    of stage 1 or 2); every other field of the recipe is kept."""
+    of stage 1 or 2); every other field of the recipe is kept. With ``results_dir``, a run
+    finished only in its kept copy (:mod:`heatsink.study.kept`) is that copy."""
     s = _settings(settings)
-    return {seed: plan_dir(runs_dir, s) / plan_name(replace(config, seed=seed), s)
-            for seed in s.seeds}
+    out = {}
+    for seed in s.seeds:
+        seeded = replace(config, seed=seed)
+        out[seed] = (plan_dir(runs_dir, s) / plan_name(seeded, s) if results_dir is None else
+                     _train_item(0, seeded, Path(runs_dir), Path(results_dir), None, s).path)
+    return out
 
 
 def chosen_recipe(runs_dir: str | Path, results_dir: str | Path,
@@ -537,7 +558,7 @@ def chosen_recipe(runs_dir: str | Path, results_dir: str | Path,
         return f"waits for stage 3 ({len(waiting)} of {len(seeded)} runs unfinished)"
     means = {}
     for config in recipes:
-        paths = list(seed_runs(config, runs_dir, s).values())
+        paths = list(seed_runs(config, runs_dir, s, results_dir).values())
         means[plan_name(config, s)] = sum(run_score(p) for p in paths) / len(paths)
     best = _rank(means)[0]
     return next(c for c in recipes if plan_name(c, s) == best)
@@ -777,7 +798,9 @@ def run_plan(
     family's runs in the same call, and stage 2 is planned from stage 1's finished runs.
     A finished item is skipped; a partial run resumes from its last finished epoch. The
     range tests' curves are written to ``<results>/lr_range/``, the doses' measurements to
-    ``<results>/dose/``.
+    ``<results>/dose/``, and each training run, once finished, is kept in
+    ``<results>/plan/`` (:func:`heatsink.study.kept.keep_run`), where a later call, on this
+    machine or another, finds it done.
 
     Parameters
     ----------
@@ -805,6 +828,7 @@ def run_plan(
         The stages' items afterwards, each once.
     """
     from heatsink.study.chapter import study_split
+    from heatsink.study.kept import keep_run, kept_dir
     from heatsink.train import train
 
     s = _settings(settings)
@@ -849,8 +873,9 @@ def run_plan(
             else:
                 run = train(item.config, ds, item.path, split=split, verbose=verbose,
                             n_boot=n_boot)
+                keep_run(run.path, kept_dir(results_dir) / item.name)
                 done = (f"{len(run.history)} epochs, validation defect mIoU "
-                        f"{100 * run_score(run.path):.1f} %")
+                        f"{100 * run_score(run.path):.1f} %, kept in {kept_dir(results_dir)}")
             minutes = (time.perf_counter() - started) / 60
             log(f"stage {stage}: {item.name}: finished ({done}; {minutes:.1f} min)")
         for item in planned_runs(stage, ds, runs_dir, results_dir, s):
@@ -863,6 +888,33 @@ def run_plan(
                 seen.add(item.name)
                 final.append(item)
     return final
+
+
+def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
+                  results_dir: str | Path,
+                  settings: PlanSettings | None = None) -> list[str]:
+    """Keep every training run of ``stages`` that finished in the runs folder and is not
+    kept yet, or is kept with other scores (:func:`heatsink.study.kept.keep_run`); the
+    names kept, in the plan's order. Fold models and doses are not kept (the doses keep
+    their measurements)."""
+    from heatsink.study.kept import keep_run, kept_dir, same_copy
+
+    s = _settings(settings)
+    runs_dir, results_dir = Path(runs_dir), Path(results_dir)
+    kept, seen = [], set()
+    for stage in sorted(set(stages)):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
+            if item.kind != "train" or item.name in seen or item.config is None:
+                continue
+            seen.add(item.name)
+            local = plan_dir(runs_dir, s) / item.name
+            if run_status(local, item.config, ds)[0] != "done":
+                continue
+            dest = kept_dir(results_dir) / item.name
+            if not same_copy(local, dest):
+                keep_run(local, dest)
+                kept.append(item.name)
+    return kept
 
 
 __all__ = [
@@ -899,6 +951,7 @@ __all__ = [
     "dose_file",
     "dose_table",
     "family_lr",
+    "keep_finished",
     "lr_range_file",
     "missing_runs",
     "plan_dir",

@@ -1,0 +1,153 @@
+"""Finished training runs kept with the results, so that a new machine need not train them
+again.
+
+A run folder (:mod:`heatsink.models.run`) lives in the study's runs folder, outside the
+repository: its checkpoints weigh up to 390 MB (the ResNet50 U-Net with Adam's state), and
+training the plan takes days of a two-core CPU, spread over sessions that may each start on a
+new machine. What the book reads of a finished run is small: its configuration and provenance,
+its learning curve, and its validation scores image by image. :func:`keep_run` copies those
+into ``<results>/plan/<name>/`` (:func:`kept_dir`), which is committed, together with the best
+model without the optimiser's state when it is small enough (the GSLU-style and light nets:
+about a megabyte), so that the training plan (:mod:`heatsink.study.plan`) counts the run as
+done wherever the repository is cloned. A kept run opens with
+:meth:`heatsink.models.Run.load` like any run; only a large model is missing, and
+:func:`has_model` says so before anything asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from heatsink.errors import HeatsinkError
+
+#: The files of a finished run that are kept (with every ``val-per-image-<reference>.csv``).
+RECORD_FILES = ("config.json", "record.json", "split.csv", "best.json", "history.csv",
+                "metrics.json", "confusion.csv")
+#: The largest model kept with its run, in MB (without the optimiser's state).
+MODEL_LIMIT_MB = 8.0
+#: The kept runs' folder under the results folder.
+KEPT_FOLDER = "plan"
+#: What :func:`keep_run` says of the copy.
+NOTE_FILE = "kept.json"
+
+
+def kept_dir(results_dir: str | Path) -> Path:
+    """Where the kept runs are: ``<results>/plan``.
+
+    >>> kept_dir("results/twin").as_posix()
+    'results/twin/plan'
+    """
+    return Path(results_dir) / KEPT_FOLDER
+
+
+def has_model(path: str | Path) -> bool:
+    """Whether the run folder ``path`` holds its best model (a kept large model does not)."""
+    return (Path(path) / "best.keras").is_file()
+
+
+def finished_folder(name: str, runs_dir: str | Path, results_dir: str | Path) -> Path:
+    """The folder of the plan's run ``name``: ``<runs>/plan/<name>`` if it finished there,
+    else its kept copy if there is one, else ``<runs>/plan/<name>`` (for the caller to say
+    it is not trained).
+
+    >>> finished_folder("gslu", "/nowhere/runs", "/nowhere/results").as_posix()
+    '/nowhere/runs/plan/gslu'
+    """
+    from heatsink.study.plan import PLAN_FOLDER
+
+    local = Path(runs_dir) / PLAN_FOLDER / name
+    kept = kept_dir(results_dir) / name
+    if not (local / "metrics.json").is_file() and (kept / "metrics.json").is_file():
+        return kept
+    return local
+
+
+def same_copy(run_dir: str | Path, dest: str | Path) -> bool:
+    """Whether ``dest`` already keeps the finished run ``run_dir`` (its scores unchanged)."""
+    mine, kept = Path(run_dir) / "metrics.json", Path(dest) / "metrics.json"
+    return kept.is_file() and mine.is_file() and kept.read_bytes() == mine.read_bytes()
+
+
+def keep_run(run_dir: str | Path, dest: str | Path,
+             model_limit_mb: float = MODEL_LIMIT_MB) -> Path:
+    """Copy the finished run ``run_dir`` into ``dest``: its record (:data:`RECORD_FILES`, the
+    per-image scores) and, if it weighs at most ``model_limit_mb`` without the optimiser's
+    state, its best model.
+
+    The copy is made in a new folder beside ``dest`` and then put in its place, so a reader
+    sees the old copy or the new one, never half of one; ``run_dir`` is only read.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    HeatsinkError
+        If ``run_dir`` holds no finished run, or ``dest`` is inside it.
+    """
+    from heatsink.models.run import Run
+    from heatsink.models.run import per_image_file as _per_image
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    run = Run.load(run_dir)
+    if not run.finished:
+        raise HeatsinkError(f"{run_dir}: not a finished run (no validation scores yet); "
+                            "nothing was kept")
+    if dest.resolve().is_relative_to(run_dir.resolve()):
+        raise HeatsinkError(f"{dest}: cannot keep a run inside its own folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        names = [n for n in RECORD_FILES if (run_dir / n).is_file()]
+        names += sorted(p.name for p in run_dir.glob(_per_image(".", "*").name))
+        for name in names:
+            shutil.copy2(run_dir / name, staging / name)
+        model_mb = _keep_model(run, staging / "best.keras", model_limit_mb)
+        note = {"source": str(run_dir), "kept": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime()),
+                "model": "best.keras" if model_mb is not None else None,
+                "model_limit_mb": model_limit_mb}
+        if model_mb is not None:
+            note["model_mb"] = round(model_mb, 2)
+        (staging / NOTE_FILE).write_text(json.dumps(note, indent=2) + "\n")
+        _swap_in(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+def _keep_model(run, target: Path, limit_mb: float) -> float | None:
+    """Save the run's best model without the optimiser's state to ``target`` if it is no
+    larger than ``limit_mb``; its size in MB, or None if not kept."""
+    source = run.path / "best.keras"
+    if not source.is_file():
+        return None
+    run.model("best").save(target)  # loaded uncompiled: no optimiser state is written
+    size = target.stat().st_size / 2**20
+    if size > limit_mb:
+        target.unlink()
+        return None
+    return size
+
+
+def _swap_in(staging: Path, dest: Path) -> None:
+    """Put the folder ``staging`` at ``dest``, replacing an earlier copy."""
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    os.replace(staging, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "finished_folder",
+           "has_model", "keep_run", "kept_dir", "same_copy"]
