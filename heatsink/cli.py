@@ -101,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
              "learning_rate": args.lr, "loss": args.loss, "augment": args.augment,
              "crop": args.crop, "schedule": args.schedule, "patience": args.patience,
              "min_epochs": args.min_epochs, "photometric": args.photometric,
-             "texture": args.texture,
+             "texture": args.texture, "precise_bn": args.precise_bn,
              "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stop after this many epochs without a better validation defect IoU")
     tr.add_argument("--min-epochs", type=int,
                     help="early stopping never stops before this many epochs")
+    tr.add_argument("--precise-bn", type=int, metavar="N",
+                    help="before each validation, recompute the batch-norm statistics on N "
+                         "whole training frames (default: Keras's moving averages)")
     tr.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=None,
                     help="photometric augmentation of training batches (default off)")
     tr.add_argument("--texture", action=argparse.BooleanOptionalAction, default=None,

@@ -250,6 +250,14 @@ def test_heatsink_train_reports_bad_options_in_one_line(tmp_path, make_dataset):
     assert proc.returncode == 2
     assert "unknown training option(s) ['epochz']" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "heatsink.cli", "train", "--data", str(data),
+                           "--run-dir", str(tmp_path / "r"), "--precise-bn", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    said = [line for line in proc.stderr.splitlines() if line.startswith("heatsink:")]
+    assert said == ["heatsink: error: precise_bn must be a number of frames >= 1 or null, "
+                    "not 0"]
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
 def test_loading_a_run_for_other_data_is_refused(tiny_data, tmp_path):
