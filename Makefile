@@ -38,10 +38,10 @@ study: venv
 lint: venv
 	$(BIN)/ruff check heatsink tests bench notebooks
 
-## bench: print the benchmark figures (speed, memory) on this machine; the two comparisons of
-## trained runs (bench/engine_agreement.py RUN, bench/paired_quality.py RUN_A RUN_B) take
-## their runs as arguments and are run by hand
-RUN_FREE_BENCHES := $(filter-out bench/engine_agreement.py bench/paired_quality.py,$(wildcard bench/*.py))
+## bench: print the benchmark figures (speed, memory) on this machine; the three comparisons
+## of trained runs (bench/engine_agreement.py RUN, bench/paired_quality.py RUN_A RUN_B,
+## bench/precise_bn.py RUN) take their runs as arguments and are run by hand
+RUN_FREE_BENCHES := $(filter-out bench/engine_agreement.py bench/paired_quality.py bench/precise_bn.py,$(wildcard bench/*.py))
 bench: venv
 	for b in $(RUN_FREE_BENCHES); do $(BIN)/python "$$b" || exit 1; done
 

@@ -231,6 +231,13 @@ def test_the_prediction_path_runs_an_export_as_it_runs_keras(fmt, run_dir, tmp_p
     assert export_masks.shape == keras_masks.shape == (len(frames), 320, 320)
     assert len(np.unique(keras_masks)) == 3  # not a trivial agreement
     assert (export_masks == keras_masks).mean() >= 0.999
+    # with test-time flips (`inspect --flips`): four views per frame in one call of the
+    # export, averaged as Keras's are, and other masks than without them
+    keras_flipped = Predictor(load_model(run_dir / "best.keras"), SIZE, flips=True).masks(frames)
+    export_flipped = Predictor(exported, exported.image_size, classes=len(exported.classes),
+                               flips=True).masks(frames)
+    assert (export_flipped == keras_flipped).mean() >= 0.999
+    assert (keras_flipped != keras_masks).mean() > 0.01
 
 
 @pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
