@@ -52,6 +52,31 @@ def _data_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_contrast(args: argparse.Namespace) -> int:
+    from heatsink.data import load_dataset
+    from heatsink.data.contrast import dataset_contrast, quartiles_by_class
+    from heatsink.io import atomic_path
+    from heatsink.safety import printable
+
+    ds = load_dataset(args.path)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.resolve().is_relative_to(ds.root.resolve()):
+        raise HeatsinkError(f"{printable(out)}: inside the dataset folder; the dataset is an "
+                            "input and is never written: choose another path")
+    if args.reference == "truth" and not ds.has_truth:
+        raise HeatsinkError(f"{printable(ds.root)}: has no clean truth (truth/: the synthetic "
+                            "twin only); use --reference labels")
+    table = dataset_contrast(ds, reference=args.reference)
+    print(f"{ds.name}, {len(ds.ids)} frames, {len(table)} objects of the {args.reference}: "
+          "contrast against the plating around each (heatsink.synth.noise.object_contrast)")
+    print(quartiles_by_class(table).round(3).to_string())
+    if out is not None:
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"{out}: one row per object")
+    return 0
+
+
 def _noise(value: str):
     from heatsink.synth import NoiseConfig
 
@@ -266,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--overwrite", action="store_true")
     synth.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_data_synth)
+
+    contrast = data_cmds.add_parser(
+        "contrast", help="how marked each labelled defect is against the plating around it")
+    contrast.add_argument("path", help="dataset folder")
+    contrast.add_argument("--reference", choices=("labels", "truth"), default="labels",
+                          help="the label masks (default) or, on the twin, the clean truth")
+    contrast.add_argument("--out", help="CSV with one row per object (outside the dataset)")
+    contrast.set_defaults(func=_data_contrast)
 
     download = data_cmds.add_parser("download", help="fetch the real dataset via kagglehub")
     download.add_argument("--cache", help="cache folder (default: kagglehub's)")
