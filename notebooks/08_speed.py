@@ -77,7 +77,7 @@ ds, name, results_dir, runs_dir = chapter.ds, chapter.name, chapter.results_dir,
 if models:
     wanted = {m: runs_dir / path for m, path in models.items()}
 else:  # the plan's stage-1 runs trained so far (all of them, stand-ins aside, at smoke)
-    wanted = speed.plan_runs(runs_dir)
+    wanted = speed.plan_runs(runs_dir, results_dir=results_dir)  # or their kept copies
     untrained = [m for m, path in wanted.items() if not (path / "metrics.json").exists()]
     if not stand_ins:
         for m in untrained:
@@ -87,7 +87,9 @@ scratch = tempfile.TemporaryDirectory(prefix="speed-chapter-")  # exports, stand
 opened = speed.open_models(wanted, stand_ins=Path(scratch.name) / "stand-ins" if stand_ins
                            else None)
 for model, item in opened.items():
-    print(f"{model}: {item.identity}" + (" (untrained stand-in)" if item.stand_in else ""))
+    print(f"{model}: {item.identity}" + (" (untrained stand-in)" if item.stand_in else "")
+          + ("" if item.weights else " (kept without its weights: timed as its architecture, "
+             "scored from its stored scores, left out of the engines' agreement)"))
 for engine in engines:
     if engine_missing(engine):
         print(f"{engine}: left out ({engine_missing(engine)})")

@@ -213,3 +213,30 @@ def test_the_chapter_has_its_parameters_and_a_smoke_entry():
     assert set(defaults["engines"]) == set(engines_mod.ENGINES)
     smoke = runner.profile_parameters("smoke", "08_speed", runner.load_profiles())
     assert smoke["stand_ins"] is True and set(smoke["models"]) == set(defaults["compare"])
+
+
+def test_a_run_kept_without_its_model_is_timed_as_its_architecture(tmp_path):
+    """A U-Net's run kept with the results without its weights: the chapter times its
+    architecture, reads its stored scores and leaves it out of the engines' agreement."""
+    from conftest import write_dataset
+
+    from heatsink.models.run import TrainConfig
+    from heatsink.study.kept import keep_run, kept_dir
+    from heatsink.train import train
+
+    ds = load_dataset(write_dataset(tmp_path / "data", n=20, size=SIZE, parts=10))
+    config = TrainConfig(model="light", image_size=SIZE, batch_size=4, epochs=1,
+                         precision="float32", loss="wcce+dice")
+    run = train(config, ds, tmp_path / "elsewhere" / "light", verbose=0, n_boot=5)
+    results = tmp_path / "results"
+    keep_run(run.path, kept_dir(results) / "light-wcce+dice", model_limit_mb=0.0)
+    wanted = speed.plan_runs(tmp_path / "runs", ["light"], results_dir=results)
+    assert wanted == {"light": kept_dir(results) / "light-wcce+dice"}
+    item = speed.open_models(wanted)["light"]
+    assert not item.weights and not item.stand_in
+    assert item.identity == "light-wcce+dice@architecture"
+    assert item.model.count_params() == run.model("best").count_params()
+    frames = list(np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), np.uint8))
+    assert speed.engine_agreement({"light": item}, frames, ["keras-graph"]).empty
+    stored = speed.run_evaluations({"light": item})["light"]
+    assert stored.summary().equals(run.evaluation("labels").summary())

@@ -23,6 +23,7 @@ load average before and after, so a measurement on a loaded machine says so).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import tempfile
@@ -94,6 +95,11 @@ class SpeedModel:
         ``<run folder>@<sha256 of best.keras, 12 hex digits>``.
     stand_in : bool
         An untrained model standing in for a missing run.
+    weights : bool
+        Whether ``model`` holds the run's trained weights. A finished run kept with the
+        results without its model (:mod:`heatsink.study.kept`: the U-Nets) is opened as its
+        architecture with fresh weights: its speed is the run's, its masks are not, and its
+        scores are the stored ones.
     """
 
     name: str
@@ -103,13 +109,17 @@ class SpeedModel:
     image_size: int
     identity: str
     stand_in: bool = False
+    weights: bool = True
 
 
 def plan_runs(runs_dir: str | Path, encoders: Sequence[str] | None = None,
-              loss: str | None = None) -> dict[str, Path]:
+              loss: str | None = None,
+              results_dir: str | Path | None = None) -> dict[str, Path]:
     """The plan's stage-1 run folders of ``encoders`` with ``loss``, by encoder.
 
     Defaults: every encoder (:data:`heatsink.study.plan.ENCODERS`) with the study's loss.
+    With ``results_dir``, a run finished only in its kept copy
+    (:func:`heatsink.study.kept.finished_folder`) is that copy.
 
     Examples
     --------
@@ -120,9 +130,13 @@ def plan_runs(runs_dir: str | Path, encoders: Sequence[str] | None = None,
 
     encoders = plan.ENCODERS if encoders is None else encoders
     loss = plan.STUDY_LOSS if loss is None else loss
+    from heatsink.study.kept import finished_folder
+
     # a plan run's name does not depend on its learning rate
-    return {m: plan.plan_dir(runs_dir) / plan.plan_name(plan.recipe_config(m, loss, 1.0))
-            for m in encoders}
+    names = {m: plan.plan_name(plan.recipe_config(m, loss, 1.0)) for m in encoders}
+    if results_dir is not None:
+        return {m: finished_folder(name, runs_dir, results_dir) for m, name in names.items()}
+    return {m: plan.plan_dir(runs_dir) / name for m, name in names.items()}
 
 
 def stand_in_run(folder: str | Path, model: str, image_size: int = 64,
@@ -175,27 +189,32 @@ def open_models(runs: Mapping[str, str | Path], stand_ins: str | Path | None = N
     from heatsink.models.run import Run
 
     paths = {name: Path(path) for name, path in runs.items()}
+    kept = {name for name, path in paths.items()  # finished, kept without its model
+            if not (path / "best.keras").is_file() and Run(path, None).finished}
     missing = [f"{name} ({path})" for name, path in paths.items()
-               if not (path / "best.keras").is_file()]
+               if not (path / "best.keras").is_file() and name not in kept]
     if missing and stand_ins is None:
         raise HeatsinkError(
             f"no trained model for {len(missing)} of {len(paths)} runs: {', '.join(missing)}. "
             "Train them first (`heatsink study train --stage 1`, the plan's stage 1).")
     out = {}
     for name, path in paths.items():
-        stand_in = not (path / "best.keras").is_file()
+        stand_in = not (path / "best.keras").is_file() and name not in kept
         if stand_in:
             path = stand_in_run(Path(stand_ins) / name, name, stand_in_size)
         run = Run.load(path)
         config = run.config
         kwargs = {k: tuple(v) if isinstance(v, list) else v
                   for k, v in config.model_kwargs.items()}
-        out[name] = SpeedModel(
-            name=name, run=run, model=float32_model(run.model("best")),
-            build=lambda m=config.model, kw=kwargs: build_model(m, **kw),
-            image_size=int(config.image_size),
-            identity=f"{path.resolve().name}@{file_sha256(path / 'best.keras')[:12]}",
-            stand_in=stand_in)
+        build = functools.partial(build_model, config.model, **kwargs)
+        if name in kept:
+            model, identity = build(), f"{path.resolve().name}@architecture"
+        else:
+            model = float32_model(run.model("best"))
+            identity = f"{path.resolve().name}@{file_sha256(path / 'best.keras')[:12]}"
+        out[name] = SpeedModel(name=name, run=run, model=model, build=build,
+                               image_size=int(config.image_size), identity=identity,
+                               stand_in=stand_in, weights=name not in kept)
     return out
 
 
@@ -363,7 +382,8 @@ def engine_agreement(
     batch_size: int = 8,
     workdir: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Each engine's masks against the float32 Keras model's, on the same ``frames``.
+    """Each engine's masks against the float32 Keras model's, on the same ``frames``; models
+    opened without their trained weights (``weights`` False) are left out.
 
     The reference is the package's prediction path with the float32 Keras model
     (:class:`heatsink.models.predict.Predictor`, as ``heatsink inspect`` and the study
@@ -397,6 +417,8 @@ def engine_agreement(
     with tempfile.TemporaryDirectory(prefix="heatsink-agree-") as tmp, quiet_tensorflow():
         base = Path(workdir) if workdir is not None else Path(tmp)
         for name, item in models.items():
+            if not item.weights:  # fresh weights: agreement on their masks would say nothing
+                continue
             reference = list(Predictor(item.model, item.image_size, batch_size).masks(frames))
             ref_verdicts = verdicts(reference) if spec is not None else None
             for engine in runnable:
