@@ -69,6 +69,7 @@ from heatsink.models import Predictor, Run, predict_masks
 from heatsink.models.lr_range import conclusive, plot_lr_range
 from heatsink.study import findings, open_chapter, plan
 from heatsink.study import results as study_results
+from heatsink.study.kept import has_model
 
 chapter = open_chapter(data, results, runs)
 ds, ids, name, split = chapter.ds, chapter.ids, chapter.name, chapter.split
@@ -440,7 +441,11 @@ display(Markdown(text))
 
 # %%
 gallery_models = [chosen_name] + [n for n in order if n != chosen_name]
-gallery_models = gallery_models[:n_gallery_models]
+without = [n for n in gallery_models if not has_model(trained[n].path)]
+if without:  # the U-Nets' runs are kept with the results without their models
+    print("not in the gallery (kept without its model; train it on this machine to show "
+          f"it): {', '.join(without[:n_gallery_models])}")
+gallery_models = [n for n in gallery_models if n not in without][:n_gallery_models]
 val_predictions = {n: predict_masks(trained[n].model("best"), ds, ids["val"],
                                     trained[n].config.image_size) for n in gallery_models}
 val_labels = {i: ds.mask(i) for i in ids["val"]}
@@ -448,7 +453,7 @@ counts = gallery.outcome_counts(val_labels, val_predictions)
 counts.groupby(level="model", sort=False).sum()
 
 # %% tags=["hide-input"]
-frames = gallery.pick_frames(counts, per_outcome=n_gallery, model=chosen_name,
+frames = gallery.pick_frames(counts, per_outcome=n_gallery, model=gallery_models[0],
                              outcomes=("correct", "missed", "wrong type", "false alarm"))
 if len(frames):
     fig = gallery.prediction_gallery(
@@ -465,10 +470,10 @@ else:
 # ```{glue:figure} fig-gallery
 # :name: fig-gallery
 #
-# Validation frames, each row titled with the outcome it was drawn for (by the chosen
-# model, the first model column): the image, the labels, and each model's prediction,
-# outlined by class. Circles: a labelled defect only one model found (solid white) or only
-# one model missed (dashed yellow).
+# Validation frames, each row titled with the outcome it was drawn for (by the first model
+# column: the chosen model, unless its run is kept without its model): the image, the
+# labels, and each model's prediction, outlined by class. Circles: a labelled defect only one
+# model found (solid white) or only one model missed (dashed yellow).
 # ```
 #
 # The seed's examples also showed defects found but given the wrong type: a scratch called a
