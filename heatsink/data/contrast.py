@@ -11,7 +11,7 @@ that comparison, against its labels or (``--reference truth``) its clean truth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import cv2
@@ -25,6 +25,20 @@ if TYPE_CHECKING:
 
 #: Columns of :func:`frame_contrast` and :func:`dataset_contrast`.
 CONTRAST_COLUMNS = ["image_id", "class", "area", "contrast"]
+
+
+def labelled_objects(mask: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(class index, pixels)`` of each defect of ``mask``: each 8-connected component of
+    one class, scratches (1) first, then stains (2), each class in OpenCV's label order.
+
+    >>> mask = np.zeros((5, 5), np.uint8); mask[0, 0] = 2; mask[4, 4] = 2; mask[2, 1:4] = 1
+    >>> [(k, int(obj.sum())) for k, obj in labelled_objects(mask)]
+    [(1, 3), (2, 1), (2, 1)]
+    """
+    for k in (1, 2):
+        n, labels = cv2.connectedComponents((mask == k).astype(np.uint8), connectivity=8)
+        for j in range(1, n):
+            yield k, labels == j
 
 
 def frame_contrast(image: np.ndarray, mask: np.ndarray, image_id: str = "") -> pd.DataFrame:
@@ -55,13 +69,8 @@ def frame_contrast(image: np.ndarray, mask: np.ndarray, image_id: str = "") -> p
     from heatsink.synth.noise import object_contrast
 
     bgr = np.ascontiguousarray(image[..., ::-1])
-    rows = []
-    for k in (1, 2):
-        n, labels = cv2.connectedComponents((mask == k).astype(np.uint8), connectivity=8)
-        for j in range(1, n):
-            obj = labels == j
-            rows.append((image_id, CLASS_NAMES[k], int(obj.sum()),
-                         float(object_contrast(bgr, mask, obj))))
+    rows = [(image_id, CLASS_NAMES[k], int(obj.sum()), float(object_contrast(bgr, mask, obj)))
+            for k, obj in labelled_objects(mask)]
     return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
@@ -94,4 +103,5 @@ def quartiles_by_class(table: pd.DataFrame) -> pd.DataFrame:
                          "median area": grouped["area"].median().astype(float)})
 
 
-__all__ = ["CONTRAST_COLUMNS", "dataset_contrast", "frame_contrast", "quartiles_by_class"]
+__all__ = ["CONTRAST_COLUMNS", "dataset_contrast", "frame_contrast", "labelled_objects",
+           "quartiles_by_class"]

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -64,13 +63,10 @@ def frame_findings(image: np.ndarray, truth: np.ndarray, pred: np.ndarray,
     >>> frame_findings(image, truth, pred, "a")[["class", "area", "found"]].values.tolist()
     [['stain', 25, False], ['stain', 100, True]]
     """
-    rows = []
-    for k in (1, 2):
-        n, labels = cv2.connectedComponents((truth == k).astype(np.uint8), connectivity=8)
-        for j in range(1, n):
-            obj = labels == j
-            rows.append((image_id, CLASS_NAMES[k], int(obj.sum()),
-                         object_contrast(image, truth, obj), bool((pred[obj] == k).any())))
+    from heatsink.data.contrast import labelled_objects
+
+    rows = [(image_id, CLASS_NAMES[k], int(obj.sum()), object_contrast(image, truth, obj),
+             bool((pred[obj] == k).any())) for k, obj in labelled_objects(truth)]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
