@@ -631,10 +631,8 @@ def peak_summary(peak: float = 0.95) -> str:
     fewer = sum(bool(row["real_false_per_frame"] < row["bias_real_false_per_frame"])
                 for row in rows.values())
     both = [label for label, curve in curves.items()
-            if not curve[(curve["twin_scratch_object_recall"] >= recall_floor["scratch"])
-                         & (curve["twin_stain_object_recall"] >= recall_floor["stain"])
-                         & (curve["real_defect_pct"] <= real_target_pct)
-                         & (curve["real_false_per_frame"] <= real_target_components)].empty]
+            if len(carry_over.meeting_points(curve, recall_floor, real_target_pct,
+                                             real_target_components))]
     text = (f"A minimum peak of {peak} keeps {100 * min(kept):.0f} to {100 * max(kept):.0f} % of "
             f"each net's false components per real frame as shown, and leaves fewer of them than "
             f"the bias finding as many twin stains on {fewer} of {len(rows)} nets: it is the "
@@ -744,11 +742,8 @@ def flip_summary() -> str:
     meeting = []
     for label, curve in flipped.items():
         for drawn, view_name in (("filled", "with the labels filled"), ("real", "as shown")):
-            ok = curve[(curve["twin_scratch_object_recall"] >= recall_floor["scratch"])
-                       & (curve["twin_stain_object_recall"] >= recall_floor["stain"])
-                       & (curve[f"{drawn}_defect_pct"] <= real_target_pct)
-                       & (curve[f"{drawn}_false_per_frame"] <= real_target_components)]
-            if not ok.empty:
+            if len(carry_over.meeting_points(curve, recall_floor, real_target_pct,
+                                             real_target_components, drawn)):
                 meeting.append(f"{label} {view_name}")
     if meeting:
         text += ("Some operating point meets both real targets at both recall floors: "

@@ -209,3 +209,21 @@ def test_the_contrast_table_sets_real_false_components_beside_the_twin_defects(t
     assert real["contrast"].iloc[0] > 0.3  # 40 on 100 in the red channel, a flat ring
     quartiles = contrast_quartiles(table)
     assert quartiles.loc[("stain", "real, false"), "objects"] == 1
+
+
+def test_a_point_meets_the_targets_only_where_every_condition_holds_in_its_view():
+    import pandas as pd
+
+    from heatsink.study.carry_over import meeting_points
+
+    floors = {"scratch": 0.9, "stain": 0.63}
+    curve = pd.DataFrame({
+        "twin_scratch_object_recall": [0.95, 0.89, 0.95, 0.95, 0.95],
+        "twin_stain_object_recall": [0.63, 0.70, 0.62, 0.70, 0.70],
+        "real_defect_pct": [1.0, 0.1, 0.1, 1.1, 0.1],
+        "real_false_per_frame": [2.0, 0.1, 0.1, 0.1, 2.1],
+        "filled_defect_pct": [3.0, 0.1, 0.1, 0.5, 0.5],
+        "filled_false_per_frame": [3.0, 0.1, 0.1, 0.5, 0.5]})
+    # each of rows 1-4 misses exactly one condition as shown; row 0 meets them at the edges
+    assert meeting_points(curve, floors, 1.0, 2.0).index.tolist() == [0]
+    assert meeting_points(curve, floors, 1.0, 2.0, drawn="filled").index.tolist() == [3, 4]

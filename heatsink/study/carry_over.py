@@ -52,6 +52,7 @@ __all__ = [
     "load_control",
     "load_curve",
     "load_twin",
+    "meeting_points",
     "operating_curve",
     "peak_reading",
     "record_check",
@@ -539,6 +540,30 @@ def along_bias(curve: pd.DataFrame, column: str, where: str, at: float) -> float
     if len(x) == 0 or not x[0] <= at <= x[-1]:
         return float("nan")
     return float(np.interp(at, x, y))
+
+
+def meeting_points(curve: pd.DataFrame, floors: Mapping[str, float], defect_pct: float,
+                   false_per_frame: float, drawn: str = "real") -> pd.DataFrame:
+    """The rows of an operating curve that find at least the twin recall ``floors`` of both
+    classes (``{"scratch": ..., "stain": ...}``) and meet both real targets (at most
+    ``defect_pct`` % of the real surface called defect, at most ``false_per_frame`` false
+    components per real frame) in the ``drawn`` view: ``"real"`` (the frames as shown) or
+    ``"filled"`` (the drawn labels filled).
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"twin_scratch_object_recall": [0.95, 0.95, 0.80],
+    ...                       "twin_stain_object_recall": [0.70, 0.65, 0.70],
+    ...                       "real_defect_pct": [0.5, 2.0, 0.2],
+    ...                       "real_false_per_frame": [1.5, 1.0, 0.5]})
+    >>> meeting_points(curve, {"scratch": 0.9, "stain": 0.63}, 1.0, 2.0).index.tolist()
+    [0]
+    """
+    ok = ((curve["twin_scratch_object_recall"] >= floors["scratch"])
+          & (curve["twin_stain_object_recall"] >= floors["stain"])
+          & (curve[f"{drawn}_defect_pct"] <= defect_pct)
+          & (curve[f"{drawn}_false_per_frame"] <= false_per_frame))
+    return curve[ok]
 
 
 def peak_reading(curve: pd.DataFrame, peaks: Sequence[float] = (0.9, 0.95)) -> pd.DataFrame:
