@@ -677,7 +677,8 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                results_dir: str | Path,
                settings: PlanSettings | None = None) -> pd.DataFrame:
     """The plan as a table, each run once (in the first stage that lists it): ``stage``,
-    ``name``, ``kind``, ``status``, ``epochs`` (trained / planned), ``lr`` and ``why``."""
+    ``name``, ``kind``, ``status``, ``epochs`` (trained / planned), ``lr``, ``why`` and
+    ``kept`` ("yes" for a run done in its copy kept with the results)."""
     rows, seen = [], set()
     for stage in sorted(set(stages)):
         for item in planned_runs(stage, ds, runs_dir, results_dir, settings):
@@ -691,8 +692,9 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                 else f"{item.epochs}/{config.epochs}",
                 "lr": "" if config is None or item.kind == "lr_range"
                 else f"{config.learning_rate:.2g}",
-                "why": item.why})
-    return pd.DataFrame(rows, columns=["stage", "name", "kind", "status", "epochs", "lr", "why"])
+                "why": item.why, "kept": "yes" if item.kept else ""})
+    return pd.DataFrame(rows, columns=["stage", "name", "kind", "status", "epochs", "lr", "why",
+                                       "kept"])
 
 
 def missing_runs(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
