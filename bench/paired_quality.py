@@ -1,7 +1,7 @@
 """Two finished runs on the same validation images: defect mIoU of each and a paired interval.
 
-Loads each run's ``best.keras``, predicts its validation images (from the run's
-``split.csv``; both runs must hold the same ones) with the package's evaluation path
+Loads each run's ``best.keras``, predicts its validation images (those its stored per-image
+scores name; both runs must hold the same ones) with the package's evaluation path
 (:func:`heatsink.models.predict.predict_masks`), scores them against the labels and, on a twin,
 the clean truth, and prints per run the defect mIoU with its bootstrap interval, the
 epoch seconds (median of ``history.csv``), and the paired difference A − B with its
@@ -27,8 +27,9 @@ from heatsink.models.run import Run
 
 
 def _val_ids(run: Run) -> list[str]:
-    split = pd.read_csv(run.path / "split.csv", dtype={"image_id": str})
-    return split.loc[split["split"] == "val", "image_id"].tolist()
+    """The validation images the run was scored on (its stored per-image scores: a run kept
+    with the results may share the study's split instead of holding a copy)."""
+    return [str(i) for i in run.evaluation("labels").ids]
 
 
 def main() -> None:

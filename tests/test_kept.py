@@ -82,3 +82,17 @@ def test_an_unfinished_run_is_not_kept(finished, tmp_path):
     with pytest.raises(HeatsinkError, match="not a finished run"):
         keep_run(partial, tmp_path / "plan" / "partial")
     assert not (tmp_path / "plan").exists() or not any((tmp_path / "plan").iterdir())
+
+
+def test_the_study_split_is_named_not_copied_again(finished, tmp_path):
+    _, run = finished
+    shared = tmp_path / "split.csv"
+    shared.write_bytes((run.path / "split.csv").read_bytes())
+    dest = keep_run(run.path, tmp_path / "plan" / "a", study_split=shared)
+    assert not (dest / "split.csv").exists()
+    assert json.loads((dest / NOTE_FILE).read_text())["split"] == str(shared)
+    other = tmp_path / "other.csv"
+    other.write_text("image_id,split\n")
+    dest = keep_run(run.path, tmp_path / "plan" / "b", study_split=other)
+    assert (dest / "split.csv").read_bytes() == (run.path / "split.csv").read_bytes()
+    assert json.loads((dest / NOTE_FILE).read_text())["split"] == "split.csv"

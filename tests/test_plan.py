@@ -230,6 +230,7 @@ def test_run_plan_trains_stages_0_and_1_and_skips_what_is_done(tiny_twin, tiny_p
     table = {r.name: r for r in plan.planned_runs(1, ds, runs, results)}
     assert {name: (r.status, r.kept, r.path) for name, r in table.items()} == {
         name: ("done", True, kept_dir(results) / name) for name in ("unet", "unet-wcce+dice")}
+    assert not (table["unet"].path / "split.csv").exists()  # the study's, named in kept.json
     listed = plan.plan_table([1], ds, runs, results).set_index("name")
     assert listed.loc["unet", "kept"] == "yes" and listed.loc["unet", "epochs"] == "1/1"
     kept = Run.load(table["unet"].path, ds)

@@ -74,10 +74,15 @@ def same_copy(run_dir: str | Path, dest: str | Path) -> bool:
 
 
 def keep_run(run_dir: str | Path, dest: str | Path,
-             model_limit_mb: float = MODEL_LIMIT_MB) -> Path:
+             model_limit_mb: float = MODEL_LIMIT_MB,
+             study_split: str | Path | None = None) -> Path:
     """Copy the finished run ``run_dir`` into ``dest``: its record (:data:`RECORD_FILES`, the
     per-image scores) and, if it weighs at most ``model_limit_mb`` without the optimiser's
     state, its best model.
+
+    A run's ``split.csv`` (1000 rows on the twin) that is byte for byte ``study_split``, the
+    study's split which every plan run shares, is not copied again: ``kept.json`` names it
+    (``"split"``) instead.
 
     The copy is made in a new folder beside ``dest`` and then put in its place, so a reader
     sees the old copy or the new one, never half of one; ``run_dir`` is only read.
@@ -106,6 +111,11 @@ def keep_run(run_dir: str | Path, dest: str | Path,
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         names = [n for n in RECORD_FILES if (run_dir / n).is_file()]
+        shared = (study_split is not None and Path(study_split).is_file()
+                  and (run_dir / "split.csv").is_file()
+                  and Path(study_split).read_bytes() == (run_dir / "split.csv").read_bytes())
+        if shared:
+            names.remove("split.csv")
         names += sorted(p.name for p in run_dir.glob(_per_image(".", "*").name))
         for name in names:
             shutil.copy2(run_dir / name, staging / name)
@@ -113,7 +123,8 @@ def keep_run(run_dir: str | Path, dest: str | Path,
         note = {"source": str(run_dir), "kept": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                               time.gmtime()),
                 "model": "best.keras" if model_mb is not None else None,
-                "model_limit_mb": model_limit_mb}
+                "model_limit_mb": model_limit_mb,
+                "split": str(study_split) if shared else "split.csv"}
         if model_mb is not None:
             note["model_mb"] = round(model_mb, 2)
         (staging / NOTE_FILE).write_text(json.dumps(note, indent=2) + "\n")

@@ -875,7 +875,8 @@ def run_plan(
             else:
                 run = train(item.config, ds, item.path, split=split, verbose=verbose,
                             n_boot=n_boot)
-                keep_run(run.path, kept_dir(results_dir) / item.name)
+                keep_run(run.path, kept_dir(results_dir) / item.name,
+                         study_split=results_dir / "split.csv")
                 done = (f"{len(run.history)} epochs, validation defect mIoU "
                         f"{100 * run_score(run.path):.1f} %, kept in {kept_dir(results_dir)}")
             minutes = (time.perf_counter() - started) / 60
@@ -914,7 +915,7 @@ def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
                 continue
             dest = kept_dir(results_dir) / item.name
             if not same_copy(local, dest):
-                keep_run(local, dest)
+                keep_run(local, dest, study_split=results_dir / "split.csv")
                 kept.append(item.name)
     return kept
 
