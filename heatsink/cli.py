@@ -54,9 +54,9 @@ def _data_split(args: argparse.Namespace) -> int:
 
 def _data_contrast(args: argparse.Namespace) -> int:
     from heatsink.data import load_dataset
-    from heatsink.data.contrast import dataset_contrast, quartiles_by_class
     from heatsink.io import atomic_path
     from heatsink.safety import printable
+    from heatsink.synth.contrast import dataset_contrast, quartiles_by_class
 
     ds = load_dataset(args.path)
     out = Path(args.out) if args.out else None

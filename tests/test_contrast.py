@@ -9,7 +9,7 @@ from conftest import write_dataset
 
 from heatsink.cli import main
 from heatsink.data import load_dataset
-from heatsink.data.contrast import dataset_contrast
+from heatsink.synth.contrast import dataset_contrast
 
 
 def _marked_dataset(root):

@@ -63,7 +63,7 @@ def frame_findings(image: np.ndarray, truth: np.ndarray, pred: np.ndarray,
     >>> frame_findings(image, truth, pred, "a")[["class", "area", "found"]].values.tolist()
     [['stain', 25, False], ['stain', 100, True]]
     """
-    from heatsink.data.contrast import labelled_objects
+    from heatsink.synth.contrast import labelled_objects
 
     rows = [(image_id, CLASS_NAMES[k], int(obj.sum()), object_contrast(image, truth, obj),
              bool((pred[obj] == k).any())) for k, obj in labelled_objects(truth)]

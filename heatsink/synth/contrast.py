@@ -5,8 +5,9 @@ plating around it, by the twin annotators' measure
 Run on the real dataset (``heatsink data contrast PATH``), it gives the number the twin's
 defect contrast is an assumption about: whether real labelled stains are as faint as the
 twin draws them, or as marked as the blots a twin-trained net still calls defect on real,
-unlabelled plating (chapter 9). Run on the twin, the same command gives the twin's side of
-that comparison, against its labels or (``--reference truth``) its clean truth.
+unlabelled plating (:func:`heatsink.real_surface.false_objects` measures those the same
+way). Run on the twin, the same command gives the twin's side of that comparison, against
+its labels or (``--reference truth``) its clean truth.
 """
 
 from __future__ import annotations
