@@ -122,6 +122,14 @@ def test_status_of_finished_partial_and_foreign_run_folders(folders):
     table = plan.plan_table([0, 1], None, runs, results)
     assert table["name"].is_unique  # gslu-wcce+dice is in stages 0 and 1, listed once
     assert table.set_index("name").loc["gslu", "epochs"] == "3/40"
+    # what is left, at the minutes per epoch the histories measured (1 s an epoch here)
+    items = list(now.values())
+    assert plan.epoch_minutes(items) == {m: pytest.approx(1 / 60) for m in ("unet", "gslu",
+                                                                           "light")}
+    hours, unknown = plan.hours_left(items)
+    # unet-wcce+dice, gslu-wcce+dice and light-wcce+dice to the cap, gslu's last 37 epochs
+    assert hours == pytest.approx((40 + 40 + 40 + 37) / 3600)
+    assert sorted(unknown) == ["resnet50", "resnet50-wcce+dice", "vgg16", "vgg16-wcce+dice"]
 
 
 def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monkeypatch):
@@ -299,6 +307,7 @@ def test_the_command_lists_the_plan_and_refuses_a_bad_stage(tiny_twin, tiny_plan
     assert main(["study", "train", "--list", *where]) == 0
     out = capsys.readouterr().out
     assert "lr-range-unet" in out and "missing" in out and "blocked" in out
+    assert "Minutes per epoch measured: none yet" in out
     assert main(["study", "train", "--stage", "7", *where]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--stage takes one of 0, 1, 2, 3, 4, 5" in err

@@ -37,6 +37,23 @@ def _stages(values: list[str] | None) -> list[int]:
     return sorted(set(out))
 
 
+def _time_left(items: list) -> str:
+    """One paragraph: what an epoch costs per family here, and the hours left at that rate."""
+    from heatsink.study import plan
+
+    minutes = plan.epoch_minutes(items)
+    hours, unknown = plan.hours_left(items)
+    waiting = sum(item.status in ("missing", "partial") for item in items)
+    blocked = sum(item.status == "blocked" for item in items)
+    rates = ", ".join(f"{model} {value:.1f}" for model, value in sorted(minutes.items()))
+    text = (f"{waiting} items to train, {blocked} blocked. Minutes per epoch measured: "
+            f"{rates or 'none yet'}. At those rates, at most {hours:.1f} hours for the items "
+            "of measured families (every run to its epoch cap)")
+    if unknown:
+        text += f"; {len(unknown)} of other families not counted"
+    return text + "."
+
+
 def _train(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -55,6 +72,13 @@ def _train(args: argparse.Namespace) -> int:
             table = table[table["name"].isin(args.only)]
         print(f"{ds.name}: the training plan in {plan.plan_dir(runs)}")
         print(table.to_string(index=False) if len(table) else "(nothing planned)")
+        items, seen = [], set()
+        for stage in stages:
+            for item in plan.planned_runs(stage, ds, runs, results):
+                if item.name not in seen and (not args.only or item.name in args.only):
+                    seen.add(item.name)
+                    items.append(item)
+        print(_time_left(items))
         return 0
 
     def log(line: str) -> None:

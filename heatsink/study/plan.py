@@ -697,6 +697,51 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                                        "kept"])
 
 
+def epoch_minutes(items: Iterable[PlannedRun]) -> dict[str, float]:
+    """Median minutes per epoch of each model family over the training runs of ``items``
+    that have trained an epoch (here or in a kept copy): what an epoch costs on the machines
+    that trained them (the ``seconds`` column of their ``history.csv``)."""
+    seconds: dict[str, list[float]] = {}
+    for item in items:
+        history = item.path / "history.csv"
+        if item.kind not in ("train", "fold") or item.config is None or not history.is_file():
+            continue
+        try:
+            values = pd.read_csv(history)["seconds"].dropna().tolist()
+        except (ValueError, KeyError, pd.errors.EmptyDataError):
+            continue
+        seconds.setdefault(item.config.model, []).extend(values)
+    return {model: float(pd.Series(values).median()) / 60
+            for model, values in seconds.items() if values}
+
+
+def hours_left(items: Sequence[PlannedRun], settings: PlanSettings | None = None
+               ) -> tuple[float, list[str]]:
+    """At most how many hours of training the unfinished training runs of ``items`` still
+    need, each run to the epoch cap at its family's :func:`epoch_minutes` (a dose counts
+    as its recipe run and its fold models); and the names of those whose family has no
+    measured epoch yet (not counted). Blocked items are not counted: what they will be
+    is not known yet.
+
+    >>> hours_left([])
+    (0.0, [])
+    """
+    s = _settings(settings)
+    minutes = epoch_minutes(items)
+    total, unknown = 0.0, []
+    for item in items:
+        if item.status not in ("missing", "partial") or item.kind == "lr_range":
+            continue
+        config = item.config
+        if config is None or config.model not in minutes:
+            unknown.append(item.name)
+            continue
+        runs = 1 + s.folds if item.kind == "dose" else 1
+        epochs = max(config.epochs - (item.epochs or 0), 0) if runs == 1 else config.epochs
+        total += runs * epochs * minutes[config.model] / 60
+    return total, unknown
+
+
 def missing_runs(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                  results_dir: str | Path, settings: PlanSettings | None = None) -> str:
     """What keeps ``stages`` from being read: empty when every item is done, else one
@@ -953,7 +998,9 @@ __all__ = [
     "dose_dirs",
     "dose_file",
     "dose_table",
+    "epoch_minutes",
     "family_lr",
+    "hours_left",
     "keep_finished",
     "lr_range_file",
     "missing_runs",
