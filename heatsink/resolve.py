@@ -10,14 +10,15 @@ change to code that only measures twins leaves the cached one in place.
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from pathlib import Path
 
 DEFAULT_TWIN_SIZE = 1000
 DEFAULT_TWIN_SEED = 0
 #: Modules of :mod:`heatsink.synth` that measure twins and real frames but make no pixel of a
 #: twin: left out of :func:`generator_hash`.
-MEASURING_MODULES = ("__init__.py", "appearance.py", "calibration.py", "real_frames.py")
+MEASURING_MODULES = ("__init__.py", "appearance.py", "calibration.py", "contrast.py",
+                     "real_frames.py")
 #: Modules outside :mod:`heatsink.synth` that the generator calls: part of the hash.
 GENERATOR_HELPERS = ("classes.py", "components.py", "objects.py")
 
@@ -58,17 +59,22 @@ def default_twin(
 ) -> Path:
     """The default synthetic twin (default label noise), generated on first use.
 
-    Generating it removes cached twins of the same size and seed from older generators.
+    Twins of the same size and seed from other generators are left in the cache, and named
+    on standard error when a new one is made: a run started with other code (a training in
+    another checkout) may still be reading one, and deleting it under that run would fail
+    it hours in. Delete them by hand when no run reads them.
     """
     from heatsink.synth import generate
 
     path = twin_path(n, seed)
     if not (path / "twin.json").exists():
         generate(path, n=n, seed=seed, overwrite=True, progress=progress)
-        # twins of the same size and seed made by an older generator are stale now
-        for old in path.parent.glob(f"twin-n{n}-seed{seed}-*"):
-            if old != path and (old / "twin.json").exists():
-                shutil.rmtree(old, ignore_errors=True)
+        others = sorted(old.name for old in path.parent.glob(f"twin-n{n}-seed{seed}-*")
+                        if old != path and (old / "twin.json").exists())
+        if others:
+            print(f"heatsink: twins of other generators left in {path.parent} (a run may still "
+                  f"read them; delete them by hand when none does): {', '.join(others)}",
+                  file=sys.stderr)
     return path
 
 

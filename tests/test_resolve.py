@@ -13,15 +13,21 @@ def test_explicit_path_and_environment(tmp_path, monkeypatch):
     assert resolve_data(None) == (tmp_path / "env").resolve()
 
 
-def test_default_twin_is_cached_and_replaces_stale_ones(tmp_path, monkeypatch):
+def test_default_twin_is_cached_and_leaves_other_generators_twins(tmp_path, monkeypatch,
+                                                                   capsys):
+    """A twin of another generator may be read by a run of other code: it is named, never
+    deleted (a training in another checkout lost its data that way)."""
     monkeypatch.setenv("HEATSINK_CACHE", str(tmp_path))
     monkeypatch.delenv("HEATSINK_DATA", raising=False)
-    stale = tmp_path / "twins" / "twin-n6-seed3-0000000000"
-    stale.mkdir(parents=True)
-    (stale / "twin.json").write_text("{}")
+    other = tmp_path / "twins" / "twin-n6-seed3-0000000000"
+    (other / "images").mkdir(parents=True)
+    (other / "twin.json").write_text("{}")
+    (other / "images" / "0001.bmp").write_bytes(b"in use")
     path = resolve_data(None, n=6, seed=3, progress=False)
     assert path == twin_path(6, 3) and json.loads((path / "twin.json").read_text())["n"] == 6
-    assert not stale.exists()
+    assert (other / "images" / "0001.bmp").read_bytes() == b"in use"
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and said[0].endswith(": twin-n6-seed3-0000000000")
     stamp = (path / "twin.json").stat().st_mtime_ns
     assert default_twin(6, 3, progress=False) == path  # reused, not generated again
     assert (path / "twin.json").stat().st_mtime_ns == stamp
@@ -35,6 +41,7 @@ def test_the_twin_key_follows_the_generator_not_the_measurements(tmp_path, monke
     monkeypatch.setattr("heatsink.provenance.PACKAGE_DIR", package)
     key = resolve.generator_hash()
     (package / "synth" / "appearance.py").write_text("x = 2\n")  # measures, makes nothing
+    (package / "synth" / "contrast.py").write_text("x = 2\n")  # a measuring module, added
     assert resolve.generator_hash() == key
     for name in ("synth/generate.py", "components.py"):
         (package / name).write_text("x = 3\n")
