@@ -90,7 +90,10 @@ def test_the_study_split_is_named_not_copied_again(finished, tmp_path):
     shared.write_bytes((run.path / "split.csv").read_bytes())
     dest = keep_run(run.path, tmp_path / "plan" / "a", study_split=shared)
     assert not (dest / "split.csv").exists()
-    assert json.loads((dest / NOTE_FILE).read_text())["split"] == str(shared)
+    note = json.loads((dest / NOTE_FILE).read_text())
+    assert note["split"] == "../../split.csv" and (dest / note["split"]).resolve() == shared
+    assert note["source"] == "plan/light"  # no machine's folders in a committed file
+    assert oct(dest.stat().st_mode & 0o777) == oct(0o755)
     other = tmp_path / "other.csv"
     other.write_text("image_id,split\n")
     dest = keep_run(run.path, tmp_path / "plan" / "b", study_split=other)

@@ -109,6 +109,7 @@ def keep_run(run_dir: str | Path, dest: str | Path,
         raise HeatsinkError(f"{dest}: cannot keep a run inside its own folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 is for secrets; this is a results folder
     try:
         names = [n for n in RECORD_FILES if (run_dir / n).is_file()]
         shared = (study_split is not None and Path(study_split).is_file()
@@ -120,11 +121,14 @@ def keep_run(run_dir: str | Path, dest: str | Path,
         for name in names:
             shutil.copy2(run_dir / name, staging / name)
         model_mb = _keep_model(run, staging / "best.keras", model_limit_mb)
-        note = {"source": str(run_dir), "kept": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                              time.gmtime()),
+        # paths as a clone reads them: the run's name under its runs folder, the split
+        # relative to the copy (the machine's own folders say nothing elsewhere)
+        note = {"source": f"{run_dir.parent.name}/{run_dir.name}",
+                "kept": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "model": "best.keras" if model_mb is not None else None,
                 "model_limit_mb": model_limit_mb,
-                "split": str(study_split) if shared else "split.csv"}
+                "split": (Path(os.path.relpath(Path(study_split).resolve(), dest.resolve()))
+                          .as_posix() if shared else "split.csv")}
         if model_mb is not None:
             note["model_mb"] = round(model_mb, 2)
         (staging / NOTE_FILE).write_text(json.dumps(note, indent=2) + "\n")
