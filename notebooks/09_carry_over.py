@@ -79,8 +79,8 @@ from heatsink.models import Run
 from heatsink.real_surface import open_predictor
 from heatsink.study import carry_over, open_chapter
 from heatsink.study import results as study_results
-from heatsink.study.kept import finished_folder
 from heatsink.study.paths import repo_dir
+from heatsink.study.plan import run_folder
 from heatsink.synth.real_frames import load_real_frames
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one trace per model and batch size
@@ -143,7 +143,7 @@ if shipped:
         live["shipped light model"] = shipped_model()
     except HeatsinkError as err:
         print(f"shipped model: left out ({err})")
-live.update({f"plan {name}": finished_folder(name, runs_dir, results_dir) for name in plan})
+live.update({f"plan {name}": run_folder(name, ds, runs_dir, results_dir) for name in plan})
 live.update({label: runs_dir / path for label, path in experiments.items()})
 for label, path in live.items():
     finished = (path.is_file() or (path / "metrics.json").exists()  # a file, a finished run

@@ -219,18 +219,19 @@ def test_a_run_kept_without_its_model_is_timed_as_its_architecture(tmp_path):
     """A U-Net's run kept with the results without its weights: the chapter times its
     architecture, reads its stored scores and leaves it out of the engines' agreement."""
     from conftest import write_dataset
+    from test_plan import write_range_test
 
-    from heatsink.models.run import TrainConfig
+    from heatsink.study import plan
     from heatsink.study.kept import keep_run, kept_dir
     from heatsink.train import train
 
     ds = load_dataset(write_dataset(tmp_path / "data", n=20, size=SIZE, parts=10))
-    config = TrainConfig(model="light", image_size=SIZE, batch_size=4, epochs=1,
-                         precision="float32", loss="wcce+dice")
+    smoke, results = plan.PlanSettings.smoke(), tmp_path / "results"
+    write_range_test(results, "light", 1e-2)
+    config = plan.recipe_config("light", "wcce+dice", plan.family_lr(results, "light"), smoke)
     run = train(config, ds, tmp_path / "elsewhere" / "light", verbose=0, n_boot=5)
-    results = tmp_path / "results"
     keep_run(run.path, kept_dir(results) / "light-wcce+dice", model_limit_mb=0.0)
-    wanted = speed.plan_runs(tmp_path / "runs", ["light"], results_dir=results)
+    wanted = speed.plan_runs(tmp_path / "runs", ["light"], results_dir=results, settings=smoke)
     assert wanted == {"light": kept_dir(results) / "light-wcce+dice"}
     item = speed.open_models(wanted)["light"]
     assert not item.weights and not item.stand_in

@@ -50,23 +50,6 @@ def has_model(path: str | Path) -> bool:
     return (Path(path) / "best.keras").is_file()
 
 
-def finished_folder(name: str, runs_dir: str | Path, results_dir: str | Path) -> Path:
-    """The folder of the plan's run ``name``: ``<runs>/plan/<name>`` if it finished there,
-    else its kept copy if there is one, else ``<runs>/plan/<name>`` (for the caller to say
-    it is not trained).
-
-    >>> finished_folder("gslu", "/nowhere/runs", "/nowhere/results").as_posix()
-    '/nowhere/runs/plan/gslu'
-    """
-    from heatsink.study.plan import PLAN_FOLDER
-
-    local = Path(runs_dir) / PLAN_FOLDER / name
-    kept = kept_dir(results_dir) / name
-    if not (local / "metrics.json").is_file() and (kept / "metrics.json").is_file():
-        return kept
-    return local
-
-
 def same_copy(run_dir: str | Path, dest: str | Path) -> bool:
     """Whether ``dest`` already keeps the finished run ``run_dir`` (its scores unchanged)."""
     mine, kept = Path(run_dir) / "metrics.json", Path(dest) / "metrics.json"
@@ -145,12 +128,24 @@ def _keep_model(run, target: Path, limit_mb: float) -> float | None:
     source = run.path / "best.keras"
     if not source.is_file():
         return None
+    parameters = _parameters(run.path)
+    if parameters is not None and parameters * 4 / 2**20 > limit_mb:
+        return None  # float32 weights alone exceed the limit: no need to load the model
     run.model("best").save(target)  # loaded uncompiled: no optimiser state is written
     size = target.stat().st_size / 2**20
     if size > limit_mb:
         target.unlink()
         return None
     return size
+
+
+def _parameters(run_dir: Path) -> int | None:
+    """The run's parameter count from its ``metrics.json``, or None if it does not say."""
+    try:
+        value = json.loads((run_dir / "metrics.json").read_text()).get("parameters")
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _swap_in(staging: Path, dest: Path) -> None:
@@ -164,5 +159,5 @@ def _swap_in(staging: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "finished_folder",
-           "has_model", "keep_run", "kept_dir", "same_copy"]
+__all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "has_model", "keep_run",
+           "kept_dir", "same_copy"]

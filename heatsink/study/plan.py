@@ -673,6 +673,26 @@ def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
     return _STAGES[stage](Path(runs_dir), Path(results_dir), ds, _settings(settings))
 
 
+def run_folder(name: str, ds: Dataset | None, runs_dir: str | Path,
+               results_dir: str | Path, settings: PlanSettings | None = None) -> Path:
+    """The folder the plan reads for its run ``name``, by the rule that decides what to
+    train: its folder under the runs folder, or its kept copy once that copy is a finished run
+    of the same configuration (and, with ``ds``, of the same data) and the local run is not.
+
+    A name the plan does not list (an earlier experiment's run) has no configuration to check
+    a kept copy against: its folder under the runs folder is returned as it is.
+
+    >>> run_folder("not-a-plan-run", None, "/nowhere/runs", "/nowhere/results").as_posix()
+    '/nowhere/runs/plan/not-a-plan-run'
+    """
+    s = _settings(settings)
+    for stage in STAGES:
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
+            if item.name == name and item.kind == "train":
+                return item.path
+    return plan_dir(runs_dir, s) / name
+
+
 def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                results_dir: str | Path,
                settings: PlanSettings | None = None) -> pd.DataFrame:
@@ -1009,6 +1029,7 @@ __all__ = [
     "plan_table",
     "planned_runs",
     "recipe_config",
+    "run_folder",
     "run_plan",
     "run_score",
     "run_status",

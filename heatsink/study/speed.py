@@ -38,6 +38,7 @@ import pandas as pd
 
 from heatsink import hardware
 from heatsink.errors import HeatsinkError
+from heatsink.study import plan
 
 if TYPE_CHECKING:
 
@@ -114,29 +115,29 @@ class SpeedModel:
 
 def plan_runs(runs_dir: str | Path, encoders: Sequence[str] | None = None,
               loss: str | None = None,
-              results_dir: str | Path | None = None) -> dict[str, Path]:
+              results_dir: str | Path | None = None,
+              settings: plan.PlanSettings | None = None) -> dict[str, Path]:
     """The plan's stage-1 run folders of ``encoders`` with ``loss``, by encoder.
 
-    Defaults: every encoder (:data:`heatsink.study.plan.ENCODERS`) with the study's loss.
-    With ``results_dir``, a run finished only in its kept copy
-    (:func:`heatsink.study.kept.finished_folder`) is that copy.
+    Defaults: every encoder of the plan (``settings``, by default
+    :data:`heatsink.study.plan.ENCODERS`) with the study's loss. With ``results_dir``, a run
+    finished only in its kept copy is that copy (:func:`heatsink.study.plan.run_folder`:
+    the rule by which the plan decides what to train).
 
     Examples
     --------
     >>> {k: v.as_posix() for k, v in plan_runs("runs", ["light"]).items()}
     {'light': 'runs/plan/light-wcce+dice'}
     """
-    from heatsink.study import plan
-
-    encoders = plan.ENCODERS if encoders is None else encoders
+    s = plan.PlanSettings.default() if settings is None else settings
+    encoders = s.encoders if encoders is None else encoders
     loss = plan.STUDY_LOSS if loss is None else loss
-    from heatsink.study.kept import finished_folder
-
     # a plan run's name does not depend on its learning rate
-    names = {m: plan.plan_name(plan.recipe_config(m, loss, 1.0)) for m in encoders}
+    names = {m: plan.plan_name(plan.recipe_config(m, loss, 1.0, s), s) for m in encoders}
     if results_dir is not None:
-        return {m: finished_folder(name, runs_dir, results_dir) for m, name in names.items()}
-    return {m: plan.plan_dir(runs_dir) / name for m, name in names.items()}
+        return {m: plan.run_folder(name, None, runs_dir, results_dir, s)
+                for m, name in names.items()}
+    return {m: plan.plan_dir(runs_dir, s) / name for m, name in names.items()}
 
 
 def stand_in_run(folder: str | Path, model: str, image_size: int = 64,
