@@ -9,7 +9,9 @@ ResNet50 U-Net's validation defect IoU jumped between 0.01 and 0.47 from one epo
 next while its training IoU climbed smoothly, so early stopping and the best-epoch pick
 followed batch-norm noise. Recomputing the statistics on 640 whole training frames (40
 flipped and rotated batches) at the weights of its best and last epochs raised their
-validation defect mIoU from 47.2 to 55.3 % and from 14.4 to 24.5 %.
+validation defect mIoU from 47.2 to 55.3 % and from 14.4 to 24.5 % (a session's note of
+2026-12-06; the run is gone with its machine, and ``bench/precise_bn.py RUN`` measures it again
+on any run).
 
 The statistics are the equally weighted mean, over frames, of the batch means and
 variances (the convention of PyTorch's ``torch.optim.swa_utils.update_bn`` and of "precise
