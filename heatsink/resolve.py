@@ -18,7 +18,7 @@ DEFAULT_TWIN_SEED = 0
 #: Modules of :mod:`heatsink.synth` that measure twins and real frames but make no pixel of a
 #: twin: left out of :func:`generator_hash`.
 MEASURING_MODULES = ("__init__.py", "appearance.py", "calibration.py", "contrast.py",
-                     "real_frames.py")
+                     "drawn_labels.py", "real_frames.py")
 #: Modules outside :mod:`heatsink.synth` that the generator calls: part of the hash.
 GENERATOR_HELPERS = ("classes.py", "components.py", "objects.py")
 

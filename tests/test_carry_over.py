@@ -227,3 +227,48 @@ def test_a_point_meets_the_targets_only_where_every_condition_holds_in_its_view(
     # each of rows 1-4 misses exactly one condition as shown; row 0 meets them at the edges
     assert meeting_points(curve, floors, 1.0, 2.0).index.tolist() == [0]
     assert meeting_points(curve, floors, 1.0, 2.0, drawn="filled").index.tolist() == [3, 4]
+
+
+def test_the_stain_margins_set_real_labelled_stains_beside_the_twins_and_a_nets(twin, tmp_path):
+    """Real stains under a translucent fill, the twin's stains and a toy net's false stain on
+    real plating, in one table, kept and read back."""
+    from heatsink.study.carry_over import (
+        MARGIN_SOURCES,
+        OPACITY_MORE,
+        load_stain_margins,
+        margin_quartiles,
+        record_stain_margins,
+    )
+    from heatsink.synth.real_frames import RealFrame, surface_mask
+
+    rng = np.random.default_rng(0)
+    red = 100 + rng.normal(0, 8, (320, 320))
+    red[60:76, 60:76] *= 0.8  # a stain 20 % darker, labelled with a polygon 5 px larger
+    drawn = np.zeros((320, 320), bool)
+    drawn[55:81, 55:81] = True
+    plating = np.stack([red, 0.34 * red, np.full_like(red, 7.0)], -1)
+    shown = plating.copy()
+    shown[drawn] = 0.75 * np.array([90.0, 215.0, 97.0]) + 0.25 * plating[drawn]
+    shown[200:240, 200:240] *= 0.4  # an unlabelled dark blot: the toy net calls it a stain
+    image = np.clip(np.round(shown), 0, 255).astype(np.uint8)
+    frames = [RealFrame("vertical_grid-0-0", image, surface_mask(drawn), 320, (0, 0, 320, 320),
+                        drawn), RealFrame("poster-0-0", image, surface_mask(drawn), 320,
+                                          (0, 0, 320, 320), drawn)]
+    ids = list(twin.ids)[:4]
+    table = record_stain_margins(frames, twin, ids, {"toy": _dark_is_stain()}, tmp_path,
+                                 drawn="shown")
+    assert load_stain_margins(tmp_path).equals(table)
+    assert load_stain_margins(tmp_path / "elsewhere") is None
+    assert list(dict.fromkeys(table["source"])) == list(MARGIN_SOURCES)
+    real = table[table["source"] == "real, labelled"]
+    assert len(real) == 1  # the poster's frames are not measured
+    assert real["shift"].iloc[0] == pytest.approx(-0.2 * 256 / 324, abs=0.03)
+    opacities = table.groupby("source")["opacity"].first()
+    assert opacities["real, labelled, more opaque"] == pytest.approx(
+        opacities["real, labelled"] + OPACITY_MORE)
+    false = table[table["source"] == "real, false"]
+    assert set(false["model"]) == {"toy"}
+    assert false.loc[false["area"].idxmax(), "shift"] < -0.3  # the blot, grown by 4 px
+    quartiles = margin_quartiles(table).set_index("source")
+    assert quartiles.loc["real, labelled", "darker"] == 1.0
+    assert quartiles.loc["twin, labelled", "stains"] == (table["source"] == "twin, labelled").sum()

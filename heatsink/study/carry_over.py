@@ -36,9 +36,12 @@ __all__ = [
     "CONTRAST_SOURCES",
     "CURVE_COLUMNS",
     "KNOBS",
+    "MARGIN_SOURCES",
+    "OPACITY_MORE",
     "PARTS",
     "PEAKS",
     "PROTOCOLS",
+    "STAIN_MARGINS",
     "along_bias",
     "at_recall",
     "carry_over_table",
@@ -51,7 +54,9 @@ __all__ = [
     "load_contrast",
     "load_control",
     "load_curve",
+    "load_stain_margins",
     "load_twin",
+    "margin_quartiles",
     "meeting_points",
     "operating_curve",
     "peak_reading",
@@ -59,6 +64,7 @@ __all__ = [
     "record_contrast",
     "record_control",
     "record_curve",
+    "record_stain_margins",
     "record_twin",
     "save_table",
     "sweep",
@@ -713,3 +719,87 @@ def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | 
     ok = biased[(biased["twin_scratch_object_recall"] >= scratch)
                 & (biased["twin_stain_object_recall"] >= stain)]
     return None if ok.empty else ok.iloc[0]
+
+
+#: What :func:`record_stain_margins` measures, by its ``source`` column.
+MARGIN_SOURCES = ("real, labelled", "real, labelled, more opaque", "twin, labelled",
+                  "twin, truth", "real, false")
+#: How much more opaque than its estimate the fill is also read (the estimate is a floor).
+OPACITY_MORE = 0.05
+#: The stain-margin table's file under the checks' folder.
+STAIN_MARGINS = "stain_margins.csv"
+
+
+def record_stain_margins(frames: Sequence[RealFrame], ds: Dataset, ids: Sequence[str],
+                         models: Mapping[str, str | Path | Predictor],
+                         results_dir: str | Path, drawn: str = "filled") -> pd.DataFrame:
+    """The real labelled stains, the twin's and each model's false stains on real plating,
+    by one measure (:mod:`heatsink.synth.drawn_labels`); kept as ``stain_margins.csv``.
+
+    The real stains are read under their translucent labels at the fill's estimated
+    opacity and at :data:`OPACITY_MORE` above it (the estimate is a floor); the twin's, on
+    frames ``ids`` resampled through the grids' tile sizes, against its labels and its
+    truth; each model's, on the grids' frames in the ``drawn`` view.
+
+    Returns
+    -------
+    DataFrame
+        ``source`` (:data:`MARGIN_SOURCES`), ``model`` (empty but for ``real, false``),
+        ``frame``, ``area``, ``shift`` (:func:`heatsink.synth.drawn_labels.margin_shift`),
+        ``opacity`` (the fill's, for the real labelled rows), as written.
+    """
+    from heatsink.real_surface import open_predictor, view_images
+    from heatsink.synth import drawn_labels as dl
+
+    grids = [f for f in frames if f.name.startswith(dl.GRIDS)]
+    opacity = dl.fill_opacity(grids)
+    sizes = [f.tile_size for f in grids]
+    parts = [dl.real_stain_shift(grids, opacity).assign(source=MARGIN_SOURCES[0],
+                                                           opacity=opacity),
+             dl.real_stain_shift(grids, opacity + OPACITY_MORE).assign(
+                 source=MARGIN_SOURCES[1], opacity=opacity + OPACITY_MORE),
+             dl.twin_stain_shift(ds, ids, sizes, "labels").assign(source=MARGIN_SOURCES[2]),
+             dl.twin_stain_shift(ds, ids, sizes, "truth").assign(source=MARGIN_SOURCES[3])]
+    images = view_images(grids, drawn)
+    for label, model in models.items():
+        predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+        parts.append(dl.component_shift(predictor.masks(images), grids, images).assign(
+            source=MARGIN_SOURCES[4], model=label))
+    table = pd.concat(parts, ignore_index=True)
+    table["model"] = table.get("model", pd.Series(dtype=object)).fillna("")
+    table = table[["source", "model", "frame", "area", "shift", "opacity"]]
+    _write(Path(results_dir) / CHECKS / STAIN_MARGINS, table, index=False)
+    return table
+
+
+def load_stain_margins(results_dir: str | Path) -> pd.DataFrame | None:
+    """The kept :func:`record_stain_margins` table, or None if none was kept."""
+    path = Path(results_dir) / CHECKS / STAIN_MARGINS
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"model": str, "frame": str}).fillna({"model": ""})
+
+
+def margin_quartiles(table: pd.DataFrame) -> pd.DataFrame:
+    """Per source and model of a :func:`record_stain_margins` table: stains, the share that
+    is darker than its margin, quartiles of the shift's size and the median area, in
+    :data:`MARGIN_SOURCES` order.
+
+    >>> t = pd.DataFrame({"source": ["twin, labelled"] * 4, "model": [""] * 4,
+    ...                   "area": [10, 20, 30, 40], "shift": [-0.1, -0.2, 0.3, -0.4]})
+    >>> row = margin_quartiles(t).round(3).to_dict("records")[0]
+    >>> row["darker"], row["median"]
+    (0.75, 0.25)
+    """
+    size = table["shift"].abs()
+    grouped = table.assign(size=size, darker=table["shift"] < 0).fillna({"model": ""}).groupby(
+        ["source", "model"], sort=False)
+    out = pd.DataFrame({"stains": grouped.size(),
+                        "darker": grouped["darker"].mean(),
+                        "p25": grouped["size"].quantile(0.25),
+                        "median": grouped["size"].median(),
+                        "p75": grouped["size"].quantile(0.75),
+                        "median area": grouped["area"].median()})
+    order = {s: i for i, s in enumerate(MARGIN_SOURCES)}
+    return out.reset_index().sort_values(
+        "source", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)

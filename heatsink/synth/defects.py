@@ -23,6 +23,8 @@ SCRATCH_THICKNESS = (3, 4, 5, 6)
 SCRATCH_THICKNESS_P = (0.3, 0.4, 0.2, 0.1)
 #: Probability that a scratch object is two crossing or branching lines (one component).
 COMPOUND_P = 0.25
+#: Share of stains drawn as a darker blot (the rest lighter).
+DARK_BLOT_SHARE = 0.6
 
 
 @dataclass
@@ -223,7 +225,7 @@ def blot_appearance(
     blot = cv2.erode(label.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
     if not blot.any():
         blot = label.astype(np.uint8)
-    sign = -1.0 if rng.random() < 0.6 else 1.0
+    sign = -1.0 if rng.random() < DARK_BLOT_SHARE else 1.0
     return Appearance(
         "blot", blot=blot.astype(bool), top=top, left=left,
         amplitude=sign * float(rng.uniform(0.25, 0.5)),
@@ -245,6 +247,7 @@ def principal_line(mask: np.ndarray, top: int, left: int) -> np.ndarray:
 
 __all__ = [
     "COMPOUND_P",
+    "DARK_BLOT_SHARE",
     "SCRATCH_THICKNESS",
     "SCRATCH_THICKNESS_P",
     "Appearance",
