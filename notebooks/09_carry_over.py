@@ -75,6 +75,7 @@ from heatsink import crossval
 from heatsink.errors import HeatsinkError
 from heatsink.evaluate import Evaluation
 from heatsink.line.shipped import shipped_model
+from heatsink.metrics import wilson_interval
 from heatsink.models import Run
 from heatsink.real_surface import open_predictor
 from heatsink.study import carry_over, open_chapter
@@ -837,15 +838,9 @@ def contrast_summary() -> str:
     if len(false) and float((false >= found).mean()) >= 0.5:
         text += ("Most false stains stand out from the plating at least as much as the "
                  "stains the net must find on the twin. That is why neither knob above could "
-                 "drop them without dropping twin stains too, and a net trained on this twin "
-                 "has no label telling it that such blots are plating. The twin's stains are "
-                 "faint by assumption (the pictures' opaque labels hide the real ones), while "
-                 "the real plating holds blots as marked that nobody labelled. Either the real "
-                 "labelled stains are more marked than the twin assumes, which measuring the "
-                 "real dataset's labelled defects the same way would show "
-                 "(`detectability.frame_findings` with the labels as truth), or its "
-                 "annotators left such blots unlabelled, as the noise-dose experiment's "
-                 "annotator criterion has it.")
+                 "drop them without dropping twin stains too: by contrast alone, such blots "
+                 "look like the twin's stains. The next section asks what the real "
+                 "annotators labelled, measured through their labels.")
     else:
         text += ("Most false stains are fainter than the median stain the net finds: a net "
                  "that weighed contrast more could still tell them apart.")
@@ -853,6 +848,101 @@ def contrast_summary() -> str:
 
 
 display(Markdown(contrast_summary()))
+
+# %% [markdown]
+# ## The real labelled stains, under their labels
+#
+# The pictures' labels are not opaque: a stain's green polygon is laid over the plating with
+# an opacity of about three quarters, and a quarter of the real stain shows through it. That
+# is enough to measure the real annotators' stains on one measure with the twin's
+# (`heatsink.synth.drawn_labels`). The fill's opacity comes from how much of the plating's
+# fine grain survives under it; each polygon's core is compared with its own inner margin
+# (3 px, plating, since a polygon is drawn a little larger than its blot), under the same
+# fill, so that the fill's colour cancels; the shift is the core's mean less the margin's,
+# relative to the plating just outside the polygon, negative for a darker stain. The twin's
+# labelled stains are measured the same way on its validation frames, resampled through the
+# real tiles' sizes, and so are the stains each model checked here calls on the real frames
+# (their components grown by 4 px into a polygon), with the drawn labels filled. Only the
+# two grids are measured: the poster's veil leaves its fills too noisy.
+
+# %%
+if frames is not None:
+    margin_models = {label: path for label, path in live.items() if label in unseen}
+    margins = carry_over.record_stain_margins(frames, ds, chapter.ids["val"], margin_models,
+                                              results_dir)
+else:
+    margins = carry_over.load_stain_margins(results_dir)
+if margins is None:
+    print("No stain margins here (no published pictures, none kept)")
+else:
+    margin_table = carry_over.margin_quartiles(margins)
+    display(margin_table.round(3))
+
+# %% tags=["hide-input"]
+if margins is not None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    real_rows = margins[margins["source"] == "real, labelled"]
+    groups = [("real, labelled", real_rows, "-", "C3"),
+              ("twin, labelled", margins[margins["source"] == "twin, labelled"], "-", "C0")]
+    false = margins[margins["source"] == "real, false"]
+    for k, (label, rows) in enumerate(false.groupby("model", sort=False)):
+        groups.append((f"false on real: {label}", rows, "--", f"C{k + 1}"))
+    for label, rows, style, colour in groups:
+        values = np.sort(rows["shift"].to_numpy())
+        ax.plot(values, np.arange(1, len(values) + 1) / len(values), style, color=colour,
+                drawstyle="steps-post", label=f"{label} ({len(values)})")
+    ax.axvline(0, color="0.4", lw=1)
+    ax.set_xlabel("stain core against its margin (share of the plating's brightness; "
+                  "< 0: darker)")
+    ax.set_ylabel("share of stains at or below")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    keep_figure(fig, "stain-margins")
+
+# %% [markdown]
+# ```{glue:figure} fig-stain-margins
+# :name: fig-stain-margins
+#
+# How dark or light the stains are against their own polygon's margin: the real labelled
+# stains of the two grids, read under their fill at its estimated opacity (red), the twin's
+# labelled stains on the validation frames (blue), and the stains each model calls on the
+# real frames' unlabelled plating (dashed). The legend gives the number of stains.
+# ```
+
+# %% tags=["remove-input"]
+def margin_summary() -> str:
+    """What the stain margins say about the twin's stains and the false ones."""
+    if margins is None:
+        return "No stain margins here."
+    q = margin_table.set_index(["source", "model"])
+    real, more = q.loc[("real, labelled", "")], q.loc[("real, labelled, more opaque", "")]
+    twin_row = q.loc[("twin, labelled", "")]
+    opacity = float(margins.loc[margins["source"] == "real, labelled", "opacity"].iloc[0])
+    dark = int((margins.loc[margins["source"] == "real, labelled", "shift"] < 0).sum())
+    low, high = wilson_interval(dark, int(real["stains"]))
+    text = (f"Under a fill of opacity {opacity:.2f}, {dark} of the {int(real['stains'])} real "
+            f"labelled stains are darker than their margin ({100 * real['darker']:.0f} %, "
+            f"Wilson 95 % [{100 * low:.0f}, {100 * high:.0f}]), by a median "
+            f"{real['median']:.3f} of the plating's brightness ({more['median']:.3f} were "
+            f"the fill {carry_over.OPACITY_MORE:.2f} more opaque); the twin's "
+            f"{int(twin_row['stains'])} labelled stains are darker in "
+            f"{100 * twin_row['darker']:.0f} % of cases, by a median {twin_row['median']:.3f}. ")
+    false = margin_table[margin_table["source"] == "real, false"]
+    if len(false):
+        text += ("The stains the models call on real, unlabelled plating are darker in only "
+                 f"{100 * false['darker'].min():.0f}–{100 * false['darker'].max():.0f} % of "
+                 f"cases ({', '.join(false['model'])}): most are lighter blots. ")
+        if false["darker"].max() < 0.5 <= real["darker"]:
+            text += ("The real annotators labelled dark blots and left the plating's light "
+                     f"ones alone; the twin draws {100 * (1 - twin_row['darker']):.0f} % of "
+                     "its stains lighter than the plating, and a net trained on it learns "
+                     "that a light blot can be a stain. "
+                     "That is an assumption of the twin the real labels contradict, and the "
+                     "next twin should draw its stains dark as the real ones are.")
+    return text
+
+
+display(Markdown(margin_summary()))
 
 # %% tags=["remove-input"]
 def above_targets(pct: pd.Series, components: pd.Series) -> pd.Series:
