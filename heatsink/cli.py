@@ -99,8 +99,10 @@ def _data_synth(args: argparse.Namespace) -> int:
     from heatsink.synth import generate
 
     path = generate(args.out, n=args.n, seed=args.seed, noise=args.noise,
-                    overwrite=args.overwrite, progress=not args.quiet, workers=args.workers)
-    print(f"{path}: synthetic twin, {args.n} images, seed {args.seed}")
+                    overwrite=args.overwrite, progress=not args.quiet, workers=args.workers,
+                    dark_stains=args.dark_stains)
+    dark = "" if args.dark_stains is None else f", {args.dark_stains:g} of stains dark"
+    print(f"{path}: synthetic twin, {args.n} images, seed {args.seed}{dark}")
     return 0
 
 
@@ -288,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--noise", type=_noise, default="default",
                        help="label noise: 'default', 'none' or a level in [0, 1]")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    synth.add_argument("--dark-stains", type=float, default=None, metavar="SHARE",
+                       help="share of stains drawn darker than the plating (default: the "
+                            "twin's, heatsink.synth.defects.DARK_BLOT_SHARE)")
     synth.add_argument("--overwrite", action="store_true")
     synth.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_data_synth)

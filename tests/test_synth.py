@@ -83,6 +83,43 @@ def test_same_seed_same_bytes_any_workers(tmp_path: Path):
     assert fa["images/0001.bmp"] != fc["images/0001.bmp"]
 
 
+def test_the_share_of_dark_stains_changes_only_how_stains_look(tmp_path: Path, capsys):
+    """Same draws whatever the share: labels, truth and the default twin's bytes stay; the
+    stains turn dark or light as asked, and the share is recorded."""
+    from heatsink.cli import main
+    from heatsink.data import load_dataset
+    from heatsink.synth import drawn_labels
+
+    plain = generate(tmp_path / "plain", n=16, seed=3, progress=False, workers=2)
+    same = generate(tmp_path / "same", n=16, seed=3, progress=False, workers=2,
+                    dark_stains=0.6)
+    files = {k: _files(p) for k, p in (("plain", plain), ("same", same))}
+    assert {k: v for k, v in files["same"].items() if k != "twin.json"} == {
+        k: v for k, v in files["plain"].items() if k != "twin.json"}
+    assert "dark_stains" not in json.loads((plain / "twin.json").read_text())
+    shares = {}
+    for share in (0.0, 1.0):
+        out = generate(tmp_path / f"d{share}", n=16, seed=3, progress=False, workers=2,
+                       dark_stains=share)
+        assert json.loads((out / "twin.json").read_text())["dark_stains"] == share
+        theirs = _files(out)
+        for folder in ("labels/", "truth/"):
+            assert {k: v for k, v in theirs.items() if k.startswith(folder)} == {
+                k: v for k, v in files["plain"].items() if k.startswith(folder)}
+        ds = load_dataset(out)
+        shifts = drawn_labels.twin_stain_shift(ds, ds.ids, [TILE], reference="truth")
+        shares[share] = float((shifts["shift"] < 0).mean())
+    assert shares[1.0] > 0.85 and shares[0.0] < 0.15, shares
+    # from the command line: recorded, and a bad share is one line, nothing written
+    assert main(["data", "synth", str(tmp_path / "cli"), "-n", "8", "--dark-stains", "0.9",
+                 "-q"]) == 0
+    assert "0.9 of stains dark" in capsys.readouterr().out
+    assert main(["data", "synth", str(tmp_path / "bad"), "-n", "8", "--dark-stains", "1.5",
+                 "-q"]) != 0
+    assert "dark stains must be in [0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_cubic_upsampling_is_opencvs_inter_cubic():
     from heatsink.synth.surface import upsample_cubic
 

@@ -10,6 +10,8 @@ statistics are taken on connected components of the label mask.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -23,8 +25,31 @@ SCRATCH_THICKNESS = (3, 4, 5, 6)
 SCRATCH_THICKNESS_P = (0.3, 0.4, 0.2, 0.1)
 #: Probability that a scratch object is two crossing or branching lines (one component).
 COMPOUND_P = 0.25
-#: Share of stains drawn as a darker blot (the rest lighter).
+#: Share of stains drawn as a darker blot (the rest lighter), unless
+#: :func:`dark_blot_share` sets another for a twin.
 DARK_BLOT_SHARE = 0.6
+_dark_share = DARK_BLOT_SHARE
+
+
+@contextmanager
+def dark_blot_share(share: float | None) -> Iterator[None]:
+    """Draw stains darker than the plating with probability ``share`` (None:
+    :data:`DARK_BLOT_SHARE`) within the block; the random draws are the same whatever it is.
+
+    >>> with dark_blot_share(1.0):
+    ...     app = blot_appearance(np.random.default_rng(0), np.ones((9, 9), bool), 0, 0)
+    >>> app.amplitude < 0
+    True
+    """
+    global _dark_share
+    if share is not None and not 0.0 <= share <= 1.0:
+        raise ValueError(f"the share of dark stains must be in [0, 1], not {share!r}")
+    before = _dark_share
+    _dark_share = DARK_BLOT_SHARE if share is None else float(share)
+    try:
+        yield
+    finally:
+        _dark_share = before
 
 
 @dataclass
@@ -225,7 +250,7 @@ def blot_appearance(
     blot = cv2.erode(label.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
     if not blot.any():
         blot = label.astype(np.uint8)
-    sign = -1.0 if rng.random() < DARK_BLOT_SHARE else 1.0
+    sign = -1.0 if rng.random() < _dark_share else 1.0
     return Appearance(
         "blot", blot=blot.astype(bool), top=top, left=left,
         amplitude=sign * float(rng.uniform(0.25, 0.5)),
@@ -252,6 +277,7 @@ __all__ = [
     "SCRATCH_THICKNESS_P",
     "Appearance",
     "blot_appearance",
+    "dark_blot_share",
     "line_appearance",
     "principal_line",
     "rasterize_band",

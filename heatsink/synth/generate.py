@@ -18,6 +18,7 @@ from heatsink.classes import CLASS_NAMES, VOC_COLOURS
 from heatsink.errors import HeatsinkError
 from heatsink.objects import image_summary
 from heatsink.synth import targets
+from heatsink.synth.defects import dark_blot_share
 from heatsink.synth.drift import Drift, part_sizes, write_drift_record
 from heatsink.synth.noise import NoiseConfig, apply_criterion, criterion_rng
 from heatsink.synth.parts import TILE, PartResult, PartSpec, plan_parts, render_part
@@ -54,11 +55,12 @@ def _write_tile(root: Path, image_id: str, image, label, truth) -> None:
     put(jdir / "label.png", _VOC_LUT[label])
 
 
-def _work(job: tuple[PartSpec, list[int], str, Drift | None]) -> tuple[list, list, list]:
+def _work(job: tuple[PartSpec, list[int], str, Drift | None, float | None]
+          ) -> tuple[list, list, list]:
     """Render one part, write its tiles; return adjacency, manifest and summary rows."""
-    spec, ids, root_str, drift = job
+    spec, ids, root_str, drift, dark_stains = job
     root = Path(root_str)
-    with part_sizes(drift, spec.index + 1):
+    with part_sizes(drift, spec.index + 1), dark_blot_share(dark_stains):
         res: PartResult = render_part(spec)
     adjacency, manifest, summary = [], [], []
     for k, image_id_int in enumerate(ids):
@@ -127,6 +129,7 @@ def generate(
     progress: bool = True,
     workers: int | None = None,
     drift: Drift | None = None,
+    dark_stains: float | None = None,
 ) -> Path:
     """Generate a synthetic twin of the heat sink dataset.
 
@@ -152,6 +155,11 @@ def generate(
         Grow stains and lengthen scratches from a known part on
         (:mod:`heatsink.synth.drift`); recorded in ``twin.json`` and ``drift.csv``. Parts
         are made in ``part_id`` order. None (default): no drift, no extra file.
+    dark_stains : float, optional
+        Share of stains drawn darker than the plating (the rest lighter; default
+        :data:`heatsink.synth.defects.DARK_BLOT_SHARE`); recorded in ``twin.json`` when
+        given. The random draws, so the labels and everything else, are the same whatever it
+        is.
 
     Returns
     -------
@@ -165,6 +173,9 @@ def generate(
         If ``out_dir`` exists and is not empty and ``overwrite`` is false or it is not a
         recorded twin, or ``n < 1``.
     """
+    if dark_stains is not None and not 0.0 <= float(dark_stains) <= 1.0:
+        raise HeatsinkError(f"the share of dark stains must be in [0, 1], not {dark_stains!r}: "
+                            "nothing was generated")
     out = Path(out_dir)
     noise = NoiseConfig() if noise is None else noise
     if n < 1:
@@ -184,7 +195,7 @@ def generate(
     try:
         for sub in ("images", "labels", "truth", "jsons"):
             (tmp / sub).mkdir(parents=True)
-        jobs = [(spec, ids, str(tmp), drift) for spec, ids in _plan(n, seed, noise)]
+        jobs = [(spec, ids, str(tmp), drift, dark_stains) for spec, ids in _plan(n, seed, noise)]
         workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
         bar = tqdm(total=n, desc="synth", unit="img", disable=not progress)
         results = []
@@ -198,7 +209,7 @@ def generate(
                     results.append(result)
                     bar.update(len(job[1]))
         bar.close()
-        _write_tables(tmp, results, jobs, n, seed, noise, drift)
+        _write_tables(tmp, results, jobs, n, seed, noise, drift, dark_stains)
         if out.exists():
             trash = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, trash)
@@ -213,7 +224,8 @@ def generate(
 
 
 def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
-                  noise: NoiseConfig, drift: Drift | None = None) -> None:
+                  noise: NoiseConfig, drift: Drift | None = None,
+                  dark_stains: float | None = None) -> None:
     adjacency = pd.DataFrame([r for res in results for r in res[0]], columns=ADJACENCY_COLUMNS)
     adjacency = adjacency.sort_values("image_id", ignore_index=True)
     adjacency.to_csv(tmp / "adjacency.csv", index=False)
@@ -251,6 +263,8 @@ def _write_tables(tmp: Path, results: list, jobs: list, n: int, seed: int,
     }
     if drift is not None:
         write_drift_record(tmp, drift, len(jobs), info)
+    if dark_stains is not None:  # the default twin's twin.json is as it was
+        info["dark_stains"] = float(dark_stains)
     (tmp / "twin.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
