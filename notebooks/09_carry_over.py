@@ -60,6 +60,14 @@ counterparts = {"light-wcce+dice-tex, 88 % dark stains": "plan light-wcce+dice-t
                 "light-wcce+dice-tex-s1, 88 % dark stains": "plan light-wcce+dice-tex-s1"}
 # checks kept from models no longer on disk (results/<data>/real_surface/<label>.csv)
 kept = ["gslu fold 0, twin 1.3.2", "gslu fold 0, twin 1.5.0 candidate"]
+# plan runs of the recipe before precise batch-norm statistics, gone with their machine: their
+# kept checks, and their twin scores as the last executed table has them (a run of the same
+# name on disk is measured instead)
+earlier = ["plan gslu-wcce+dice-c160", "plan gslu-wcce+dice-c160-photo",
+           "plan light-wcce+dice-c160", "plan light-wcce+dice-c160-s1",
+           "plan light-wcce+dice-c160-s2", "plan gslu-wcce+dice-tex", "plan light-wcce+dice-tex-s1",
+           "plan light-wcce+dice-tex-s2", "plan gslu-wcce+dice-tex-s1",
+           "plan gslu-wcce+dice-tex-s2"]
 real_target_pct = 1.0
 real_target_components = 2.0
 # plan runs drawn along their operating curves (decision bias, minimum peak), and the twin recall
@@ -126,6 +134,10 @@ else:
 #   training frames multiplied by a random, unlabelled plating texture (skewed, heavy-tailed
 #   grain of random scale and strength, short polishing streaks, specks), so that a net sees
 #   many platings under the same defects; with seeds 1 and 2 (`-s1`, `-s2`) where trained.
+# * **Earlier runs**: plan runs of the recipe before precise batch-norm statistics, trained on
+#   a machine that is gone (the crops, photometric and texture runs); their real checks were
+#   kept, and their twin scores are those of the last execution ("an earlier run" in the twin
+#   frames column). A run of the same name trained since is measured instead.
 # * **The shipped model** (`models/light-twin`), the one `heatsink inspect` uses without
 #   `--model` (the plan's light run, copied); its twin scores are on the study's test split.
 
@@ -137,7 +149,7 @@ twin: dict[str, Evaluation | None] = {}
 where: dict[str, str] = {}
 unseen: dict[str, list[str]] = {}  # twin frames each live model never trained on
 
-for label in kept:
+for label in [*kept, *earlier]:
     try:
         checks[label] = carry_over.load_check(results_dir, label)
     except FileNotFoundError as err:
@@ -187,6 +199,16 @@ for label, path in live.items():
 # %%
 table = carry_over.carry_over_table(checks, twin)
 table["twin frames"] = pd.Series(where)
+last_table = results_dir / carry_over.CHECKS / "carry_over.csv"
+if last_table.exists():  # the earlier runs' twin scores, as last measured
+    last = pd.read_csv(last_table, index_col="model")
+    gone = [label for label in earlier if label in table.index and label not in unseen
+            and label in last.index]
+    twin_columns = [c for c in table.columns if c.startswith("twin_")]
+    table.loc[gone, twin_columns] = last.loc[gone, twin_columns].to_numpy()
+    table.loc[gone, "twin frames"] = [
+        f"{where_then.removesuffix(', an earlier run')}, an earlier run"
+        for where_then in last.loc[gone, "twin frames"]]
 shown = table.copy()
 for col in [c for c in shown.columns if c.endswith(("_miou", "_recall"))]:
     shown[col] = 100 * shown[col]
