@@ -947,30 +947,37 @@ def margin_summary() -> str:
     if margins is None:
         return "No stain margins here."
     q = margin_table.set_index(["source", "model"])
+    if ("real, labelled", "") not in q.index:
+        return "No real labelled stain was measurable here."
     real, more = q.loc[("real, labelled", "")], q.loc[("real, labelled, more opaque", "")]
-    twin_row = q.loc[("twin, labelled", "")]
-    opacity = float(margins.loc[margins["source"] == "real, labelled", "opacity"].iloc[0])
-    dark = int((margins.loc[margins["source"] == "real, labelled", "shift"] < 0).sum())
+    real_shifts = margins.loc[margins["source"] == "real, labelled"]
+    opacity = float(real_shifts["opacity"].iloc[0])
+    dark = int((real_shifts["shift"] < 0).sum())
     low, high = wilson_interval(dark, int(real["stains"]))
     text = (f"Under a fill of opacity {opacity:.2f}, {dark} of the {int(real['stains'])} real "
             f"labelled stains are darker than their margin ({100 * real['darker']:.0f} %, "
             f"Wilson 95 % [{100 * low:.0f}, {100 * high:.0f}]), by a median "
             f"{real['median']:.3f} of the plating's brightness ({more['median']:.3f} were "
-            f"the fill {carry_over.OPACITY_MORE:.2f} more opaque); the twin's "
-            f"{int(twin_row['stains'])} labelled stains are darker in "
-            f"{100 * twin_row['darker']:.0f} % of cases, by a median {twin_row['median']:.3f}. ")
+            f"the fill {carry_over.OPACITY_MORE:.2f} more opaque). ")
+    source = next((s for s in ("twin, labelled", "data, labelled") if (s, "") in q.index), None)
+    data_row = None if source is None else q.loc[(source, "")]
+    if data_row is not None:
+        whose = "the twin's" if source.startswith("twin") else "this dataset's"
+        text += (f"Of {whose} {int(data_row['stains'])} labelled stains, "
+                 f"{100 * data_row['darker']:.0f} % are darker, by a median "
+                 f"{data_row['median']:.3f}. ")
     false = margin_table[margin_table["source"] == "real, false"]
     if len(false):
         text += ("The stains the models call on real, unlabelled plating are darker in only "
                  f"{100 * false['darker'].min():.0f}–{100 * false['darker'].max():.0f} % of "
-                 f"cases ({', '.join(false['model'])}): most are lighter blots. ")
-        if false["darker"].max() < 0.5 <= real["darker"]:
-            text += ("The real annotators labelled dark blots and left the plating's light "
-                     f"ones alone; the twin draws {100 * (1 - twin_row['darker']):.0f} % of "
-                     "its stains lighter than the plating, and a net trained on it learns "
-                     "that a light blot can be a stain. "
-                     "That is an assumption of the twin the real labels contradict, and the "
-                     "next twin should draw its stains dark as the real ones are.")
+                 f"cases ({', '.join(false['model'])}). ")
+        if (source == "twin, labelled" and false["darker"].max() < 0.5 <= real["darker"]
+                and data_row["darker"] < real["darker"]):
+            text += ("Most are lighter blots. The real annotators labelled dark blots and left "
+                     "the plating's light ones alone; the twin draws "
+                     f"{100 * (1 - data_row['darker']):.0f} % of its stains lighter than the "
+                     "plating, and a net trained on it learns that a light blot can be a "
+                     "stain. That is an assumption of the twin the real labels contradict.")
     return text
 
 

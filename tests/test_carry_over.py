@@ -259,7 +259,8 @@ def test_the_stain_margins_set_real_labelled_stains_beside_the_twins_and_a_nets(
                                  drawn="shown")
     assert load_stain_margins(tmp_path).equals(table)
     assert load_stain_margins(tmp_path / "elsewhere") is None
-    assert list(dict.fromkeys(table["source"])) == list(MARGIN_SOURCES)
+    assert list(dict.fromkeys(table["source"])) == [
+        s for s in MARGIN_SOURCES if s != "data, labelled"]
     real = table[table["source"] == "real, labelled"]
     assert len(real) == 1  # the poster's frames are not measured
     assert real["shift"].iloc[0] == pytest.approx(-0.2 * 256 / 324, abs=0.03)
@@ -272,3 +273,17 @@ def test_the_stain_margins_set_real_labelled_stains_beside_the_twins_and_a_nets(
     quartiles = margin_quartiles(table).set_index("source")
     assert quartiles.loc["real, labelled", "darker"] == 1.0
     assert quartiles.loc["twin, labelled", "stains"] == (table["source"] == "twin, labelled").sum()
+    # on data without a clean truth (the real dataset's layout), its labelled stains are
+    # measured as they are; with no model and nothing measurable, the columns keep their types
+    import shutil
+
+    plain = shutil.copytree(twin.root, tmp_path / "kaggle",
+                            ignore=shutil.ignore_patterns("truth", "twin.json"))
+    real_data = load_dataset(plain)
+    assert not real_data.has_truth
+    table = record_stain_margins(frames, real_data, ids, {}, tmp_path / "k")
+    assert set(table["source"]) == {"real, labelled", "real, labelled, more opaque",
+                                    "data, labelled"}
+    assert (table["model"] == "").all()
+    assert table["shift"].dtype == np.float64 and table["area"].dtype == np.int64
+    assert len(margin_quartiles(table)) == 3

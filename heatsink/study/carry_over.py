@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from heatsink.io import atomic_path
@@ -723,7 +724,7 @@ def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | 
 
 #: What :func:`record_stain_margins` measures, by its ``source`` column.
 MARGIN_SOURCES = ("real, labelled", "real, labelled, more opaque", "twin, labelled",
-                  "twin, truth", "real, false")
+                  "twin, truth", "data, labelled", "real, false")
 #: How much more opaque than its estimate the fill is also read (the estimate is a floor).
 OPACITY_MORE = 0.05
 #: The stain-margin table's file under the checks' folder.
@@ -739,7 +740,9 @@ def record_stain_margins(frames: Sequence[RealFrame], ds: Dataset, ids: Sequence
     The real stains are read under their translucent labels at the fill's estimated
     opacity and at :data:`OPACITY_MORE` above it (the estimate is a floor); the twin's, on
     frames ``ids`` resampled through the grids' tile sizes, against its labels and its
-    truth; each model's, on the grids' frames in the ``drawn`` view.
+    truth (on data without a clean truth, the real dataset, its labelled stains are
+    ``data, labelled``: no fill over them); each model's, on the grids' frames in the
+    ``drawn`` view.
 
     Returns
     -------
@@ -758,16 +761,19 @@ def record_stain_margins(frames: Sequence[RealFrame], ds: Dataset, ids: Sequence
                                                            opacity=opacity),
              dl.real_stain_shift(grids, opacity + OPACITY_MORE).assign(
                  source=MARGIN_SOURCES[1], opacity=opacity + OPACITY_MORE),
-             dl.twin_stain_shift(ds, ids, sizes, "labels").assign(source=MARGIN_SOURCES[2]),
-             dl.twin_stain_shift(ds, ids, sizes, "truth").assign(source=MARGIN_SOURCES[3])]
+             *([dl.twin_stain_shift(ds, ids, sizes, "labels").assign(source=MARGIN_SOURCES[2]),
+                dl.twin_stain_shift(ds, ids, sizes, "truth").assign(source=MARGIN_SOURCES[3])]
+               if ds.has_truth else  # the real dataset: its labelled stains, no fill over them
+               [dl.twin_stain_shift(ds, ids, sizes, "labels").assign(source=MARGIN_SOURCES[4])])]
     images = view_images(grids, drawn)
     for label, model in models.items():
         predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
         parts.append(dl.component_shift(predictor.masks(images), grids, images).assign(
-            source=MARGIN_SOURCES[4], model=label))
+            source=MARGIN_SOURCES[5], model=label))
     table = pd.concat(parts, ignore_index=True)
-    table["model"] = table.get("model", pd.Series(dtype=object)).fillna("")
-    table = table[["source", "model", "frame", "area", "shift", "opacity"]]
+    table["model"] = table["model"].fillna("") if "model" in table else ""
+    table = table.reindex(columns=["source", "model", "frame", "area", "shift", "opacity"])
+    table = table.astype({"area": np.int64, "shift": np.float64, "opacity": np.float64})
     _write(Path(results_dir) / CHECKS / STAIN_MARGINS, table, index=False)
     return table
 

@@ -200,7 +200,9 @@ def _midmean(values: np.ndarray) -> float:
 
 
 def _table(rows: list[tuple[str, int, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+    """The rows as a table whose columns keep their types when it is empty."""
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS).astype(
+        {"frame": str, "area": np.int64, "shift": np.float64})
 
 
 def real_stain_shift(frames: Iterable[RealFrame], opacity: float) -> pd.DataFrame:
