@@ -209,6 +209,7 @@ if last_table.exists():  # the earlier runs' twin scores, as last measured
     table.loc[gone, "twin frames"] = [
         f"{where_then.removesuffix(', an earlier run')}, an earlier run"
         for where_then in last.loc[gone, "twin frames"]]
+    where.update(table.loc[gone, "twin frames"].to_dict())
 shown = table.copy()
 for col in [c for c in shown.columns if c.endswith(("_miou", "_recall"))]:
     shown[col] = 100 * shown[col]
@@ -966,15 +967,22 @@ def margin_summary() -> str:
         text += (f"Of {whose} {int(data_row['stains'])} labelled stains, "
                  f"{100 * data_row['darker']:.0f} % are darker, by a median "
                  f"{data_row['median']:.3f}. ")
-    false = margin_table[margin_table["source"] == "real, false"]
+    all_false = margin_table[margin_table["source"] == "real, false"]
+    false = all_false[~all_false["model"].isin(list(experiments))]  # the default twin's nets
     if len(false):
-        text += ("The stains the models call on real, unlabelled plating are darker in only "
-                 f"{100 * false['darker'].min():.0f}–{100 * false['darker'].max():.0f} % of "
-                 f"cases ({', '.join(false['model'])}). ")
+        text += ("The stains the nets trained on the default twin call on real, unlabelled "
+                 f"plating are darker in only {100 * false['darker'].min():.0f}–"
+                 f"{100 * false['darker'].max():.0f} % of cases "
+                 f"({', '.join(false['model'])}). ")
+    for _, row in all_false[all_false["model"].isin(list(experiments))].iterrows():
+        text += (f"Of those the net trained on the candidate twin ({row['model']}) calls, "
+                 f"{100 * row['darker']:.0f} % are darker. ")
+    if len(false):
         if (source == "twin, labelled" and false["darker"].max() < 0.5 <= real["darker"]
                 and data_row["darker"] < real["darker"]):
-            text += ("Most are lighter blots. The real annotators labelled dark blots and left "
-                     "the plating's light ones alone; the twin draws "
+            text += ("Most of the default twin's false stains are lighter blots. The real "
+                     "annotators labelled dark blots and left the plating's light ones alone; "
+                     "the twin draws "
                      f"{100 * (1 - data_row['darker']):.0f} % of its stains lighter than the "
                      "plating, and a net trained on it learns that a light blot can be a "
                      "stain. That is an assumption of the twin the real labels contradict.")
