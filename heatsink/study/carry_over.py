@@ -757,10 +757,11 @@ def record_stain_margins(frames: Sequence[RealFrame], ds: Dataset, ids: Sequence
     grids = [f for f in frames if f.name.startswith(dl.GRIDS)]
     opacity = dl.fill_opacity(grids)
     sizes = [f.tile_size for f in grids]
-    parts = [dl.real_stain_shift(grids, opacity).assign(source=MARGIN_SOURCES[0],
-                                                           opacity=opacity),
-             dl.real_stain_shift(grids, opacity + OPACITY_MORE).assign(
-                 source=MARGIN_SOURCES[1], opacity=opacity + OPACITY_MORE),
+    real = dl.real_stain_shift(grids, opacity)
+    more = opacity + OPACITY_MORE  # a shift scales as 1 / (1 - opacity)
+    parts = [real.assign(source=MARGIN_SOURCES[0], opacity=opacity),
+             real.assign(shift=real["shift"] * (1 - opacity) / (1 - more),
+                         source=MARGIN_SOURCES[1], opacity=more),
              *([dl.twin_stain_shift(ds, ids, sizes, "labels").assign(source=MARGIN_SOURCES[2]),
                 dl.twin_stain_shift(ds, ids, sizes, "truth").assign(source=MARGIN_SOURCES[3])]
                if ds.has_truth else  # the real dataset: its labelled stains, no fill over them

@@ -673,24 +673,38 @@ def planned_runs(stage: int, ds: Dataset | None, runs_dir: str | Path,
     return _STAGES[stage](Path(runs_dir), Path(results_dir), ds, _settings(settings))
 
 
-def run_folder(name: str, ds: Dataset | None, runs_dir: str | Path,
-               results_dir: str | Path, settings: PlanSettings | None = None) -> Path:
-    """The folder the plan reads for its run ``name``, by the rule that decides what to
-    train: its folder under the runs folder, or its kept copy once that copy is a finished run
-    of the same configuration (and, with ``ds``, of the same data) and the local run is not.
+def run_folders(names: Iterable[str], ds: Dataset | None, runs_dir: str | Path,
+                results_dir: str | Path,
+                settings: PlanSettings | None = None) -> dict[str, Path]:
+    """The folder the plan reads for each of its runs ``names``, by the rule that decides
+    what to train: its folder under the runs folder, or its kept copy once that copy is a
+    finished run of the same configuration (and, with ``ds``, of the same data) and the local
+    run is not. The plan is read once for all the names.
 
     A name the plan does not list (an earlier experiment's run) has no configuration to check
     a kept copy against: its folder under the runs folder is returned as it is.
 
+    >>> run_folders(["not-a-plan-run"], None, "/nowhere/runs", "/nowhere/results")
+    {'not-a-plan-run': PosixPath('/nowhere/runs/plan/not-a-plan-run')}
+    """
+    s = _settings(settings)
+    wanted = list(names)
+    found: dict[str, Path] = {}
+    for stage in STAGES:
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
+            if item.name in wanted and item.kind == "train":
+                found.setdefault(item.name, item.path)
+    return {name: found.get(name, plan_dir(runs_dir, s) / name) for name in wanted}
+
+
+def run_folder(name: str, ds: Dataset | None, runs_dir: str | Path,
+               results_dir: str | Path, settings: PlanSettings | None = None) -> Path:
+    """:func:`run_folders` of one name.
+
     >>> run_folder("not-a-plan-run", None, "/nowhere/runs", "/nowhere/results").as_posix()
     '/nowhere/runs/plan/not-a-plan-run'
     """
-    s = _settings(settings)
-    for stage in STAGES:
-        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
-            if item.name == name and item.kind == "train":
-                return item.path
-    return plan_dir(runs_dir, s) / name
+    return run_folders([name], ds, runs_dir, results_dir, settings)[name]
 
 
 def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
@@ -1030,6 +1044,7 @@ __all__ = [
     "planned_runs",
     "recipe_config",
     "run_folder",
+    "run_folders",
     "run_plan",
     "run_score",
     "run_status",

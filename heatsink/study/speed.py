@@ -121,7 +121,7 @@ def plan_runs(runs_dir: str | Path, encoders: Sequence[str] | None = None,
 
     Defaults: every encoder of the plan (``settings``, by default
     :data:`heatsink.study.plan.ENCODERS`) with the study's loss. With ``results_dir``, a run
-    finished only in its kept copy is that copy (:func:`heatsink.study.plan.run_folder`:
+    finished only in its kept copy is that copy (:func:`heatsink.study.plan.run_folders`:
     the rule by which the plan decides what to train).
 
     Examples
@@ -135,8 +135,8 @@ def plan_runs(runs_dir: str | Path, encoders: Sequence[str] | None = None,
     # a plan run's name does not depend on its learning rate
     names = {m: plan.plan_name(plan.recipe_config(m, loss, 1.0, s), s) for m in encoders}
     if results_dir is not None:
-        return {m: plan.run_folder(name, None, runs_dir, results_dir, s)
-                for m, name in names.items()}
+        folders = plan.run_folders(names.values(), None, runs_dir, results_dir, s)
+        return {m: folders[name] for m, name in names.items()}
     return {m: plan.plan_dir(runs_dir, s) / name for m, name in names.items()}
 
 

@@ -7,6 +7,7 @@ every real stain is still there, under the fill. This module measures it, so tha
 assumption about its stains can be set beside the real annotators' practice, on one
 measure, without the real dataset:
 
+- :func:`stain_fill`: the pixels under a stain's green fill.
 - :func:`fill_opacity`: the fill's opacity, from how much of the plating's fine grain (the red
   channel less a 1.5 px Gaussian blur) survives under it: ``1 - a`` is the ratio of the grain's
   spread in the fill's core (:data:`OPACITY_DEPTH` px from its edge, where the resampled edge
@@ -56,10 +57,10 @@ __all__ = [
     "OPACITY_DEPTH",
     "SHIFT_COLUMNS",
     "component_shift",
-    "drawn_fills",
     "fill_opacity",
     "margin_shift",
     "real_stain_shift",
+    "stain_fill",
     "twin_stain_shift",
 ]
 
@@ -85,18 +86,16 @@ def _dilate(mask: np.ndarray, n: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), _K3, iterations=n).astype(bool)
 
 
-def drawn_fills(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels of a real frame under a green (stain) and a cyan (scratch) fill.
+def stain_fill(rgb: np.ndarray) -> np.ndarray:
+    """The pixels of a real frame under a green (stain) fill.
 
     >>> px = np.array([[[93, 169, 74], [110, 190, 200], [104, 36, 7]]], np.uint8)
-    >>> [m.tolist() for m in drawn_fills(px)]
-    [[[True, False, False]], [[False, True, False]]]
+    >>> stain_fill(px).tolist()
+    [[True, False, False]]
     """
     c = np.asarray(rgb).astype(np.int32)
     r, g, b = c[..., 0], c[..., 1], c[..., 2]
-    green = (g > r + 30) & (g > b + 30)
-    cyan = (b > r + 30) & (g > r + 30) & ~green
-    return green, cyan
+    return (g > r + 30) & (g > b + 30)
 
 
 def _grain(channel: np.ndarray) -> np.ndarray:
@@ -127,7 +126,7 @@ def fill_opacity(frames: Iterable[RealFrame]) -> float:
     """
     ratios = []
     for f in frames:
-        green, _ = drawn_fills(f.image)
+        green = stain_fill(f.image)
         core = _erode(green, OPACITY_DEPTH)
         if core.sum() < 50 or f.surface.sum() < 50:
             continue
@@ -212,7 +211,7 @@ def real_stain_shift(frames: Iterable[RealFrame], opacity: float) -> pd.DataFram
     for f in frames:
         if not f.name.startswith(GRIDS):
             continue
-        green, _ = drawn_fills(f.image)
+        green = stain_fill(f.image)
         n, labels = cv2.connectedComponents(green.astype(np.uint8), connectivity=8)
         for k in range(1, n):
             polygon = labels == k
