@@ -22,10 +22,11 @@ book: venv
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-## test: lint, then the test suite (unit tests, notebook smoke runs, a book build)
+## test: lint, then the test suite (unit tests, notebook smoke runs, a book build), on two
+## workers: the two smoke runs of the chapters (mostly one core each) run side by side
 test: venv
 	$(BIN)/ruff check heatsink tests bench notebooks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## study: train what the training plan still lacks (resumable: hours on a CPU), then
 ## re-execute every notebook at full parameters (DATA=path for the real data); on the twin,

@@ -94,6 +94,36 @@ def link_atomic(source: str | Path, path: str | Path) -> None:
 
 
 @contextlib.contextmanager
+def waiting_lock(path: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on the file ``path`` for the ``with`` block, waiting for any
+    other process that holds it.
+
+    For work that any process may do once and every other should wait for, not redo: the
+    default twin's first generation, when two commands (or two test workers) start on a
+    machine that has none. Like :func:`exclusive_folder` the lock is an advisory ``flock``,
+    released by the operating system however its holder exits.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with waiting_lock(pathlib.Path(tmp) / "sub" / ".x.lock") as lock:
+    ...         lock.name
+    '.x.lock'
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (``folder/.lock``) for the ``with`` block.
 
@@ -141,5 +171,6 @@ __all__ = [
     "file_sha256",
     "link_atomic",
     "umask",
+    "waiting_lock",
     "write_text_atomic",
 ]

@@ -64,10 +64,18 @@ def default_twin(
     another checkout) may still be reading one, and deleting it under that run would fail
     it hours in. Delete them by hand when no run reads them.
     """
+    from heatsink.io import waiting_lock
     from heatsink.synth import generate
 
     path = twin_path(n, seed)
-    if not (path / "twin.json").exists():
+    if (path / "twin.json").exists():
+        return path
+    # two processes starting on a machine without the twin (a training and a notebook, two
+    # test workers): one generates, the other waits for it instead of replacing the twin
+    # under it when it finishes
+    with waiting_lock(path.parent / f".{path.name}.lock"):
+        if (path / "twin.json").exists():
+            return path
         generate(path, n=n, seed=seed, overwrite=True, progress=progress)
         others = sorted(old.name for old in path.parent.glob(f"twin-n{n}-seed{seed}-*")
                         if old != path and (old / "twin.json").exists())

@@ -147,6 +147,24 @@ def write_passfail(directory: Path, model: str = "m", rules: bool = True, n_esca
                                     tradeoff, failed_rules=failed, escapes=escapes)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The two full smoke runs of the chapters first, each on a worker of its own.
+
+    ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``): the tests that read
+    the twin's smoke run (the ``smoke_run`` fixture) form one group, so that the run is made
+    once, and the ``notebooks``-marked run on Kaggle-layout data goes to the other worker;
+    the short tests fill in around them. Runs before xdist's own hook, which reads the group.
+    """
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke-run"))
+    long = [bool(item.get_closest_marker("xdist_group") or item.get_closest_marker("notebooks"))
+            for item in items]
+    items[:] = ([item for item, is_long in zip(items, long, strict=True) if is_long]
+                + [item for item, is_long in zip(items, long, strict=True) if not is_long])
+
+
 @pytest.fixture(scope="session")
 def default_twin_root() -> Path:
     """The study's default twin (1000 images, seed 0): the cached one, or generated once.

@@ -47,3 +47,32 @@ def test_the_twin_key_follows_the_generator_not_the_measurements(tmp_path, monke
         (package / name).write_text("x = 3\n")
         assert resolve.generator_hash() != key
         key = resolve.generator_hash()
+
+
+def test_a_process_waits_for_another_generating_the_twin_and_reuses_it(tmp_path,
+                                                                      monkeypatch):
+    """Two processes on a machine without the twin: while one holds the generation lock the
+    other waits, and then reads the twin it made instead of generating it again."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from heatsink.io import waiting_lock
+    from heatsink.synth import generate
+
+    monkeypatch.setenv("HEATSINK_CACHE", str(tmp_path))
+    monkeypatch.delenv("HEATSINK_DATA", raising=False)
+    path = twin_path(4, 3)
+    code = ("from heatsink.resolve import default_twin; "
+            "print(default_twin(4, 3, progress=False))")
+    with waiting_lock(path.parent / f".{path.name}.lock"):
+        other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                 text=True, env={**os.environ})
+        time.sleep(3)
+        assert other.poll() is None and not path.exists()  # waiting, nothing written
+        generate(path, n=4, seed=3, progress=False)  # this process generates it meanwhile
+        stamp = (path / "twin.json").stat().st_mtime_ns
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 0 and out.strip() == str(path)
+    assert (path / "twin.json").stat().st_mtime_ns == stamp  # read, not made again

@@ -190,6 +190,7 @@ def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch
     assert paths.runs_dir(twin, tmp_path / "out") == tmp_path / "out" / "twin"
 
 
+@pytest.mark.notebooks
 def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
     """What `make study DATA=path` does with a copy of the real data: no truth/, no
     adjacency, no twin.json; the chapters must run and say which data they ran on."""
