@@ -26,7 +26,7 @@ book: venv
 ## workers: the two smoke runs of the chapters (mostly one core each) run side by side
 test: venv
 	$(BIN)/ruff check heatsink tests bench notebooks
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
 
 ## study: train what the training plan still lacks (resumable: hours on a CPU), then
 ## re-execute every notebook at full parameters (DATA=path for the real data); on the twin,

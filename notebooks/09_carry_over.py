@@ -98,7 +98,7 @@ from heatsink.real_surface import open_predictor
 from heatsink.study import carry_over, open_chapter
 from heatsink.study import results as study_results
 from heatsink.study.paths import repo_dir
-from heatsink.study.plan import run_folder
+from heatsink.study.plan import run_folders
 from heatsink.synth.real_frames import load_real_frames
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one trace per model and batch size
@@ -165,7 +165,8 @@ if shipped:
         live["shipped light model"] = shipped_model()
     except HeatsinkError as err:
         print(f"shipped model: left out ({err})")
-live.update({f"plan {name}": run_folder(name, ds, runs_dir, results_dir) for name in plan})
+live.update({f"plan {name}": path
+             for name, path in run_folders(plan, ds, runs_dir, results_dir).items()})
 live.update({label: repo_dir() / path if (repo_dir() / path).exists() else runs_dir / path
              for label, path in experiments.items()})
 for label, path in live.items():

@@ -147,22 +147,38 @@ def write_passfail(directory: Path, model: str = "m", rules: bool = True, n_esca
                                     tradeoff, failed_rules=failed, escapes=escapes)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The two full smoke runs of the chapters first, each on a worker of its own.
+#: Test files whose tests share one module-scoped smoke run of the chapters: under
+#: pytest-xdist each goes to a single worker whole, so that its run is made once.
+SHARED_RUN_FILES = ("tests/test_study.py",)
 
-    ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``): the tests that read
-    the twin's smoke run (the ``smoke_run`` fixture) form one group, so that the run is made
-    once, and the ``notebooks``-marked run on Kaggle-layout data goes to the other worker;
-    the short tests fill in around them. Runs before xdist's own hook, which reads the group.
-    """
-    for item in items:
-        if "smoke_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("smoke-run"))
-    long = [bool(item.get_closest_marker("xdist_group") or item.get_closest_marker("notebooks"))
-            for item in items]
-    items[:] = ([item for item, is_long in zip(items, long, strict=True) if is_long]
-                + [item for item, is_long in zip(items, long, strict=True) if not is_long])
+
+def _runs_the_chapters(item: pytest.Item) -> bool:
+    return (item.nodeid.split("::", 1)[0] in SHARED_RUN_FILES
+            or item.get_closest_marker("notebooks") is not None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that execute the chapters first: ``make test`` runs two workers
+    (pytest-xdist, in collection order), and the twin's smoke run (``test_study.py``) and the
+    run on Kaggle-layout data (marked ``notebooks``) are its two long poles, one per worker,
+    each mostly one core; the short tests fill in around them."""
+    long = [_runs_the_chapters(item) for item in items]
+    items[:] = ([item for item, first in zip(items, long, strict=True) if first]
+                + [item for item, first in zip(items, long, strict=True) if not first])
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """pytest-xdist's scheduler, one unit per test except the files of
+    :data:`SHARED_RUN_FILES`, each one unit (xdist's ``loadgroup`` marks are not read by
+    pytest 9, whose node ids it can no longer rename)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in SHARED_RUN_FILES else nodeid
+
+    return SharedRunsTogether(config, log)
 
 
 @pytest.fixture(scope="session")

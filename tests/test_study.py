@@ -10,7 +10,6 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-import yaml
 
 from heatsink.data import load_dataset
 from heatsink.errors import HeatsinkError
@@ -188,33 +187,6 @@ def test_trained_models_live_outside_the_clone_unless_told(tmp_path, monkeypatch
     monkeypatch.setenv("HEATSINK_RUNS", str(tmp_path / "models"))
     assert paths.runs_dir(twin) == tmp_path / "models" / "twin"
     assert paths.runs_dir(twin, tmp_path / "out") == tmp_path / "out" / "twin"
-
-
-@pytest.mark.notebooks
-def test_notebooks_run_unchanged_on_data_in_the_plain_kaggle_layout(tmp_path):
-    """What `make study DATA=path` does with a copy of the real data: no truth/, no
-    adjacency, no twin.json; the chapters must run and say which data they ran on."""
-    from conftest import write_dataset
-
-    root = write_dataset(tmp_path / "kaggle", n=24, size=320, with_jsons=True, seed=5)
-    # the chapters as they are, with the plan's smoke settings on one encoder (chapters 4
-    # and 5 must agree on them): test_every_notebook_ran_and_is_stamped runs two on the twin
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir()
-    for source in study.notebook_sources():
-        (nb_dir / source.name).write_text(source.read_text())
-    profiles = study.load_profiles()
-    for chapter in ("04_backbones", "05_label_quality"):
-        profiles["smoke"]["notebooks"][chapter].update(encoders=["gslu"])
-    (nb_dir / "profiles.yaml").write_text(yaml.safe_dump(profiles))
-    out = tmp_path / "executed"
-    runs = study.run_study(profile="smoke", data=root, output_dir=out, notebook_dir=nb_dir,
-                           progress=False)
-    assert all(r.status == "ran" for r in runs)
-    for run in runs:
-        record = nbformat.read(run.output, as_version=4).metadata["heatsink"]
-        assert record["dataset"]["name"] == "heat sink dataset, 24 images"
-    assert (out / "results" / "real" / "split.csv").exists()
 
 
 def test_tensorflow_start_up_lines_are_dropped_and_other_stderr_kept():
