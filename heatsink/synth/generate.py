@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
+import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -120,6 +122,10 @@ def is_recorded_twin(folder: str | Path) -> bool:
     return isinstance(info, dict) and info.get("generator") == "heatsink.synth"
 
 
+#: Below this many images :func:`generate` uses one process by default.
+POOL_MIN_IMAGES = 100
+
+
 def generate(
     out_dir: str | Path,
     n: int = 1000,
@@ -150,7 +156,13 @@ def generate(
     progress : bool
         Show a tqdm progress bar.
     workers : int, optional
-        Worker processes (default ``os.cpu_count()``).
+        Worker processes. Default ``os.cpu_count()``, but one (no pool) below
+        :data:`POOL_MIN_IMAGES` images, where a pool costs more than it saves, and in a
+        process that has loaded TensorFlow. Workers are forked, except from a process that
+        has loaded TensorFlow, whose threads make forking unsafe (a child can inherit a lock
+        one of them held and wait on it for ever: twins generated that way in a pytest-xdist
+        worker hung); they are spawned from it, so its main module must guard its work with
+        ``if __name__ == "__main__"``.
     drift : Drift, optional
         Grow stains and lengthen scratches from a known part on
         (:mod:`heatsink.synth.drift`); recorded in ``twin.json`` and ``drift.csv``. Parts
@@ -196,7 +208,10 @@ def generate(
         for sub in ("images", "labels", "truth", "jsons"):
             (tmp / sub).mkdir(parents=True)
         jobs = [(spec, ids, str(tmp), drift, dark_stains) for spec, ids in _plan(n, seed, noise)]
-        workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+        if workers is None:
+            forkable = n >= POOL_MIN_IMAGES and "tensorflow" not in sys.modules
+            workers = (os.cpu_count() or 1) if forkable else 1
+        workers = max(1, int(workers))
         bar = tqdm(total=n, desc="synth", unit="img", disable=not progress)
         results = []
         if workers == 1:
@@ -204,7 +219,10 @@ def generate(
                 results.append(_work(job))
                 bar.update(len(job[1]))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # a process running TensorFlow's threads must not fork (see `workers`)
+            context = (multiprocessing.get_context("spawn") if "tensorflow" in sys.modules
+                       else None)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for job, result in zip(jobs, pool.map(_work, jobs, chunksize=4), strict=True):
                     results.append(result)
                     bar.update(len(job[1]))
@@ -272,6 +290,7 @@ __all__ = [
     "ADJACENCY_COLUMNS",
     "GENERATOR_VERSION",
     "MANIFEST_COLUMNS",
+    "POOL_MIN_IMAGES",
     "generate",
     "is_recorded_twin",
 ]
