@@ -5,6 +5,7 @@ chapter's cells run on fresh data.
 """
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -142,6 +143,21 @@ def test_unknown_profile_and_notebook_are_clear_errors(small_twin):
         study.run_study(profile="huge", data=small_twin, progress=False)
     with pytest.raises(HeatsinkError, match="no such notebook"):
         study.run_study(profile="smoke", data=small_twin, only=["99_nothing"], progress=False)
+
+
+def test_the_study_names_its_outputs_to_git_only_while_it_runs(small_twin, monkeypatch):
+    """The variable reaches the kernels; after the run (or its failure) the caller's value is
+    back, so a later run record in the same process counts the notebooks as code again."""
+    from heatsink.provenance import GIT_EXCLUDE_VARIABLE
+
+    monkeypatch.delenv(GIT_EXCLUDE_VARIABLE, raising=False)
+    with pytest.raises(HeatsinkError, match="no such notebook"):
+        study.run_study(profile="smoke", data=small_twin, only=["99_nothing"], progress=False)
+    assert GIT_EXCLUDE_VARIABLE not in os.environ
+    monkeypatch.setenv(GIT_EXCLUDE_VARIABLE, "mine")
+    with pytest.raises(HeatsinkError, match="no such notebook"):
+        study.run_study(profile="smoke", data=small_twin, only=["99_nothing"], progress=False)
+    assert os.environ[GIT_EXCLUDE_VARIABLE] == "mine"
 
 
 def test_notebook_defaults_reads_the_parameters_cell():

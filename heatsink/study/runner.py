@@ -292,15 +292,36 @@ def run_study(
     in each notebook. Executed notebooks go to ``output_dir`` (default: beside their sources,
     where the book reads them) and small result files to :func:`results_dir` (under
     ``output_dir/results`` when ``output_dir`` is given, or beside another ``notebook_dir``,
-    so test runs never touch the repo's ``results/``).
+    so test runs never touch the repo's ``results/``). While it runs, the study's outputs are
+    named in ``HEATSINK_GIT_EXCLUDE`` (:data:`heatsink.provenance.GIT_EXCLUDE_VARIABLE`), for
+    the kernels' run records; the variable is restored when it returns.
     """
+    previous = os.environ.get(GIT_EXCLUDE_VARIABLE)
+    # what the study writes is not a change to the code it runs (see provenance.git_sha);
+    # the variable reaches the notebooks' kernels, which record their training runs
+    os.environ[GIT_EXCLUDE_VARIABLE] = ":".join(STUDY_OUTPUTS)
+    try:
+        return _run_study(profile, data, only, output_dir, notebook_dir, force, progress)
+    finally:
+        if previous is None:
+            os.environ.pop(GIT_EXCLUDE_VARIABLE, None)
+        else:
+            os.environ[GIT_EXCLUDE_VARIABLE] = previous
+
+
+def _run_study(
+    profile: str = "full",
+    data: str | Path | None = None,
+    only: list[str] | None = None,
+    output_dir: Path | None = None,
+    notebook_dir: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> list[NotebookRun]:
     from heatsink.data import load_dataset
     from heatsink.resolve import resolve_data
 
     notebook_dir = Path(notebook_dir or paths.notebook_dir())
-    # what the study writes is not a change to the code it runs (see provenance.git_sha);
-    # the variable reaches the notebooks' kernels, which record their training runs
-    os.environ[GIT_EXCLUDE_VARIABLE] = ":".join(STUDY_OUTPUTS)
     profiles = load_profiles(notebook_dir)
     twin_size = int(get_profile(profiles, profile).get("twin_size", 1000))
     data_path = resolve_data(data, n=twin_size, progress=progress)
