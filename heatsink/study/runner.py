@@ -12,13 +12,16 @@ package code, data checksum and parameters is skipped.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -276,6 +279,30 @@ def _keyed(source: Path, parameters: dict, dataset: tuple[str, str, Path],
     return parameters, identity, run_key(source, identity, checksum, upstream)
 
 
+def _outputs_named_to_git(run: Callable[..., list[NotebookRun]]
+                          ) -> Callable[..., list[NotebookRun]]:
+    """``run`` with the study's outputs named in ``HEATSINK_GIT_EXCLUDE`` while it runs, and
+    the caller's value back when it returns or fails."""
+
+    @functools.wraps(run)
+    def wrapper(*args: Any, **kwargs: Any) -> list[NotebookRun]:
+        previous = os.environ.get(GIT_EXCLUDE_VARIABLE)
+        # what the study writes is not a change to the code it runs (see
+        # provenance.git_sha); the variable reaches the notebooks' kernels, which record
+        # their training runs
+        os.environ[GIT_EXCLUDE_VARIABLE] = ":".join(STUDY_OUTPUTS)
+        try:
+            return run(*args, **kwargs)
+        finally:
+            if previous is None:
+                os.environ.pop(GIT_EXCLUDE_VARIABLE, None)
+            else:
+                os.environ[GIT_EXCLUDE_VARIABLE] = previous
+
+    return wrapper
+
+
+@_outputs_named_to_git
 def run_study(
     profile: str = "full",
     data: str | Path | None = None,
@@ -296,28 +323,6 @@ def run_study(
     named in ``HEATSINK_GIT_EXCLUDE`` (:data:`heatsink.provenance.GIT_EXCLUDE_VARIABLE`), for
     the kernels' run records; the variable is restored when it returns.
     """
-    previous = os.environ.get(GIT_EXCLUDE_VARIABLE)
-    # what the study writes is not a change to the code it runs (see provenance.git_sha);
-    # the variable reaches the notebooks' kernels, which record their training runs
-    os.environ[GIT_EXCLUDE_VARIABLE] = ":".join(STUDY_OUTPUTS)
-    try:
-        return _run_study(profile, data, only, output_dir, notebook_dir, force, progress)
-    finally:
-        if previous is None:
-            os.environ.pop(GIT_EXCLUDE_VARIABLE, None)
-        else:
-            os.environ[GIT_EXCLUDE_VARIABLE] = previous
-
-
-def _run_study(
-    profile: str = "full",
-    data: str | Path | None = None,
-    only: list[str] | None = None,
-    output_dir: Path | None = None,
-    notebook_dir: Path | None = None,
-    force: bool = False,
-    progress: bool = True,
-) -> list[NotebookRun]:
     from heatsink.data import load_dataset
     from heatsink.resolve import resolve_data
 
