@@ -167,6 +167,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 + [item for item, first in zip(items, long, strict=True) if not first])
 
 
+@pytest.hookimpl(optionalhook=True)  # a plain `pytest` without pytest-xdist runs as before
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """pytest-xdist's scheduler, one unit per test except the files of
     :data:`SHARED_RUN_FILES`, each one unit (xdist's ``loadgroup`` marks are not read by
