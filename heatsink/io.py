@@ -94,37 +94,8 @@ def link_atomic(source: str | Path, path: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def waiting_lock(path: str | Path) -> Iterator[Path]:
-    """Hold an exclusive lock on the file ``path`` for the ``with`` block, waiting for any
-    other process that holds it.
-
-    For work that any process may do once and every other should wait for, not redo: the
-    default twin's first generation, when two commands (or two test workers) start on a
-    machine that has none. Like :func:`exclusive_folder` the lock is an advisory ``flock``,
-    released by the operating system however its holder exits.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     with waiting_lock(pathlib.Path(tmp) / "sub" / ".x.lock") as lock:
-    ...         lock.name
-    '.x.lock'
-    """
-    import fcntl
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield path
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
+def exclusive_folder(folder: str | Path, purpose: str, wait: bool = False
+                     ) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (``folder/.lock``) for the ``with`` block.
 
     Two processes writing one folder (two ``make study`` runs, or ``heatsink train`` on a
@@ -132,11 +103,15 @@ def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
     advisory ``flock``: the operating system releases it when the holder exits, however it
     exits, so a killed run never leaves a stale lock behind.
 
+    With ``wait``, a process that finds the lock held waits for it instead: for work that any
+    process may do once and the others should then reuse, not redo (the default twin's first
+    generation, when two commands or two test workers start on a machine that has none).
+
     Raises
     ------
     HeatsinkError
-        At once, if another process holds the lock; the message names the folder, the
-        holder's process id and ``purpose``.
+        At once, if another process holds the lock and ``wait`` is false; the message names
+        the folder, the holder's process id and ``purpose``.
     """
     import fcntl
 
@@ -147,7 +122,7 @@ def exclusive_folder(folder: str | Path, purpose: str) -> Iterator[Path]:
     lock = folder / ".lock"
     with open(lock, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
@@ -171,6 +146,5 @@ __all__ = [
     "file_sha256",
     "link_atomic",
     "umask",
-    "waiting_lock",
     "write_text_atomic",
 ]

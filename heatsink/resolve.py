@@ -64,7 +64,7 @@ def default_twin(
     another checkout) may still be reading one, and deleting it under that run would fail
     it hours in. Delete them by hand when no run reads them.
     """
-    from heatsink.io import waiting_lock
+    from heatsink.io import exclusive_folder
     from heatsink.synth import generate
 
     path = twin_path(n, seed)
@@ -73,7 +73,7 @@ def default_twin(
     # two processes starting on a machine without the twin (a training and a notebook, two
     # test workers): one generates, the other waits for it instead of replacing the twin
     # under it when it finishes
-    with waiting_lock(path.parent / f".{path.name}.lock"):
+    with exclusive_folder(path.parent, "generating the default twin", wait=True):
         if (path / "twin.json").exists():
             return path
         generate(path, n=n, seed=seed, overwrite=True, progress=progress)

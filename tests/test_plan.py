@@ -108,23 +108,26 @@ def test_stage_6_is_the_texture_check_beside_each_stage_1_run(folders):
 
 
 def test_a_run_is_read_from_its_kept_copy_only_when_the_copy_is_that_run(folders):
-    """One rule for what the plan trains and what the chapters read (``plan.run_folder``)."""
+    """One rule for what the plan trains and what the chapters read (``plan.run_folders``)."""
     from heatsink.study.kept import kept_dir
 
     runs, results = folders
     item = next(r for r in plan.planned_runs(1, None, runs, results) if r.config.model == "light")
     local, kept = runs / "plan" / item.name, kept_dir(results) / item.name
-    assert plan.run_folder(item.name, None, runs, results) == local  # nothing anywhere
+
+    def folder(name):
+        return plan.run_folders([name], None, runs, results)[name]
+
+    assert folder(item.name) == local  # nothing anywhere
     write_fake_run(kept, dataclasses.replace(item.config, loss="dice"), 3, finished=True)
-    assert plan.run_folder(item.name, None, runs, results) == local  # another configuration
+    assert folder(item.name) == local  # another configuration
     write_fake_run(kept, item.config, 3, finished=True)
-    assert plan.run_folder(item.name, None, runs, results) == kept
+    assert folder(item.name) == kept
     write_fake_run(local, item.config, 2, finished=False)  # a local run not finished yet
-    assert plan.run_folder(item.name, None, runs, results) == kept
+    assert folder(item.name) == kept
     write_fake_run(local, item.config, 3, finished=True)
-    assert plan.run_folder(item.name, None, runs, results) == local
-    assert plan.run_folder("an-old-experiment", None, runs, results) == (
-        runs / "plan" / "an-old-experiment")
+    assert folder(item.name) == local
+    assert folder("an-old-experiment") == runs / "plan" / "an-old-experiment"
 
 
 def test_status_of_finished_partial_and_foreign_run_folders(folders):

@@ -58,7 +58,7 @@ def test_a_process_waits_for_another_generating_the_twin_and_reuses_it(tmp_path,
     import sys
     import time
 
-    from heatsink.io import waiting_lock
+    from heatsink.io import exclusive_folder
     from heatsink.synth import generate
 
     monkeypatch.setenv("HEATSINK_CACHE", str(tmp_path))
@@ -66,7 +66,7 @@ def test_a_process_waits_for_another_generating_the_twin_and_reuses_it(tmp_path,
     path = twin_path(4, 3)
     code = ("from heatsink.resolve import default_twin; "
             "print(default_twin(4, 3, progress=False))")
-    with waiting_lock(path.parent / f".{path.name}.lock"):
+    with exclusive_folder(path.parent, "generating the twin", wait=True):
         other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                  text=True, env={**os.environ})
         time.sleep(3)

@@ -697,16 +697,6 @@ def run_folders(names: Iterable[str], ds: Dataset | None, runs_dir: str | Path,
     return {name: found.get(name, plan_dir(runs_dir, s) / name) for name in wanted}
 
 
-def run_folder(name: str, ds: Dataset | None, runs_dir: str | Path,
-               results_dir: str | Path, settings: PlanSettings | None = None) -> Path:
-    """:func:`run_folders` of one name.
-
-    >>> run_folder("not-a-plan-run", None, "/nowhere/runs", "/nowhere/results").as_posix()
-    '/nowhere/runs/plan/not-a-plan-run'
-    """
-    return run_folders([name], ds, runs_dir, results_dir, settings)[name]
-
-
 def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                results_dir: str | Path,
                settings: PlanSettings | None = None) -> pd.DataFrame:
@@ -1043,7 +1033,6 @@ __all__ = [
     "plan_table",
     "planned_runs",
     "recipe_config",
-    "run_folder",
     "run_folders",
     "run_plan",
     "run_score",

@@ -208,9 +208,10 @@ def generate(
         for sub in ("images", "labels", "truth", "jsons"):
             (tmp / sub).mkdir(parents=True)
         jobs = [(spec, ids, str(tmp), drift, dark_stains) for spec, ids in _plan(n, seed, noise)]
+        # TensorFlow's threads make forking unsafe (see `workers`)
+        tensorflow = "tensorflow" in sys.modules
         if workers is None:
-            forkable = n >= POOL_MIN_IMAGES and "tensorflow" not in sys.modules
-            workers = (os.cpu_count() or 1) if forkable else 1
+            workers = (os.cpu_count() or 1) if n >= POOL_MIN_IMAGES and not tensorflow else 1
         workers = max(1, int(workers))
         bar = tqdm(total=n, desc="synth", unit="img", disable=not progress)
         results = []
@@ -219,9 +220,7 @@ def generate(
                 results.append(_work(job))
                 bar.update(len(job[1]))
         else:
-            # a process running TensorFlow's threads must not fork (see `workers`)
-            context = (multiprocessing.get_context("spawn") if "tensorflow" in sys.modules
-                       else None)
+            context = multiprocessing.get_context("spawn") if tensorflow else None
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for job, result in zip(jobs, pool.map(_work, jobs, chunksize=4), strict=True):
                     results.append(result)
