@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from heatsink.data import load_dataset
@@ -178,6 +179,50 @@ def test_the_operating_curve_moves_along_one_trade_off_and_its_argmax_is_the_twi
     old = check_file(tmp_path, "plan old", "curve")
     biased.drop(columns="min_peak").to_csv(old, index=False)
     assert load_curve(tmp_path, "plan old").equals(biased.reset_index(drop=True))
+
+
+def test_the_class_grid_gives_each_class_its_bias_and_area_and_the_twin_alone_chooses(
+        twin, tmp_path):
+    from heatsink.study.carry_over import (
+        CURVE_COLUMNS,
+        GRID_KNOBS,
+        load_grid,
+        operating_curve,
+        record_grid,
+        twin_choice,
+    )
+
+    ids = list(twin.ids)[:4]
+    frames = _toy_frames((slice(100, 140), slice(100, 140)))  # a 40 x 40 dark blot: a stain
+    predictor = _dark_is_stain()
+    areas = ({"scratch": 0, "stain": 0}, {"scratch": 0, "stain": 1601})
+    grid = record_grid(predictor, "plan toy", twin, ids, frames, tmp_path, min_areas=areas)
+    assert list(grid.columns) == [*GRID_KNOBS, *CURVE_COLUMNS]
+    assert load_grid(tmp_path, "plan toy").equals(grid) and load_grid(tmp_path, "none") is None
+    assert len(grid) == 2 * 9 * 5
+    # equal biases and no area: the same points as the operating curve's bias sweep
+    curve = operating_curve(predictor, twin, ids, frames, biases=(-2.0, 0.0, 2.0), peaks=())
+    same = grid[(grid["scratch_bias"] == grid["stain_bias"]) & (grid["min_stain_px"] == 0)]
+    same = same.set_index("stain_bias").loc[[0.0, 2.0], list(CURVE_COLUMNS)]
+    expected = curve.set_index("bias").loc[[0.0, 2.0], list(CURVE_COLUMNS)]
+    pd.testing.assert_frame_equal(same, expected, check_names=False)
+    # the blot (1600 px) is a false stain at every point; at the argmax it is gone at a
+    # 1601 px minimum, not where a stain bias makes it grow (at +2 the frame is all stain)
+    plain, large = grid[grid["min_stain_px"] == 0], grid[grid["min_stain_px"] == 1601]
+    assert (plain["real_false_per_frame"] >= 1).all()
+    at = large.set_index(["scratch_bias", "stain_bias"])["real_false_per_frame"]
+    assert at[(0.0, 0.0)] == 0 and at[(0.0, 2.0)] == 1
+    # the stain bias raises the stain recall
+    by_stain = plain[plain["scratch_bias"] == 0].sort_values("stain_bias")
+    assert by_stain["twin_stain_object_recall"].is_monotonic_increasing
+    # the choice reads the twin only: the real columns can change without changing it
+    floors = {"scratch": 0.0, "stain": float(plain["twin_stain_object_recall"].median())}
+    chosen = twin_choice(grid, floors)
+    assert chosen is not None and chosen["twin_stain_object_recall"] >= floors["stain"]
+    shuffled = grid.assign(real_false_per_frame=grid["real_false_per_frame"].sample(
+        frac=1, random_state=0).to_numpy())
+    assert twin_choice(shuffled, floors)[list(GRID_KNOBS)].equals(chosen[list(GRID_KNOBS)])
+    assert twin_choice(grid, {"scratch": 2.0, "stain": 0.0}) is None
 
 
 def test_the_contrast_table_sets_real_false_components_beside_the_twin_defects(twin, tmp_path):

@@ -76,3 +76,33 @@ def test_bad_min_peaks_are_refused():
         decide(_probs(), min_peak=1.0)
     with pytest.raises(ValueError, match="images"):
         decide(np.array([0.2, 0.7, 0.1]), min_peak=0.5)
+
+
+def test_a_bias_per_class_moves_only_its_class():
+    p = _probs(2)
+    stain_only = decide(p, {"stain": 2.0})
+    assert np.array_equal(decide(p, {"scratch": 0.0, "stain": 0.0}), decide(p))
+    assert np.array_equal(decide(p, {"scratch": 1.5, "stain": 1.5}), decide(p, 1.5))
+    # the stain bias only turns pixels into stain; every other pixel keeps the argmax's class
+    changed = stain_only != decide(p)
+    assert changed.any() and (stain_only[changed] == 2).all()
+    with pytest.raises(ValueError, match="unknown class 'dent'"):
+        decide(p, {"dent": 1.0})
+    with pytest.raises(ValueError, match="finite"):
+        decide(p, {"stain": float("inf")})
+
+
+def test_objects_under_their_class_area_are_dropped_whole_and_only_they():
+    probs, argmax = _scene()   # two 2 x 24 scratches (48 px) and a 6 x 24 stain (144 px)
+    assert np.array_equal(decide(probs, min_area=48), argmax)
+    no_scratch = decide(probs, min_area={"scratch": 49})
+    assert not (no_scratch == 1).any() and np.array_equal(no_scratch == 2, argmax == 2)
+    no_stain = decide(probs, min_area={"stain": 145})
+    assert not (no_stain == 2).any() and np.array_equal(no_stain == 1, argmax == 1)
+    # after the peak: the sure scratch alone is left, then dropped by its area
+    assert (decide(probs, min_peak=0.9, min_area={"stain": 145}) == 1).sum() == 48
+    assert not decide(probs, min_peak=0.9, min_area=200).any()
+    with pytest.raises(ValueError, match=">= 0"):
+        decide(probs, min_area=-1)
+    with pytest.raises(ValueError, match="images"):
+        decide(np.array([0.2, 0.7, 0.1]), min_area=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -83,3 +84,22 @@ def test_targets_are_reproducible_from_the_reference():
     block = targets.fit_targets(REF)
     source = Path(targets.__file__).read_text(encoding="utf-8")
     assert block in source
+
+
+def test_smallest_objects_reads_the_published_areas_per_class(tmp_path: Path):
+    rows = [[k, "scratch area", "a.png", "320 x 320", 5, 1.6, 5, 1.6, pct]
+            for k, pct in enumerate((0.1, 0.2, 0.3, 0.4, 0.5))]
+    rows += [[9, "stain area", "a.png", "320 x 320", 5, 1.6, 5, 1.6, 0.05]]
+    (tmp_path / "object_sizes.json").write_text(json.dumps({"data": rows}))
+    (tmp_path / "classes_per_image.json").write_text("{}")  # what marks the folder
+    # 0.1 % of a 320² frame is 102.4 px; the quarter quantile of 0.1..0.5 % is 0.2 %
+    assert reference.smallest_objects(0.0, tmp_path) == {"scratch": 102, "stain": 51}
+    assert reference.smallest_objects(0.25, tmp_path) == {"scratch": 205, "stain": 51}
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        reference.smallest_objects(1.0, tmp_path)
+    # on the real statistics: about 1 % of the labelled objects are smaller
+    sizes = reference.smallest_objects(0.01)
+    objects = reference.objects_table()
+    for name, px in sizes.items():
+        areas = objects.loc[objects["class_name"] == name, "area_pct"] * 1024
+        assert 0.005 <= (areas < px).mean() <= 0.015

@@ -36,25 +36,31 @@ __all__ = [
     "CHECKS",
     "CONTRAST_SOURCES",
     "CURVE_COLUMNS",
+    "GRID_KNOBS",
     "KNOBS",
     "MARGIN_SOURCES",
     "OPACITY_MORE",
     "PARTS",
     "PEAKS",
     "PROTOCOLS",
+    "SCRATCH_BIASES",
+    "STAIN_BIASES",
     "STAIN_MARGINS",
     "along_bias",
     "at_recall",
     "carry_over_table",
     "check_file",
+    "class_grid",
     "contrast_quartiles",
     "control_file",
     "control_table",
+    "evaluate_points",
     "frames_changed",
     "load_check",
     "load_contrast",
     "load_control",
     "load_curve",
+    "load_grid",
     "load_stain_margins",
     "load_twin",
     "margin_quartiles",
@@ -65,10 +71,12 @@ __all__ = [
     "record_contrast",
     "record_control",
     "record_curve",
+    "record_grid",
     "record_stain_margins",
     "record_twin",
     "save_table",
     "sweep",
+    "twin_choice",
     "twin_evaluation",
     "twin_file",
     "twin_surface_check",
@@ -87,7 +95,7 @@ def _write(path: Path, table: pd.DataFrame, **to_csv: object) -> Path:
 
 
 #: What is kept beside a model's check, by the suffix of its file.
-PARTS = ("twin", "control", "curve", "contrast")
+PARTS = ("twin", "control", "curve", "contrast", "grid")
 
 
 def check_file(results_dir: str | Path, label: str, part: str | None = None) -> Path:
@@ -481,6 +489,20 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
         and filled; the twin's object recall, pooled over ``ids``, and false components per
         frame, per class). :func:`sweep` picks one knob's rows.
     """
+    points = [{"defect_bias": float(b)} for b in biases]
+    points += [{"min_peak": float(t)} for t in peaks]
+    knobs = pd.DataFrame([(float(b), 0.0) for b in biases] + [(0.0, float(t)) for t in peaks],
+                         columns=list(KNOBS))
+    return pd.concat([knobs, evaluate_points(model, ds, ids, frames, points)], axis=1)
+
+
+def evaluate_points(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
+                    frames: Sequence[RealFrame],
+                    points: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """:data:`CURVE_COLUMNS` of one model at each operating point, a point being the keyword
+    arguments of :func:`heatsink.decision.decide` (``defect_bias``, ``min_peak``,
+    ``min_area``). The model runs once on each view of the real frames and on the twin
+    frames ``ids``; every point is decided from those probabilities."""
     import numpy as np
 
     from heatsink.classes import DEFECTS
@@ -490,25 +512,25 @@ def operating_curve(model: str | Path | Predictor, ds: Dataset, ids: Sequence[st
     from heatsink.real_surface import check_masks, open_predictor, view_images
 
     predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
-    points = [(float(b), 0.0) for b in biases] + [(0.0, float(t)) for t in peaks]
-    rows = [dict(zip(KNOBS, point, strict=True)) for point in points]
+    rows: list[dict[str, float]] = [{} for _ in points]
     for drawn, prefix in (("shown", "real"), ("filled", "filled")):
         probs = np.asarray(predictor.probabilities(view_images(frames, drawn)))
         for row, point in zip(rows, points, strict=True):
-            found = summarize(check_masks([decide(p, *point) for p in probs], frames)).loc["defect"]
+            masks = [decide(p, **point) for p in probs]
+            found = summarize(check_masks(masks, frames)).loc["defect"]
             row[f"{prefix}_defect_pct"] = float(found["share_pct"])
             row[f"{prefix}_false_per_frame"] = float(found["false_components_per_frame"])
     counts: list[list[dict[str, int]]] = [[] for _ in points]  # per point, per image
     for image_id, probs in predict_probabilities(predictor, ds, [str(i) for i in ids]):
         truth = ds.truth(image_id)
         for per_image, point in zip(counts, points, strict=True):
-            per_image.append(object_counts(truth, decide(probs, *point)))
+            per_image.append(object_counts(truth, decide(probs, **point)))
     for row, per_image in zip(rows, counts, strict=True):
         scores = object_scores(pd.DataFrame(per_image))
         for _, name in DEFECTS:
             row[f"twin_{name}_object_recall"] = scores[f"{name}_object_recall"]
             row[f"twin_{name}_false_per_frame"] = scores[f"{name}_false_alarms_per_image"]
-    return pd.DataFrame(rows, columns=[*KNOBS, *CURVE_COLUMNS])
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
 def sweep(curve: pd.DataFrame, knob: str) -> pd.DataFrame:
@@ -720,6 +742,97 @@ def at_recall(curve: pd.DataFrame, scratch: float, stain: float) -> pd.Series | 
     ok = biased[(biased["twin_scratch_object_recall"] >= scratch)
                 & (biased["twin_stain_object_recall"] >= stain)]
     return None if ok.empty else ok.iloc[0]
+
+
+#: Scratch biases of :func:`class_grid`: from the argmax to eager (the nets are shy of faint
+#: scratches, so their floor is reached only with a positive bias).
+SCRATCH_BIASES = tuple(k / 2 for k in range(9))
+#: Stain biases of :func:`class_grid`, both ways from the argmax.
+STAIN_BIASES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+#: The knobs of :func:`class_grid`, the first columns of a grid.
+GRID_KNOBS = ("scratch_bias", "stain_bias", "min_scratch_px", "min_stain_px")
+
+
+def class_grid(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
+               frames: Sequence[RealFrame], scratch_biases: Sequence[float] = SCRATCH_BIASES,
+               stain_biases: Sequence[float] = STAIN_BIASES,
+               min_areas: Sequence[Mapping[str, int]] = ({"scratch": 0, "stain": 0},),
+               ) -> pd.DataFrame:
+    """:func:`operating_curve` with a bias per class and a minimum object area per class.
+
+    One bias for both classes ties them: a net shy of faint scratches reaches the scratch
+    recall floor only at a bias that also calls every stain-like mottle a stain. A bias per
+    class and the objects too small for a labeller to have drawn dropped
+    (:func:`heatsink.decision.drop_small`, with areas such as
+    :func:`heatsink.reference.smallest_objects`) give each class its own trade-off.
+    :func:`twin_choice` picks a point from the twin's columns alone.
+
+    Parameters
+    ----------
+    model, ds, ids, frames
+        As in :func:`operating_curve`.
+    scratch_biases, stain_biases : sequence of float
+        Log-odds added to each class; every pair is tried.
+    min_areas : sequence of mapping
+        Minimum object areas by class name (px), each tried with every pair of biases.
+
+    Returns
+    -------
+    DataFrame
+        One row per point: :data:`GRID_KNOBS` then :data:`CURVE_COLUMNS`.
+    """
+    knobs = [(float(a), float(b), int(area.get("scratch", 0)), int(area.get("stain", 0)))
+             for area in min_areas for a in scratch_biases for b in stain_biases]
+    points = [{"defect_bias": {"scratch": a, "stain": b},
+               "min_area": {"scratch": sa, "stain": ta}} for a, b, sa, ta in knobs]
+    return pd.concat([pd.DataFrame(knobs, columns=list(GRID_KNOBS)),
+                      evaluate_points(model, ds, ids, frames, points)], axis=1)
+
+
+def twin_choice(grid: pd.DataFrame, floors: Mapping[str, float]) -> pd.Series | None:
+    """The point of ``grid`` chosen from the twin alone: of those finding at least the twin
+    object recall ``floors`` of both classes, the one with the fewest false components per
+    twin frame (both classes), then the smallest biases; None if none reaches the floors.
+    The real columns play no part, so that they stay a test of the choice.
+
+    Examples
+    --------
+    >>> grid = pd.DataFrame({"scratch_bias": [0.0, 1.0, 2.0], "stain_bias": [0.0, 0.0, 0.0],
+    ...                      "twin_scratch_object_recall": [0.85, 0.93, 0.95],
+    ...                      "twin_stain_object_recall": [0.7, 0.7, 0.7],
+    ...                      "twin_scratch_false_per_frame": [0.1, 0.3, 0.6],
+    ...                      "twin_stain_false_per_frame": [0.2, 0.2, 0.2],
+    ...                      "real_false_per_frame": [1.0, 9.0, 0.0]})
+    >>> float(twin_choice(grid, {"scratch": 0.92, "stain": 0.63})["scratch_bias"])
+    1.0
+    >>> twin_choice(grid, {"scratch": 0.99, "stain": 0.63}) is None
+    True
+    """
+    ok = ((grid["twin_scratch_object_recall"] >= floors["scratch"])
+          & (grid["twin_stain_object_recall"] >= floors["stain"]))
+    if not ok.any():
+        return None
+    found = grid[ok].assign(_false=grid["twin_scratch_false_per_frame"]
+                            + grid["twin_stain_false_per_frame"])
+    return found.sort_values(["_false", "scratch_bias", "stain_bias"]).iloc[0].drop("_false")
+
+
+def record_grid(model: str | Path | Predictor, label: str, ds: Dataset, ids: Sequence[str],
+                frames: Sequence[RealFrame], results_dir: str | Path,
+                scratch_biases: Sequence[float] = SCRATCH_BIASES,
+                stain_biases: Sequence[float] = STAIN_BIASES,
+                min_areas: Sequence[Mapping[str, int]] = ({"scratch": 0, "stain": 0},),
+                ) -> pd.DataFrame:
+    """Run :func:`class_grid` and keep it beside the model's check (``.grid.csv``)."""
+    grid = class_grid(model, ds, ids, frames, scratch_biases, stain_biases, min_areas)
+    _write(check_file(results_dir, label, "grid"), grid, index=False)
+    return grid
+
+
+def load_grid(results_dir: str | Path, label: str) -> pd.DataFrame | None:
+    """A kept :func:`class_grid` of ``label``, or None if none was kept."""
+    path = check_file(results_dir, label, "grid")
+    return pd.read_csv(path) if path.exists() else None
 
 
 #: What :func:`record_stain_margins` measures, by its ``source`` column.
