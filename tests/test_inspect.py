@@ -188,6 +188,42 @@ def test_min_peak_drops_the_objects_the_model_is_unsure_of(trained, tmp_path):
     assert 0 < table[counts].to_numpy().sum() < everything[counts].to_numpy().sum()
 
 
+def test_a_spec_sets_the_operating_point_a_bias_and_an_area_per_class(trained, tmp_path):
+    """A spec's class biases and minimum areas judge the masks :func:`decide` makes with them;
+    the areas apply to given masks too, which carry no probabilities."""
+    from heatsink.components import components
+    from heatsink.data import load_dataset
+    from heatsink.decision import decide
+    from heatsink.line.spec import Spec, inspect_masks
+    from heatsink.models.predict import predict_probabilities
+    from heatsink.models.run import Run
+
+    run = Run.load(trained["run"])
+    probs = dict(predict_probabilities(run.model("best"), load_dataset(trained["twin"]),
+                                       trained["ids"], run.config.image_size, batch_size=16))
+    biased = {i: decide(p, {"stain": 1.0}) for i, p in probs.items()}
+    sizes = sorted({int(a) for m in biased.values()
+                    for a in components(m == 2).stats[1:, cv2.CC_STAT_AREA]})
+    assert len(sizes) >= 2, "the tiny model predicts too few stains to test min_stain_px"
+    area = sizes[len(sizes) // 2]  # drops the smaller half of the stains' sizes
+    text = (f"name: point\nstain_bias: 1.0\nmin_stain_px: {area}\nmax_defect_percent: 100\n")
+    out = tmp_path / "report.csv"
+    _inspect(trained, [trained["twin"] / "images"], _spec(tmp_path, text), out, "--batch", "16")
+    report = _read(out).set_index("image_id")
+
+    kept = {i: decide(p, {"stain": 1.0}, min_area={"stain": area}) for i, p in probs.items()}
+    table = defect_table(kept.items())
+    pd.testing.assert_frame_equal(report[DEFECT_COLUMNS], table, check_dtype=False,
+                                  check_names=False, check_index_type=False, rtol=0, atol=0)
+    assert (table["NumberOfStains"].sum()
+            < defect_table(biased.items())["NumberOfStains"].sum())
+    # the areas apply to given masks as well; the bias cannot (no probabilities)
+    spec = Spec("point", max_defect_percent=100, min_stain_px=area)
+    given = inspect_masks(biased.items(), spec)
+    pd.testing.assert_frame_equal(given[DEFECT_COLUMNS], table, check_dtype=False,
+                                  check_names=False, check_index_type=False)
+
+
 def test_flips_judge_the_masks_of_the_flipped_predictor_and_say_so(trained, tmp_path):
     """``--flips`` measures the masks of ``Predictor(flips=True)``; the report names it."""
     from heatsink.models.predict import Predictor
@@ -242,14 +278,14 @@ def test_an_interrupted_run_leaves_no_report_and_no_temporary_file(trained, tmp_
     real = insp.predict_frames
     calls = []
 
-    def interrupted(model, frames, min_peak=0.0):
+    def interrupted(model, frames, decision=None):
         calls.append(len(frames))
         if len(calls) == 2:  # the first batch is in the temporary file by now
             temps = [p for p in reports.iterdir()
                      if p.name.startswith(".") and not p.name.endswith(".lock")]
             assert len(temps) == 1 and temps[0].stat().st_size > 0
             raise KeyboardInterrupt
-        return real(model, frames, min_peak)
+        return real(model, frames, decision)
 
     monkeypatch.setattr(insp, "predict_frames", interrupted)
     spec = _spec(tmp_path)
@@ -420,9 +456,9 @@ def test_inspect_images_streams_one_batch_at_a_time(trained, tmp_path, monkeypat
     real = insp.predict_frames
     batches = []
 
-    def counting(model, frames, min_peak=0.0):
+    def counting(model, frames, decision=None):
         batches.append(len(frames))
-        return real(model, frames, min_peak)
+        return real(model, frames, decision)
 
     monkeypatch.setattr(insp, "predict_frames", counting)
     rows = insp.inspect_images(paths, trained["run"], Spec(name="s"), batch_size=3)
@@ -611,7 +647,7 @@ def test_a_crash_is_exit_2_in_one_line_never_1(trained, tmp_path, capsys, monkey
     """An unexpected exception (here: the model fails) is not a FAIL verdict."""
     folder = _good_folder(trained, tmp_path, n=1)
 
-    def broken(model, frames, min_peak=0.0):
+    def broken(model, frames, decision=None):
         raise RuntimeError("the model broke")
 
     monkeypatch.setattr(insp, "predict_frames", broken)

@@ -57,19 +57,28 @@ def test_load_example_and_round_trip(tmp_path):
 
 
 def test_min_peak_changes_the_identity_only_when_set():
-    """A spec written before ``min_peak`` existed keeps its identity (the reports made with
-    it stay comparable); setting it makes another spec."""
+    """A spec written before ``min_peak`` and the operating-point fields existed keeps its
+    identity (the reports made with it stay comparable); setting one makes another spec."""
     import hashlib
     import json
 
+    later = ("min_peak", "scratch_bias", "stain_bias", "min_scratch_px", "min_stain_px")
     spec = Spec("line-7", min_object_px=10, max_stain_count=3)
-    before = {key: value for key, value in spec.to_dict().items() if key != "min_peak"}
+    before = {key: value for key, value in spec.to_dict().items() if key not in later}
     text = json.dumps(before, sort_keys=True, separators=(",", ":"))
     assert spec.identity == hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     sure = Spec("line-7", min_object_px=10, max_stain_count=3, min_peak=0.95)
     assert sure.identity != spec.identity
     assert sure.limits_text().endswith("objects under 10 px ignored; objects whose peak "
                                        "probability stays under 0.95 ignored; units px")
+    point = Spec("line-7", min_object_px=10, max_stain_count=3, scratch_bias=2.5,
+                 stain_bias=-1, min_scratch_px=82, min_stain_px=31)
+    assert len({point.identity, sure.identity, spec.identity}) == 3
+    assert point.limits_text().endswith(
+        "objects under 10 px ignored; decision bias scratch +2.5, stain -1; scratches under "
+        "82 px and stains under 31 px dropped; units px")
+    assert point.decision() == {"defect_bias": {"scratch": 2.5, "stain": -1.0},
+                                "min_peak": 0.0, "min_area": {"scratch": 82, "stain": 31}}
 
 
 def test_missing_name_defaults_to_file_stem_and_limits_are_optional(tmp_path):
@@ -92,6 +101,10 @@ def test_missing_name_defaults_to_file_stem_and_limits_are_optional(tmp_path):
         ("min_peak: 1\n", ["min_peak", "below 1"]),
         ("min_peak: -0.1\n", ["min_peak", "negative"]),
         ("min_peak: null\n", ["min_peak", "[0, 1)"]),
+        ("stain_bias: null\n", ["stain_bias", "number"]),
+        ("scratch_bias: .nan\n", ["scratch_bias", "finite"]),
+        ("min_scratch_px: -3\n", ["min_scratch_px", "negative"]),
+        ("min_stain_px: 2.5\n", ["min_stain_px", "integer"]),
         ("max_stain_area: .inf\n", ["max_stain_area", "finite"]),
         ("name: ''\n", ["name"]),
         ("- 1\n- 2\n", ["mapping"]),

@@ -60,7 +60,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -303,11 +303,13 @@ def read_frame(path: str | Path, resize: bool = False) -> tuple[np.ndarray, str]
 
 
 def predict_frames(model: InspectionModel, frames: Sequence[np.ndarray],
-                   min_peak: float = 0.0) -> list[np.ndarray]:
+                   decision: Mapping[str, Any] | None = None) -> list[np.ndarray]:
     """Predicted class masks (uint8, at the frames' size) of a batch of RGB frames, through
     the one prediction path the study scores with (:class:`heatsink.models.predict.Predictor`),
-    keeping only the defect objects whose class probability reaches ``min_peak``."""
-    return list(model.predictor.masks(frames, min_peak))
+    at the operating point ``decision`` sets (keyword arguments of
+    :func:`heatsink.decision.decide`, as :meth:`heatsink.line.spec.Spec.decision` gives them;
+    None is the plain argmax)."""
+    return list(model.predictor.masks(frames, **(decision or {})))
 
 
 def write_overlay(folder: str | Path, image_id: str, frame: np.ndarray, mask: np.ndarray,
@@ -368,7 +370,7 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
         rows.append(row)
     if not frames:
         return rows
-    masks = predict_frames(model, frames, spec.min_peak)
+    masks = predict_frames(model, frames, spec.decision())
     # positional keys: two inputs may share a stem
     table = inspect_masks(((str(k), m) for k, m in enumerate(masks)), spec)
     for k, index in enumerate(good):

@@ -5,6 +5,10 @@ A spec file looks like::
     name: example-spec
     min_object_px: 10          # objects smaller than this are ignored
     min_peak: 0                # objects the model is less sure of are ignored (0: none)
+    scratch_bias: 0            # log-odds added to the scratch class before the argmax
+    stain_bias: 0              # the same for stains (negative: more cautious)
+    min_scratch_px: 0          # scratches smaller than this are dropped (0: none)
+    min_stain_px: 0            # stains smaller than this are dropped (0: none)
     mm_per_px: null            # optional scale; limits are then in mm / mm²
     max_stain_area: 400        # largest stain (pixels², or mm² when scaled) — pixel area
     max_stain_count: 3
@@ -20,9 +24,14 @@ made with the spec's ``min_object_px`` and ``mm_per_px`` (:func:`inspect_masks` 
 
 ``min_peak`` acts before the measurements, where the model's probabilities are at hand
 (``heatsink inspect``): a defect object is kept only if the model's probability of its class
-reaches ``min_peak`` somewhere in it (:func:`heatsink.decision.keep_confident`). It is 0, the
-plain argmax, unless set; a spec that leaves it at 0 keeps the identity it had before the
-field existed.
+reaches ``min_peak`` somewhere in it (:func:`heatsink.decision.keep_confident`). So do
+``scratch_bias`` and ``stain_bias``, log-odds added to each class before the argmax (an
+operating point such as the one the study chooses on the twin,
+:func:`heatsink.study.carry_over.twin_choice`). ``min_scratch_px`` and ``min_stain_px`` drop the
+objects of one class smaller than that (:func:`heatsink.decision.drop_small`) before any
+measurement, on predicted and on given masks alike; ``min_object_px`` then ignores the small
+objects of both classes in the measurements. All are 0 unless set; a spec that leaves them
+at 0 keeps the identity it had before the fields existed.
 """
 
 from __future__ import annotations
@@ -47,9 +56,12 @@ PASS = "PASS"
 FAIL = "FAIL"
 
 #: Fields holding integer values; the others (but ``name``) take any real number.
-_INT_FIELDS = ("min_object_px", "max_stain_count")
+_INT_FIELDS = ("min_object_px", "max_stain_count", "min_scratch_px", "min_stain_px")
 #: Fields added after the first release, with the defaults :attr:`Spec.identity` leaves out.
-_LATER_FIELDS: dict[str, Any] = {"min_peak": 0.0}
+_LATER_FIELDS: dict[str, Any] = {"min_peak": 0.0, "scratch_bias": 0.0, "stain_bias": 0.0,
+                                 "min_scratch_px": 0, "min_stain_px": 0}
+#: Fields that may be negative.
+_SIGNED_FIELDS = ("scratch_bias", "stain_bias")
 _LIMITS = ("max_stain_area", "max_stain_count", "max_scratch_length", "max_defect_percent")
 #: Default limit factors of :func:`spec_tradeoff`: 0.25, 0.5, …, 4.
 
@@ -81,6 +93,11 @@ class Spec:
     min_peak : float
         In [0, 1): defect objects whose class probability never reaches this are ignored
         (applied to the model's probabilities by ``heatsink inspect``); 0 keeps them all.
+    scratch_bias, stain_bias : float
+        Log-odds added to the class before the argmax (by ``heatsink inspect``); 0 is the
+        plain argmax, positive calls more of that class.
+    min_scratch_px, min_stain_px : int
+        Objects of the class with fewer pixels are dropped before measuring; 0 keeps all.
     """
 
     name: str = "unnamed"
@@ -91,6 +108,10 @@ class Spec:
     max_scratch_length: float | None = None
     max_defect_percent: float | None = None
     min_peak: float = 0.0
+    scratch_bias: float = 0.0
+    stain_bias: float = 0.0
+    min_scratch_px: int = 0
+    min_stain_px: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -100,6 +121,22 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """The spec as a plain dict, in field order (what :func:`save_spec` writes)."""
         return dataclasses.asdict(self)
+
+    def min_areas(self) -> dict[str, int]:
+        """``min_scratch_px`` and ``min_stain_px`` by class name."""
+        return {"scratch": self.min_scratch_px, "stain": self.min_stain_px}
+
+    def decision(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`heatsink.decision.decide` the spec sets.
+
+        Examples
+        --------
+        >>> point = Spec("s", max_stain_count=3, stain_bias=-1, min_scratch_px=80).decision()
+        >>> point["defect_bias"], point["min_peak"], point["min_area"]
+        ({'scratch': 0.0, 'stain': -1.0}, 0.0, {'scratch': 80, 'stain': 0})
+        """
+        return {"defect_bias": {"scratch": self.scratch_bias, "stain": self.stain_bias},
+                "min_peak": self.min_peak, "min_area": self.min_areas()}
 
     @property
     def identity(self) -> str:
@@ -126,8 +163,16 @@ class Spec:
                  if getattr(self, key) is not None]
         peak = (f"; objects whose peak probability stays under {_fmt(self.min_peak)} ignored"
                 if self.min_peak else "")
+        biases = [f"{name} {value:+.6g}" for name, value in
+                  (("scratch", self.scratch_bias), ("stain", self.stain_bias)) if value]
+        bias = f"; decision bias {', '.join(biases)}" if biases else ""
+        plural = {"scratch": "scratches", "stain": "stains"}
+        areas = [f"{plural[name]} under {px} px" for name, px in self.min_areas().items()
+                 if px > 1]
+        area = f"; {' and '.join(areas)} dropped" if areas else ""
         return (f"spec {self.name}: FAIL if {' or '.join(rules) or '(no limit set)'}; "
-                f"objects under {self.min_object_px} px ignored{peak}; units {units}")
+                f"objects under {self.min_object_px} px ignored{peak}{bias}{area}; "
+                f"units {units}")
 
     def scaled(self, factor: float, rules: Iterable[str] | None = None) -> Spec:
         """A copy with every limit (or the limits of ``rules``) multiplied by ``factor``.
@@ -179,6 +224,8 @@ def _checked(key: str, value: Any) -> Any:
             raise SpecError("key 'min_object_px': must be an integer >= 0, got null")
         if key == "min_peak":
             raise SpecError("key 'min_peak': must be a number in [0, 1), got null")
+        if key in _LATER_FIELDS:
+            raise SpecError(f"key {key!r}: must be a number (0 for none), got null")
         return None
     if key in _INT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -190,7 +237,7 @@ def _checked(key: str, value: Any) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise SpecError(f"key {key!r}: must be finite (use null for no limit), got {value}")
-    if value < 0:
+    if value < 0 and key not in _SIGNED_FIELDS:
         raise SpecError(f"key {key!r}: must not be negative, got {value}")
     if key == "min_peak" and value >= 1:
         raise SpecError(f"key 'min_peak': must be below 1 (0 keeps every object), got {value}")
@@ -390,9 +437,14 @@ def judge_table(table: pd.DataFrame, spec: Spec) -> pd.DataFrame:
 def inspect_masks(masks: Iterable[tuple[str, np.ndarray]], spec: Spec) -> pd.DataFrame:
     """Measure ``(image_id, mask)`` pairs with the spec's settings and judge them.
 
-    Masks carry no probabilities: the spec's ``min_peak`` is applied where they are made
-    (:meth:`heatsink.models.predict.Predictor.masks`, as ``heatsink inspect`` does).
+    Masks carry no probabilities: the spec's ``min_peak`` and biases are applied where they
+    are made (:meth:`heatsink.models.predict.Predictor.masks`, as ``heatsink inspect`` does).
+    Its per-class minimum areas need none, and are applied here too.
     """
+    if any(px > 1 for px in spec.min_areas().values()):
+        from heatsink.decision import drop_small
+
+        masks = ((image_id, drop_small(mask, spec.min_areas())) for image_id, mask in masks)
     table = measurements.defect_table(
         masks, mm_per_px=spec.mm_per_px, min_area_px=spec.min_object_px
     )

@@ -26,7 +26,7 @@ probabilities back (TensorFlow's, so that masks agree with the Keras model's).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import cv2
@@ -187,19 +187,21 @@ class Predictor:
         """Class probabilities (N, H, W, classes) float32, at the frames' size."""
         return self._run(frames, argmax=False)
 
-    def masks(self, frames: Sequence[np.ndarray] | np.ndarray,
-              min_peak: float = 0.0) -> np.ndarray:
+    def masks(self, frames: Sequence[np.ndarray] | np.ndarray, min_peak: float = 0.0,
+              defect_bias: float | Mapping[str, float] = 0.0,
+              min_area: int | Mapping[str, int] = 0) -> np.ndarray:
         """Predicted class masks (N, H, W) uint8, at the frames' size.
 
-        With ``min_peak`` > 0 a defect object is kept only where its class probability reaches
-        it (:func:`heatsink.decision.decide`); the probabilities then leave the graph, and the
-        objects are filtered frame by frame in numpy.
+        At the plain argmax (no knob set) the masks are made in the graph. Otherwise the
+        probabilities leave it and :func:`heatsink.decision.decide` applies ``min_peak``,
+        ``defect_bias`` and ``min_area`` frame by frame in numpy.
         """
-        if not min_peak:
-            return self._run(frames, argmax=True)
-        from heatsink.decision import decide
+        from heatsink.decision import decide, per_class
 
-        return decide(self._run(frames, argmax=False), min_peak=min_peak)
+        if not (min_peak or any(per_class(defect_bias, "defect_bias").values())
+                or any(per_class(min_area, "min_area").values())):
+            return self._run(frames, argmax=True)
+        return decide(self._run(frames, argmax=False), defect_bias, min_peak, min_area)
 
     def latency_ms(self, batch_size: int = 1, frame_size: int | None = None,
                    repeats: int = 20) -> float:
