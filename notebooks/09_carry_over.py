@@ -930,6 +930,16 @@ def grid_summary() -> str:
             f" times its {twin_false:.1f} per twin frame; "
             + (f"it meets both real targets {' and '.join(views)}." if views else
                "it does not meet both real targets in either view."))
+    twin_false = (choice_table["twin_scratch_false_per_frame"]
+                  + choice_table["twin_stain_false_per_frame"])
+    if (twin_false > real_target_components).all():
+        parts.append(
+            f"* At every chosen point the net leaves {twin_false.min():.1f} to "
+            f"{twin_false.max():.1f} false components per frame on the twin itself, where the "
+            f"floors are set: more than the real target of {real_target_components:g}. Even "
+            f"a net that carried over perfectly would miss that target at these points: it "
+            f"needs a net more precise on the twin at the floors' recall, and not only a "
+            f"smaller twin-to-real gap.")
     plain = curves.get("plan gslu-wcce+dice")
     if plain is not None:
         argmax = plain[(plain["bias"] == 0) & (plain["min_peak"] == 0)].iloc[0]
