@@ -235,13 +235,21 @@ def _real_surface(args: argparse.Namespace) -> int:
         frames = [dataclasses.replace(f, image=cv2.GaussianBlur(f.image, (0, 0), args.blur))
                   for f in frames]
     drawn = "filled" if args.fill_drawn else "shown"
+    spec = None
+    if args.spec is not None:
+        from heatsink.line.spec import load_spec
+
+        spec = load_spec(args.spec)
     how = (f", blurred {args.blur:g} px" if args.blur else "") + (
         ", drawn labels filled" if args.fill_drawn else "") + (
-        ", test-time flips" if args.flips else "")
+        ", test-time flips" if args.flips else "") + (
+        f", at the operating point of spec {spec.name} ({spec.identity})" if spec else "")
     tables = []
     for model in args.models:
-        check = real_surface_check(load_predictor(model, flips=args.flips), frames, drawn=drawn)
-        tables.append(check.assign(model=str(model), drawn=drawn, flips=args.flips))
+        check = real_surface_check(load_predictor(model, flips=args.flips), frames, drawn=drawn,
+                                   decision=spec.decision() if spec else None)
+        tables.append(check.assign(model=str(model), drawn=drawn, flips=args.flips,
+                                   spec=spec.identity if spec else ""))
         print(f"{model}: {len(frames)} real frames{how} (targets: <= 1 % of the surface "
               f"called defect, <= 2 false components per frame)")
         print(summarize(check).round(3).to_string())
@@ -397,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "the model sees the frames (default: the pictures as published)")
     real.add_argument("--flips", action="store_true",
                       help="average each frame's prediction with its three flips")
+    real.add_argument("--spec", type=Path, default=None,
+                      help="decide at this inspection spec's operating point (its min_peak, "
+                           "class biases and minimum areas; default: the plain argmax)")
     real.add_argument("--out", type=Path, default=None,
                       help="also write the per-frame table to this .csv file")
     real.set_defaults(func=_real_surface)

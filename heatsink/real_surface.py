@@ -24,9 +24,9 @@ a camera would show them, up to the fill, on the same surface.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -209,6 +209,7 @@ def real_surface_check(
     image_size: int | None = None,
     mostly: float = MOSTLY,
     drawn: str = "shown",
+    decision: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run a model on the real frames and count what it calls a defect on real surface.
 
@@ -229,6 +230,9 @@ def real_surface_check(
         What the model sees where labels, banners and padding are drawn: the frames as the
         pictures show them, or with the drawn pixels filled with plating
         (:func:`heatsink.synth.real_frames.fill_drawn`); the surface counted is the same.
+    decision : mapping, optional
+        The operating point: keyword arguments of :func:`heatsink.decision.decide`, such as
+        :meth:`heatsink.line.spec.Spec.decision` gives; None is the plain argmax.
 
     Returns
     -------
@@ -249,7 +253,7 @@ def real_surface_check(
     from heatsink.decision import decide
 
     probs = np.asarray(predict(view_images(frames, drawn)))
-    return check_masks([decide(p) for p in probs], frames, mostly)
+    return check_masks([decide(p, **(decision or {})) for p in probs], frames, mostly)
 
 
 def view_images(frames: Sequence[RealFrame], drawn: str = "shown") -> np.ndarray:

@@ -58,6 +58,12 @@ def test_blobs_on_surface_count_and_blobs_under_labels_do_not():
     strict = real_surface.summarize(real_surface.real_surface_check(noisy, _frames(2),
                                                                     mostly=0.9))
     assert strict.loc["stain", "false_components_per_frame"] == 0
+    # at an operating point that drops scratches under 51 px, the 50 px blobs are gone
+    point = {"min_area": {"scratch": 51}}
+    dropped = real_surface.summarize(real_surface.real_surface_check(noisy, _frames(2),
+                                                                     decision=point))
+    assert dropped.loc["scratch", "false_components_per_frame"] == 0
+    assert dropped.loc["stain", "false_components_per_frame"] == 1
 
 
 def test_false_objects_are_the_components_the_check_counts_with_their_contrast():
@@ -138,6 +144,28 @@ def test_cli_prints_the_summary_and_writes_the_per_frame_table(tmp_path, monkeyp
     assert main(["real-surface", str(model), "--flips", "--out", str(out)]) == 0
     assert "3 real frames, test-time flips" in capsys.readouterr().out
     assert pd.read_csv(out)["flips"].all()
+
+
+def test_cli_decides_at_a_spec_s_operating_point(tmp_path, monkeypatch, capsys):
+    from heatsink.cli import main
+    from heatsink.line.spec import load_spec
+    from heatsink.synth import real_frames
+
+    monkeypatch.setattr(real_frames, "load_real_frames", lambda directory=None: _frames(2))
+    model = _tiny_model_file(tmp_path)
+    spec = tmp_path / "point.yaml"
+    spec.write_text("name: point\nstain_bias: -30\nscratch_bias: -30\nmax_stain_count: 3\n")
+    out = tmp_path / "real.csv"
+    assert main(["real-surface", str(model), "--spec", str(spec), "--out", str(out)]) == 0
+    identity = load_spec(spec).identity
+    assert f"at the operating point of spec point ({identity})" in capsys.readouterr().out
+    table = pd.read_csv(out)
+    # a bias of -30 on both classes calls nothing a defect, whatever the untrained net says
+    assert (table["spec"] == identity).all() and (table["called_px"] == 0).all()
+    spec.write_text("name: point\nstain_bias: null\nmax_stain_count: 3\n")
+    assert main(["real-surface", str(model), "--spec", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "point.yaml" in err and "stain_bias" in err and "Traceback" not in err
 
 
 def test_cli_refuses_to_write_over_a_model_and_names_a_missing_reference(tmp_path, capsys):
