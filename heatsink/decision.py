@@ -23,7 +23,7 @@ import numpy as np
 from heatsink.classes import DEFECTS
 from heatsink.components import components
 
-__all__ = ["decide", "drop_small", "keep_confident", "per_class"]
+__all__ = ["at_argmax", "decide", "drop_small", "keep_confident", "per_class"]
 
 #: Probabilities are floored here before the logarithm (a softmax in bfloat16 can give 0).
 _FLOOR = 1e-7
@@ -49,6 +49,20 @@ def per_class(value: float | Mapping[str, float], what: str) -> dict[str, float]
         raise ValueError(f"{what}: unknown class {unknown[0]!r} "
                          f"(the defect classes are {', '.join(names)})")
     return {name: float(value.get(name, 0.0)) for name in names}
+
+
+def at_argmax(defect_bias: float | Mapping[str, float] = 0.0, min_peak: float = 0.0,
+              min_area: int | Mapping[str, int] = 0) -> bool:
+    """Whether :func:`decide` with these knobs is the plain argmax (so that a caller may take
+    the argmax where the probabilities are, e.g. inside a compiled graph).
+
+    Examples
+    --------
+    >>> at_argmax(), at_argmax({"stain": 0.0}, min_area=1), at_argmax(min_area={"stain": 31})
+    (True, True, False)
+    """
+    return (not min_peak and not any(per_class(defect_bias, "defect_bias").values())
+            and all(a <= 1 for a in per_class(min_area, "min_area").values()))
 
 
 def decide(probs: np.ndarray, defect_bias: float | Mapping[str, float] = 0.0,

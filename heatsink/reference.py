@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from heatsink.classes import CLASS_NAMES
+from heatsink.data.pipeline import NATIVE_SIZE
 from heatsink.errors import DatasetError, HeatsinkError
 from heatsink.stats import cooccurrence as _cooccurrence
 
@@ -27,9 +28,6 @@ from heatsink.stats import cooccurrence as _cooccurrence
 ENV_VAR = "HEATSINK_REFERENCE"
 #: Relative location of the reference folder, searched upward from the cwd and the package.
 RELATIVE = Path("shared") / "reference" / "datasetninja"
-
-#: Side (px) of the real frames, which the published object areas are a percentage of.
-FRAME_SIDE = 320
 
 _IMAGE_COLUMNS = ["image_id", "scratch_count", "scratch_pct", "stain_count", "stain_pct"]
 _OBJECT_COLUMNS = ["image_id", "class_name", "bbox_h", "bbox_w", "area_pct"]
@@ -152,7 +150,7 @@ def smallest_objects(share: float = 0.01,
     if not 0 <= share < 1:
         raise ValueError(f"share must be in [0, 1), not {share!r}")
     table = objects_table(directory)
-    px = table["area_pct"] * FRAME_SIDE**2 / 100
+    px = table["area_pct"] * NATIVE_SIZE**2 / 100  # the areas are % of a 320² frame
     return {name: round(float(np.quantile(px[table["class_name"] == name], share)))
             for name in CLASS_NAMES[1:]}
 
@@ -182,7 +180,6 @@ def heatmap_png(directory: str | Path | None = None) -> Path:
 
 __all__ = [
     "ENV_VAR",
-    "FRAME_SIDE",
     "RELATIVE",
     "cooccurrence",
     "find_dir",

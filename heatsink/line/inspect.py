@@ -370,7 +370,8 @@ def _inspect_batch(paths: Sequence[Path], model: InspectionModel, spec: Spec,
         rows.append(row)
     if not frames:
         return rows
-    masks = predict_frames(model, frames, spec.decision())
+    # the per-class minimum areas are inspect_masks' (given and predicted masks alike)
+    masks = predict_frames(model, frames, {**spec.decision(), "min_area": 0})
     # positional keys: two inputs may share a stem
     table = inspect_masks(((str(k), m) for k, m in enumerate(masks)), spec)
     for k, index in enumerate(good):

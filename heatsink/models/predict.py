@@ -196,10 +196,9 @@ class Predictor:
         probabilities leave it and :func:`heatsink.decision.decide` applies ``min_peak``,
         ``defect_bias`` and ``min_area`` frame by frame in numpy.
         """
-        from heatsink.decision import decide, per_class
+        from heatsink.decision import at_argmax, decide
 
-        if not (min_peak or any(per_class(defect_bias, "defect_bias").values())
-                or any(per_class(min_area, "min_area").values())):
+        if at_argmax(defect_bias, min_peak, min_area):
             return self._run(frames, argmax=True)
         return decide(self._run(frames, argmax=False), defect_bias, min_peak, min_area)
 
