@@ -12,6 +12,8 @@ import heatsink  # noqa: F401  (selects legacy Keras before TensorFlow)
 tf = pytest.importorskip("tensorflow")
 
 from heatsink.data import load_dataset, make_tf_dataset, texture  # noqa: E402
+from heatsink.errors import HeatsinkError  # noqa: E402
+from heatsink.models.fitting import training_batches  # noqa: E402
 from heatsink.models.run import TrainConfig  # noqa: E402
 
 
@@ -72,3 +74,27 @@ def test_a_textured_share_leaves_the_other_images_as_rendered(monkeypatch):
     assert 16 < untouched.sum() < 48  # about half of 64
     monkeypatch.setitem(texture.SHARES, "textured", 0.0)
     assert np.array_equal(texture.texture(x, tf.constant([4, 4])).numpy(), x.numpy())
+
+
+def test_a_run_sets_the_share_and_strength_of_its_textures(make_dataset):
+    ds = load_dataset(make_dataset(n=8, size=64))
+
+    def first_batch(**dose):
+        config = TrainConfig(model="light", image_size=64, batch_size=8, texture=True, **dose)
+        return next(iter(training_batches(config, ds, ds.ids)))[0].numpy()
+
+    plain = next(iter(training_batches(TrainConfig(model="light", image_size=64, batch_size=8),
+                                       ds, ds.ids)))[0].numpy()
+    changed = [np.any(first_batch(texture_share=p) != plain, axis=(1, 2, 3))
+               for p in (0.01, 1.0)]
+    assert changed[0].sum() < changed[1].sum() == 8
+    full = first_batch(texture_share=1.0) - plain
+    weak = first_batch(texture_share=1.0, texture_strength=0.25) - plain
+    assert 0 < np.abs(weak).mean() < 0.5 * np.abs(full).mean()
+
+
+def test_a_texture_dose_out_of_range_is_refused():
+    for bad in ({"texture_share": 0.0}, {"texture_share": 1.5}, {"texture_strength": 0},
+                {"texture_strength": float("nan")}, {"texture_share": True}):
+        with pytest.raises(HeatsinkError, match="texture_s"):
+            TrainConfig(**bad)

@@ -85,8 +85,14 @@ def _rotate(x: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
         fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
 
 
-def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
+                  strength: float = 1.0) -> tf.Tensor:
     """A random relative surface texture ``g`` of shape ``(B, H, W, 1)`` (see the module).
+
+    ``share`` of the images get one (default ``SHARES["textured"]``), the others ``g = 0``;
+    ``strength`` multiplies every texture (1: the :data:`RANGES` as given). Both set the
+    dose of randomisation a training run gets (:class:`heatsink.models.TrainConfig`'s
+    ``texture_share`` and ``texture_strength``).
 
     Examples
     --------
@@ -96,6 +102,12 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     >>> g.shape.as_list()
     [4, 64, 64, 1]
     >>> bool(tf.reduce_all(g == texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]))))
+    True
+    >>> half = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), strength=0.5)
+    >>> bool(tf.reduce_max(tf.abs(half - g / 2)) < 1e-6)
+    True
+    >>> none = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=0.0)
+    >>> bool(tf.reduce_all(none == 0))
     True
     """
     import tensorflow as tf
@@ -144,11 +156,13 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
                                       maxval=RANGES["speck_amp"][1])
     specks = tf.where(with_specks[:, None, None, None],
                       (sign * amp)[:, None, None, None] * tf.minimum(dots * 2.0, 1.0), 0.0)
-    textured = tf.random.stateless_uniform([n], seed=seeds[16]) < SHARES["textured"]
-    return tf.where(textured[:, None, None, None], grain + streaks + specks, 0.0)
+    share = SHARES["textured"] if share is None else share
+    textured = tf.random.stateless_uniform([n], seed=seeds[16]) < share
+    return tf.where(textured[:, None, None, None], strength * (grain + streaks + specks), 0.0)
 
 
-def texture(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
+            strength: float = 1.0) -> tf.Tensor:
     """Multiply a batch of float images in [0, 1] (N, H, W, 3) by ``1 + g``, a random texture.
 
     Parameters
@@ -157,6 +171,10 @@ def texture(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         Float32 batch in [0, 1].
     seed : Tensor
         Shape ``(2,)`` int seed of the stateless draws (the same seed gives the same output).
+    share : float, optional
+        Share of the images that get a texture (default ``SHARES["textured"]``).
+    strength : float
+        Multiplies every texture (see :func:`texture_field`).
 
     Returns
     -------
@@ -180,5 +198,5 @@ def texture(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
-    g = texture_field(tf.shape(images), seed)
+    g = texture_field(tf.shape(images), seed, share, strength)
     return tf.clip_by_value(images * (1.0 + g), 0.0, 1.0)

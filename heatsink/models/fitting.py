@@ -102,7 +102,9 @@ def training_batches(config: TrainConfig, ds: Dataset, train_ids: list[str]) -> 
     return make_tf_dataset(ds, train_ids, size=config.image_size,
                            batch_size=config.batch_size, augment=config.augment,
                            crop=config.crop, shuffle=True, seed=config.seed,
-                           photometric=config.photometric, texture=config.texture)
+                           photometric=config.photometric, texture=config.texture,
+                           texture_share=config.texture_share,
+                           texture_strength=config.texture_strength)
 
 
 def validation_batches(config: TrainConfig, ds: Dataset, val_ids: list[str]) -> tf.data.Dataset:

@@ -73,6 +73,11 @@ class TrainConfig:
         Random unlabelled plating texture (grain, polishing streaks, specks) multiplied into
         training images (:mod:`heatsink.data.texture`), before any photometric change; off by
         default.
+    texture_share : float or None
+        With ``texture``, the share of training images that get a texture; None: the
+        module's (``heatsink.data.texture.SHARES["textured"]``, one half).
+    texture_strength : float
+        With ``texture``, a factor on every texture's strength (1: as the module draws it).
     crop : int or None
         Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
         models are fully convolutional); validation always sees whole frames. None: whole
@@ -114,6 +119,8 @@ class TrainConfig:
     augment: bool = False
     photometric: bool = False
     texture: bool = False
+    texture_share: float | None = None
+    texture_strength: float = 1.0
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None
@@ -160,6 +167,14 @@ class TrainConfig:
                 self.precise_bn, int) or self.precise_bn < 1):
             raise HeatsinkError(f"precise_bn must be a number of frames >= 1 or null, not "
                                 f"{self.precise_bn!r}")
+        share, strength = self.texture_share, self.texture_strength
+        if share is not None and (isinstance(share, bool) or not isinstance(share, int | float)
+                                  or not 0 < share <= 1):
+            raise HeatsinkError(f"texture_share must be in (0, 1] or null, not {share!r}")
+        if (isinstance(strength, bool) or not isinstance(strength, int | float)
+                or not math.isfinite(strength) or strength <= 0):
+            raise HeatsinkError(f"texture_strength must be a finite number > 0, not "
+                                f"{strength!r}")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):

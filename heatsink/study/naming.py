@@ -23,7 +23,7 @@ WEIGHTING_MARKS = {"inverse_sqrt": "isqrt", "median_frequency": "medfreq"}
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
              base_augment: bool = False, base_photometric: bool = False,
              base_texture: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-s<seed>]``:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-p<share>][-a<strength>][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -35,7 +35,9 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     a class weighting other than ``balanced`` is marked when the loss weights classes
     (:data:`WEIGHTING_MARKS`), ``-photo`` marks photometric augmentation (``-nophoto`` its
     absence where the protocol has it, ``base_photometric``), ``-tex`` texture randomisation
-    (``-notex`` its absence where the protocol has it, ``base_texture``) and ``-s<seed>`` a
+    (``-notex`` its absence where the protocol has it, ``base_texture``; then ``-p<percent>``
+    a share of textured images other than the module's, ``-a<percent>`` a strength other
+    than 1) and ``-s<seed>`` a
     seed other than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
@@ -60,6 +62,9 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     'gslu-wcce+dice-isqrt'
     >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, seed=1))
     'light-wcce+dice-tex-s1'
+    >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, texture_share=0.25,
+    ...                      texture_strength=0.5))
+    'light-wcce+dice-tex-p25-a50'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -76,6 +81,10 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append("photo" if config.photometric else "nophoto")
     if config.texture != base_texture:
         parts.append("tex" if config.texture else "notex")
+    if config.texture and config.texture_share is not None:
+        parts.append(f"p{round(100 * config.texture_share)}")
+    if config.texture and config.texture_strength != 1:
+        parts.append(f"a{round(100 * config.texture_strength)}")
     if config.seed != 0:
         parts.append(f"s{config.seed}")
     return "-".join(parts)
