@@ -129,7 +129,8 @@ def _train(args: argparse.Namespace) -> int:
              "crop": args.crop, "schedule": args.schedule, "patience": args.patience,
              "min_epochs": args.min_epochs, "photometric": args.photometric,
              "texture": args.texture, "texture_share": args.texture_share,
-             "texture_strength": args.texture_strength, "precise_bn": args.precise_bn,
+             "texture_strength": args.texture_strength,
+             "texture_spots": args.texture_spots, "precise_bn": args.precise_bn,
              "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
@@ -351,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --texture, the share of training images textured (default 0.5)")
     tr.add_argument("--texture-strength", type=float, metavar="A",
                     help="with --texture, a factor on the texture's strength (default 1)")
+    tr.add_argument("--texture-spots", type=float, metavar="S",
+                    help="with --texture, the share of textured images that also get soft "
+                         "stain-sized spots (default 0)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

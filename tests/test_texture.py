@@ -98,3 +98,18 @@ def test_a_texture_dose_out_of_range_is_refused():
                 {"texture_strength": float("nan")}, {"texture_share": True}):
         with pytest.raises(HeatsinkError, match="texture_s"):
             TrainConfig(**bad)
+
+
+def test_spots_are_faint_soft_blobs_added_to_the_same_texture():
+    shape, seed = tf.constant([8, 128, 128, 3]), tf.constant([5, 6])
+    plain = texture.texture_field(shape, seed, share=1.0).numpy()[..., 0]
+    spotted = texture.texture_field(shape, seed, share=1.0, spots=1.0).numpy()[..., 0]
+    d = spotted - plain
+    lo, hi = texture.RANGES["spot_amp"]
+    peak = np.abs(d).max(axis=(1, 2))
+    assert np.all(peak > 0.5 * lo) and np.all(peak < 2 * hi)  # faint: 2 may overlap
+    step = np.abs(np.diff(d, axis=2)).max(axis=(1, 2))
+    assert np.all(step < 0.4 * peak)                           # soft, not pixel specks
+    assert (d < -0.01).sum() > (d > 0.01).sum()                # mostly darker
+    none = texture.texture_field(shape, seed, share=1.0, spots=0.0).numpy()[..., 0]
+    assert np.array_equal(none, plain)

@@ -18,7 +18,11 @@ The texture is the sum of three random fields, each present in a random share of
   strength varying slowly across the frame;
 - **streaks**: noise blurred along one random direction (σ 2–10 px along, 0.7 px across),
   its bright side kept: short parallel polishing marks;
-- **specks**: sparse bright or dark dots of 1–3 px.
+- **specks**: sparse bright or dark dots of 1–3 px;
+- **spots** (only where asked, ``spots`` > 0): sparse soft blobs of stain size (σ 2.5–8
+  px), mostly darker, fainter than the twin's stains (at most 15 % against their 25–50 %,
+  :func:`heatsink.synth.defects.blot_appearance`): the real plating's dark mottle spots,
+  which a net trained without them calls stains.
 
 All draws come from a stateless seed, so a run is reproducible. The ranges are chosen wide,
 around what the real plating shows (:mod:`heatsink.synth.appearance`), not fitted to it: this
@@ -37,7 +41,7 @@ from heatsink.data.augment import _blur_axis, _gaussian_kernels
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["RANGES", "SHARES", "texture", "texture_field"]
+__all__ = ["RANGES", "SHARES", "SPOT_DARK", "texture", "texture_field"]
 
 #: Ranges of the per-image random draws (amplitudes relative to the image's brightness).
 RANGES: dict[str, tuple[float, float]] = {
@@ -49,7 +53,13 @@ RANGES: dict[str, tuple[float, float]] = {
     "streak_amp": (0.05, 0.25),    # relative amplitude of the streaks
     "speck_density": (0.0005, 0.004),  # specks per pixel
     "speck_amp": (0.1, 0.4),        # relative brightness of a speck (sign random)
+    "spot_sigma": (2.5, 8.0),       # px, a spot's Gaussian scale
+    "spot_density": (5e-5, 4e-4),   # spots per pixel (3 to 26 in a 256² frame)
+    "spot_amp": (0.04, 0.15),       # relative peak brightness of a spot
 }
+#: Share of spots that are darker than the plating (as :data:`heatsink.synth.defects.
+#: DARK_BLOT_SHARE` is of the twin's stains).
+SPOT_DARK = 0.6
 #: Share of the images that get a texture at all (the others are left as rendered), and of
 #: those, the shares that get streaks and specks (all get grain, at a random strength).
 #: Half the frames: on twin 1.4.4, the light net's recipe run with every frame textured
@@ -85,14 +95,39 @@ def _rotate(x: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
         fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
 
 
+def _spots(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Sparse soft spots ``(B, H, W, 1)``: each a Gaussian blob whose peak is its amplitude."""
+    import tensorflow as tf
+
+    n, h, w = shape[0], shape[1], shape[2]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
+
+    def draw(i: int, name: str, size: tf.Tensor | list | None = None) -> tf.Tensor:
+        lo, hi = RANGES[name]
+        return tf.random.stateless_uniform([n] if size is None else size, seed=seeds[i],
+                                           minval=lo, maxval=hi)
+
+    centres = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[0])
+    density = draw(1, "spot_density")[:, None, None, None]
+    dark = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[2]) < SPOT_DARK
+    amp = draw(3, "spot_amp", [n, h, w, 1]) * tf.where(dark, -1.0, 1.0)
+    sigma = draw(4, "spot_sigma")
+    k = _gaussian_kernels(sigma, radius=24)
+    impulses = tf.where(centres < density, amp, 0.0) * (2 * math.pi * sigma ** 2)[
+        :, None, None, None]
+    return _blur_axis(_blur_axis(impulses, k, 1), k, 2)
+
+
 def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
-                  strength: float = 1.0) -> tf.Tensor:
+                  strength: float = 1.0, spots: float = 0.0) -> tf.Tensor:
     """A random relative surface texture ``g`` of shape ``(B, H, W, 1)`` (see the module).
 
     ``share`` of the images get one (default ``SHARES["textured"]``), the others ``g = 0``;
     ``strength`` multiplies every texture (1: the :data:`RANGES` as given). Both set the
     dose of randomisation a training run gets (:class:`heatsink.models.TrainConfig`'s
-    ``texture_share`` and ``texture_strength``).
+    ``texture_share`` and ``texture_strength``). ``spots`` is the share of the textured
+    images that also get spots (their draws are apart: the rest is the same with or
+    without them).
 
     Examples
     --------
@@ -108,6 +143,11 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
     True
     >>> none = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=0.0)
     >>> bool(tf.reduce_all(none == 0))
+    True
+    >>> spotted = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=1.0,
+    ...                         spots=1.0)
+    >>> plain = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=1.0)
+    >>> bool(tf.reduce_any(spotted != plain))
     True
     """
     import tensorflow as tf
@@ -156,13 +196,19 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
                                       maxval=RANGES["speck_amp"][1])
     specks = tf.where(with_specks[:, None, None, None],
                       (sign * amp)[:, None, None, None] * tf.minimum(dots * 2.0, 1.0), 0.0)
+    field = grain + streaks + specks
+    if spots > 0:  # seeds of their own, so that the other draws do not change
+        spot_seeds = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1)
+        with_spots = tf.random.stateless_uniform(
+            [n], seed=tf.random.experimental.stateless_fold_in(spot_seeds, 1)) < spots
+        field += tf.where(with_spots[:, None, None, None], _spots(shape, spot_seeds), 0.0)
     share = SHARES["textured"] if share is None else share
     textured = tf.random.stateless_uniform([n], seed=seeds[16]) < share
-    return tf.where(textured[:, None, None, None], strength * (grain + streaks + specks), 0.0)
+    return tf.where(textured[:, None, None, None], strength * field, 0.0)
 
 
 def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
-            strength: float = 1.0) -> tf.Tensor:
+            strength: float = 1.0, spots: float = 0.0) -> tf.Tensor:
     """Multiply a batch of float images in [0, 1] (N, H, W, 3) by ``1 + g``, a random texture.
 
     Parameters
@@ -175,6 +221,8 @@ def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
         Share of the images that get a texture (default ``SHARES["textured"]``).
     strength : float
         Multiplies every texture (see :func:`texture_field`).
+    spots : float
+        Share of the textured images that also get spots (see the module).
 
     Returns
     -------
@@ -198,5 +246,5 @@ def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
-    g = texture_field(tf.shape(images), seed, share, strength)
+    g = texture_field(tf.shape(images), seed, share, strength, spots)
     return tf.clip_by_value(images * (1.0 + g), 0.0, 1.0)

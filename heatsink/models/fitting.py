@@ -104,7 +104,8 @@ def training_batches(config: TrainConfig, ds: Dataset, train_ids: list[str]) -> 
                            crop=config.crop, shuffle=True, seed=config.seed,
                            photometric=config.photometric, texture=config.texture,
                            texture_share=config.texture_share,
-                           texture_strength=config.texture_strength)
+                           texture_strength=config.texture_strength,
+                           texture_spots=config.texture_spots)
 
 
 def validation_batches(config: TrainConfig, ds: Dataset, val_ids: list[str]) -> tf.data.Dataset:

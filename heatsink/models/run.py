@@ -78,6 +78,9 @@ class TrainConfig:
         module's (``heatsink.data.texture.SHARES["textured"]``, one half).
     texture_strength : float
         With ``texture``, a factor on every texture's strength (1: as the module draws it).
+    texture_spots : float
+        With ``texture``, the share of textured images that also get soft spots of stain
+        size, fainter than the twin's stains (:mod:`heatsink.data.texture`); 0: none.
     crop : int or None
         Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
         models are fully convolutional); validation always sees whole frames. None: whole
@@ -121,6 +124,7 @@ class TrainConfig:
     texture: bool = False
     texture_share: float | None = None
     texture_strength: float = 1.0
+    texture_spots: float = 0.0
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None
@@ -175,6 +179,9 @@ class TrainConfig:
                 or not math.isfinite(strength) or strength <= 0):
             raise HeatsinkError(f"texture_strength must be a finite number > 0, not "
                                 f"{strength!r}")
+        spots = self.texture_spots
+        if isinstance(spots, bool) or not isinstance(spots, int | float) or not 0 <= spots <= 1:
+            raise HeatsinkError(f"texture_spots must be in [0, 1], not {spots!r}")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):
