@@ -96,15 +96,33 @@ def test_stage_6_is_the_texture_check_beside_each_stage_1_run(folders):
     tex = "notex" if plan.RECIPE["texture"] else "tex"
     stage6 = plan.planned_runs(6, None, runs, results)
     first = [f"{m}-{loss}-{tex}" for m, loss in plan.TEXTURE_CHECK]
-    assert [r.name for r in stage6] == first + [
+    seeds = len(plan.SEEDS) * len(first)
+    assert [r.name for r in stage6[:seeds]] == first + [
         f"{name}-s{seed}" for seed in plan.SEEDS[1:] for name in first]
-    assert [r.config.seed for r in stage6] == [
+    assert [r.config.seed for r in stage6[:seeds]] == [
         seed for seed in plan.SEEDS for _ in plan.TEXTURE_CHECK]
-    assert all(r.config.texture != plan.RECIPE["texture"] for r in stage6)
+    assert all(r.config.texture != plan.RECIPE["texture"] for r in stage6[:seeds])
     stage1 = {r.name: r.config for r in plan.planned_runs(1, None, runs, results)}
     for r in stage6[:len(first)]:  # one choice apart from a stage-1 run
         twin = stage1[r.name.rsplit("-", 1)[0]]
         assert dataclasses.replace(r.config, texture=twin.texture) == twin
+
+
+def test_stage_6_then_trains_each_texture_dose_one_choice_apart_from_the_default_dose(folders):
+    runs, results = folders
+    stage6 = plan.planned_runs(6, None, runs, results)
+    base = {r.name: r.config for r in stage6 if r.config.seed == 0}
+    doses = stage6[len(plan.SEEDS) * len(plan.TEXTURE_CHECK):]
+    assert len(doses) == len(plan.TEXTURE_DOSES) * len(plan.TEXTURE_CHECK) > 0
+    for k, r in enumerate(doses):
+        dose = plan.TEXTURE_DOSES[k // len(plan.TEXTURE_CHECK)]
+        model, loss = plan.TEXTURE_CHECK[k % len(plan.TEXTURE_CHECK)]
+        default = base[f"{model}-{loss}-tex"]
+        assert r.config.texture and r.config.seed == 0
+        assert r.config == dataclasses.replace(default, **dose)
+        assert r.name.startswith(f"{model}-{loss}-tex-")
+    assert len({r.name for r in stage6}) == len(stage6)
+    assert plan.PlanSettings.smoke().texture_doses == ()  # the chapters' smoke run: none
 
 
 def test_a_run_is_read_from_its_kept_copy_only_when_the_copy_is_that_run(folders):

@@ -31,7 +31,8 @@ from what the earlier ones left on disk:
 6. the carry-over checks, which chapter 9 reads: :data:`TEXTURE_CHECK`'s recipe runs trained
    again with texture randomisation switched (:data:`TEXTURE`), each beside its stage-1 run,
    first with seed 0 and then with the plan's other :data:`SEEDS` (their untextured seeds are
-   stage 3's where the recipe is a top one). They need only their family's range test, so
+   stage 3's where the recipe is a top one), then with seed 0 at the other texture doses of
+   :data:`TEXTURE_DOSES`. They need only their family's range test, so
    ``heatsink study train --stage 6`` can run them early.
 
 A run's status is ``done`` (scored), ``partial`` (some epochs trained), ``missing`` or
@@ -137,6 +138,14 @@ CHECK_CROP = 160
 #: Stage 6's texture check: these (model, loss) recipe runs trained again with the texture
 #: randomisation flipped (:data:`TEXTURE`), each beside its stage-1 run.
 TEXTURE_CHECK = (CROP_CHECK, ("light", STUDY_LOSS))
+#: Stage 6 also trains the texture check's recipes (seed 0) at other doses of the texture
+#: randomisation (:class:`heatsink.models.TrainConfig` fields, :mod:`heatsink.data.texture`),
+#: each beside the module's dose: soft stain-sized spots in half the textured frames (the
+#: GSLU-style net's false stains on real plating fall on dark mottle spots), a quarter of
+#: the frames textured instead of half, and the textures at half strength (at the chosen
+#: operating points the textured nets left 4–8 false components per twin frame).
+TEXTURE_DOSES: tuple[dict[str, float], ...] = (
+    {"texture_spots": 0.5}, {"texture_share": 0.25}, {"texture_strength": 0.5})
 #: Folds of the label checks' out-of-sample models (stage 4).
 FOLDS = 3
 #: The plan's runs, under the study's runs folder.
@@ -214,6 +223,8 @@ class PlanSettings:
         :data:`CHECK_CROP`.
     texture_check : tuple of (str, str)
         :data:`TEXTURE_CHECK`.
+    texture_doses : tuple of mapping
+        :data:`TEXTURE_DOSES`.
     folds : int
         :data:`FOLDS`.
     encoder_weights, model_kwargs : mapping
@@ -239,6 +250,7 @@ class PlanSettings:
     range_lr: tuple[float, float]
     crop_check: tuple[str, str]
     texture_check: tuple[tuple[str, str], ...]
+    texture_doses: tuple[Mapping[str, float], ...]
     check_crop: int
     folds: int
     encoder_weights: Mapping[str, str]
@@ -258,7 +270,8 @@ class PlanSettings:
                    seeds=tuple(SEEDS), top_recipes=TOP_RECIPES, range_loss=RANGE_LOSS,
                    range_steps=RANGE_STEPS, range_lr=tuple(RANGE_LR),
                    crop_check=tuple(CROP_CHECK), check_crop=CHECK_CROP,
-                   texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK), folds=FOLDS,
+                   texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK),
+                   texture_doses=tuple(dict(d) for d in TEXTURE_DOSES), folds=FOLDS,
                    encoder_weights=dict(ENCODER_WEIGHTS),
                    model_kwargs={k: dict(v) for k, v in MODEL_KWARGS.items()},
                    doses=tuple(d.name for d in DOSES), dose_twin=dict(DOSE_TWIN),
@@ -269,7 +282,7 @@ class PlanSettings:
         """The plan at toy scale, for the chapters' smoke runs: 64² frames (32² crops in the
         crop check), one epoch, two encoders (the GSLU-style net and the light one), three
         ablation losses, two seeds, the best recipe repeated, two folds, two doses on
-        24-image twins.
+        24-image twins, no other texture dose.
 
         >>> PlanSettings.smoke().recipe["epochs"], PlanSettings.smoke(encoders=("gslu",)).encoders
         (1, ('gslu',))
@@ -281,7 +294,8 @@ class PlanSettings:
             "encoders": ("gslu", "light"), "ablation_losses": ("cce", "wcce+dice", "dice"),
             "seeds": (0, 1), "top_recipes": 1, "range_steps": 6, "range_lr": (1e-5, 1.0),
             "folds": 2, "model_kwargs": {"unet": {"filters": 8}},
-            "doses": ("none", "default"), "dose_twin": {"n": 24, "seed": 1}, **changes}
+            "doses": ("none", "default"), "dose_twin": {"n": 24, "seed": 1},
+            "texture_doses": (), **changes}
         return replace(base, **values)
 
 
@@ -630,9 +644,12 @@ def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None,
 def _stage6(runs_dir: Path, results_dir: Path, ds: Dataset | None,
             s: PlanSettings) -> list[PlannedRun]:
     texture = not s.recipe.get("texture", False)
-    return [run for seed in s.seeds
-            for run in _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
-                                   texture=texture, seed=seed)]
+    seeds = [run for seed in s.seeds
+             for run in _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
+                                    texture=texture, seed=seed)]
+    return seeds + [run for dose in s.texture_doses
+                    for run in _stage_runs(6, s.texture_check, runs_dir, results_dir, ds, s,
+                                           texture=True, **dose)]
 
 
 _STAGES: dict[int, Callable[[Path, Path, Any, PlanSettings], list[PlannedRun]]] = {
