@@ -10,8 +10,8 @@ are never touched. Multiplying (rather than adding) keeps the plating's hue, as 
 grain does.
 
 Half the images get a texture (:data:`SHARES`), so the net also sees the twin as rendered.
-The texture is the sum of three random fields, each present in a random share of those
-(:data:`RANGES`):
+The texture is the sum of three random fields (four with spots), each present in a random
+share of those (:data:`RANGES`):
 
 - **grain**: white noise blurred to a random scale (σ 0.5–2.5 px), made skewed and
   heavy-tailed (``z + a (z² − 1) + b z³``) as the real plating's fine grain is, with its
