@@ -46,7 +46,9 @@ shipped = True  # also check the model `heatsink inspect` uses by default (model
 plan = ["gslu-wcce+dice", "gslu-wcce+dice-c160", "gslu-wcce+dice-c160-photo", "light-wcce+dice",
         "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2",
         "gslu-wcce+dice-tex", "light-wcce+dice-tex", "light-wcce+dice-tex-s1",
-        "light-wcce+dice-tex-s2", "gslu-wcce+dice-tex-s1", "gslu-wcce+dice-tex-s2"]
+        "light-wcce+dice-tex-s2", "gslu-wcce+dice-tex-s1", "gslu-wcce+dice-tex-s2",
+        "gslu-wcce+dice-tex-sp50", "light-wcce+dice-tex-sp50", "gslu-wcce+dice-tex-p25",
+        "light-wcce+dice-tex-p25", "gslu-wcce+dice-tex-a50", "light-wcce+dice-tex-a50"]
 # other run folders: label -> run folder under `runs` (e.g. "exp/<name>") or, kept with the
 # results, relative to the clone
 experiments: dict[str, str] = {
@@ -82,8 +84,14 @@ contrast_models = ["gslu-wcce+dice-tex"]
 # object area per class: the area under which `smallest_share` of the real labelled objects lie
 grid_models = ["gslu-wcce+dice-tex", "light-wcce+dice-tex"]
 grid_scratch_biases = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
-grid_stain_biases = [-2.0, -1.0, 0.0, 1.0, 2.0]
+grid_stain_biases = [-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0]
 smallest_share = 0.01
+# plan runs at other texture doses (stage 6, `plan.TEXTURE_DOSES`), each beside its net's run at
+# the default dose (a key of `grid_models`); gridded as those are, with the smallest objects
+dose_models = {"gslu-wcce+dice-tex": ["gslu-wcce+dice-tex-sp50", "gslu-wcce+dice-tex-p25",
+                                      "gslu-wcce+dice-tex-a50"],
+               "light-wcce+dice-tex": ["light-wcce+dice-tex-sp50", "light-wcce+dice-tex-p25",
+                                       "light-wcce+dice-tex-a50"]}
 
 # %%
 import logging
@@ -954,6 +962,84 @@ def grid_summary() -> str:
 
 
 display(Markdown(grid_summary()))
+
+# %% [markdown]
+# ## How much texture, and of what kind
+#
+# At the chosen points the textured nets leave several false components per frame on the twin
+# itself, and the GSLU-style net's false components on real plating are mostly stains: small
+# blobs on the plating's dark mottle spots, which the texture randomisation does not draw. The
+# plan's stage 6 therefore trains each textured recipe again (seed 0) at three other doses of
+# the randomisation (`plan.TEXTURE_DOSES`), each one choice apart from the default dose (half the
+# frames textured with grain, streaks and specks at full strength):
+#
+# * **spots** (`-sp50`): half the textured frames also get soft spots of stain size, mostly
+#   darker and fainter than the twin's stains (at most 15 % against their 25–50 %;
+#   `TrainConfig.texture_spots`);
+# * **a quarter of the frames** textured instead of half (`-p25`, `texture_share`);
+# * **half strength** (`-a50`, `texture_strength`): every texture multiplied by 0.5.
+#
+# Each is measured as the default-dose runs are above: the grid of one bias per class with the
+# smallest objects dropped and test-time flips, and the point chosen from the twin alone.
+
+# %%
+record_dose_grid = partial(record_grid, min_areas=[smallest] if smallest else [])
+dose_grids = measured_or_kept([d for runs in dose_models.values() for d in runs],
+                              record_dose_grid, carry_over.load_grid, "class grid", flips=True)
+
+
+def dose_text(name: str) -> str:
+    """What sets a run's texture dose apart, in words."""
+    config = Run.load(live[f"plan {name}"]).config if f"plan {name}" in live else None
+    if config is None:
+        return name.rsplit("-", 1)[1]
+    parts = []
+    if config.texture_spots:
+        parts.append(f"spots in {100 * config.texture_spots:g} % of textured frames")
+    if config.texture_share is not None:
+        parts.append(f"{100 * config.texture_share:g} % of frames textured")
+    if config.texture_strength != 1:
+        parts.append(f"strength × {config.texture_strength:g}")
+    return ", ".join(parts) or "default"
+
+
+def dose_row(name: str, grid: pd.DataFrame | None, label: str) -> dict[str, object]:
+    """One run's twin score and its point chosen from the twin, with the smallest objects."""
+    evaluation = twin.get(f"plan {name}")
+    row: dict[str, object] = {"net": name.split("-", 1)[0], "dose": label}
+    if evaluation is not None:
+        b = evaluation.bootstrap(1000).loc["miou_defects"]
+        row["twin defect mIoU %"] = (f"{100 * b['value']:.1f} "
+                                     f"[{100 * b['low']:.1f}, {100 * b['high']:.1f}]")
+    areas = None if grid is None else grid[grid["min_scratch_px"] > 0]
+    point = None if areas is None or not len(areas) else carry_over.twin_choice(areas,
+                                                                                recall_floor)
+    if point is None:
+        row["point"] = "not gridded" if grid is None else "floors not reached"
+        return row
+    twin_false = point["twin_scratch_false_per_frame"] + point["twin_stain_false_per_frame"]
+    meets = (point["filled_defect_pct"] <= real_target_pct
+             and point["filled_false_per_frame"] <= real_target_components)
+    row.update({
+        "point": f"{point['scratch_bias']:+g} / {point['stain_bias']:+g}",
+        "twin recall": f"{point['twin_scratch_object_recall']:.3f} / "
+                       f"{point['twin_stain_object_recall']:.3f}",
+        "false / twin frame": round(twin_false, 2),
+        "false / real frame, filled": round(point["filled_false_per_frame"], 2),
+        "% called, filled": round(point["filled_defect_pct"], 2),
+        "false / real frame, as shown": round(point["real_false_per_frame"], 2),
+        "meets both, filled": "yes" if meets else "no"})
+    return row
+
+
+dose_table = pd.DataFrame(
+    [dose_row(base, grids.get(f"plan {base}, flips"), "default") for base in dose_models
+     if f"plan {base}, flips" in grids]
+    + [dose_row(d, dose_grids.get(f"plan {d}, flips"), dose_text(d))
+       for runs in dose_models.values() for d in runs if f"plan {d}, flips" in dose_grids])
+dose_table = dose_table.sort_values("net", kind="stable") if len(dose_table) else dose_table
+(display(dose_table.set_index(["net", "dose"])) if len(dose_table)
+ else print("No texture dose run here."))
 
 # %% [markdown]
 # ## As marked as the defects the net must find
