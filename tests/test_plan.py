@@ -113,10 +113,8 @@ def test_stage_6_then_trains_each_texture_dose_one_choice_apart_from_the_default
     stage6 = plan.planned_runs(6, None, runs, results)
     base = {r.name: r.config for r in stage6 if r.config.seed == 0}
     doses = stage6[len(plan.SEEDS) * len(plan.TEXTURE_CHECK):]
-    assert len(doses) == len(plan.TEXTURE_DOSES) * len(plan.TEXTURE_CHECK) > 0
-    for k, r in enumerate(doses):
-        dose = plan.TEXTURE_DOSES[k // len(plan.TEXTURE_CHECK)]
-        model, loss = plan.TEXTURE_CHECK[k % len(plan.TEXTURE_CHECK)]
+    assert len(doses) == len(plan.TEXTURE_DOSES) > 0
+    for r, ((model, loss), dose) in zip(doses, plan.TEXTURE_DOSES, strict=True):
         default = base[f"{model}-{loss}-tex"]
         assert r.config.texture and r.config.seed == 0
         assert r.config == dataclasses.replace(default, **dose)
