@@ -97,7 +97,9 @@ def test_a_texture_dose_out_of_range_is_refused():
     for bad in ({"texture_share": 0.0}, {"texture_share": 1.5}, {"texture_strength": 0},
                 {"texture_strength": float("nan")}, {"texture_share": True}):
         with pytest.raises(HeatsinkError, match="texture_s"):
-            TrainConfig(**bad)
+            TrainConfig(texture=True, **bad)
+    with pytest.raises(HeatsinkError, match="need texture on"):
+        TrainConfig(texture_spots=0.5)
 
 
 def test_spots_are_faint_soft_blobs_added_to_the_same_texture():

@@ -182,6 +182,9 @@ class TrainConfig:
         spots = self.texture_spots
         if isinstance(spots, bool) or not isinstance(spots, int | float) or not 0 <= spots <= 1:
             raise HeatsinkError(f"texture_spots must be in [0, 1], not {spots!r}")
+        if not self.texture and (share is not None or strength != 1 or spots):
+            raise HeatsinkError("texture_share, texture_strength and texture_spots set a "
+                                "texture dose: they need texture on")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):

@@ -230,7 +230,7 @@ class PlanSettings:
         :data:`CHECK_CROP`.
     texture_check : tuple of (str, str)
         :data:`TEXTURE_CHECK`.
-    texture_doses : tuple of mapping
+    texture_doses : tuple of ((str, str), mapping)
         :data:`TEXTURE_DOSES`.
     folds : int
         :data:`FOLDS`.
