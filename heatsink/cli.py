@@ -218,7 +218,7 @@ def _real_surface(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from heatsink.io import atomic_path
-    from heatsink.real_surface import load_predictor, real_surface_check, summarize
+    from heatsink.real_surface import frame_interval, load_predictor, real_surface_check, summarize
     from heatsink.synth.real_frames import load_real_frames
 
     if args.out is not None and args.out.suffix.lower() != ".csv":  # never a model's file
@@ -254,7 +254,15 @@ def _real_surface(args: argparse.Namespace) -> int:
                                    spec=spec.identity if spec else ""))
         print(f"{model}: {len(frames)} real frames{how} (targets: <= 1 % of the surface "
               f"called defect, <= 2 false components per frame)")
-        print(summarize(check).round(3).to_string())
+        interval = frame_interval(check)
+        shown = summarize(check).assign(
+            share_95=[f"[{a:.3f}, {b:.3f}]" for a, b in
+                      zip(interval["share_low"], interval["share_high"], strict=True)],
+            false_95=[f"[{a:.2f}, {b:.2f}]" for a, b in
+                      zip(interval["false_low"], interval["false_high"], strict=True)],
+            false_median=interval["false_median"])
+        print(shown.round(3).to_string())
+        print("(95 % intervals: percentile bootstrap over the frames)")
     if args.out is not None:
         with atomic_path(args.out) as tmp:
             pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)

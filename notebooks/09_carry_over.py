@@ -108,7 +108,7 @@ from heatsink.evaluate import Evaluation
 from heatsink.line.shipped import shipped_model
 from heatsink.metrics import wilson_interval
 from heatsink.models import Run
-from heatsink.real_surface import open_predictor
+from heatsink.real_surface import frame_interval, open_predictor
 from heatsink.reference import smallest_objects
 from heatsink.study import carry_over, open_chapter
 from heatsink.study import results as study_results
@@ -899,6 +899,53 @@ if grids:
 # {numref}`fig-class-grid` at the points chosen from the twin, beside the number of false
 # components per twin frame at the same point:
 
+# %% [markdown]
+# The real figures are means over 31 frames from three pictures, and a few frames hold most of
+# the false components. Each chosen point is therefore also checked frame by frame
+# (`carry_over.record_point`, kept as `<model>.point.csv`), which gives its figures a 95 %
+# interval over the frames (`heatsink.real_surface.frame_interval`, a percentile bootstrap)
+# and the median frame beside the mean. The interval says how much a figure rests on which
+# frames were published; the frames are not a sample of a production line.
+
+# %%
+measured_points: dict[tuple, pd.Series | None] = {}
+
+
+def point_interval(label: str, point: pd.Series) -> pd.Series | None:
+    """A chosen point's real figures with the labels filled (defect, both classes), with
+    intervals over the frames; measured where the run is here (once), else as kept at that
+    point."""
+    key = (label, *(float(point[k]) for k in carry_over.GRID_KNOBS))
+    if key not in measured_points:
+        measured_points[key] = _point_interval(label, point)
+    return measured_points[key]
+
+
+def _point_interval(label: str, point: pd.Series) -> pd.Series | None:
+    plain = label.removesuffix(", flips")
+    if plain in unseen and frames is not None:
+        table = carry_over.record_point(open_predictor(live[plain], flips=True), label, point,
+                                        results_dir, frames)
+    else:
+        table = carry_over.load_point(results_dir, label, point)
+    if table is None:
+        print(f"{label}: no per-frame check at its chosen point (not trained here, none kept)")
+        return None
+    return frame_interval(carry_over.view(table, "filled")).loc["defect"]
+
+
+def with_interval(row: pd.Series | None, column: str, digits: int = 2) -> str:
+    """``column`` of a :func:`point_interval` row with its interval, as the tables print it."""
+    if row is None:
+        return "not kept"
+    low, high = column.replace("per_frame", "low").replace("pct", "low"), column.replace(
+        "per_frame", "high").replace("pct", "high")
+    return f"{row[column]:.{digits}f} [{row[low]:.{digits}f}, {row[high]:.{digits}f}]"
+
+
+intervals = {(model, setting): point_interval(f"plan {model}", row)  # model ends ", flips"
+             for (model, setting), row in chosen.items() if row["min_scratch_px"] > 0}
+
 # %% tags=["remove-input"]
 choice_table = pd.DataFrame.from_dict(chosen, orient="index")
 if len(choice_table):
@@ -916,10 +963,38 @@ if len(choice_table):
         "% called, filled": choice_table["filled_defect_pct"].round(2),
         "% called, as shown": choice_table["real_defect_pct"].round(2),
     }))
+    if intervals:
+        print("With the smallest objects dropped, labels filled, over the 31 frames (95 % "
+              "interval):")
+        display(pd.DataFrame({
+            "false / real frame": {k: with_interval(r, "false_per_frame")
+                                   for k, r in intervals.items()},
+            "median frame": {k: None if r is None else r["false_median"]
+                             for k, r in intervals.items()},
+            "% called": {k: with_interval(r, "share_pct") for k, r in intervals.items()},
+        }).rename_axis(["model", "setting"]))
 else:
     print("No class grid here.")
 
 # %% tags=["remove-input"]
+def interval_text(found: pd.Series | None) -> str:
+    """What a point's intervals over the frames say about the targets (labels filled)."""
+    if found is None:
+        return ""
+    spans = [what for what, column, target in (
+        ("false components", "false", real_target_components),
+        ("share called", "share", real_target_pct))
+        if found[f"{column}_low"] <= target <= found[f"{column}_high"]]
+    return (f" Over the frames its false components lie in [{found['false_low']:.1f}, "
+            f"{found['false_high']:.1f}] per frame (the median frame has "
+            f"{found['false_median']:g}) and its share called in [{found['share_low']:.2f}, "
+            f"{found['share_high']:.2f}] %"
+            + (": both intervals hold their target, so these 31 frames cannot tell whether "
+               "the point meets them." if len(spans) == 2 else
+               f": the {spans[0]} interval holds its target, so these 31 frames cannot tell "
+               f"whether the point meets it." if spans else "."))
+
+
 def grid_summary() -> str:
     """Which chosen points meet the real targets, and real against twin false components."""
     if not len(choice_table):
@@ -936,7 +1011,8 @@ def grid_summary() -> str:
             f"real frame with the labels filled, {row['filled_false_per_frame'] / twin_false:.1f}"
             f" times its {twin_false:.1f} per twin frame; "
             + (f"it meets both real targets {' and '.join(views)}." if views else
-               "it does not meet both real targets in either view."))
+               "it does not meet both real targets in either view.")
+            + interval_text(intervals.get((model, setting))))
     twin_false = (choice_table["twin_scratch_false_per_frame"]
                   + choice_table["twin_stain_false_per_frame"])
     if (twin_false > real_target_components).all():
@@ -1020,15 +1096,23 @@ def dose_row(name: str, grid: pd.DataFrame | None, label: str) -> dict[str, obje
     twin_false = point["twin_scratch_false_per_frame"] + point["twin_stain_false_per_frame"]
     meets = (point["filled_defect_pct"] <= real_target_pct
              and point["filled_false_per_frame"] <= real_target_components)
+    found = point_interval(f"plan {name}, flips", point)
     row.update({
         "point": f"{point['scratch_bias']:+g} / {point['stain_bias']:+g}",
         "twin recall": f"{point['twin_scratch_object_recall']:.3f} / "
                        f"{point['twin_stain_object_recall']:.3f}",
         "false / twin frame": round(twin_false, 2),
-        "false / real frame, filled": round(point["filled_false_per_frame"], 2),
-        "% called, filled": round(point["filled_defect_pct"], 2),
+        "false / real frame, filled": (with_interval(found, "false_per_frame") if found is not None
+                                       else f"{point['filled_false_per_frame']:.2f}"),
+        "median frame": None if found is None else found["false_median"],
+        "% called, filled": (with_interval(found, "share_pct") if found is not None
+                             else f"{point['filled_defect_pct']:.2f}"),
         "false / real frame, as shown": round(point["real_false_per_frame"], 2),
-        "meets both, filled": "yes" if meets else "no"})
+        "meets both, filled": "yes" if meets else "no",
+        # kept for the summary below, not shown
+        "_twin_miou": None if evaluation is None else b["value"],
+        "_false": point["filled_false_per_frame"], "_pct": point["filled_defect_pct"],
+        "_twin_false": twin_false, "_found": found})
     return row
 
 
@@ -1038,8 +1122,47 @@ dose_table = pd.DataFrame(
     + [dose_row(d, dose_grids.get(f"plan {d}, flips"), dose_text(d))
        for runs in dose_models.values() for d in runs if f"plan {d}, flips" in dose_grids])
 dose_table = dose_table.sort_values("net", kind="stable") if len(dose_table) else dose_table
-(display(dose_table.set_index(["net", "dose"])) if len(dose_table)
+(display(dose_table.drop(columns=[c for c in dose_table if c.startswith("_")])
+         .set_index(["net", "dose"])) if len(dose_table)
  else print("No texture dose run here."))
+
+
+# %% tags=["remove-input"]
+def dose_summary() -> str:
+    """Each dose beside its net's default dose: twin mIoU, and real and twin false
+    components at the points chosen from the twin."""
+    if "_false" not in dose_table:
+        return "No texture dose run was gridded here."
+    parts = []
+    for net, rows in dose_table[dose_table["_false"].notna()].groupby("net", sort=False):
+        base = rows[rows["dose"] == "default"]
+        if not len(base):
+            continue
+        base = base.iloc[0]
+        for _, row in rows[rows["dose"] != "default"].iterrows():
+            miou = ("" if row["_twin_miou"] is None or base["_twin_miou"] is None else
+                    f"{100 * (row['_twin_miou'] - base['_twin_miou']):+.1f} points of twin "
+                    f"defect mIoU, ")
+            found = row["_found"]
+            parts.append(
+                f"* {net}, {row['dose']}: {miou}{row['_twin_false']:.1f} false components "
+                f"per twin frame at its chosen point against {base['_twin_false']:.1f}, and "
+                f"{row['_false']:.1f} per real frame against {base['_false']:.1f} "
+                + ("" if found is None else
+                   f"(interval over the frames [{found['false_low']:.1f}, "
+                   f"{found['false_high']:.1f}]) ")
+                + f"at {row['_pct']:.2f} % of the surface against {base['_pct']:.2f} %.")
+    met = dose_table[(dose_table["meets both, filled"] == "yes")] if len(parts) else None
+    if met is not None:
+        parts.append(
+            "* No run in the table meets both real targets at its twin-chosen point."
+            if not len(met) else
+            f"* Meeting both real targets at the twin-chosen point: "
+            f"{', '.join(met['net'] + ' (' + met['dose'] + ')')}.")
+    return "\n".join(parts) or "No dose run beside its default dose here."
+
+
+display(Markdown(dose_summary()))
 
 # %% [markdown]
 # ## As marked as the defects the net must find

@@ -225,6 +225,40 @@ def test_the_class_grid_gives_each_class_its_bias_and_area_and_the_twin_alone_ch
     assert twin_choice(grid, {"scratch": 2.0, "stain": 0.0}) is None
 
 
+def test_a_grid_point_kept_per_frame_gives_the_grid_s_figures_and_their_interval(
+        twin, tmp_path):
+    from heatsink.real_surface import frame_interval
+    from heatsink.study.carry_over import (
+        GRID_KNOBS,
+        class_grid,
+        load_point,
+        record_point,
+        view,
+    )
+
+    ids = list(twin.ids)[:2]
+    frames = _toy_frames((slice(100, 140), slice(100, 140))) * 2
+    predictor = _dark_is_stain()
+    grid = class_grid(predictor, twin, ids, frames, scratch_biases=(0.0,),
+                      stain_biases=(-4.0, 0.0), min_areas=({"scratch": 0, "stain": 0},))
+    for _, row in grid.iterrows():
+        table = record_point(predictor, "plan toy, flips", row, tmp_path, frames)
+        assert set(table["drawn"]) == {"shown", "filled"}
+        for drawn, prefix in (("shown", "real"), ("filled", "filled")):
+            found = frame_interval(view(table, drawn)).loc["defect"]
+            assert found["false_per_frame"] == pytest.approx(row[f"{prefix}_false_per_frame"])
+            assert found["share_pct"] == pytest.approx(row[f"{prefix}_defect_pct"])
+        kept = load_point(tmp_path, "plan toy, flips", row)
+        assert kept[list(GRID_KNOBS)].to_numpy(float).tolist() == [
+            row[list(GRID_KNOBS)].to_numpy(float).tolist()] * len(kept)
+    # the blot is called at the argmax and not at a stain bias of -4
+    assert grid["real_false_per_frame"].tolist() == [0.0, 1.0]
+    # the last kept point is the argmax: asked for the other, nothing is read back
+    assert load_point(tmp_path, "plan toy, flips", grid.iloc[0]) is None
+    assert load_point(tmp_path, "plan toy, flips") is not None
+    assert load_point(tmp_path, "none") is None
+
+
 def test_the_contrast_table_sets_real_false_components_beside_the_twin_defects(twin, tmp_path):
     from heatsink.study.carry_over import (
         CONTRAST_SOURCES,

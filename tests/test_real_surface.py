@@ -134,7 +134,7 @@ def test_cli_prints_the_summary_and_writes_the_per_frame_table(tmp_path, monkeyp
     out = tmp_path / "real.csv"
     assert main(["real-surface", str(model), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "3 real frames" in printed and "share_pct" in printed
+    assert "3 real frames" in printed and "share_pct" in printed and "false_95" in printed
     table = pd.read_csv(out)
     assert len(table) == 3 * 3 and set(table["class"]) == {"scratch", "stain", "defect"}
     assert (table["model"] == str(model)).all() and (table["drawn"] == "shown").all()
@@ -218,3 +218,29 @@ def test_filled_labels_keep_a_model_s_answer_to_a_drawn_label_off_the_surface():
     assert filled.loc["stain", "share_pct"] == 0.0
     with pytest.raises(HeatsinkError, match="drawn"):
         real_surface.real_surface_check(spills, [frame], drawn="hidden")
+
+
+def _check_table(false: list[int], called: list[int]) -> pd.DataFrame:
+    n = len(false)
+    return pd.DataFrame({"frame": [f"f{k}" for k in range(n)], "class": ["defect"] * n,
+                         "surface_px": [1000] * n, "called_px": called,
+                         "share": [c / 1000 for c in called], "false_components": false})
+
+
+def test_frame_interval_brackets_the_summary_and_narrows_with_more_frames():
+    false, called = [0, 1, 1, 2, 3, 0, 9, 1], [0, 5, 3, 8, 20, 0, 60, 2]
+    few = real_surface.frame_interval(_check_table(false, called)).loc["defect"]
+    summary = real_surface.summarize(_check_table(false, called)).loc["defect"]
+    assert few["false_per_frame"] == summary["false_components_per_frame"]
+    assert few["share_pct"] == pytest.approx(summary["share_pct"])
+    assert few["false_low"] < few["false_per_frame"] < few["false_high"]
+    assert few["share_low"] < few["share_pct"] < few["share_high"]
+    assert few["false_median"] == 1.0  # the one loud frame pulls the mean, not the median
+    many = real_surface.frame_interval(_check_table(false * 9, called * 9)).loc["defect"]
+    assert many["false_high"] - many["false_low"] < (few["false_high"] - few["false_low"]) / 2
+    same = real_surface.frame_interval(_check_table([2] * 5, [4] * 5)).loc["defect"]
+    assert same["false_low"] == same["false_high"] == 2.0
+    again = real_surface.frame_interval(_check_table(false, called)).loc["defect"]
+    assert again.equals(few)  # seeded
+    with pytest.raises(HeatsinkError, match="level"):
+        real_surface.frame_interval(_check_table(false, called), level=1.5)

@@ -56,11 +56,13 @@ __all__ = [
     "control_table",
     "evaluate_points",
     "frames_changed",
+    "grid_point",
     "load_check",
     "load_contrast",
     "load_control",
     "load_curve",
     "load_grid",
+    "load_point",
     "load_stain_margins",
     "load_twin",
     "margin_quartiles",
@@ -72,6 +74,7 @@ __all__ = [
     "record_control",
     "record_curve",
     "record_grid",
+    "record_point",
     "record_stain_margins",
     "record_twin",
     "save_table",
@@ -95,7 +98,7 @@ def _write(path: Path, table: pd.DataFrame, **to_csv: object) -> Path:
 
 
 #: What is kept beside a model's check, by the suffix of its file.
-PARTS = ("twin", "control", "curve", "contrast", "grid")
+PARTS = ("twin", "control", "curve", "contrast", "grid", "point")
 
 
 def check_file(results_dir: str | Path, label: str, part: str | None = None) -> Path:
@@ -833,6 +836,78 @@ def load_grid(results_dir: str | Path, label: str) -> pd.DataFrame | None:
     """A kept :func:`class_grid` of ``label``, or None if none was kept."""
     path = check_file(results_dir, label, "grid")
     return pd.read_csv(path) if path.exists() else None
+
+
+def grid_point(row: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """The keyword arguments of :func:`heatsink.decision.decide` at a row of a class grid.
+
+    Examples
+    --------
+    >>> grid_point({"scratch_bias": 2.5, "stain_bias": 1.0, "min_scratch_px": 82,
+    ...             "min_stain_px": 31})
+    {'defect_bias': {'scratch': 2.5, 'stain': 1.0}, 'min_area': {'scratch': 82, 'stain': 31}}
+    """
+    return {"defect_bias": {"scratch": float(row["scratch_bias"]),
+                            "stain": float(row["stain_bias"])},
+            "min_area": {"scratch": int(row["min_scratch_px"]),
+                         "stain": int(row["min_stain_px"])}}
+
+
+def record_point(model: str | Path | Predictor, label: str, point: Mapping[str, float],
+                 results_dir: str | Path, frames: Sequence[RealFrame] | None = None,
+                 views: Sequence[str] = DRAWN_VIEWS) -> pd.DataFrame:
+    """The real-surface check at one point of a class grid, per frame, kept (``.point.csv``).
+
+    A grid keeps only each point's figures over all frames; the per-frame table at the point
+    a chapter reports gives their interval over the frames
+    (:func:`heatsink.real_surface.frame_interval`). The table carries the point's
+    :data:`GRID_KNOBS`, so that :func:`load_point` can tell a kept point from another.
+
+    Parameters
+    ----------
+    model : run folder, ``.keras`` file or Predictor
+        The model, as :func:`class_grid` takes it (a Predictor keeps its test-time flips).
+    label : str
+        Its name in the chapter (the file's name, as :func:`check_file` makes it).
+    point : mapping
+        A row of a class grid (at least :data:`GRID_KNOBS`), e.g. :func:`twin_choice`'s.
+    results_dir : str or Path
+        The study's results folder.
+    frames : sequence of RealFrame, optional
+        The real frames (default: loaded from the reference pictures).
+    views : sequence of str
+        The views of the frames to check (:data:`heatsink.real_surface.DRAWN_VIEWS`).
+
+    Returns
+    -------
+    DataFrame
+        The per-frame table of every view (``drawn`` column), with the point's knobs.
+    """
+    from heatsink.real_surface import open_predictor
+    from heatsink.synth.real_frames import load_real_frames
+
+    frames = load_real_frames() if frames is None else list(frames)
+    predictor = open_predictor(model) if isinstance(model, (str, Path)) else model
+    knobs = {k: point[k] for k in GRID_KNOBS}
+    check = pd.concat([real_surface_check(predictor.probabilities, frames, drawn=v,
+                                          decision=grid_point(knobs)).assign(drawn=v)
+                       for v in views], ignore_index=True).assign(model=label, **knobs)
+    _write(check_file(results_dir, label, "point"), check, index=False)
+    return check
+
+
+def load_point(results_dir: str | Path, label: str,
+               point: Mapping[str, float] | None = None) -> pd.DataFrame | None:
+    """A kept :func:`record_point` table of ``label``; None if none was kept or, given a
+    ``point``, if the kept one was measured at another."""
+    path = check_file(results_dir, label, "point")
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    if point is not None and not all(np.isclose(table[k], float(point[k])).all()
+                                     for k in GRID_KNOBS):
+        return None
+    return table
 
 
 #: What :func:`record_stain_margins` measures, by its ``source`` column.
