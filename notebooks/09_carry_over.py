@@ -1056,7 +1056,8 @@ display(Markdown(grid_summary()))
 # * **half strength** (`-a50`, `texture_strength`): every texture multiplied by 0.5.
 #
 # Each is measured as the default-dose runs are above: the grid of one bias per class with the
-# smallest objects dropped and test-time flips, and the point chosen from the twin alone.
+# smallest objects dropped and test-time flips, the point chosen from the twin alone, and the
+# real frames checked one by one at that point for the interval of its figures.
 
 # %%
 record_dose_grid = partial(record_grid, min_areas=[smallest] if smallest else [])
