@@ -308,12 +308,8 @@ def frame_interval(check: pd.DataFrame, n_boot: int = 2000, level: float = 0.95,
     ----------
     check : DataFrame
         A per-frame table of :func:`real_surface_check` or :func:`check_masks` (one view).
-    n_boot : int
-        Bootstrap resamples.
-    level : float
-        Coverage of the interval.
-    seed : int
-        Seed of the resampling.
+    n_boot, level, seed : int, float, int
+        As in :meth:`heatsink.evaluate.Evaluation.bootstrap`, over frames instead of images.
 
     Returns
     -------
