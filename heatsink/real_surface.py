@@ -299,7 +299,7 @@ def frame_interval(check: pd.DataFrame, n_boot: int = 2000, level: float = 0.95,
 
     The frames are drawn with replacement (``n_boot`` times); the share called is pooled over
     the drawn frames as :func:`summarize` pools it. False components are few per frame and
-    heavy-tailed (a few frames hold most of them), so the mean comes with its interval and
+    heavy-tailed (a few frames hold many of them), so the mean comes with its interval and
     the median beside it. The frames come from three pictures and are not independent draws
     of a production line: the interval says how much the figure rests on which frames were
     published, not how a line would vary.

@@ -786,8 +786,7 @@ def class_grid(model: str | Path | Predictor, ds: Dataset, ids: Sequence[str],
     """
     knobs = [(float(a), float(b), int(area.get("scratch", 0)), int(area.get("stain", 0)))
              for area in min_areas for a in scratch_biases for b in stain_biases]
-    points = [{"defect_bias": {"scratch": a, "stain": b},
-               "min_area": {"scratch": sa, "stain": ta}} for a, b, sa, ta in knobs]
+    points = [grid_point(dict(zip(GRID_KNOBS, k, strict=True))) for k in knobs]
     return pd.concat([pd.DataFrame(knobs, columns=list(GRID_KNOBS)),
                       evaluate_points(model, ds, ids, frames, points)], axis=1)
 
