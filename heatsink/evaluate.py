@@ -158,7 +158,7 @@ class Evaluation:
         DataFrame
             Indexed by score; columns ``value`` (on all images), ``low`` and ``high``.
         """
-        draws = self.scores_weighted(_resample_counts(len(self.ids), n_boot, seed), HEADLINE)
+        draws = self.scores_weighted(resample_counts(len(self.ids), n_boot, seed), HEADLINE)
         alpha = (1 - level) / 2
         with np.errstate(invalid="ignore"):
             low = np.nanquantile(draws, alpha, axis=0)
@@ -230,8 +230,19 @@ class Evaluation:
         return frame.join(self.objects)
 
 
-def _resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """How often each of ``n`` images is drawn in each of ``n_boot`` bootstrap resamples."""
+def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of ``n`` items is drawn in each of ``n_boot`` bootstrap resamples.
+
+    Weighting per-item figures by one row gives that resample's figure, so several figures
+    scored on the same rows share their draws (a paired comparison, or the classes of one
+    table).
+
+    Examples
+    --------
+    >>> counts = resample_counts(5, 3, seed=0)
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((3, 5), [5, 5, 5])
+    """
     rng = np.random.default_rng(seed)
     return np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n)
                      for _ in range(n_boot)])
@@ -279,7 +290,7 @@ def paired_difference(
     everything = np.ones((1, len(a.ids)))
     difference = (a.scores_weighted(everything, [measure])
                   - b.scores_weighted(everything, [measure]))[0, 0]
-    counts = _resample_counts(len(a.ids), n_boot, seed)  # the same draws for both
+    counts = resample_counts(len(a.ids), n_boot, seed)  # the same draws for both
     draws = (a.scores_weighted(counts, [measure]) - b.scores_weighted(counts, [measure]))[:, 0]
     alpha = (1 - level) / 2
     with np.errstate(invalid="ignore"):
@@ -368,4 +379,5 @@ __all__ = [
     "object_counts",
     "object_scores",
     "paired_difference",
+    "resample_counts",
 ]

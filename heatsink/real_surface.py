@@ -36,6 +36,7 @@ import pandas as pd
 from heatsink.classes import CLASS_NAMES
 from heatsink.components import components
 from heatsink.errors import HeatsinkError
+from heatsink.evaluate import resample_counts
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -297,12 +298,12 @@ def frame_interval(check: pd.DataFrame, n_boot: int = 2000, level: float = 0.95,
                    seed: int = 0) -> pd.DataFrame:
     """:func:`summarize`'s headline figures with percentile bootstrap intervals over frames.
 
-    The frames are drawn with replacement (``n_boot`` times); the share called is pooled over
-    the drawn frames as :func:`summarize` pools it. False components are few per frame and
-    heavy-tailed (a few frames hold many of them), so the mean comes with its interval and
-    the median beside it. The frames come from three pictures and are not independent draws
-    of a production line: the interval says how much the figure rests on which frames were
-    published, not how a line would vary.
+    The frames are drawn with replacement (``n_boot`` times, the same draws for every class);
+    the share called is pooled over the drawn frames as :func:`summarize` pools it. False
+    components are few per frame and heavy-tailed (a few frames hold many of them), so the mean
+    comes with its interval and the median beside it. The frames come from three pictures and
+    are not independent draws of a production line: the interval says how much the figure rests
+    on which frames were published, not how a line would vary.
 
     Parameters
     ----------
@@ -330,17 +331,18 @@ def frame_interval(check: pd.DataFrame, n_boot: int = 2000, level: float = 0.95,
     """
     if not 0 < level < 1:
         raise HeatsinkError(f"level must be between 0 and 1, not {level!r}")
-    rng = np.random.default_rng(seed)
+    frames = pd.unique(check["frame"])
+    counts = resample_counts(len(frames), n_boot, seed)  # the same draws for every class
     tail = (1 - level) / 2
     rows = {}
     for name, group in check.groupby("class", sort=False):
+        group = group.set_index("frame").reindex(frames)
         called = group["called_px"].to_numpy(float)
         surface = group["surface_px"].to_numpy(float)
         false = group["false_components"].to_numpy(float)
-        draws = rng.integers(0, len(group), (n_boot, len(group)))
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = 100 * called[draws].sum(1) / surface[draws].sum(1)
-        mean_false = false[draws].mean(1)
+            share = 100 * (counts @ called) / (counts @ surface)
+        mean_false = counts @ false / len(frames)
         rows[name] = {
             "share_pct": 100 * called.sum() / surface.sum(),
             "share_low": np.nanquantile(share, tail),

@@ -244,3 +244,16 @@ def test_frame_interval_brackets_the_summary_and_narrows_with_more_frames():
     assert again.equals(few)  # seeded
     with pytest.raises(HeatsinkError, match="level"):
         real_surface.frame_interval(_check_table(false, called), level=1.5)
+
+
+def test_frame_interval_draws_the_same_frames_for_every_class():
+    """Each resample draws frames, not rows: a class that is another class's copy, listed in
+    another order, gets exactly its interval, and a class with no false component in the drawn
+    frames a zero-width one."""
+    false, called = [0, 1, 1, 2, 3, 0, 9, 1], [0, 5, 3, 8, 20, 0, 60, 2]
+    defect = _check_table(false, called)
+    copy = defect.assign(**{"class": "scratch"}).iloc[::-1]
+    quiet = defect.assign(**{"class": "stain", "false_components": 0, "called_px": 0})
+    table = real_surface.frame_interval(pd.concat([defect, copy, quiet]))
+    assert table.loc["scratch"].equals(table.loc["defect"])
+    assert table.loc["stain", "false_low"] == table.loc["stain", "false_high"] == 0.0
