@@ -194,12 +194,20 @@ def test_later_stages_wait_for_earlier_ones_then_follow_the_scores(folders, monk
     assert stage2[-1].name == "gslu-wcce+dice-isqrt"
     assert {r.config.model for r in stage2} == {"gslu"}
     assert all(r.config.learning_rate == pytest.approx(1e-3) for r in stage2)
-    assert {r.status for r in plan.planned_runs(3, None, runs, results)} == {"blocked"}
+    # the speed pair's seeds do not wait for stages 1-2; the top recipes' seeds do
+    early = plan.planned_runs(3, None, runs, results)
+    assert [(r.name, r.status) for r in early if r.status != "blocked"] == [
+        ("gslu-wcce+dice-s1", "missing"), ("light-wcce+dice-s1", "missing"),
+        ("gslu-wcce+dice-s2", "missing"), ("light-wcce+dice-s2", "missing")]
+    assert {r.name for r in early if r.status == "blocked"} == {"seeds-1", "seeds-2"}
     finish(2)
     stage3 = plan.planned_runs(3, None, runs, results)
+    assert [r.name for r in stage3[:4]] == [r.name for r in early[:4]]
+    assert len({r.name for r in stage3}) == len(stage3)  # gslu-wcce+dice's seeds listed once
     recipes = {r.name.rsplit("-s", 1)[0] for r in stage3}
-    # the top three of stages 1-2, and both stage-1 losses of the chosen encoder
-    assert recipes == {"gslu-wcce+dice", "gslu-dice", "gslu-wcce+dice-isqrt", "gslu"}
+    # the top three of stages 1-2, both stage-1 losses of the chosen encoder, the speed pair
+    assert recipes == {"gslu-wcce+dice", "gslu-dice", "gslu-wcce+dice-isqrt", "gslu",
+                       "light-wcce+dice"}
     assert sorted({r.config.seed for r in stage3}) == [1, 2]
     assert {r.status for r in plan.planned_runs(4, None, runs, results)} == {"blocked"}
     finish(3)

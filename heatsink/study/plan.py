@@ -22,7 +22,8 @@ from what the earlier ones left on disk:
    stage-1 run by validation defect mIoU (the study's one rule,
    :func:`heatsink.study.results.rank_models`, on :meth:`heatsink.models.Run.evaluation`);
 3. seeds 1 and 2 of the top :data:`TOP_RECIPES` recipes of stages 1–2 and of both stage-1
-   losses of the chosen encoder;
+   losses of the chosen encoder; first, and without waiting for stages 1–2, those of the
+   :data:`SPEED_PAIR` (chapter 8's comparison of the light net with the GSLU-style net);
 4. the label checks' fold models (:func:`heatsink.crossval.out_of_sample`, :data:`FOLDS`
    folds) with the chosen recipe: the best of stage 3 by its mean over the seeds;
 5. the noise-dose experiment (:mod:`heatsink.study.dose`): the chosen recipe trained on one
@@ -114,6 +115,11 @@ ABLATION_WEIGHTINGS = ("inverse_sqrt",)
 SEEDS = (0, 1, 2)
 #: How many of the best recipes of stages 1–2 stage 3 repeats.
 TOP_RECIPES = 3
+#: Recipes stage 3 repeats at every seed before stages 1–2 are finished (they need only
+#: their families' range tests): the light net against the GSLU-style net under the study
+#: loss, chapter 8's speed/quality comparison. One seed each left that comparison open: the
+#: light net 1.2 points below [-3.8, +0.6], against a margin of 1 point.
+SPEED_PAIR = (("gslu", STUDY_LOSS), ("light", STUDY_LOSS))
 #: The range test: its loss (Adam scales each step by the gradient's own size, so a rate
 #: found with one loss serves the other), steps and range of learning rates.
 RANGE_LOSS = STUDY_LOSS
@@ -220,6 +226,8 @@ class PlanSettings:
         :data:`SEEDS` (the first is the seed of stages 1 and 2).
     top_recipes : int
         :data:`TOP_RECIPES`.
+    speed_pair : tuple of (str, str)
+        :data:`SPEED_PAIR`.
     range_loss : str
     range_steps : int
     range_lr : (float, float)
@@ -252,6 +260,7 @@ class PlanSettings:
     ablation_weightings: tuple[str, ...]
     seeds: tuple[int, ...]
     top_recipes: int
+    speed_pair: tuple[tuple[str, str], ...]
     range_loss: str
     range_steps: int
     range_lr: tuple[float, float]
@@ -274,7 +283,8 @@ class PlanSettings:
         return cls(recipe=dict(RECIPE), encoders=tuple(ENCODERS),
                    stage1_losses=tuple(STAGE1_LOSSES), ablation_losses=tuple(ABLATION_LOSSES),
                    ablation_weightings=tuple(ABLATION_WEIGHTINGS),
-                   seeds=tuple(SEEDS), top_recipes=TOP_RECIPES, range_loss=RANGE_LOSS,
+                   seeds=tuple(SEEDS), top_recipes=TOP_RECIPES,
+                   speed_pair=tuple(tuple(pair) for pair in SPEED_PAIR), range_loss=RANGE_LOSS,
                    range_steps=RANGE_STEPS, range_lr=tuple(RANGE_LR),
                    crop_check=tuple(CROP_CHECK), check_crop=CHECK_CROP,
                    texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK),
@@ -541,12 +551,16 @@ def top_recipes(runs_dir: str | Path, results_dir: str | Path,
 
 def _stage3(runs_dir: Path, results_dir: Path, ds: Dataset | None,
             s: PlanSettings) -> list[PlannedRun]:
+    early = [run for seed in s.seeds[1:]
+             for run in _stage_runs(3, s.speed_pair, runs_dir, results_dir, ds, s, seed=seed)]
     recipes = top_recipes(runs_dir, results_dir, ds, s)
     if isinstance(recipes, str):
-        return [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir, s) / f"seeds-{seed}",
-                         f"{recipes} to rank the recipes") for seed in s.seeds[1:]]
-    return [_train_item(3, replace(c, seed=seed), runs_dir, results_dir, ds, s)
-            for c in recipes for seed in s.seeds[1:]]
+        return early + [_blocked(3, f"seeds-{seed}", plan_dir(runs_dir, s) / f"seeds-{seed}",
+                                 f"{recipes} to rank the recipes") for seed in s.seeds[1:]]
+    names = {run.name for run in early}
+    seeded = [_train_item(3, replace(c, seed=seed), runs_dir, results_dir, ds, s)
+              for c in recipes for seed in s.seeds[1:]]
+    return early + [run for run in seeded if run.name not in names]
 
 
 def seed_runs(config: TrainConfig, runs_dir: str | Path,
