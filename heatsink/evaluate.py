@@ -249,8 +249,9 @@ def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
 
 
 def paired_difference(
-    a: Evaluation, b: Evaluation, measure: str = "miou_defects", n_boot: int = 1000,
-    level: float = 0.95, seed: int = 0, same_reference: bool = True,
+    a: Evaluation | Sequence[Evaluation], b: Evaluation | Sequence[Evaluation],
+    measure: str = "miou_defects", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+    same_reference: bool = True,
 ) -> dict[str, float]:
     """How much better ``a`` scores than ``b`` on the same images, with a paired interval.
 
@@ -259,12 +260,18 @@ def paired_difference(
     interval of the difference reflects how consistently one beats the other, which
     separate intervals (and whether they overlap) do not.
 
+    A recipe trained with several seeds is several models: given a sequence of evaluations
+    for ``a`` or ``b``, its score is their mean, on every resample the same draw for each.
+    The interval is then that of the difference of the seed means over images; how far the
+    seeds themselves spread is apart (:mod:`heatsink.study.results.seeds`).
+
     Parameters
     ----------
-    a, b : Evaluation
-        The same images (in any order) against the same reference: two models. Or, with
-        ``same_reference=False``, one model's predictions against two references (the
-        twin's clean truth and its labels), which is how much the labels' errors move it.
+    a, b : Evaluation or sequence of Evaluation
+        The same images (in any order) against the same reference: two models (or two
+        recipes, each a model per seed). Or, with ``same_reference=False``, one model's
+        predictions against two references (the twin's clean truth and its labels), which is
+        how much the labels' errors move it.
     measure : str
         A key of :meth:`Evaluation.summary` (pixel scores and object recalls).
     n_boot, level, seed
@@ -279,24 +286,40 @@ def paired_difference(
     Raises
     ------
     ValueError
-        If the two evaluations cover different images, or different references where
-        ``same_reference``.
+        If the evaluations cover different images, or different references where
+        ``same_reference``, or a side has none.
     """
-    if sorted(a.ids) != sorted(b.ids) or (same_reference and a.reference != b.reference):
+    sides = [[x] if isinstance(x, Evaluation) else list(x) for x in (a, b)]
+    if not all(sides):
+        raise ValueError("a paired comparison needs at least one evaluation on each side")
+    first, every = sides[0][0], [*sides[0], *sides[1]]
+    if (any(sorted(ev.ids) != sorted(first.ids) for ev in every)
+            or (same_reference and len({ev.reference for ev in every}) > 1)):
         raise ValueError("a paired comparison needs the same images against the same reference")
-    order = [b.ids.index(i) for i in a.ids]
-    b = Evaluation(ids=list(a.ids), reference=b.reference, confusions=b.confusions[order],
-                   objects=b.objects.iloc[order])
-    everything = np.ones((1, len(a.ids)))
-    difference = (a.scores_weighted(everything, [measure])
-                  - b.scores_weighted(everything, [measure]))[0, 0]
-    counts = resample_counts(len(a.ids), n_boot, seed)  # the same draws for both
-    draws = (a.scores_weighted(counts, [measure]) - b.scores_weighted(counts, [measure]))[:, 0]
+    sides = [[_reordered(ev, first.ids) for ev in side] for side in sides]
+    everything = np.ones((1, len(first.ids)))
+    counts = resample_counts(len(first.ids), n_boot, seed)  # the same draws for all
+
+    def score(weights: np.ndarray, side: list[Evaluation]) -> np.ndarray:
+        return np.mean([ev.scores_weighted(weights, [measure])[:, 0] for ev in side], axis=0)
+
+    difference = (score(everything, sides[0]) - score(everything, sides[1]))[0]
+    draws = score(counts, sides[0]) - score(counts, sides[1])
     alpha = (1 - level) / 2
     with np.errstate(invalid="ignore"):
         low, high = np.nanquantile(draws, [alpha, 1 - alpha])
     return {"difference": float(difference), "low": float(low), "high": float(high),
             "share_a_higher": float(np.mean(draws[~np.isnan(draws)] > 0))}
+
+
+def _reordered(ev: Evaluation, ids: Sequence[str]) -> Evaluation:
+    """``ev`` with its images in the order of ``ids`` (the same set)."""
+    if list(ev.ids) == list(ids):
+        return ev
+    position = {i: k for k, i in enumerate(ev.ids)}
+    order = [position[i] for i in ids]
+    return Evaluation(ids=list(ids), reference=ev.reference, confusions=ev.confusions[order],
+                      objects=ev.objects.iloc[order])
 
 
 def evaluate_masks(

@@ -63,6 +63,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -133,17 +134,31 @@ agreement.round(4).set_index(["model", "engine"])
 # ## Quality
 #
 # Each model's validation defect mIoU, as training scored it, with its 95 % bootstrap
-# interval over images; and the paired difference of the two models compared, image by
-# image on the same validation images.
+# interval over images. The two models compared are each a recipe, and a recipe trained
+# again with another seed scores differently: the plan trains both again with seeds 1 and 2
+# (stage 3). Each is scored by its mean over the seeds trained so far, and the paired
+# difference is that of the two means, image by image on the same validation images, beside
+# how far each recipe's seeds spread.
 
 # %%
 evaluations = speed.run_evaluations(opened, ds, chapter.ids["val"])
 quality = speed.quality_table(evaluations, n_boot=n_boot)
-paired = speed.paired_quality(evaluations, *compare, n_boot=n_boot)
+others = speed.seed_evaluations({m: opened[m].run.path for m in compare}, runs_dir,
+                                results_dir)
+by_seed = {m: {opened[m].run.config.seed: evaluations[m],
+               **{k: ev for k, ev in others[m].items() if k != opened[m].run.config.seed}}
+           for m in compare}
+seed_scores = speed.seed_scores(by_seed)
+paired = speed.paired_quality({m: list(by_seed[m].values()) for m in compare}, *compare,
+                              n_boot=n_boot)
 study_results.save_speed_results(results_dir, {**tables, "agreement": agreement,
-                                               "quality": quality, "paired": paired}, machine)
+                                               "quality": quality, "paired": paired,
+                                               "seeds": seed_scores}, machine)
 scratch.cleanup()
 (100 * quality.set_index("model")[["value", "low", "high"]]).round(1)
+
+# %%
+(100 * seed_scores.pivot(index="model", columns="seed", values="value")).round(1)
 
 # %% tags=["hide-input"]
 fig = speed.speed_quality_figure(tables["speed"], quality, machine, target_ms=target_ms)
@@ -173,10 +188,14 @@ for row in best.itertuples():
                  f"{target_ms:g} ms target); at batch {row.best_batch}, {row.ms_best:.1f} ms, "
                  f"{100 * row.peak_share_best:.0f} % of the {row.precision} peak.")
 pair = paired.iloc[0]
+over = ("" if pair.seeds_a == pair.seeds_b == 1 else
+        f", each by its mean over its seeds ({pair.seeds_a} and {pair.seeds_b})")
+spread = ("" if np.isnan(pair.seed_spread) else
+          f" The seeds of one recipe spread by up to {100 * pair.seed_spread:.1f} points.")
 lines.append(
-    f"* {pair.a} against {pair.b}, on the same {pair.n_images} validation images: defect mIoU "
-    f"{100 * pair.difference:+.1f} points (95 % paired bootstrap interval "
-    f"[{100 * pair.low:+.1f}, {100 * pair.high:+.1f}]). "
+    f"* {pair.a} against {pair.b}{over}, on the same {pair.n_images} validation images: "
+    f"defect mIoU {100 * pair.difference:+.1f} points (95 % paired bootstrap interval "
+    f"[{100 * pair.low:+.1f}, {100 * pair.high:+.1f}]).{spread} "
     + (f"The interval stays above −{100 * pair.margin:g} point: {pair.a} trails {pair.b} by "
        "less than that." if pair.within_margin else
        f"The interval reaches below −{100 * pair.margin:g} point: that {pair.a} trails "
@@ -197,7 +216,7 @@ display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # The tables are in `results/<data>/speed/` (`models`, `timing`, `speed`, `agreement`,
-# `quality`, `paired`), with `machine.json`: the CPU, its flags, its measured peaks and the
-# load average while measuring. `python bench/line_speed.py` times untrained models the same
+# `quality`, `paired`, `seeds`), with `machine.json`: the CPU, its flags, its measured peaks
+# and the load average while measuring. `python bench/line_speed.py` times untrained models the same
 # way, and `python bench/line_inspect.py` the whole of `heatsink inspect`: frames per
 # second and peak memory.

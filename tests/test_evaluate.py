@@ -132,6 +132,18 @@ def test_a_paired_comparison_scores_both_models_on_each_resample():
         1 - b.summary()["scratch_recall"])
     with pytest.raises(ValueError, match="same images"):
         paired_difference(a, model([4, 4]), "scratch_recall")
+    # a recipe trained with seeds scores as the mean of its models, on the same draws
+    c = model([2, 9, 9, 9, 9, 2])
+    seeds = paired_difference([a, c], b, "scratch_recall", n_boot=200)
+    mean = (a.summary()["scratch_recall"] + c.summary()["scratch_recall"]) / 2
+    assert seeds["difference"] == pytest.approx(mean - b.summary()["scratch_recall"])
+    assert seeds["low"] <= seeds["difference"] <= seeds["high"]
+    one = paired_difference([a], [b], "scratch_recall", n_boot=200)
+    assert one == paired_difference(a, b, "scratch_recall", n_boot=200)
+    with pytest.raises(ValueError, match="same images"):
+        paired_difference([a, model([4, 4])], b, "scratch_recall")
+    with pytest.raises(ValueError, match="at least one"):
+        paired_difference([], b, "scratch_recall")
 
 
 def test_an_evaluation_survives_its_table():

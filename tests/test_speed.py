@@ -241,3 +241,51 @@ def test_a_run_kept_without_its_model_is_timed_as_its_architecture(tmp_path):
     assert speed.engine_agreement({"light": item}, frames, ["keras-graph"]).empty
     stored = speed.run_evaluations({"light": item})["light"]
     assert stored.summary().equals(run.evaluation("labels").summary())
+
+
+def test_a_recipe_with_seeds_is_compared_by_its_mean_over_the_seeds_trained(tmp_path,
+                                                                            monkeypatch):
+    """The compared models' other seeds are the plan's runs of the same recipe; an
+    unfinished seed is left out; the paired row says how many seeds and how far they
+    spread."""
+    from heatsink.evaluate import evaluate_masks
+    from heatsink.models.run import Run
+    from heatsink.study import plan
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[10, 1:12] = 1
+
+    def scored(found: int):  # scratch pixels found in each of three frames
+        pred = truth.copy()
+        pred[10, 1 + found:12] = 0
+        return evaluate_masks([(f"{k}", truth, pred) for k in range(3)])
+
+    found = {"light-wcce+dice": 9, "light-wcce+dice-s1": 5, "gslu-wcce+dice": 11,
+             "gslu-wcce+dice-s1": 11, "gslu-wcce+dice-s2": 11}
+    runs = tmp_path / "runs"
+    for model in ("light", "gslu"):
+        for seed in (0, 1, 2):
+            config = plan.recipe_config(model, plan.STUDY_LOSS, 1e-3, seed=seed)
+            folder = plan.plan_dir(runs) / plan.plan_name(config)
+            folder.mkdir(parents=True)
+            (folder / "config.json").write_text(json.dumps(config.to_dict()))
+    monkeypatch.setattr(Run, "finished", property(lambda self: self.path.name in found))
+    monkeypatch.setattr(Run, "evaluation",
+                        lambda self, reference="labels": scored(found[self.path.name]))
+    seeds = speed.seed_evaluations(speed.plan_runs(runs, ["light", "gslu"]), runs)
+    assert {m: sorted(s) for m, s in seeds.items()} == {"light": [0, 1], "gslu": [0, 1, 2]}
+    table = speed.seed_scores(seeds, "scratch_recall")
+    assert list(table.columns) == speed.COLUMNS["seeds"] and len(table) == 5
+    light = table[table["model"] == "light"].set_index("seed")["value"]
+    assert light.tolist() == pytest.approx([9 / 11, 5 / 11])
+    row = speed.paired_quality({m: list(s.values()) for m, s in seeds.items()}, "light", "gslu",
+                               measure="scratch_recall", n_boot=50).iloc[0]
+    assert row["difference"] == pytest.approx(7 / 11 - 1)
+    assert (row["seeds_a"], row["seeds_b"]) == (2, 3)
+    assert row["seed_spread"] == pytest.approx(4 / 11)  # light's; gslu's seeds agree
+    one = speed.paired_quality({m: s[0] for m, s in seeds.items()}, "light", "gslu",
+                               measure="scratch_recall", n_boot=50).iloc[0]
+    assert (one["seeds_a"], one["seeds_b"]) == (1, 1) and np.isnan(one["seed_spread"])
+    half = speed.paired_quality({"light": list(seeds["light"].values()), "gslu": seeds["gslu"][0]},
+                                "light", "gslu", measure="scratch_recall", n_boot=50).iloc[0]
+    assert np.isnan(half["seed_spread"])  # one seed on a side: no spread to call against

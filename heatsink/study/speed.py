@@ -72,7 +72,9 @@ COLUMNS = {
                   "defect_pixels_agree", "verdicts_differ"],
     "quality": ["model", "reference", "measure", "value", "low", "high", "n_images"],
     "paired": ["a", "b", "reference", "measure", "difference", "low", "high",
-               "share_a_higher", "n_images", "margin", "within_margin"],
+               "share_a_higher", "n_images", "margin", "within_margin", "seeds_a", "seeds_b",
+               "seed_spread"],
+    "seeds": ["model", "seed", "reference", "measure", "value"],
 }
 
 
@@ -471,13 +473,53 @@ def quality_table(evaluations: Mapping[str, Evaluation], measure: str = MEASURE,
     return pd.DataFrame(rows, columns=COLUMNS["quality"])
 
 
-def paired_quality(evaluations: Mapping[str, Evaluation], a: str, b: str,
-                   measure: str = MEASURE, n_boot: int = 1000,
+def seed_evaluations(models: Mapping[str, Path], runs_dir: str | Path,
+                     results_dir: str | Path | None = None, reference: str = "labels",
+                     settings: plan.PlanSettings | None = None,
+                     ) -> dict[str, dict[int, Evaluation]]:
+    """Each model's finished runs of its recipe under the plan's seeds, scored as training
+    stored them (:meth:`heatsink.models.Run.evaluation`: nothing is predicted).
+
+    ``models`` maps a model to its seed-0 run (a plan run, as :func:`plan_runs` gives it);
+    its other seeds are the plan's runs of the same recipe (:func:`heatsink.study.plan.
+    seed_runs`, their kept copies where ``results_dir`` is given). A seed not trained yet is
+    left out; the seed-0 run is always the folder given.
+    """
+    from heatsink.models.run import Run
+
+    out = {}
+    for name, path in models.items():
+        run = Run.load(path)
+        folders = plan.seed_runs(run.config, runs_dir, settings, results_dir)
+        folders[run.config.seed] = Path(path)
+        found = {}
+        for seed, folder in sorted(folders.items()):
+            if (folder / "config.json").exists() and Run.load(folder).finished:
+                found[seed] = Run.load(folder).evaluation(reference)
+        out[name] = found
+    return out
+
+
+def seed_scores(seeds: Mapping[str, Mapping[int, Evaluation]],
+                measure: str = MEASURE) -> pd.DataFrame:
+    """One row per model and seed: its ``measure`` on its validation images (a fraction)."""
+    rows = [{"model": name, "seed": seed, "reference": ev.reference,
+             "measure": measure, "value": float(ev.summary()[measure])}
+            for name, by_seed in seeds.items() for seed, ev in by_seed.items()]
+    return pd.DataFrame(rows, columns=COLUMNS["seeds"])
+
+
+def paired_quality(evaluations: Mapping[str, Evaluation | Sequence[Evaluation]], a: str,
+                   b: str, measure: str = MEASURE, n_boot: int = 1000,
                    margin: float = MARGIN) -> pd.DataFrame:
     """``a`` − ``b`` in ``measure`` on the same images, with the paired bootstrap interval.
 
     :func:`heatsink.evaluate.paired_difference`: every resample draws images and scores both
-    models on the same draw. ``within_margin`` is whether the interval's low end lies above
+    models on the same draw. A model given as several evaluations (its recipe trained with
+    several seeds, :func:`seed_evaluations`) scores their mean; ``seed_spread`` is then the
+    larger of the two recipes' spreads over seeds (max − min; NaN with one seed on a side),
+    which the difference must exceed to be called (:func:`heatsink.study.results.
+    called_difference`). ``within_margin`` is whether the interval's low end lies above
     −``margin``: ``a`` is then shown to trail ``b`` by less than the margin.
 
     Raises
@@ -485,18 +527,25 @@ def paired_quality(evaluations: Mapping[str, Evaluation], a: str, b: str,
     HeatsinkError
         If ``a`` or ``b`` has no scores, or they were scored on different images.
     """
-    from heatsink.evaluate import paired_difference
+    from heatsink.evaluate import Evaluation, paired_difference
 
+    sides = {}
     for name in (a, b):
-        if name not in evaluations:
+        got = evaluations.get(name)
+        if got is None or (not isinstance(got, Evaluation) and not list(got)):
             raise HeatsinkError(f"no scores of {name!r} to compare; have {sorted(evaluations)}")
+        sides[name] = [got] if isinstance(got, Evaluation) else list(got)
     try:
-        diff = paired_difference(evaluations[a], evaluations[b], measure, n_boot=n_boot)
+        diff = paired_difference(sides[a], sides[b], measure, n_boot=n_boot)
     except ValueError as exc:
         raise HeatsinkError(f"{a} against {b}: {exc}") from None
-    return pd.DataFrame([{"a": a, "b": b, "reference": evaluations[a].reference,
-                          "measure": measure, **diff, "n_images": len(evaluations[a].ids),
-                          "margin": margin, "within_margin": diff["low"] > -margin}],
+    spreads = [np.ptp([ev.summary()[measure] for ev in side]) if len(side) > 1 else np.nan
+               for side in sides.values()]
+    return pd.DataFrame([{"a": a, "b": b, "reference": sides[a][0].reference,
+                          "measure": measure, **diff, "n_images": len(sides[a][0].ids),
+                          "margin": margin, "within_margin": diff["low"] > -margin,
+                          "seeds_a": len(sides[a]), "seeds_b": len(sides[b]),
+                          "seed_spread": np.nan if np.isnan(spreads).any() else max(spreads)}],
                         columns=COLUMNS["paired"])
 
 
@@ -598,6 +647,8 @@ __all__ = [
     "plan_runs",
     "quality_table",
     "run_evaluations",
+    "seed_evaluations",
+    "seed_scores",
     "speed_quality_figure",
     "stand_in_run",
 ]
