@@ -130,7 +130,8 @@ def _train(args: argparse.Namespace) -> int:
              "min_epochs": args.min_epochs, "photometric": args.photometric,
              "texture": args.texture, "texture_share": args.texture_share,
              "texture_strength": args.texture_strength,
-             "texture_spots": args.texture_spots, "precise_bn": args.precise_bn,
+             "texture_spots": args.texture_spots, "texture_marks": args.texture_marks,
+             "precise_bn": args.precise_bn,
              "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
@@ -363,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--texture-spots", type=float, metavar="S",
                     help="with --texture, the share of textured images that also get soft "
                          "stain-sized spots (default 0)")
+    tr.add_argument("--texture-marks", type=float, metavar="M",
+                    help="with --texture, the share of textured images that also get long "
+                         "bright polishing marks (default 0)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

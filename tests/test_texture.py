@@ -11,6 +11,7 @@ import heatsink  # noqa: F401  (selects legacy Keras before TensorFlow)
 
 tf = pytest.importorskip("tensorflow")
 
+from heatsink.components import components  # noqa: E402
 from heatsink.data import load_dataset, make_tf_dataset, texture  # noqa: E402
 from heatsink.errors import HeatsinkError  # noqa: E402
 from heatsink.models.fitting import training_batches  # noqa: E402
@@ -115,3 +116,26 @@ def test_spots_are_faint_soft_blobs_added_to_the_same_texture():
     assert (d < -0.01).sum() > (d > 0.01).sum()                # mostly darker
     none = texture.texture_field(shape, seed, share=1.0, spots=0.0).numpy()[..., 0]
     assert np.array_equal(none, plain)
+
+
+def test_marks_are_long_bright_blobs_along_one_direction_added_to_the_same_texture():
+    shape, seed = tf.constant([16, 256, 256, 3]), tf.constant([5, 6])  # about 150 marks
+    plain = texture.texture_field(shape, seed, share=1.0).numpy()[..., 0]
+    marked = texture.texture_field(shape, seed, share=1.0, marks=1.0).numpy()[..., 0]
+    d = marked - plain
+    assert (d > 0.02).sum() > 2 * (d < -0.02).sum()            # mostly brighter
+    assert np.all(np.abs(d).max(axis=(1, 2)) > 0.5 * texture.RANGES["mark_amp"][0])
+    # elongated: per image, the second moments of the marked pixels have one long axis
+    for k in range(len(d)):
+        found = components(np.abs(d[k]) > 0.5 * np.abs(d[k]).max())
+        biggest = 1 + int(np.argmax(found.stats[1:, 4]))
+        pts = np.argwhere(found.labels == biggest).astype(float)
+        axes = np.sqrt(np.linalg.eigvalsh(np.cov(pts.T)))
+        assert axes[1] > 2.5 * axes[0], k
+    none = texture.texture_field(shape, seed, share=1.0, marks=0.0).numpy()[..., 0]
+    assert np.array_equal(none, plain)
+    with pytest.raises(HeatsinkError, match="need texture on"):
+        TrainConfig(texture_marks=0.5)
+    with pytest.raises(HeatsinkError, match="texture_marks must be"):
+        TrainConfig(texture=True, texture_marks=1.5)
+

@@ -74,6 +74,7 @@ def make_tf_dataset(
     texture_share: float | None = None,
     texture_strength: float = 1.0,
     texture_spots: float = 0.0,
+    texture_marks: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (image, mask) for training or evaluation.
 
@@ -110,10 +111,11 @@ def make_tf_dataset(
         Multiply each image by a random unlabelled plating texture
         (:func:`heatsink.data.texture.texture`), reproducible from ``seed``, before any
         photometric change; masks unchanged.
-    texture_share, texture_strength, texture_spots : float
+    texture_share, texture_strength, texture_spots, texture_marks : float
         The texture's dose: the share of images that get one (None: the module's
-        ``SHARES["textured"]``), a factor on its strength, and the share of textured images
-        that also get soft spots (see :func:`heatsink.data.texture.texture_field`).
+        ``SHARES["textured"]``), a factor on its strength, and the shares of textured images
+        that also get soft spots and polishing marks (see
+        :func:`heatsink.data.texture.texture_field`).
 
     Returns
     -------
@@ -175,7 +177,7 @@ def make_tf_dataset(
         seeds = tf.data.Dataset.random(seed=seed + 3, rerandomize_each_iteration=True).batch(2)
         data = tf.data.Dataset.zip((data, seeds)).map(
             lambda batch, s: (retexture(batch[0], s, texture_share, texture_strength,
-                                        texture_spots),
+                                        texture_spots, texture_marks),
                               batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )

@@ -22,7 +22,12 @@ share of those (:data:`RANGES`):
 - **spots** (only where asked, ``spots`` > 0): sparse soft blobs of stain size (σ 2.5–8
   px), mostly darker, fainter than the twin's stains (at most 15 % against their 25–50 %,
   :func:`heatsink.synth.defects.blot_appearance`): the real plating's dark mottle spots,
-  which a net trained without them calls stains.
+  which a net trained without them calls stains;
+- **marks** (only where asked, ``marks`` > 0): sparse bright polishing marks, longer and
+  wider than the streaks (σ 6–25 px along, 1.5–3 px across, all of an image's marks along
+  one direction give or take a few degrees), mostly brighter than the plating: the real
+  plating's long bright marks, along which a net trained without them draws scratches. A
+  twin scratch is a thinner line (1–3 px) and runs alone.
 
 All draws come from a stateless seed, so a run is reproducible. The ranges are chosen wide,
 around what the real plating shows (:mod:`heatsink.synth.appearance`), not fitted to it: this
@@ -41,7 +46,7 @@ from heatsink.data.augment import _blur_axis, _gaussian_kernels
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["RANGES", "SHARES", "SPOT_DARK", "texture", "texture_field"]
+__all__ = ["MARK_DARK", "RANGES", "SHARES", "SPOT_DARK", "texture", "texture_field"]
 
 #: Ranges of the per-image random draws (amplitudes relative to the image's brightness).
 RANGES: dict[str, tuple[float, float]] = {
@@ -56,10 +61,17 @@ RANGES: dict[str, tuple[float, float]] = {
     "spot_sigma": (2.5, 8.0),       # px, a spot's Gaussian scale
     "spot_density": (5e-5, 4e-4),   # spots per pixel (3 to 26 in a 256² frame)
     "spot_amp": (0.04, 0.15),       # relative peak brightness of a spot
+    "mark_long": (6.0, 25.0),       # px, σ along a mark
+    "mark_wide": (1.5, 3.0),        # px, σ across a mark
+    "mark_density": (5e-5, 3e-4),   # marks per pixel (3 to 20 in a 256² frame)
+    "mark_amp": (0.15, 0.5),        # relative peak brightness of a mark
+    "mark_turn": (0.0, 0.15),       # radians, how far a mark turns from its image's direction
 }
 #: Share of spots that are darker than the plating (as :data:`heatsink.synth.defects.
 #: DARK_BLOT_SHARE` is of the twin's stains).
 SPOT_DARK = 0.6
+#: Share of marks that are darker than the plating (the real marks are mostly bright).
+MARK_DARK = 0.15
 #: Share of the images that get a texture at all (the others are left as rendered), and of
 #: those, the shares that get streaks and specks (all get grain, at a random strength).
 #: Half the frames: on twin 1.4.4, the light net's recipe run with every frame textured
@@ -118,8 +130,49 @@ def _spots(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return _blur_axis(_blur_axis(impulses, k, 1), k, 2)
 
 
+def _smear(x: tf.Tensor, k: tf.Tensor, axis: int) -> tf.Tensor:
+    """Blur (B, H, W, 1) along ``axis`` (1 rows, 2 columns) with per-image 1-D kernels ``k``
+    of shape ``(B, K)``, zeros beyond the edges: one depthwise convolution with the images as
+    its channels, so that a long kernel costs one op (and fits frames smaller than it)."""
+    import tensorflow as tf
+
+    channels = tf.transpose(x, [3, 1, 2, 0])                     # (1, H, W, B)
+    kernel = tf.transpose(k)[:, None, :, None]                   # (K, 1, B, 1)
+    if axis == 2:
+        kernel = tf.transpose(kernel, [1, 0, 2, 3])              # (1, K, B, 1)
+    out = tf.nn.depthwise_conv2d(channels, kernel, [1, 1, 1, 1], "SAME")
+    return tf.transpose(out, [3, 1, 2, 0])
+
+
+def _marks(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Sparse polishing marks ``(B, H, W, 1)``: elongated Gaussian blobs, one direction per
+    image (each mark turned from it by a little), whose peak is their amplitude."""
+    import tensorflow as tf
+
+    n, h, w = shape[0], shape[1], shape[2]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
+
+    def draw(i: int, name: str, size: tf.Tensor | list | None = None) -> tf.Tensor:
+        lo, hi = RANGES[name]
+        return tf.random.stateless_uniform([n] if size is None else size, seed=seeds[i],
+                                           minval=lo, maxval=hi)
+
+    long, wide = draw(0, "mark_long"), draw(1, "mark_wide")
+    centres = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[2])
+    density = draw(3, "mark_density")[:, None, None, None]
+    dark = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[4]) < MARK_DARK
+    amp = draw(5, "mark_amp", [n, h, w, 1]) * tf.where(dark, -1.0, 1.0)
+    impulses = tf.where(centres < density, amp, 0.0) * (2 * math.pi * long * wide)[
+        :, None, None, None]
+    marks = _smear(_smear(impulses, _gaussian_kernels(long, radius=72), 2),
+                   _gaussian_kernels(wide, radius=9), 1)
+    direction = tf.random.stateless_uniform([n], seed=seeds[6], maxval=math.pi)
+    turn = draw(7, "mark_turn") * tf.where(direction > math.pi / 2, 1.0, -1.0)
+    return _rotate(marks, direction + turn)
+
+
 def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
-                  strength: float = 1.0, spots: float = 0.0) -> tf.Tensor:
+                  strength: float = 1.0, spots: float = 0.0, marks: float = 0.0) -> tf.Tensor:
     """A random relative surface texture ``g`` of shape ``(B, H, W, 1)`` (see the module).
 
     ``share`` of the images get one (default ``SHARES["textured"]``), the others ``g = 0``;
@@ -149,6 +202,10 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
     >>> plain = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=1.0)
     >>> bool(tf.reduce_any(spotted != plain))
     True
+    >>> marked = texture_field(tf.constant([4, 64, 64, 3]), tf.constant([3, 4]), share=1.0,
+    ...                        marks=1.0)
+    >>> bool(tf.reduce_any(marked != plain)), bool(tf.reduce_max(marked - plain) > 0.05)
+    (True, True)
     """
     import tensorflow as tf
 
@@ -202,13 +259,18 @@ def texture_field(shape: tf.Tensor, seed: tf.Tensor, share: float | None = None,
         with_spots = tf.random.stateless_uniform(
             [n], seed=tf.random.experimental.stateless_fold_in(spot_seeds, 1)) < spots
         field += tf.where(with_spots[:, None, None, None], _spots(shape, spot_seeds), 0.0)
+    if marks > 0:  # seeds of their own too
+        mark_seeds = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 2)
+        with_marks = tf.random.stateless_uniform(
+            [n], seed=tf.random.experimental.stateless_fold_in(mark_seeds, 1)) < marks
+        field += tf.where(with_marks[:, None, None, None], _marks(shape, mark_seeds), 0.0)
     share = SHARES["textured"] if share is None else share
     textured = tf.random.stateless_uniform([n], seed=seeds[16]) < share
     return tf.where(textured[:, None, None, None], strength * field, 0.0)
 
 
 def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
-            strength: float = 1.0, spots: float = 0.0) -> tf.Tensor:
+            strength: float = 1.0, spots: float = 0.0, marks: float = 0.0) -> tf.Tensor:
     """Multiply a batch of float images in [0, 1] (N, H, W, 3) by ``1 + g``, a random texture.
 
     Parameters
@@ -221,8 +283,9 @@ def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
         Share of the images that get a texture (default ``SHARES["textured"]``).
     strength : float
         Multiplies every texture (see :func:`texture_field`).
-    spots : float
-        Share of the textured images that also get spots (see the module).
+    spots, marks : float
+        Shares of the textured images that also get spots and polishing marks (see the
+        module).
 
     Returns
     -------
@@ -246,5 +309,5 @@ def texture(images: tf.Tensor, seed: tf.Tensor, share: float | None = None,
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
-    g = texture_field(tf.shape(images), seed, share, strength, spots)
+    g = texture_field(tf.shape(images), seed, share, strength, spots, marks)
     return tf.clip_by_value(images * (1.0 + g), 0.0, 1.0)

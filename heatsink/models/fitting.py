@@ -105,7 +105,8 @@ def training_batches(config: TrainConfig, ds: Dataset, train_ids: list[str]) -> 
                            photometric=config.photometric, texture=config.texture,
                            texture_share=config.texture_share,
                            texture_strength=config.texture_strength,
-                           texture_spots=config.texture_spots)
+                           texture_spots=config.texture_spots,
+                           texture_marks=config.texture_marks)
 
 
 def validation_batches(config: TrainConfig, ds: Dataset, val_ids: list[str]) -> tf.data.Dataset:

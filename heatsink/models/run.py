@@ -81,6 +81,9 @@ class TrainConfig:
     texture_spots : float
         With ``texture``, the share of textured images that also get soft spots of stain
         size, fainter than the twin's stains (:mod:`heatsink.data.texture`); 0: none.
+    texture_marks : float
+        With ``texture``, the share of textured images that also get long bright polishing
+        marks (:mod:`heatsink.data.texture`); 0: none.
     crop : int or None
         Train on random ``crop``² windows of the ``image_size``² images (a multiple of 32; the
         models are fully convolutional); validation always sees whole frames. None: whole
@@ -125,6 +128,7 @@ class TrainConfig:
     texture_share: float | None = None
     texture_strength: float = 1.0
     texture_spots: float = 0.0
+    texture_marks: float = 0.0
     crop: int | None = None
     schedule: str = "constant"
     patience: int | None = None
@@ -179,12 +183,15 @@ class TrainConfig:
                 or not math.isfinite(strength) or strength <= 0):
             raise HeatsinkError(f"texture_strength must be a finite number > 0, not "
                                 f"{strength!r}")
-        spots = self.texture_spots
-        if isinstance(spots, bool) or not isinstance(spots, int | float) or not 0 <= spots <= 1:
-            raise HeatsinkError(f"texture_spots must be in [0, 1], not {spots!r}")
-        if not self.texture and (share is not None or strength != 1 or spots):
-            raise HeatsinkError("texture_share, texture_strength and texture_spots set a "
-                                "texture dose: they need texture on")
+        for field_name in ("texture_spots", "texture_marks"):
+            value = getattr(self, field_name)
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not 0 <= value <= 1):
+                raise HeatsinkError(f"{field_name} must be in [0, 1], not {value!r}")
+        if not self.texture and (share is not None or strength != 1 or self.texture_spots
+                                 or self.texture_marks):
+            raise HeatsinkError("texture_share, texture_strength, texture_spots and "
+                                "texture_marks set a texture dose: they need texture on")
         rate = self.learning_rate
         if (isinstance(rate, bool) or not isinstance(rate, int | float)
                 or not math.isfinite(rate) or rate <= 0):

@@ -23,7 +23,7 @@ WEIGHTING_MARKS = {"inverse_sqrt": "isqrt", "median_frequency": "medfreq"}
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
              base_augment: bool = False, base_photometric: bool = False,
              base_texture: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-p<share>][-a<strength>][-sp<spots>][-s<seed>]``:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-p<share>][-a<strength>][-sp<spots>][-mk<marks>][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -37,8 +37,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     absence where the protocol has it, ``base_photometric``), ``-tex`` texture randomisation
     (``-notex`` its absence where the protocol has it, ``base_texture``; then ``-p<percent>``
     a share of textured images other than the module's, ``-a<percent>`` a strength other
-    than 1, ``-sp<percent>`` the share of them with spots) and ``-s<seed>`` a
-    seed other than 0. With the
+    than 1, ``-sp<percent>`` the share of them with spots, ``-mk<percent>`` with polishing
+    marks) and ``-s<seed>`` a seed other than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
@@ -65,6 +65,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, texture_share=0.25,
     ...                      texture_strength=0.5, texture_spots=0.5))
     'light-wcce+dice-tex-p25-a50-sp50'
+    >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, texture_marks=0.5))
+    'light-wcce+dice-tex-mk50'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -87,6 +89,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append(f"a{round(100 * config.texture_strength)}")
     if config.texture and config.texture_spots:
         parts.append(f"sp{round(100 * config.texture_spots)}")
+    if config.texture and config.texture_marks:
+        parts.append(f"mk{round(100 * config.texture_marks)}")
     if config.seed != 0:
         parts.append(f"s{config.seed}")
     return "-".join(parts)
