@@ -90,7 +90,7 @@ smallest_share = 0.01
 # the default dose (a key of `grid_models`); gridded as those are, with the smallest objects
 dose_models = {"gslu-wcce+dice-tex": ["gslu-wcce+dice-tex-sp50"],
                "light-wcce+dice-tex": ["light-wcce+dice-tex-sp50", "light-wcce+dice-tex-p25",
-                                       "light-wcce+dice-tex-a50"]}
+                                       "light-wcce+dice-tex-a50", "light-wcce+dice-tex-mk50"]}
 
 # %%
 import logging
@@ -900,7 +900,7 @@ if grids:
 # components per twin frame at the same point:
 
 # %% [markdown]
-# The real figures are means over 31 frames from three pictures, and a few frames hold most of
+# The real figures are means over 31 frames from three pictures, and a few frames hold many of
 # the false components. Each chosen point is therefore also checked frame by frame
 # (`carry_over.record_point`, kept as `<model>.point.csv`), which gives its figures a 95 %
 # interval over the frames (`heatsink.real_surface.frame_interval`, a percentile bootstrap)
@@ -934,13 +934,17 @@ def _point_interval(label: str, point: pd.Series) -> pd.Series | None:
     return frame_interval(carry_over.view(table, "filled")).loc["defect"]
 
 
+#: A :func:`point_interval` row's figures and the columns of their interval.
+INTERVAL_COLUMNS = {"false_per_frame": ("false_low", "false_high"),
+                    "share_pct": ("share_low", "share_high")}
+
+
 def with_interval(row: pd.Series | None, column: str, digits: int = 2) -> str:
     """``column`` of a :func:`point_interval` row with its interval, as the tables print it."""
     if row is None:
         return "not kept"
-    low, high = column.replace("per_frame", "low").replace("pct", "low"), column.replace(
-        "per_frame", "high").replace("pct", "high")
-    return f"{row[column]:.{digits}f} [{row[low]:.{digits}f}, {row[high]:.{digits}f}]"
+    low, high = (row[c] for c in INTERVAL_COLUMNS[column])
+    return f"{row[column]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 intervals = {(model, setting): point_interval(f"plan {model}", row)  # model ends ", flips"
@@ -1047,13 +1051,16 @@ display(Markdown(grid_summary()))
 # plan's stage 6 therefore trains textured recipes again (seed 0) at other doses of the
 # randomisation (`plan.TEXTURE_DOSES`), each one choice apart from the default dose (half the
 # frames textured with grain, streaks and specks at full strength). The light net, six times
-# quicker to train, probes three; the GSLU-style net gets the spots:
+# quicker to train, probes four; the GSLU-style net gets the spots:
 #
 # * **spots** (`-sp50`): half the textured frames also get soft spots of stain size, mostly
 #   darker and fainter than the twin's stains (at most 15 % against their 25–50 %;
 #   `TrainConfig.texture_spots`);
 # * **a quarter of the frames** textured instead of half (`-p25`, `texture_share`);
-# * **half strength** (`-a50`, `texture_strength`): every texture multiplied by 0.5.
+# * **half strength** (`-a50`, `texture_strength`): every texture multiplied by 0.5;
+# * **polishing marks** (`-mk50`): half the textured frames also get sparse long bright marks
+#   (σ 6–25 px along, 1.5–3 px across, one direction per frame; `texture_marks`), like those
+#   along which the light net draws most of its false scratches on real plating.
 #
 # Each is measured as the default-dose runs are above: the grid of one bias per class with the
 # smallest objects dropped and test-time flips, the point chosen from the twin alone, and the
@@ -1073,6 +1080,8 @@ def dose_text(name: str) -> str:
     parts = []
     if config.texture_spots:
         parts.append(f"spots in {100 * config.texture_spots:g} % of textured frames")
+    if config.texture_marks:
+        parts.append(f"marks in {100 * config.texture_marks:g} % of textured frames")
     if config.texture_share is not None:
         parts.append(f"{100 * config.texture_share:g} % of frames textured")
     if config.texture_strength != 1:
@@ -1080,12 +1089,17 @@ def dose_text(name: str) -> str:
     return ", ".join(parts) or "default"
 
 
+#: Per (net, dose): the figures :func:`dose_summary` compares, beside the table's text.
+dose_figures: dict[tuple[str, str], dict[str, object]] = {}
+
+
 def dose_row(name: str, grid: pd.DataFrame | None, label: str) -> dict[str, object]:
-    """One run's twin score and its point chosen from the twin, with the smallest objects."""
+    """One run's twin score and its point chosen from the twin, with the smallest objects;
+    its figures for the summary go to :data:`dose_figures`."""
     evaluation = twin.get(f"plan {name}")
     row: dict[str, object] = {"net": name.split("-", 1)[0], "dose": label}
-    if evaluation is not None:
-        b = evaluation.bootstrap(1000).loc["miou_defects"]
+    b = None if evaluation is None else evaluation.bootstrap(1000).loc["miou_defects"]
+    if b is not None:
         row["twin defect mIoU %"] = (f"{100 * b['value']:.1f} "
                                      f"[{100 * b['low']:.1f}, {100 * b['high']:.1f}]")
     areas = None if grid is None else grid[grid["min_scratch_px"] > 0]
@@ -1109,11 +1123,11 @@ def dose_row(name: str, grid: pd.DataFrame | None, label: str) -> dict[str, obje
         "% called, filled": (with_interval(found, "share_pct") if found is not None
                              else f"{point['filled_defect_pct']:.2f}"),
         "false / real frame, as shown": round(point["real_false_per_frame"], 2),
-        "meets both, filled": "yes" if meets else "no",
-        # kept for the summary below, not shown
-        "_twin_miou": None if evaluation is None else b["value"],
-        "_false": point["filled_false_per_frame"], "_pct": point["filled_defect_pct"],
-        "_twin_false": twin_false, "_found": found})
+        "meets both, filled": "yes" if meets else "no"})
+    dose_figures[row["net"], label] = {
+        "twin_miou": None if b is None else b["value"], "twin_false": twin_false,
+        "false": point["filled_false_per_frame"], "pct": point["filled_defect_pct"],
+        "found": found}
     return row
 
 
@@ -1123,8 +1137,7 @@ dose_table = pd.DataFrame(
     + [dose_row(d, dose_grids.get(f"plan {d}, flips"), dose_text(d))
        for runs in dose_models.values() for d in runs if f"plan {d}, flips" in dose_grids])
 dose_table = dose_table.sort_values("net", kind="stable") if len(dose_table) else dose_table
-(display(dose_table.drop(columns=[c for c in dose_table if c.startswith("_")])
-         .set_index(["net", "dose"])) if len(dose_table)
+(display(dose_table.set_index(["net", "dose"])) if len(dose_table)
  else print("No texture dose run here."))
 
 
@@ -1132,27 +1145,25 @@ dose_table = dose_table.sort_values("net", kind="stable") if len(dose_table) els
 def dose_summary() -> str:
     """Each dose beside its net's default dose: twin mIoU, and real and twin false
     components at the points chosen from the twin."""
-    if "_false" not in dose_table:
+    if not dose_figures:
         return "No texture dose run was gridded here."
     parts = []
-    for net, rows in dose_table[dose_table["_false"].notna()].groupby("net", sort=False):
-        base = rows[rows["dose"] == "default"]
-        if not len(base):
+    for (net, dose), row in dose_figures.items():
+        base = dose_figures.get((net, "default"))
+        if dose == "default" or base is None:
             continue
-        base = base.iloc[0]
-        for _, row in rows[rows["dose"] != "default"].iterrows():
-            miou = ("" if row["_twin_miou"] is None or base["_twin_miou"] is None else
-                    f"{100 * (row['_twin_miou'] - base['_twin_miou']):+.1f} points of twin "
-                    f"defect mIoU, ")
-            found = row["_found"]
-            parts.append(
-                f"* {net}, {row['dose']}: {miou}{row['_twin_false']:.1f} false components "
-                f"per twin frame at its chosen point against {base['_twin_false']:.1f}, and "
-                f"{row['_false']:.1f} per real frame against {base['_false']:.1f} "
-                + ("" if found is None else
-                   f"(interval over the frames [{found['false_low']:.1f}, "
-                   f"{found['false_high']:.1f}]) ")
-                + f"at {row['_pct']:.2f} % of the surface against {base['_pct']:.2f} %.")
+        miou = ("" if row["twin_miou"] is None or base["twin_miou"] is None else
+                f"{100 * (row['twin_miou'] - base['twin_miou']):+.1f} points of twin "
+                f"defect mIoU, ")
+        found = row["found"]
+        parts.append(
+            f"* {net}, {dose}: {miou}{row['twin_false']:.1f} false components "
+            f"per twin frame at its chosen point against {base['twin_false']:.1f}, and "
+            f"{row['false']:.1f} per real frame against {base['false']:.1f} "
+            + ("" if found is None else
+               f"(interval over the frames [{found['false_low']:.1f}, "
+               f"{found['false_high']:.1f}]) ")
+            + f"at {row['pct']:.2f} % of the surface against {base['pct']:.2f} %.")
     met = dose_table[(dose_table["meets both, filled"] == "yes")] if len(parts) else None
     if met is not None:
         parts.append(
