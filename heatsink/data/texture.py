@@ -107,25 +107,42 @@ def _rotate(x: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
         fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
 
 
-def _spots(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Sparse soft spots ``(B, H, W, 1)``: each a Gaussian blob whose peak is its amplitude."""
+def _drawer(n: tf.Tensor, seeds: tf.Tensor):
+    """``draw(i, name, size=None)``: uniform draws in ``RANGES[name]`` from ``seeds[i]``, one
+    per image unless ``size`` is given."""
     import tensorflow as tf
-
-    n, h, w = shape[0], shape[1], shape[2]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
 
     def draw(i: int, name: str, size: tf.Tensor | list | None = None) -> tf.Tensor:
         lo, hi = RANGES[name]
         return tf.random.stateless_uniform([n] if size is None else size, seed=seeds[i],
                                            minval=lo, maxval=hi)
 
+    return draw
+
+
+def _impulses(shape: tf.Tensor, seeds: tf.Tensor, kind: str, dark: float) -> tf.Tensor:
+    """Sparse signed impulses ``(B, H, W, 1)`` from ``seeds[0:4]``: a pixel is a centre with
+    the image's ``<kind>_density``, its amplitude drawn in ``<kind>_amp``, negative (darker)
+    with probability ``dark``."""
+    import tensorflow as tf
+
+    n, h, w = shape[0], shape[1], shape[2]
+    draw = _drawer(n, seeds)
     centres = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[0])
-    density = draw(1, "spot_density")[:, None, None, None]
-    dark = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[2]) < SPOT_DARK
-    amp = draw(3, "spot_amp", [n, h, w, 1]) * tf.where(dark, -1.0, 1.0)
-    sigma = draw(4, "spot_sigma")
+    density = draw(1, f"{kind}_density")[:, None, None, None]
+    darker = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[2]) < dark
+    amp = draw(3, f"{kind}_amp", [n, h, w, 1]) * tf.where(darker, -1.0, 1.0)
+    return tf.where(centres < density, amp, 0.0)
+
+
+def _spots(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Sparse soft spots ``(B, H, W, 1)``: each a Gaussian blob whose peak is its amplitude."""
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
+    sigma = _drawer(shape[0], seeds)(4, "spot_sigma")
     k = _gaussian_kernels(sigma, radius=24)
-    impulses = tf.where(centres < density, amp, 0.0) * (2 * math.pi * sigma ** 2)[
+    impulses = _impulses(shape, seeds, "spot", SPOT_DARK) * (2 * math.pi * sigma ** 2)[
         :, None, None, None]
     return _blur_axis(_blur_axis(impulses, k, 1), k, 2)
 
@@ -149,24 +166,14 @@ def _marks(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     image (each mark turned from it by a little), whose peak is their amplitude."""
     import tensorflow as tf
 
-    n, h, w = shape[0], shape[1], shape[2]
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
-
-    def draw(i: int, name: str, size: tf.Tensor | list | None = None) -> tf.Tensor:
-        lo, hi = RANGES[name]
-        return tf.random.stateless_uniform([n] if size is None else size, seed=seeds[i],
-                                           minval=lo, maxval=hi)
-
-    long, wide = draw(0, "mark_long"), draw(1, "mark_wide")
-    centres = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[2])
-    density = draw(3, "mark_density")[:, None, None, None]
-    dark = tf.random.stateless_uniform([n, h, w, 1], seed=seeds[4]) < MARK_DARK
-    amp = draw(5, "mark_amp", [n, h, w, 1]) * tf.where(dark, -1.0, 1.0)
-    impulses = tf.where(centres < density, amp, 0.0) * (2 * math.pi * long * wide)[
+    draw = _drawer(shape[0], seeds)
+    long, wide = draw(4, "mark_long"), draw(5, "mark_wide")
+    impulses = _impulses(shape, seeds, "mark", MARK_DARK) * (2 * math.pi * long * wide)[
         :, None, None, None]
     marks = _smear(_smear(impulses, _gaussian_kernels(long, radius=72), 2),
                    _gaussian_kernels(wide, radius=9), 1)
-    direction = tf.random.stateless_uniform([n], seed=seeds[6], maxval=math.pi)
+    direction = tf.random.stateless_uniform([shape[0]], seed=seeds[6], maxval=math.pi)
     turn = draw(7, "mark_turn") * tf.where(direction > math.pi / 2, 1.0, -1.0)
     return _rotate(marks, direction + turn)
 
