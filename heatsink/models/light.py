@@ -41,11 +41,16 @@ PLAIN_LEVELS = 5
 #: pixels as scratch where the training-mode net marked 6 %, and the validation defect IoU
 #: jumped between 0.03 and 0.14 from epoch to epoch. 0.5 (~2 steps) tracks them.
 LIGHT_BN_MOMENTUM = 0.5
-#: How the ½-resolution logits reach full resolution: ``"bilinear"`` upsampling alone, or
+#: How the ½-resolution logits reach full resolution: ``"bilinear"`` upsampling alone,
 #: ``"subpixel"``: bilinear plus a learned 2×2 sub-pixel correction (a stride-2, 2×2
 #: transposed convolution of the last decoder map, zero at the start, in the manner of
-#: dense upsampling convolution), which lets a boundary fall between two ½-resolution pixels.
-HEADS = ("bilinear", "subpixel")
+#: dense upsampling convolution), which lets a boundary fall between two ½-resolution pixels,
+#: or ``"refine"``: a thin full-resolution stage (:data:`REFINE_WIDTH` channels) that fuses the
+#: upsampled decoder map with a 3×3 convolution of the input itself, so that a 1–3 px scratch
+#: is drawn from full-resolution evidence, as the GSLU-style net draws it.
+HEADS = ("bilinear", "subpixel", "refine")
+#: Channels of the ``"refine"`` head's full-resolution stage.
+REFINE_WIDTH = 12
 
 
 def conv_bn_relu(x: tf.Tensor, filters: int, name: str, kernel_size: int = 3,
@@ -92,7 +97,8 @@ def light_net(
     upsampling, concatenation with the encoder's map of that level, a 1×1 convolution to the
     level's decoder width and one 3×3 convolution (or separable block). A 1×1 convolution to
     ``n_classes`` logits at ½ resolution, bilinear 2× upsampling (plus, with
-    ``head="subpixel"``, a learned sub-pixel correction: :data:`HEADS`) and a float32 softmax
+    ``head="subpixel"``, a learned sub-pixel correction; ``head="refine"`` instead ends at full
+    resolution: :data:`HEADS`) and a float32 softmax
     named ``softmax`` end the model. Every convolution but the logits' is followed by batch norm
     (momentum ``bn_momentum``) and ReLU. Inputs are RGB in [0, 1], used as they are; height
     and width must be divisible by ``2 ** len(widths)`` (32 by default). With the defaults
@@ -132,6 +138,8 @@ def light_net(
     TensorShape([1, 64, 96, 3])
     >>> light_net(head="subpixel").count_params() - model.count_params()
     387
+    >>> light_net(head="refine").count_params() - model.count_params()
+    3384
     """
     widths = [int(w) for w in widths]
     blocks = [int(b) for b in blocks]
@@ -166,6 +174,15 @@ def light_net(
         x = conv_bn_relu(x, width, f"{name}_fuse", kernel_size=1, momentum=bn_momentum)
         x = conv(x, width, level, f"{name}_block")
     features = x
+    if head == "refine":
+        x = conv_bn_relu(features, REFINE_WIDTH, "refine_proj", kernel_size=1,
+                         momentum=bn_momentum)
+        x = layers.UpSampling2D(2, interpolation="bilinear", name="refine_up")(x)
+        stem = conv_bn_relu(inputs, REFINE_WIDTH, "refine_stem", momentum=bn_momentum)
+        x = layers.Concatenate(name="refine_concat")([x, stem])
+        x = conv_bn_relu(x, REFINE_WIDTH, "refine_block", momentum=bn_momentum)
+        x = layers.Conv2D(n_classes, 1, name="logits")(x)
+        return tf.keras.Model(inputs, softmax_head(x), name="light_net")
     x = layers.Conv2D(n_classes, 1, name="logits")(x)
     x = layers.UpSampling2D(2, interpolation="bilinear", name="logits_up")(x)
     if head == "subpixel":
@@ -182,6 +199,7 @@ __all__ = [
     "LIGHT_DECODER_WIDTHS",
     "LIGHT_WIDTHS",
     "PLAIN_LEVELS",
+    "REFINE_WIDTH",
     "conv_bn_relu",
     "light_net",
     "separable_bn_relu",
