@@ -331,12 +331,14 @@ def frame_interval(check: pd.DataFrame, n_boot: int = 2000, level: float = 0.95,
     """
     if not 0 < level < 1:
         raise HeatsinkError(f"level must be between 0 and 1, not {level!r}")
-    frames = pd.unique(check["frame"])
+    # a frame is its name and, should a name repeat, its place among the rows of that name
+    check = check.assign(_nth=check.groupby(["class", "frame"]).cumcount())
+    frames = pd.MultiIndex.from_frame(check[["frame", "_nth"]]).unique()
     counts = resample_counts(len(frames), n_boot, seed)  # the same draws for every class
     tail = (1 - level) / 2
     rows = {}
     for name, group in check.groupby("class", sort=False):
-        group = group.set_index("frame").reindex(frames)
+        group = group.set_index(["frame", "_nth"]).reindex(frames)
         called = group["called_px"].to_numpy(float)
         surface = group["surface_px"].to_numpy(float)
         false = group["false_components"].to_numpy(float)

@@ -430,3 +430,15 @@ def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
             if r.kind == "lr_range"] == ["lr-range-gslu", "lr-range-light"]
     # the module's plan is untouched
     assert len(plan.planned_runs(1, None, runs, results)) == 2 * len(plan.ENCODERS)
+
+
+def test_the_speed_pair_is_repeated_only_for_the_plan_s_encoders(folders):
+    """A plan that compares one encoder (as the Kaggle-layout smoke run does) does not wait
+    for the other one's seeds."""
+    runs, results = folders
+    from dataclasses import replace
+
+    only = replace(plan.PlanSettings.default(), encoders=("gslu",))
+    names = [r.name for r in plan.planned_runs(3, None, runs, results, only)
+             if r.status != "blocked"]
+    assert names == ["gslu-wcce+dice-s1", "gslu-wcce+dice-s2"]
