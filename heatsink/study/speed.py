@@ -492,11 +492,9 @@ def seed_evaluations(models: Mapping[str, Path], runs_dir: str | Path,
         run = Run.load(path)
         folders = plan.seed_runs(run.config, runs_dir, settings, results_dir)
         folders[run.config.seed] = Path(path)
-        found = {}
-        for seed, folder in sorted(folders.items()):
-            if (folder / "config.json").exists() and Run.load(folder).finished:
-                found[seed] = Run.load(folder).evaluation(reference)
-        out[name] = found
+        seeded = {seed: Run.load(folder) for seed, folder in sorted(folders.items())
+                  if (folder / "config.json").exists()}
+        out[name] = {seed: r.evaluation(reference) for seed, r in seeded.items() if r.finished}
     return out
 
 
