@@ -44,7 +44,8 @@ runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 fixtures = {"gslu fold 0, twin 1.4.4": "tests/data/gslu-twin0.keras"}
 shipped = True  # also check the model `heatsink inspect` uses by default (models/)
 plan = ["gslu-wcce+dice", "gslu-wcce+dice-c160", "gslu-wcce+dice-c160-photo", "light-wcce+dice",
-        "light-wcce+dice-c160", "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2",
+        "light-wcce+dice-s1", "light-wcce+dice-s2", "light-wcce+dice-c160",
+        "light-wcce+dice-c160-s1", "light-wcce+dice-c160-s2",
         "gslu-wcce+dice-tex", "light-wcce+dice-tex", "light-wcce+dice-tex-s1",
         "light-wcce+dice-tex-s2", "gslu-wcce+dice-tex-s1", "gslu-wcce+dice-tex-s2",
         "gslu-wcce+dice-tex-sp50", "light-wcce+dice-tex-sp50", "light-wcce+dice-tex-p25",
@@ -180,6 +181,10 @@ if shipped:
         live["shipped light model"] = shipped_model()
     except HeatsinkError as err:
         print(f"shipped model: left out ({err})")
+# every plan run a later section draws, grids or compares is checked here too, named in
+# `plan` or not
+plan = list(dict.fromkeys([*plan, *curve_models, *flip_models, *contrast_models, *grid_models,
+                           *(name for names in dose_models.values() for name in names)]))
 live.update({f"plan {name}": path
              for name, path in run_folders(plan, ds, runs_dir, results_dir).items()})
 live.update({label: repo_dir() / path if (repo_dir() / path).exists() else runs_dir / path
