@@ -93,6 +93,31 @@ def link_atomic(source: str | Path, path: str | Path) -> None:
             shutil.copyfile(source, tmp)
 
 
+def swap_folder(staging: str | Path, dest: str | Path) -> None:
+    """Put the finished folder ``staging`` at ``dest``, replacing an earlier ``dest``: a
+    reader sees the old folder or the new one, never half of one (both on one file system).
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name, text in (("new", "2"), ("dest", "1")):
+    ...     (root / name).mkdir()
+    ...     _ = (root / name / "f.txt").write_text(text)
+    >>> swap_folder(root / "new", root / "dest")
+    >>> (root / "dest" / "f.txt").read_text(), (root / "new").exists()
+    ('2', False)
+    """
+    import shutil
+
+    staging, dest = Path(staging), Path(dest)
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    os.replace(staging, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def exclusive_folder(folder: str | Path, purpose: str, wait: bool = False
                      ) -> Iterator[Path]:
@@ -145,6 +170,7 @@ __all__ = [
     "exclusive_folder",
     "file_sha256",
     "link_atomic",
+    "swap_folder",
     "umask",
     "write_text_atomic",
 ]

@@ -113,6 +113,31 @@ def fake_run(**config) -> SimpleNamespace:
     )
 
 
+class Interrupted(Exception):
+    """Stands for a session's end in the middle of an epoch."""
+
+
+def train_interrupted(config, ds, run_dir: Path, stop_in_epoch: int, **kwargs) -> None:
+    """Train ``config`` in ``run_dir`` (:func:`heatsink.train.train`, with ``kwargs``) until
+    the end of epoch ``stop_in_epoch`` (1-based), which is interrupted before its checkpoints,
+    curve row and resume state are written."""
+    from heatsink import train as training
+
+    original = training.EpochTiming.on_epoch_end
+
+    def interrupting(self, epoch, logs=None):
+        if epoch + 1 == stop_in_epoch:
+            raise Interrupted
+        return original(self, epoch, logs)
+
+    training.EpochTiming.on_epoch_end = interrupting
+    try:
+        with pytest.raises(Interrupted):
+            training.train(config, ds, run_dir, **{"verbose": 0, "n_boot": 5, **kwargs})
+    finally:
+        training.EpochTiming.on_epoch_end = original
+
+
 def write_passfail(directory: Path, model: str = "m", rules: bool = True, n_escapes: int = 1,
                    escape_rules: tuple[int, int, int, int] = (0, 0, 1, 0)) -> Path:
     """Write chapter 6's pass/fail results for 10 test frames with the chapter's own writer.

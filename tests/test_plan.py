@@ -442,3 +442,48 @@ def test_the_speed_pair_is_repeated_only_for_the_plan_s_encoders(folders):
     names = [r.name for r in plan.planned_runs(3, None, runs, results, only)
              if r.status != "blocked"]
     assert names == ["gslu-wcce+dice-s1", "gslu-wcce+dice-s2"]
+
+
+def test_an_unfinished_run_parked_here_resumes_on_a_new_machine(tiny_twin, tiny_plan,
+                                                                 tmp_path, monkeypatch, capsys):
+    """``heatsink study park`` before a session ends; ``heatsink study train`` on a machine
+    without the runs folder restores the parked run, resumes it, keeps it and drops the copy."""
+    import shutil
+
+    from conftest import train_interrupted
+
+    from heatsink.cli import main
+    from heatsink.data import load_dataset
+    from heatsink.models import Run
+    from heatsink.study.chapter import study_split
+    from heatsink.study.kept import kept_dir
+    from heatsink.study.parked import parked_dir
+
+    monkeypatch.setattr(plan, "RECIPE", {**TINY_RECIPE, "epochs": 3})
+    ds = load_dataset(tiny_twin)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    write_range_test(results, "unet", 1e-3)
+    item = next(r for r in plan.planned_runs(1, ds, runs, results) if r.name == "unet")
+    train_interrupted(item.config, ds, item.path, stop_in_epoch=3,
+                      split=study_split(ds, results))
+    where = ["--data", str(tiny_twin), "--runs", str(runs), "--results", str(results)]
+    assert main(["study", "park", *where]) == 0
+    out = capsys.readouterr().out
+    assert "parked 1 unfinished run(s)" in out and "unet" in out and " now" in out
+    assert main(["study", "park", *where]) == 0  # nothing newer to park
+    assert "parked 0 unfinished run(s)" in capsys.readouterr().out
+    shutil.rmtree(runs)  # a new machine
+    table = {r.name: r for r in plan.planned_runs(1, ds, runs, results)}
+    assert (table["unet"].status, table["unet"].epochs) == ("partial", 2)
+    assert table["unet"].parked == parked_dir(results) / "unet"
+    assert table["unet-wcce+dice"].status == "missing"
+    listed = plan.plan_table([1], ds, runs, results).set_index("name")
+    assert listed.loc["unet", "kept"] == "parked" and listed.loc["unet", "epochs"] == "2/3"
+    lines: list[str] = []
+    plan.run_plan([1], ds, runs, results, only=["unet"], n_boot=10, log=lines.append)
+    assert "stage 1: unet: started, resuming after epoch 2" in lines
+    assert f"stage 1: unet: restored from {parked_dir(results) / 'unet'}" in lines
+    run = Run.load(runs / "plan" / "unet", ds)
+    assert run.finished and run.history.index.tolist() == [0, 1, 2]
+    assert (kept_dir(results) / "unet" / "metrics.json").exists()
+    assert not (parked_dir(results) / "unet").exists()

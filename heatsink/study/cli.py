@@ -1,6 +1,6 @@
-"""``heatsink study run``, ``heatsink study train``, ``heatsink study keep`` and
-``heatsink study readme``, added to the ``heatsink`` command line through its
-``heatsink.commands`` entry point (``pyproject.toml``)."""
+"""``heatsink study run``, ``heatsink study train``, ``heatsink study keep``,
+``heatsink study park`` and ``heatsink study readme``, added to the ``heatsink`` command line
+through its ``heatsink.commands`` entry point (``pyproject.toml``)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,33 @@ def _keep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _park(args: argparse.Namespace) -> int:
+    from heatsink.data import load_dataset
+    from heatsink.resolve import resolve_data
+    from heatsink.study import plan
+    from heatsink.study.parked import parked_dir
+    from heatsink.study.paths import results_dir, runs_dir
+
+    ds = load_dataset(resolve_data(args.data))
+    runs = Path(args.runs).expanduser() if args.runs else runs_dir(ds.root)
+    results = Path(args.results).expanduser() if args.results else results_dir(ds.root)
+    table = plan.park_unfinished(list(plan.STAGES), ds, runs, results)
+    if not len(table):
+        print(f"no unfinished run with a finished epoch in {plan.plan_dir(runs)}")
+        return 0
+    now = int((table["parked"] == "now").sum())
+    print(f"parked {now} unfinished run(s) in {parked_dir(results)}")
+    print(table.to_string(index=False))
+    return 0
+
+
+def _data_folders(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
+                                       "$HEATSINK_DATA, else the synthetic twin)")
+    parser.add_argument("--runs", type=Path, help="runs folder (default: the study's)")
+    parser.add_argument("--results", type=Path, help="results folder (default: the study's)")
+
+
 def _readme(args: argparse.Namespace) -> int:
     from heatsink.study.paths import repo_dir
     from heatsink.study.readme import update_readme
@@ -152,10 +179,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="print the plan with each run's status and epochs; train nothing")
     train.add_argument("--only", action="append", metavar="NAME",
                        help="only this planned run (repeatable)")
-    train.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
-                                      "$HEATSINK_DATA, else the synthetic twin)")
-    train.add_argument("--runs", type=Path, help="runs folder (default: the study's)")
-    train.add_argument("--results", type=Path, help="results folder (default: the study's)")
+    _data_folders(train)
     train.add_argument("--verbose", action="store_true", help="one line per epoch")
     train.set_defaults(func=_train)
     keep = study_cmds.add_parser(
@@ -165,11 +189,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "curve and validation scores, and its best model if small (a few MB). "
                     "The plan counts a kept run as done on any machine; `heatsink study "
                     "train` keeps each run it finishes by itself.")
-    keep.add_argument("--data", help="dataset folder, 'kaggle' or 'twin' (default: "
-                                     "$HEATSINK_DATA, else the synthetic twin)")
-    keep.add_argument("--runs", type=Path, help="runs folder (default: the study's)")
-    keep.add_argument("--results", type=Path, help="results folder (default: the study's)")
+    _data_folders(keep)
     keep.set_defaults(func=_keep)
+    park = study_cmds.add_parser(
+        "park", help="copy the plan's unfinished small runs into the results (to commit)",
+        description="Copy every training run of the plan that is unfinished in the runs "
+                    "folder (with a finished epoch) into <results>/parked/<name>: what a "
+                    "resume needs (its record, learning curve, best model so far and Keras's "
+                    "resume state), if it weighs at most 24 MB (the GSLU-style and light "
+                    "nets). `heatsink study train` on any machine restores a parked run and "
+                    "resumes it after its last parked epoch, and removes the copy once the "
+                    "run is finished and kept. Park before a session ends.")
+    _data_folders(park)
+    park.set_defaults(func=_park)
     readme = study_cmds.add_parser(
         "readme", help="write the README's results table from the result files")
     readme.add_argument("--results", type=Path,

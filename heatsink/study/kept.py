@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from heatsink.errors import HeatsinkError
+from heatsink.io import swap_folder
 
 #: The files of a finished run that are kept (with every ``val-per-image-<reference>.csv``).
 RECORD_FILES = ("config.json", "record.json", "split.csv", "best.json", "history.csv",
@@ -115,7 +116,7 @@ def keep_run(run_dir: str | Path, dest: str | Path,
         if model_mb is not None:
             note["model_mb"] = round(model_mb, 2)
         (staging / NOTE_FILE).write_text(json.dumps(note, indent=2) + "\n")
-        _swap_in(staging, dest)
+        swap_folder(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -146,17 +147,6 @@ def _parameters(run_dir: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return int(value) if isinstance(value, int | float) else None
-
-
-def _swap_in(staging: Path, dest: Path) -> None:
-    """Put the folder ``staging`` at ``dest``, replacing an earlier copy."""
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(staging, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "has_model", "keep_run",

@@ -214,6 +214,7 @@ class PlannedRun:
     epochs: int | None = None
     why: str = field(default="")
     kept: bool = False
+    parked: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,14 @@ def _train_item(stage: int, config: TrainConfig, runs_dir: Path, results_dir: Pa
         if kept_status == "done":
             return PlannedRun(name, stage, "train", kept, "done", config, kept_epochs,
                               kept=True)
+    if status in ("missing", "partial"):
+        from heatsink.study.parked import parked_dir
+
+        parked = parked_dir(results_dir) / name
+        parked_status, parked_epochs, _ = run_status(parked, config, ds)
+        if parked_status == "partial" and parked_epochs > epochs:
+            return PlannedRun(name, stage, "train", path, "partial", config, parked_epochs,
+                              parked=parked)
     return PlannedRun(name, stage, "train", path, status, config, epochs, why)
 
 
@@ -748,7 +757,8 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                settings: PlanSettings | None = None) -> pd.DataFrame:
     """The plan as a table, each run once (in the first stage that lists it): ``stage``,
     ``name``, ``kind``, ``status``, ``epochs`` (trained / planned), ``lr``, ``why`` and
-    ``kept`` ("yes" for a run done in its copy kept with the results)."""
+    ``kept`` ("yes" for a run done in its copy kept with the results, "parked" for an
+    unfinished run whose copy parked with the results is further on than its folder here)."""
     rows, seen = [], set()
     for stage in sorted(set(stages)):
         for item in planned_runs(stage, ds, runs_dir, results_dir, settings):
@@ -762,7 +772,8 @@ def plan_table(stages: Sequence[int], ds: Dataset | None, runs_dir: str | Path,
                 else f"{item.epochs}/{config.epochs}",
                 "lr": "" if config is None or item.kind == "lr_range"
                 else f"{config.learning_rate:.2g}",
-                "why": item.why, "kept": "yes" if item.kept else ""})
+                "why": item.why,
+                "kept": "yes" if item.kept else "parked" if item.parked is not None else ""})
     return pd.DataFrame(rows, columns=["stage", "name", "kind", "status", "epochs", "lr", "why",
                                        "kept"])
 
@@ -946,6 +957,7 @@ def run_plan(
     """
     from heatsink.study.chapter import study_split
     from heatsink.study.kept import keep_run, kept_dir
+    from heatsink.study.parked import drop_parked, restore_run
     from heatsink.train import train
 
     s = _settings(settings)
@@ -988,10 +1000,14 @@ def run_plan(
             elif item.kind == "dose":
                 done = _run_dose(item, runs_dir, s, verbose, n_boot)
             else:
+                if item.parked is not None:
+                    restore_run(item.parked, item.path)
+                    log(f"stage {stage}: {item.name}: restored from {item.parked}")
                 run = train(item.config, ds, item.path, split=split, verbose=verbose,
                             n_boot=n_boot)
                 keep_run(run.path, kept_dir(results_dir) / item.name,
                          study_split=results_dir / "split.csv")
+                drop_parked(results_dir, item.name)
                 done = (f"{len(run.history)} epochs, validation defect mIoU "
                         f"{100 * run_score(run.path):.1f} %, kept in {kept_dir(results_dir)}")
             minutes = (time.perf_counter() - started) / 60
@@ -1016,6 +1032,7 @@ def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
     names kept, in the plan's order. Fold models and doses are not kept (the doses keep
     their measurements)."""
     from heatsink.study.kept import keep_run, kept_dir, same_copy
+    from heatsink.study.parked import drop_parked
 
     s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
@@ -1032,7 +1049,51 @@ def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
             if not same_copy(local, dest):
                 keep_run(local, dest, study_split=results_dir / "split.csv")
                 kept.append(item.name)
+            drop_parked(results_dir, item.name)
     return kept
+
+
+def park_unfinished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
+                    results_dir: str | Path, settings: PlanSettings | None = None,
+                    limit_mb: float | None = None) -> pd.DataFrame:
+    """Park every training run of ``stages`` that is unfinished in the runs folder, has a
+    finished epoch, and is further on than its parked copy, if any
+    (:func:`heatsink.study.parked.park_run`): a session on a new machine then resumes it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unfinished run with a finished epoch: ``name``, ``epochs``, ``mb`` (the
+        parked copy's size, NaN if not parked) and ``parked`` (``"now"``, ``"already"``,
+        ``"too large"`` or ``"no resume state"``).
+    """
+    from heatsink.study.parked import PARK_LIMIT_MB, epochs_done, park_run, parked_dir
+
+    s = _settings(settings)
+    runs_dir, results_dir = Path(runs_dir), Path(results_dir)
+    rows, seen = [], set()
+    for stage in sorted(set(stages)):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
+            if item.kind != "train" or item.name in seen or item.config is None:
+                continue
+            seen.add(item.name)
+            local = plan_dir(runs_dir, s) / item.name
+            status, epochs, _ = run_status(local, item.config, ds)
+            if status != "partial" or epochs == 0:
+                continue
+            dest = parked_dir(results_dir) / item.name
+            if epochs_done(dest) >= epochs:
+                rows.append((item.name, epochs, float("nan"), "already"))
+                continue
+            try:
+                mb = park_run(local, dest, PARK_LIMIT_MB if limit_mb is None else limit_mb,
+                              study_split=results_dir / "split.csv")
+            except HeatsinkError:  # trained, not yet scored: no resume state to park
+                rows.append((item.name, epochs, float("nan"), "no resume state"))
+                continue
+            rows.append((item.name, epochs, float("nan") if mb is None else round(mb, 1),
+                         "too large" if mb is None else "now"))
+    return pd.DataFrame(rows, columns=["name", "epochs", "mb", "parked"])
 
 
 __all__ = [
@@ -1074,6 +1135,7 @@ __all__ = [
     "keep_finished",
     "lr_range_file",
     "missing_runs",
+    "park_unfinished",
     "plan_dir",
     "plan_name",
     "plan_table",
