@@ -57,6 +57,27 @@ def same_copy(run_dir: str | Path, dest: str | Path) -> bool:
     return kept.is_file() and mine.is_file() and kept.read_bytes() == mine.read_bytes()
 
 
+def staging_beside(dest: Path) -> Path:
+    """A new empty folder beside ``dest``, where a copy is made before it takes ``dest``'s
+    place (:func:`heatsink.io.swap_folder`)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 is for secrets; this is a results folder
+    return staging
+
+
+def files_to_copy(run_dir: Path, names: tuple[str, ...],
+                  study_split: str | Path | None) -> tuple[list[str], bool]:
+    """Which of ``names`` the run folder ``run_dir`` holds and a copy of it takes, and whether
+    its ``split.csv`` is byte for byte the study's split ``study_split``, which the copy then
+    names in its note instead of holding it."""
+    split = run_dir / "split.csv"
+    shared = (study_split is not None and Path(study_split).is_file() and split.is_file()
+              and Path(study_split).read_bytes() == split.read_bytes())
+    return [n for n in names if (run_dir / n).is_file()
+            and not (shared and n == "split.csv")], shared
+
+
 def keep_run(run_dir: str | Path, dest: str | Path,
              model_limit_mb: float = MODEL_LIMIT_MB,
              study_split: str | Path | None = None) -> Path:
@@ -91,16 +112,9 @@ def keep_run(run_dir: str | Path, dest: str | Path,
                             "nothing was kept")
     if dest.resolve().is_relative_to(run_dir.resolve()):
         raise HeatsinkError(f"{dest}: cannot keep a run inside its own folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    os.chmod(staging, 0o755)  # mkdtemp's 0700 is for secrets; this is a results folder
+    staging = staging_beside(dest)
     try:
-        names = [n for n in RECORD_FILES if (run_dir / n).is_file()]
-        shared = (study_split is not None and Path(study_split).is_file()
-                  and (run_dir / "split.csv").is_file()
-                  and Path(study_split).read_bytes() == (run_dir / "split.csv").read_bytes())
-        if shared:
-            names.remove("split.csv")
+        names, shared = files_to_copy(run_dir, RECORD_FILES, study_split)
         names += sorted(p.name for p in run_dir.glob(_per_image(".", "*").name))
         for name in names:
             shutil.copy2(run_dir / name, staging / name)
@@ -149,5 +163,5 @@ def _parameters(run_dir: Path) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
-__all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "has_model", "keep_run",
-           "kept_dir", "same_copy"]
+__all__ = ["KEPT_FOLDER", "MODEL_LIMIT_MB", "NOTE_FILE", "RECORD_FILES", "files_to_copy",
+           "has_model", "keep_run", "kept_dir", "same_copy", "staging_beside"]

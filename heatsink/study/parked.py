@@ -93,6 +93,7 @@ def park_run(run_dir: str | Path, dest: str | Path, limit_mb: float = PARK_LIMIT
         or ``dest`` is inside it.
     """
     from heatsink.models.run import Run
+    from heatsink.study.kept import files_to_copy, staging_beside
 
     run_dir, dest = Path(run_dir), Path(dest)
     if not _resumable(run_dir):
@@ -100,16 +101,9 @@ def park_run(run_dir: str | Path, dest: str | Path, limit_mb: float = PARK_LIMIT
                             "resume state; nothing was parked")
     if dest.resolve().is_relative_to(run_dir.resolve()):
         raise HeatsinkError(f"{dest}: cannot park a run inside its own folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    os.chmod(staging, 0o755)
+    staging = staging_beside(dest)
     try:
-        names = [n for n in STATE_FILES if (run_dir / n).is_file()]
-        shared = (study_split is not None and Path(study_split).is_file()
-                  and "split.csv" in names
-                  and Path(study_split).read_bytes() == (run_dir / "split.csv").read_bytes())
-        if shared:
-            names.remove("split.csv")
+        names, shared = files_to_copy(run_dir, STATE_FILES, study_split)
         for name in names:
             shutil.copy2(run_dir / name, staging / name)
         shutil.copytree(run_dir / "backup", staging / "backup")

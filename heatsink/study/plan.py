@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1024,6 +1024,20 @@ def run_plan(
     return final
 
 
+def _local_runs(stages: Sequence[int], ds: Dataset, runs_dir: Path, results_dir: Path,
+                settings: PlanSettings | None) -> Iterator[tuple[PlannedRun, Path]]:
+    """Each training run of ``stages`` once, in the plan's order, with its folder in the runs
+    folder (whether or not the plan reads it from a copy kept with the results)."""
+    s = _settings(settings)
+    seen = set()
+    for stage in sorted(set(stages)):
+        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
+            if item.kind != "train" or item.name in seen or item.config is None:
+                continue
+            seen.add(item.name)
+            yield item, plan_dir(runs_dir, s) / item.name
+
+
 def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
                   results_dir: str | Path,
                   settings: PlanSettings | None = None) -> list[str]:
@@ -1034,22 +1048,16 @@ def keep_finished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
     from heatsink.study.kept import keep_run, kept_dir, same_copy
     from heatsink.study.parked import drop_parked
 
-    s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
-    kept, seen = [], set()
-    for stage in sorted(set(stages)):
-        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
-            if item.kind != "train" or item.name in seen or item.config is None:
-                continue
-            seen.add(item.name)
-            local = plan_dir(runs_dir, s) / item.name
-            if run_status(local, item.config, ds)[0] != "done":
-                continue
-            dest = kept_dir(results_dir) / item.name
-            if not same_copy(local, dest):
-                keep_run(local, dest, study_split=results_dir / "split.csv")
-                kept.append(item.name)
-            drop_parked(results_dir, item.name)
+    kept = []
+    for item, local in _local_runs(stages, ds, runs_dir, results_dir, settings):
+        if run_status(local, item.config, ds)[0] != "done":
+            continue
+        dest = kept_dir(results_dir) / item.name
+        if not same_copy(local, dest):
+            keep_run(local, dest, study_split=results_dir / "split.csv")
+            kept.append(item.name)
+        drop_parked(results_dir, item.name)
     return kept
 
 
@@ -1069,30 +1077,24 @@ def park_unfinished(stages: Sequence[int], ds: Dataset, runs_dir: str | Path,
     """
     from heatsink.study.parked import PARK_LIMIT_MB, epochs_done, park_run, parked_dir
 
-    s = _settings(settings)
     runs_dir, results_dir = Path(runs_dir), Path(results_dir)
-    rows, seen = [], set()
-    for stage in sorted(set(stages)):
-        for item in planned_runs(stage, ds, runs_dir, results_dir, s):
-            if item.kind != "train" or item.name in seen or item.config is None:
-                continue
-            seen.add(item.name)
-            local = plan_dir(runs_dir, s) / item.name
-            status, epochs, _ = run_status(local, item.config, ds)
-            if status != "partial" or epochs == 0:
-                continue
-            dest = parked_dir(results_dir) / item.name
-            if epochs_done(dest) >= epochs:
-                rows.append((item.name, epochs, float("nan"), "already"))
-                continue
-            try:
-                mb = park_run(local, dest, PARK_LIMIT_MB if limit_mb is None else limit_mb,
-                              study_split=results_dir / "split.csv")
-            except HeatsinkError:  # trained, not yet scored: no resume state to park
-                rows.append((item.name, epochs, float("nan"), "no resume state"))
-                continue
-            rows.append((item.name, epochs, float("nan") if mb is None else round(mb, 1),
-                         "too large" if mb is None else "now"))
+    rows = []
+    for item, local in _local_runs(stages, ds, runs_dir, results_dir, settings):
+        status, epochs, _ = run_status(local, item.config, ds)
+        if status != "partial" or epochs == 0:
+            continue
+        dest = parked_dir(results_dir) / item.name
+        if epochs_done(dest) >= epochs:
+            rows.append((item.name, epochs, float("nan"), "already"))
+            continue
+        try:
+            mb = park_run(local, dest, PARK_LIMIT_MB if limit_mb is None else limit_mb,
+                          study_split=results_dir / "split.csv")
+        except HeatsinkError:  # trained, not yet scored: no resume state to park
+            rows.append((item.name, epochs, float("nan"), "no resume state"))
+            continue
+        rows.append((item.name, epochs, float("nan") if mb is None else round(mb, 1),
+                     "too large" if mb is None else "now"))
     return pd.DataFrame(rows, columns=["name", "epochs", "mb", "parked"])
 
 
