@@ -86,9 +86,25 @@ def test_stage_0_is_the_range_tests_and_the_recipe_checks(folders):
     crop = plan.CHECK_CROP  # the recipe trains on whole frames; the checks on crops
     assert [r.name for r in checks] == [
         "gslu-wcce+dice", f"gslu-wcce+dice-c{crop}",
-        f"gslu-wcce+dice-c{crop}-" + ("nophoto" if photo else "photo")]
-    assert [r.config.crop for r in checks] == [None, crop, crop]
-    assert [r.config.photometric for r in checks] == [photo, photo, not photo]
+        f"gslu-wcce+dice-c{crop}-" + ("nophoto" if photo else "photo"),
+        "light-wcce+dice-refine"]
+    assert [r.config.crop for r in checks] == [None, crop, crop, None]
+    assert [r.config.photometric for r in checks] == [photo, photo, not photo, photo]
+    # the design check: the light net's stage-1 recipe with its builder's head argument
+    design = checks[-1].config
+    stage1 = next(r.config for r in plan.planned_runs(1, None, runs, results)
+                  if r.name == "light-wcce+dice")
+    assert design.model_kwargs == {"head": "refine"}
+    assert dataclasses.replace(design, model_kwargs={}) == stage1
+
+
+def test_builder_arguments_other_than_the_plan_s_are_named(folders):
+    config = plan.recipe_config("unet", "cce", 1e-3)
+    assert config.model_kwargs == {"filters": 32} and plan.plan_name(config) == "unet"
+    assert plan.plan_name(dataclasses.replace(config, model_kwargs={"filters": 8}, seed=2)
+                          ) == "unet-filters8-s2"
+    light = plan.recipe_config("light", "wcce+dice", 1e-3, model_kwargs={"head": "bilinear"})
+    assert plan.plan_name(light) == "light-wcce+dice-bilinear"  # said, even if the default
 
 
 def test_stage_6_is_the_texture_check_beside_each_stage_1_run(folders):
@@ -421,7 +437,7 @@ def test_the_smoke_settings_plan_the_same_stages_at_toy_scale(folders):
     assert all(r.config.image_size == 64 and r.config.crop is None and r.config.epochs == 1
                for r in stage1)
     checks = [r for r in plan.planned_runs(0, None, runs, results, smoke) if r.kind == "train"]
-    assert [r.config.crop for r in checks] == [None, 32, 32]
+    assert [r.config.crop for r in checks] == [None, 32, 32]  # no design check
     assert [r.name for r in plan.planned_runs(6, None, runs, results, smoke)] == [
         "gslu-wcce+dice-tex", "light-wcce+dice-tex", "gslu-wcce+dice-tex-s1",
         "light-wcce+dice-tex-s1"]

@@ -13,7 +13,8 @@ from what the earlier ones left on disk:
    its curve in ``<results>/lr_range/<family>.csv``), and two recipe checks on the
    :data:`CROP_CHECK` model beside its stage-1 run: what random :data:`CHECK_CROP`² crops
    cost against whole frames (the same run on crops), and what photometric augmentation
-   costs or brings (the cropped run again with it, :data:`PHOTOMETRIC` being off);
+   costs or brings (the cropped run again with it, :data:`PHOTOMETRIC` being off); and the
+   design checks (:data:`DESIGN_CHECKS`: the light net with a full-resolution head);
 1. every encoder (:data:`ENCODERS`) with the seed's loss and the study's
    (:data:`STAGE1_LOSSES`), each at its family's learning rate (read from the range test's
    file: a run whose family has none yet is *blocked*);
@@ -143,6 +144,15 @@ CROP_CHECK = ("gslu", STUDY_LOSS)
 #: an epoch on frames cost 2.3× as long, and the frames run passed the cropped run's best
 #: validation IoU by its 10th epoch: better per second of training as well as at the end.
 CHECK_CROP = 160
+#: Stage 0's design checks: a (model, loss) recipe run trained again with other arguments for
+#: its model's builder, beside its stage-1 run; the plan's name marks the arguments
+#: (:func:`plan_name`). The light net halves the resolution in its stem, before anything sees
+#: a 1–3 px scratch, and trailed the GSLU-style net, which works at full resolution, by 2.1
+#: points of validation defect mIoU [−4.4, −0.5] over its three seeds (chapter 8):
+#: ``head="refine"`` ends it with a thin full-resolution stage (:func:`heatsink.models.light.
+#: light_net`; +3,384 parameters, 4.72 against 4.10 GFLOP per 320² frame).
+DESIGN_CHECKS: tuple[tuple[tuple[str, str], dict[str, Any]], ...] = (
+    (("light", STUDY_LOSS), {"head": "refine"}),)
 #: Stage 6's texture check: these (model, loss) recipe runs trained again with the texture
 #: randomisation flipped (:data:`TEXTURE`), each beside its stage-1 run.
 TEXTURE_CHECK = (CROP_CHECK, ("light", STUDY_LOSS))
@@ -274,6 +284,7 @@ class PlanSettings:
     crop_check: tuple[str, str]
     texture_check: tuple[tuple[str, str], ...]
     texture_doses: tuple[tuple[tuple[str, str], Mapping[str, float]], ...]
+    design_checks: tuple[tuple[tuple[str, str], Mapping[str, Any]], ...]
     check_crop: int
     folds: int
     encoder_weights: Mapping[str, str]
@@ -296,6 +307,7 @@ class PlanSettings:
                    crop_check=tuple(CROP_CHECK), check_crop=CHECK_CROP,
                    texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK),
                    texture_doses=tuple((tuple(pair), dict(dose)) for pair, dose in TEXTURE_DOSES),
+                   design_checks=tuple((tuple(pair), dict(kw)) for pair, kw in DESIGN_CHECKS),
                    folds=FOLDS,
                    encoder_weights=dict(ENCODER_WEIGHTS),
                    model_kwargs={k: dict(v) for k, v in MODEL_KWARGS.items()},
@@ -307,7 +319,7 @@ class PlanSettings:
         """The plan at toy scale, for the chapters' smoke runs: 64² frames (32² crops in the
         crop check), one epoch, two encoders (the GSLU-style net and the light one), three
         ablation losses, two seeds, the best recipe repeated, two folds, two doses on
-        24-image twins, no other texture dose.
+        24-image twins, no other texture dose, no design check.
 
         >>> PlanSettings.smoke().recipe["epochs"], PlanSettings.smoke(encoders=("gslu",)).encoders
         (1, ('gslu',))
@@ -320,7 +332,7 @@ class PlanSettings:
             "seeds": (0, 1), "top_recipes": 1, "range_steps": 6, "range_lr": (1e-5, 1.0),
             "folds": 2, "model_kwargs": {"unet": {"filters": 8}},
             "doses": ("none", "default"), "dose_twin": {"n": 24, "seed": 1},
-            "texture_doses": (), **changes}
+            "texture_doses": (), "design_checks": (), **changes}
         return replace(base, **values)
 
 
@@ -336,12 +348,25 @@ def plan_name(config: TrainConfig, settings: PlanSettings | None = None) -> str:
     'gslu-wcce+dice'
     >>> plan_name(recipe_config("gslu", "wcce+dice", 1e-3, crop=160, seed=2))
     'gslu-wcce+dice-c160-s2'
+
+    Builder arguments other than the plan's for the model (:data:`MODEL_KWARGS`) are marked
+    before the seed: a text by its value, anything else by its name and value.
+
+    >>> plan_name(recipe_config("light", "wcce+dice", 1e-3, model_kwargs={"head": "refine"},
+    ...                         seed=1))
+    'light-wcce+dice-refine-s1'
     """
-    recipe = _settings(settings).recipe
-    return run_name(config, base_size=recipe["image_size"], base_crop=recipe.get("crop"),
-                    base_augment=recipe.get("augment", False),
+    s = _settings(settings)
+    recipe = s.recipe
+    name = run_name(replace(config, seed=0), base_size=recipe["image_size"],
+                    base_crop=recipe.get("crop"), base_augment=recipe.get("augment", False),
                     base_photometric=recipe.get("photometric", False),
                     base_texture=recipe.get("texture", False))
+    usual = s.model_kwargs.get(config.model, {})
+    name += "".join(f"-{value}" if isinstance(value, str) else f"-{key}{value}"
+                    for key, value in sorted(config.model_kwargs.items())
+                    if key not in usual or usual[key] != value)
+    return name + (f"-s{config.seed}" if config.seed else "")
 
 
 def recipe_config(model: str, loss: str, learning_rate: float,
@@ -676,6 +701,11 @@ def _stage0(runs_dir: Path, results_dir: Path, ds: Dataset | None,
     out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s, crop=crop)
     out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s, crop=s.check_crop,
                        photometric=not s.recipe.get("photometric", False))
+    for (model, loss), kwargs in s.design_checks:
+        if model not in s.encoders:  # a plan that compares fewer encoders
+            continue
+        out += _stage_runs(0, [(model, loss)], runs_dir, results_dir, ds, s,
+                           model_kwargs={**s.model_kwargs.get(model, {}), **kwargs})
     return out
 
 
@@ -1102,6 +1132,7 @@ __all__ = [
     "ABLATION_LOSSES",
     "ABLATION_WEIGHTINGS",
     "CROP_CHECK",
+    "DESIGN_CHECKS",
     "DOSE_TWIN",
     "ENCODERS",
     "ENCODER_WEIGHTS",
