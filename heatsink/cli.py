@@ -131,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
              "texture": args.texture, "texture_share": args.texture_share,
              "texture_strength": args.texture_strength,
              "texture_spots": args.texture_spots, "texture_marks": args.texture_marks,
-             "precise_bn": args.precise_bn,
+             "precise_bn": args.precise_bn, "prior_bias": args.prior_bias,
              "precision": args.precision, "seed": args.seed}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.filters is not None:
@@ -367,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--texture-marks", type=float, metavar="M",
                     help="with --texture, the share of textured images that also get long "
                          "bright polishing marks (default 0)")
+    tr.add_argument("--prior-bias", action=argparse.BooleanOptionalAction, default=None,
+                    help="start the logits at the training labels' class frequencies "
+                         "(default off; the plan's recipe for plain cross-entropy)")
     tr.add_argument("--precision", help="auto, float32 or mixed_bfloat16")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--filters", type=int, help="U-Net base filters (default 32)")

@@ -63,6 +63,8 @@ def test_stage_1_is_every_encoder_with_both_losses_on_one_recipe(folders):
     assert rates["resnet50"] == pytest.approx(1e-2)
     assert next(r for r in planned if r.name == "resnet50").config.encoder_weights == "imagenet"
     assert next(r for r in planned if r.name == "unet").config.model_kwargs == {"filters": 32}
+    # plain cross-entropy starts at the class frequencies; the study's loss as the seed's
+    assert all(r.config.prior_bias == (r.config.loss == "cce") for r in planned)
 
 
 def test_a_family_without_its_range_test_is_blocked(tmp_path):

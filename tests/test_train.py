@@ -473,3 +473,37 @@ def test_a_dataset_too_small_to_split_leaves_nothing_that_blocks_a_rerun(make_da
         train(TrainConfig.from_dict(TINY), ds, run_dir, verbose=0)
     assert not (run_dir / "split.csv").exists()
     assert foreign_files(run_dir) == []  # an empty folder again: a rerun may use it
+
+
+@pytest.mark.parametrize("model, kwargs", [("gslu", {}), ("light", {}),
+                                           ("light", {"head": "refine"}), ("vgg16", {})])
+def test_prior_bias_starts_every_model_at_the_training_class_frequencies(tiny_data, model,
+                                                                         kwargs):
+    from heatsink.data import load_dataset
+    from heatsink.models.fitting import compiled_model
+    from heatsink.objects import class_pixel_counts
+
+    ds = load_dataset(tiny_data)
+    ids = ds.ids[:12]
+    counts = np.asarray(sum(class_pixel_counts(ds.mask(i)) for i in ids), dtype=float)
+    frequencies = counts / counts.sum()
+    x = np.stack([ds.image(i) for i in ids[:4]]).astype(np.float32) / 255  # 64² frames
+    means = {}
+    for prior in (False, True):
+        config = TrainConfig(model=model, loss="cce", image_size=64, prior_bias=prior,
+                             precision="float32", model_kwargs=kwargs)
+        net = compiled_model(config, ds, ids, 1e-3)
+        means[prior] = np.asarray(net(x)).mean(axis=(0, 1, 2))
+    assert np.allclose(means[True], frequencies, atol=0.01)
+    assert not np.allclose(means[False], frequencies, atol=0.05)  # the default start
+
+
+def test_prior_bias_refuses_frequencies_that_do_not_fit_the_logits():
+    from heatsink.models import build_model
+    from heatsink.models.fitting import start_at_priors
+
+    model = build_model("unet", filters=4)
+    with pytest.raises(HeatsinkError, match="positive"):
+        start_at_priors(model, np.array([1.0, 0.0, 0.0]))
+    with pytest.raises(HeatsinkError, match="3 logits for 2"):
+        start_at_priors(model, np.array([0.9, 0.1]))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from heatsink.errors import HeatsinkError
 from heatsink.models.run import TrainConfig
 
 if TYPE_CHECKING:
@@ -73,6 +74,11 @@ def compiled_model(config: TrainConfig, ds: Dataset, train_ids: list[str],
         weights = train_class_weights(ds, train_ids, config.class_weighting)
     model = build_model(config.model, encoder_weights=config.encoder_weights,
                         **config.model_kwargs)
+    if config.prior_bias:
+        from heatsink.objects import class_pixel_counts
+
+        counts = sum(class_pixel_counts(ds.mask(i)) for i in train_ids)
+        start_at_priors(model, np.asarray(counts, dtype=np.float64) / np.sum(counts))
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate),
         loss=make_loss(config.loss, weights),
@@ -83,6 +89,49 @@ def compiled_model(config: TrainConfig, ds: Dataset, train_ids: list[str],
         ],
     )
     return model
+
+
+def logits_layer(model: tf.keras.Model) -> tf.keras.layers.Layer:
+    """The convolution that gives a model's logits: its layer named ``logits`` (the study's
+    own nets), or the last convolution of a nested model (a segmentation-models U-Net)."""
+    import tensorflow as tf
+
+    try:
+        return model.get_layer("logits")
+    except ValueError:
+        pass
+    for layer in reversed(model.layers):
+        if isinstance(layer, tf.keras.Model):
+            convs = [c for c in layer.layers if isinstance(c, tf.keras.layers.Conv2D)]
+            if convs:
+                return convs[-1]
+    raise HeatsinkError(f"{model.name}: no logits convolution found")
+
+
+def start_at_priors(model: tf.keras.Model, frequencies: np.ndarray,
+                    kernel_scale: float = 0.01) -> None:
+    """Make ``model`` start by predicting about ``frequencies`` (one per class, summing to 1)
+    everywhere: its logits' bias set to their logarithms, its kernel scaled by
+    ``kernel_scale`` (RetinaNet's prior initialisation, Lin et al. 2017).
+
+    >>> import numpy as np
+    >>> from heatsink.models import build_model
+    >>> model = build_model("unet", filters=4)
+    >>> start_at_priors(model, np.array([0.97, 0.01, 0.02]))
+    >>> x = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
+    >>> np.asarray(model(x)).mean(axis=(0, 1, 2)).round(2)
+    array([0.97, 0.01, 0.02], dtype=float32)
+    """
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    if frequencies.ndim != 1 or np.any(frequencies <= 0):
+        raise HeatsinkError(f"class frequencies must be positive, not {frequencies!r}")
+    layer = logits_layer(model)
+    kernel, bias = layer.get_weights()
+    if bias.shape != frequencies.shape:
+        raise HeatsinkError(f"{model.name}: {bias.shape[0]} logits for "
+                            f"{frequencies.shape[0]} class frequencies")
+    layer.set_weights([kernel * kernel_scale,
+                       np.log(frequencies / frequencies.sum()).astype(bias.dtype)])
 
 
 def steps_per_epoch(config: TrainConfig, n_train: int) -> int:
@@ -118,7 +167,9 @@ def validation_batches(config: TrainConfig, ds: Dataset, val_ids: list[str]) -> 
 
 __all__ = [
     "compiled_model",
+    "logits_layer",
     "resolve_precision",
+    "start_at_priors",
     "steps_per_epoch",
     "train_class_weights",
     "training_batches",

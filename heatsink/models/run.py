@@ -98,6 +98,12 @@ class TrainConfig:
         Early stopping never stops before this many epochs (a net whose validation score is
         noisy while the learning rate is high is not judged on its first epochs). None: from
         the first.
+    prior_bias : bool
+        Start the logits at the training labels' class frequencies (RetinaNet's prior
+        initialisation, :func:`heatsink.models.fitting.start_at_priors`): plain
+        cross-entropy then does not open by driving every pixel to background, which it
+        otherwise does on this data (the GSLU-style net, from the default initialisation,
+        predicted no defect pixel after 200 steps). Off by default, as in the seed's protocol.
     precise_bn : int or None
         Before each validation, recompute every batch-norm layer's moving statistics on this
         many whole training frames, the weights held (:mod:`heatsink.models.precise_bn`), so
@@ -133,6 +139,7 @@ class TrainConfig:
     schedule: str = "constant"
     patience: int | None = None
     min_epochs: int | None = None
+    prior_bias: bool = False
     precise_bn: int | None = None
     precision: str = "auto"
     seed: int = 0

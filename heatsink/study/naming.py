@@ -22,8 +22,8 @@ WEIGHTING_MARKS = {"inverse_sqrt": "isqrt", "median_frequency": "medfreq"}
 
 def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | None = None,
              base_augment: bool = False, base_photometric: bool = False,
-             base_texture: bool = False) -> str:
-    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-p<share>][-a<strength>][-sp<spots>][-mk<marks>][-s<seed>]``:
+             base_texture: bool = False, base_prior_bias: bool = False) -> str:
+    """``<model>[-<loss>][-<size>][-c<crop>|-frames][-flips|-noflips][-<weighting>][-photo|-nophoto][-tex|-notex][-p<share>][-a<strength>][-sp<spots>][-mk<marks>][-prior|-noprior][-s<seed>]``:
     what sets the run apart from a protocol.
 
     The protocol is the seed's unless the caller names another (the training plan,
@@ -38,7 +38,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     (``-notex`` its absence where the protocol has it, ``base_texture``; then ``-p<percent>``
     a share of textured images other than the module's, ``-a<percent>`` a strength other
     than 1, ``-sp<percent>`` the share of them with spots, ``-mk<percent>`` with polishing
-    marks) and ``-s<seed>`` a seed other than 0. With the
+    marks), ``-prior`` logits started at the class frequencies (``-noprior`` where the
+    protocol does so, ``base_prior_bias``) and ``-s<seed>`` a seed other than 0. With the
     defaults the names of runs trained before crops and seeds had a mark are unchanged.
 
     Examples
@@ -67,6 +68,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
     'light-wcce+dice-tex-p25-a50-sp50'
     >>> run_name(TrainConfig(model="light", loss="wcce+dice", texture=True, texture_marks=0.5))
     'light-wcce+dice-tex-mk50'
+    >>> run_name(TrainConfig(model="gslu", prior_bias=True))
+    'gslu-prior'
     """
     parts = [config.model]
     if config.loss != "cce":
@@ -91,6 +94,8 @@ def run_name(config: TrainConfig, base_size: int = BASE_SIZE, base_crop: int | N
         parts.append(f"sp{round(100 * config.texture_spots)}")
     if config.texture and config.texture_marks:
         parts.append(f"mk{round(100 * config.texture_marks)}")
+    if config.prior_bias != base_prior_bias:
+        parts.append("prior" if config.prior_bias else "noprior")
     if config.seed != 0:
         parts.append(f"s{config.seed}")
     return "-".join(parts)

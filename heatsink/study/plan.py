@@ -5,8 +5,9 @@ One recipe (:data:`RECIPE`) for every run: whole 256² frames, batch 16, flips a
 rotations, Adam on a cosine schedule for at most 40 epochs, validation after each epoch with
 batch-norm statistics recomputed on 320 whole training frames
 (:mod:`heatsink.models.precise_bn`), early stopping after 6 epochs without a better
-validation defect IoU (never before epoch 15). Only the model, the loss, the learning rate
-(one per model family, from a range test) and the seed change. Seven stages, each planned
+validation defect IoU (never before epoch 15); plain cross-entropy's runs start their logits
+at the class frequencies (:data:`PRIOR_BIAS_LOSSES`). Only the model, the loss, the learning
+rate (one per model family, from a range test) and the seed change. Seven stages, each planned
 from what the earlier ones left on disk:
 
 0. a learning-rate range test per model family (:func:`heatsink.models.lr_range.lr_range`,
@@ -106,6 +107,14 @@ MODEL_KWARGS: dict[str, dict[str, Any]] = {"unet": {"filters": 32}}
 #: The seed's loss and the study's imbalance-aware one: every encoder trains with both.
 SEED_LOSS, STUDY_LOSS = "cce", "wcce+dice"
 STAGE1_LOSSES = (SEED_LOSS, STUDY_LOSS)
+#: Losses whose runs start their logits at the class frequencies
+#: (:attr:`heatsink.models.TrainConfig.prior_bias`): plain cross-entropy, which from the
+#: default initialisation drove the GSLU-style net to the all-background answer (no defect
+#: pixel predicted after 200 steps on 128² crops; train defect IoU 0.0000, against 0.31 from
+#: the priors; the 8-epoch study's run left it only at its 8th epoch, stage 1's first run
+#: was at 1.5·10⁻⁴ after 5 epochs). The weighted losses, whose constant optimum is not
+#: background, start as the seed's models do. The plan's names leave it unsaid.
+PRIOR_BIAS_LOSSES = (SEED_LOSS,)
 #: The loss ablation on the chosen encoder (stage 2).
 ABLATION_LOSSES = ("cce", "wcce", "dice", "wcce+dice", "focal+dice")
 #: Stage 2 also trains the study loss with milder class weights: scikit-learn's "balanced"
@@ -285,6 +294,7 @@ class PlanSettings:
     texture_check: tuple[tuple[str, str], ...]
     texture_doses: tuple[tuple[tuple[str, str], Mapping[str, float]], ...]
     design_checks: tuple[tuple[tuple[str, str], Mapping[str, Any]], ...]
+    prior_bias_losses: tuple[str, ...]
     check_crop: int
     folds: int
     encoder_weights: Mapping[str, str]
@@ -308,6 +318,7 @@ class PlanSettings:
                    texture_check=tuple(tuple(pair) for pair in TEXTURE_CHECK),
                    texture_doses=tuple((tuple(pair), dict(dose)) for pair, dose in TEXTURE_DOSES),
                    design_checks=tuple((tuple(pair), dict(kw)) for pair, kw in DESIGN_CHECKS),
+                   prior_bias_losses=tuple(PRIOR_BIAS_LOSSES),
                    folds=FOLDS,
                    encoder_weights=dict(ENCODER_WEIGHTS),
                    model_kwargs={k: dict(v) for k, v in MODEL_KWARGS.items()},
@@ -361,7 +372,8 @@ def plan_name(config: TrainConfig, settings: PlanSettings | None = None) -> str:
     name = run_name(replace(config, seed=0), base_size=recipe["image_size"],
                     base_crop=recipe.get("crop"), base_augment=recipe.get("augment", False),
                     base_photometric=recipe.get("photometric", False),
-                    base_texture=recipe.get("texture", False))
+                    base_texture=recipe.get("texture", False),
+                    base_prior_bias=config.loss in s.prior_bias_losses)
     usual = s.model_kwargs.get(config.model, {})
     name += "".join(f"-{value}" if isinstance(value, str) else f"-{key}{value}"
                     for key, value in sorted(config.model_kwargs.items())
@@ -375,11 +387,14 @@ def recipe_config(model: str, loss: str, learning_rate: float,
 
     >>> recipe_config("resnet50", "cce", 3e-4).encoder_weights
     'imagenet'
+    >>> [recipe_config("gslu", loss, 1e-3).prior_bias for loss in ("cce", "dice")]
+    [True, False]
     """
     from heatsink.models.run import TrainConfig
 
     s = _settings(settings)
     values = {**s.recipe, "model": model, "loss": loss, "learning_rate": learning_rate,
+              "prior_bias": loss in s.prior_bias_losses,
               "encoder_weights": s.encoder_weights.get(model),
               "model_kwargs": dict(s.model_kwargs.get(model, {})), **changes}
     return TrainConfig.from_dict(values)
@@ -1141,6 +1156,7 @@ __all__ = [
     "MODEL_KWARGS",
     "PHOTOMETRIC",
     "PLAN_FOLDER",
+    "PRIOR_BIAS_LOSSES",
     "RANGE_LOSS",
     "RANGE_LR",
     "RANGE_STEPS",
