@@ -129,3 +129,12 @@ def test_the_study_split_is_named_not_copied_and_comes_back_on_restore(unfinishe
     assert json.loads((dest / NOTE_FILE).read_text())["split"] == "../../split.csv"
     restored = restore_run(dest, tmp_path / "runs" / "light")
     assert (restored / "split.csv").read_bytes() == (run_dir / "split.csv").read_bytes()
+
+
+def test_a_broken_parked_note_is_one_line_not_a_traceback(unfinished, tmp_path):
+    dest = tmp_path / "parked" / "light"
+    park_run(unfinished[2], dest)
+    (dest / NOTE_FILE).write_text("{not json")
+    with pytest.raises(HeatsinkError, match="not a parked run's note"):
+        restore_run(dest, tmp_path / "runs" / "light")
+    assert not (tmp_path / "runs" / "light").exists()

@@ -151,7 +151,12 @@ def restore_run(parked: str | Path, run_dir: str | Path) -> Path:
     note_file = parked / NOTE_FILE
     if not note_file.is_file():
         raise HeatsinkError(f"{parked}: not a parked run (no {NOTE_FILE})")
-    note = json.loads(note_file.read_text())
+    try:
+        note = json.loads(note_file.read_text())
+        split_name = str(note["split"])
+    except (ValueError, KeyError, TypeError):
+        raise HeatsinkError(f"{note_file}: not a parked run's note (JSON with its split)"
+                            ) from None
     there = run_dir.is_dir() and any(run_dir.iterdir())
     if there:
         if (run_dir / "metrics.json").exists() or (run_dir / "fitted.json").exists():
@@ -171,9 +176,9 @@ def restore_run(parked: str | Path, run_dir: str | Path) -> Path:
             else:
                 shutil.copy2(entry, staging / entry.name)
         if not (staging / "split.csv").exists():
-            split = (parked / note["split"]).resolve()
+            split = (parked / split_name).resolve()
             if not split.is_file():
-                raise HeatsinkError(f"{parked}: its split {note['split']} is missing")
+                raise HeatsinkError(f"{parked}: its split {split_name} is missing")
             shutil.copy2(split, staging / "split.csv")
         if there:
             os.replace(run_dir, run_dir.with_name(
