@@ -159,10 +159,7 @@ class Evaluation:
             Indexed by score; columns ``value`` (on all images), ``low`` and ``high``.
         """
         draws = self.scores_weighted(resample_counts(len(self.ids), n_boot, seed), HEADLINE)
-        alpha = (1 - level) / 2
-        with np.errstate(invalid="ignore"):
-            low = np.nanquantile(draws, alpha, axis=0)
-            high = np.nanquantile(draws, 1 - alpha, axis=0)
+        low, high = nan_interval(draws, level, axis=0)
         value = self.summary()
         return pd.DataFrame(
             {"value": [value[k] for k in HEADLINE], "low": low, "high": high},
@@ -228,6 +225,24 @@ class Evaluation:
             frame[f"{name}_recall"] = recall[:, class_id]
             frame[f"{name}_iou"] = iou[:, class_id]
         return frame.join(self.objects)
+
+
+def nan_interval(draws: np.ndarray, level: float, axis: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` percentile interval of bootstrap ``draws``, NaN draws left out;
+    NaN, without a warning, where every draw is NaN (a score that no resample defines, such
+    as the recall of a class absent from every drawn image).
+
+    >>> nan_interval(np.array([[1.0, np.nan], [3.0, np.nan]]), 0.5, axis=0)
+    (array([1.5, nan]), array([2.5, nan]))
+    """
+    import warnings
+
+    alpha = (1 - level) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        return (np.nanquantile(draws, alpha, axis=axis),
+                np.nanquantile(draws, 1 - alpha, axis=axis))
 
 
 def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -305,9 +320,7 @@ def paired_difference(
 
     difference = (score(everything, sides[0]) - score(everything, sides[1]))[0]
     draws = score(counts, sides[0]) - score(counts, sides[1])
-    alpha = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    low, high = nan_interval(draws, level)
     return {"difference": float(difference), "low": float(low), "high": float(high),
             "share_a_higher": float(np.mean(draws[~np.isnan(draws)] > 0))}
 
@@ -399,6 +412,7 @@ __all__ = [
     "comparison_table",
     "evaluate_masks",
     "evaluate_predictions",
+    "nan_interval",
     "object_counts",
     "object_scores",
     "paired_difference",
