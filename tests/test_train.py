@@ -479,6 +479,8 @@ def test_a_dataset_too_small_to_split_leaves_nothing_that_blocks_a_rerun(make_da
                                            ("light", {"head": "refine"}), ("vgg16", {})])
 def test_prior_bias_starts_every_model_at_the_training_class_frequencies(tiny_data, model,
                                                                          kwargs):
+    import tensorflow as tf
+
     from heatsink.data import load_dataset
     from heatsink.models.fitting import compiled_model
     from heatsink.objects import class_pixel_counts
@@ -490,6 +492,7 @@ def test_prior_bias_starts_every_model_at_the_training_class_frequencies(tiny_da
     x = np.stack([ds.image(i) for i in ids[:4]]).astype(np.float32) / 255  # 64² frames
     means = {}
     for prior in (False, True):
+        tf.keras.utils.set_random_seed(0)  # the same start both times, and every run
         config = TrainConfig(model=model, loss="cce", image_size=64, prior_bias=prior,
                              precision="float32", model_kwargs=kwargs)
         net = compiled_model(config, ds, ids, 1e-3)
