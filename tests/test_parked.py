@@ -16,6 +16,7 @@ from heatsink.errors import HeatsinkError
 from heatsink.models.run import Run, TrainConfig
 from heatsink.study.parked import (
     NOTE_FILE,
+    PART_MB,
     drop_parked,
     epochs_done,
     park_run,
@@ -60,18 +61,26 @@ def test_a_parked_run_resumes_after_its_parked_epoch_on_another_machine(unfinish
     note = json.loads((dest / NOTE_FILE).read_text())
     assert note["epochs"] == 1 and note["split"] == "split.csv" and note["mb"] == round(mb, 2)
     assert not (dest / "last.keras").exists() and any((dest / "backup").rglob("*.index"))
-    # the best model so far, without the optimiser's state: the same predictions
-    x = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
-    parked_best = Run(path=dest, config=config).model("best")
-    assert np.allclose(parked_best(x), Run(path=run_dir, config=config).model("best")(x),
-                       atol=1e-6)
-    assert (dest / "best.keras").stat().st_size < (run_dir / "best.keras").stat().st_size
+    # no parked file over the repository's 5 MiB limit: the light net's resume state (one
+    # file of about 13.5 MB with Adam's moments) is parked in parts
+    assert max(p.stat().st_size for p in dest.rglob("*") if p.is_file()) <= PART_MB * 2**20
+    assert any(name.startswith("backup/") and n >= 3 for name, n in note["parts"].items())
 
     # a new machine: no runs folder, only the parked copy
     elsewhere = tmp_path / "elsewhere" / "plan" / "light"
     parked_before = _digest(dest)
     assert restore_run(dest, elsewhere) == elsewhere
     assert _digest(dest) == parked_before
+    # the resume state comes back byte for byte, with no part left over
+    assert ({k: v for k, v in _digest(elsewhere).items() if k.startswith("backup/")}
+            == {k: v for k, v in before.items() if k.startswith("backup/")})
+    assert not any(".part" in name for name in _digest(elsewhere))
+    # the best model so far, without the optimiser's state: the same predictions
+    x = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
+    restored_best = Run(path=elsewhere, config=config).model("best")
+    assert np.allclose(restored_best(x), Run(path=run_dir, config=config).model("best")(x),
+                       atol=1e-6)
+    assert (elsewhere / "best.keras").stat().st_size < (run_dir / "best.keras").stat().st_size
     capsys.readouterr()
     from heatsink import train as training
 
@@ -138,3 +147,13 @@ def test_a_broken_parked_note_is_one_line_not_a_traceback(unfinished, tmp_path):
     with pytest.raises(HeatsinkError, match="not a parked run's note"):
         restore_run(dest, tmp_path / "runs" / "light")
     assert not (tmp_path / "runs" / "light").exists()
+
+
+def test_a_missing_part_is_one_line_and_nothing_is_restored(unfinished, tmp_path):
+    dest = tmp_path / "parked" / "light"
+    park_run(unfinished[2], dest)
+    name, n = next(iter(json.loads((dest / NOTE_FILE).read_text())["parts"].items()))
+    (dest / f"{name}.part{n - 1:03d}").unlink()
+    with pytest.raises(HeatsinkError, match=rf"parked in {n} parts, .*part{n - 1:03d} missing"):
+        restore_run(dest, tmp_path / "runs" / "light")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -12,9 +12,13 @@ optimiser's state and the epoch reached). :func:`restore_run` puts it back into 
 folder, where :func:`heatsink.train.train` resumes it after its last finished epoch, as it
 would on the machine that trained it.
 
-Only a run whose copy weighs at most :data:`PARK_LIMIT_MB` is parked (the GSLU-style net: about
-5 MB, the light net: about 18 MB; a U-Net with its optimiser's state weighs hundreds): a larger
-one resumes only on the machine that trained it.
+Only a run whose copy weighs at most :data:`PARK_LIMIT_MB` in all is parked (the GSLU-style
+net: about 5 MB, the light net: about 18 MB; a U-Net with its optimiser's state weighs
+hundreds): a larger one resumes only on the machine that trained it. No parked file is larger
+than :data:`PART_MB`, which keeps every file the repository tracks under its 5 MiB limit: a
+larger one (the light net's resume state is one file of 13.5 MB) is parked as numbered parts,
+``<name>.part000``, ``<name>.part001``, ..., which ``parked.json`` lists and :func:`restore_run`
+joins again.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from heatsink.io import swap_folder
 PARKED_FOLDER = "parked"
 #: The largest copy parked, in MB.
 PARK_LIMIT_MB = 24.0
+#: The largest file parked, in MB (binary: 2**20 bytes); a larger one is parked in parts.
+PART_MB = 4.0
 #: What :func:`park_run` says of the copy.
 NOTE_FILE = "parked.json"
 #: The files of an unfinished run that are parked (with ``backup/`` and ``best.keras``).
@@ -77,14 +83,77 @@ def _folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
+def part_name(name: str, index: int) -> str:
+    """The name of part ``index`` of a file parked in parts.
+
+    >>> part_name("backup/chief/ckpt-3.data-00000-of-00001", 2)
+    'backup/chief/ckpt-3.data-00000-of-00001.part002'
+    """
+    return f"{name}.part{index:03d}"
+
+
+def split_large_files(folder: Path, part_mb: float = PART_MB) -> dict[str, int]:
+    """Split every file under ``folder`` larger than ``part_mb`` into parts of that size
+    (:func:`part_name`), in place; the number of parts of each file split, by its path
+    relative to ``folder``.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "big.bin").write_bytes(bytes(range(10)))
+    >>> _ = (folder / "small.txt").write_text("ok")
+    >>> split_large_files(folder, part_mb=4 / 2**20)
+    {'big.bin': 3}
+    >>> sorted(p.name for p in folder.iterdir())
+    ['big.bin.part000', 'big.bin.part001', 'big.bin.part002', 'small.txt']
+    >>> join_parts(folder, {"big.bin": 3}); (folder / "big.bin").read_bytes() == bytes(range(10))
+    True
+    """
+    size = max(1, int(part_mb * 2**20))
+    parts = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.stat().st_size <= size:
+            continue
+        name = path.relative_to(folder).as_posix()
+        with path.open("rb") as whole:
+            n = 0
+            while chunk := whole.read(size):
+                (folder / part_name(name, n)).write_bytes(chunk)
+                n += 1
+        path.unlink()
+        parts[name] = n
+    return parts
+
+
+def join_parts(folder: Path, parts: dict[str, int]) -> None:
+    """Join the files :func:`split_large_files` split under ``folder``, in place.
+
+    Raises
+    ------
+    HeatsinkError
+        If a part is missing (nothing is then joined of that file).
+    """
+    for name, n in parts.items():
+        pieces = [folder / part_name(name, i) for i in range(int(n))]
+        missing = [p.name for p in pieces if not p.is_file()]
+        if missing or not pieces:
+            raise HeatsinkError(f"{folder / name}: parked in {n} parts, "
+                                f"{', '.join(missing) or 'none'} missing")
+        with (folder / name).open("wb") as whole:
+            for piece in pieces:
+                whole.write(piece.read_bytes())
+        for piece in pieces:
+            piece.unlink()
+
+
 def park_run(run_dir: str | Path, dest: str | Path, limit_mb: float = PARK_LIMIT_MB,
-             study_split: str | Path | None = None) -> float | None:
+             study_split: str | Path | None = None, part_mb: float = PART_MB) -> float | None:
     """Copy the unfinished run ``run_dir`` into ``dest`` if the copy weighs at most
     ``limit_mb``; its size in MB, or None if it is larger (nothing is then written).
 
     The copy is made in a new folder beside ``dest`` and then put in its place (an earlier
     copy is replaced); ``run_dir`` is only read. A ``split.csv`` that is byte for byte
-    ``study_split`` is not copied: ``parked.json`` names it instead.
+    ``study_split`` is not copied: ``parked.json`` names it instead. A file larger than
+    ``part_mb`` is parked in parts (:func:`split_large_files`), which ``parked.json`` lists.
 
     Raises
     ------
@@ -115,12 +184,13 @@ def park_run(run_dir: str | Path, dest: str | Path, limit_mb: float = PARK_LIMIT
         if size > limit_mb:
             shutil.rmtree(staging, ignore_errors=True)
             return None
+        parts = split_large_files(staging, part_mb)
         note = {"source": f"{run_dir.parent.name}/{run_dir.name}",
                 "parked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "epochs": epochs_done(run_dir),
                 "split": (Path(os.path.relpath(Path(study_split).resolve(), dest.resolve()))
                           .as_posix() if shared else "split.csv"),
-                "mb": round(size, 2)}
+                "mb": round(size, 2), "parts": parts}
         (staging / NOTE_FILE).write_text(json.dumps(note, indent=2) + "\n")
         swap_folder(staging, dest)
     except BaseException:
@@ -154,7 +224,8 @@ def restore_run(parked: str | Path, run_dir: str | Path) -> Path:
     try:
         note = json.loads(note_file.read_text())
         split_name = str(note["split"])
-    except (ValueError, KeyError, TypeError):
+        parts = {str(k): int(v) for k, v in note.get("parts", {}).items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise HeatsinkError(f"{note_file}: not a parked run's note (JSON with its split)"
                             ) from None
     there = run_dir.is_dir() and any(run_dir.iterdir())
@@ -175,6 +246,7 @@ def restore_run(parked: str | Path, run_dir: str | Path) -> Path:
                 shutil.copytree(entry, staging / entry.name)
             else:
                 shutil.copy2(entry, staging / entry.name)
+        join_parts(staging, parts)
         if not (staging / "split.csv").exists():
             split = (parked / split_name).resolve()
             if not split.is_file():
@@ -202,5 +274,6 @@ def drop_parked(results_dir: str | Path, name: str) -> bool:
     return True
 
 
-__all__ = ["NOTE_FILE", "PARKED_FOLDER", "PARK_LIMIT_MB", "STATE_FILES", "drop_parked",
-           "epochs_done", "park_run", "parked_dir", "restore_run"]
+__all__ = ["NOTE_FILE", "PARKED_FOLDER", "PARK_LIMIT_MB", "PART_MB", "STATE_FILES",
+           "drop_parked", "epochs_done", "join_parts", "park_run", "parked_dir", "part_name",
+           "restore_run", "split_large_files"]
