@@ -16,6 +16,9 @@ vgg16), built untrained in float32 (weights do not change the cost), prints:
     weights (only where the CPU has bf16 instructions);
   - ``onnx``: the tf2onnx export run by ONNX Runtime (``heatsink.models.export``);
   - ``openvino`` / ``openvino-bf16``: the OpenVINO export, inference precision f32 / bf16;
+  - ``openvino-int8``: that export quantized to int8 (NNCF, post-training), calibrated here
+    on 32 smooth random frames: an untrained model's int8 graph costs what a trained one's
+    does (the same operations on the same shapes), but its masks mean nothing;
 
 * ``GFLOP/s`` and ``% peak`` of the fastest float32 and bfloat16 figures against the
   machine's measured peak (a large matmul in TensorFlow, float32 and bfloat16,
@@ -39,6 +42,7 @@ from pathlib import Path
 import heatsink  # noqa: F401  (selects legacy Keras; must come before TensorFlow)
 
 # isort: split
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -85,6 +89,9 @@ def main() -> None:
         print("matmul peak GFLOP/s (2048², all cores): "
               + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()), flush=True)
 
+    rng = np.random.default_rng(0)
+    calibration = [cv2.resize((rng.random((40, 40, 3)) * 255).astype(np.uint8),
+                              (args.size, args.size)) for _ in range(32)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-line-") as tmp_name:
         for name in models:
@@ -92,11 +99,12 @@ def main() -> None:
             gflop = frozen_gflop(model, args.size)
             row: dict[str, object] = {"model": name, "params": count_params(model),
                                       "GFLOP": round(gflop, 3)}
-            fastest = {"float32": np.inf, "bfloat16": np.inf}
+            fastest = {"float32": np.inf, "bfloat16": np.inf, "int8": np.inf}
             for engine in engines:
                 started = time.perf_counter()
                 predictor = engine_predictor(model, engine, args.size, Path(tmp_name) / name,
-                                             build=lambda name=name: build_model(name))
+                                             build=lambda name=name: build_model(name),
+                                             calibration=calibration)
                 per_batch = latency_by_batch(predictor, args.batches, args.size, args.repeats,
                                              budget_s=args.budget)
                 best = min(per_batch, key=per_batch.get)
@@ -111,7 +119,7 @@ def main() -> None:
             for kind, ms in fastest.items():
                 if np.isfinite(ms):
                     achieved = gflop / (ms / 1000)
-                    short = "fp32" if kind == "float32" else "bf16"
+                    short = {"float32": "fp32", "bfloat16": "bf16"}.get(kind, kind)
                     row[f"GFLOP/s {short}"] = round(achieved, 1)
                     if kind in peak:
                         row[f"% peak {short}"] = round(100 * achieved / peak[kind], 1)

@@ -32,7 +32,11 @@
 # * Keras, called eagerly (`keras-eager`) and compiled to a graph (`keras-graph`);
 # * Keras in bfloat16 (`keras-graph-bf16`), where the CPU has bfloat16 instructions;
 # * its ONNX export in ONNX Runtime (`onnx`), and its OpenVINO export in float32
-#   (`openvino`) and bfloat16 (`openvino-bf16`).
+#   (`openvino`) and bfloat16 (`openvino-bf16`);
+# * that OpenVINO export quantized to int8 after training (`openvino-int8`: NNCF's
+#   post-training quantization, its activation ranges measured on frames of the training
+#   split, `heatsink.models.quantize`), the one engine that predicts otherwise than the
+#   float32 model, so it is also scored on its own.
 #
 # Every engine goes through the same prediction path as `heatsink inspect`: a uint8 frame is
 # resized to the model's input, predicted, and its probabilities resized back and
@@ -48,12 +52,13 @@ runs = None  # trained models (None: ~/.cache/heatsink/runs/twin or /real)
 models = None  # model name -> run folder under `runs` (None: the plan's stage-1 study-loss runs)
 compare = ["light", "gslu"]  # the paired comparison: the first model against the second
 engines = ["keras-eager", "keras-graph", "keras-graph-bf16", "onnx", "openvino",
-           "openvino-bf16"]
+           "openvino-bf16", "openvino-int8"]
 frame_size = 320  # the line's frames
 batches = [1, 2, 4, 8, 16]  # batch sizes timed
 repeats = 20  # timed calls per figure at most
 budget_s = 5.0  # seconds of timing per figure at most
 frames = 100  # validation frames the engines' masks are compared on
+calibration_frames = 300  # training frames the int8 export is calibrated on
 n_boot = 1000
 target_ms = 14.0  # the paper's GPU figure, per frame
 stand_ins = False  # smoke only: untrained tiny models stand in for missing runs
@@ -94,6 +99,10 @@ for model, item in opened.items():
 for engine in engines:
     if engine_missing(engine):
         print(f"{engine}: left out ({engine_missing(engine)})")
+# the int8 export's calibration frames: drawn from the training split, never the validation
+# frames it is then compared and scored on
+draw = np.random.default_rng(0).permutation(len(chapter.ids["train"]))[:calibration_frames]
+calibration = [ds.image(chapter.ids["train"][k]) for k in sorted(draw)]
 
 # %% [markdown]
 # ## Timing
@@ -106,7 +115,8 @@ for engine in engines:
 machine = speed.machine_line()
 tables, machine = speed.measure_speed(opened, engines, frame_size, batches, repeats,
                                       budget_s, machine=machine,
-                                      workdir=Path(scratch.name) / "exports", log=print)
+                                      workdir=Path(scratch.name) / "exports", log=print,
+                                      calibration=calibration)
 print(speed.hardware_text(machine))
 tables["models"][["model", "parameters", "input_size", "gflop_per_frame"]].round(3)
 
@@ -127,8 +137,24 @@ timing.round(1).set_index(["model", "engine"])
 val_frames = [ds.image(i) for i in chapter.ids["val"][:frames]]
 agreement = speed.engine_agreement(opened, val_frames, engines,
                                    spec=load_spec(example_spec()),
-                                   workdir=Path(scratch.name) / "exports")
+                                   workdir=Path(scratch.name) / "exports",
+                                   calibration=calibration)
 agreement.round(4).set_index(["model", "engine"])
+
+# %% [markdown]
+# The float engines agree with Keras up to rounding. The int8 export does not have to: its
+# weights and activations are rounded to 256 levels. What that costs is measured where it
+# matters, on the whole validation split: each model's defect mIoU through the int8 export
+# and through the float32 Keras model, and the paired difference with its 95 % bootstrap
+# interval over images.
+
+# %%
+int8_quality = speed.engine_quality(opened, ds, chapter.ids["val"], "openvino-int8",
+                                    calibration, n_boot=n_boot,
+                                    workdir=Path(scratch.name) / "exports")
+shown = int8_quality.set_index("model")[["value_engine", "value_float32", "difference",
+                                         "low", "high"]]
+(100 * shown).round(1)
 
 # %% [markdown]
 # ## Quality
@@ -153,7 +179,8 @@ paired = speed.paired_quality({m: list(by_seed[m].values()) for m in compare}, *
                               n_boot=n_boot)
 study_results.save_speed_results(results_dir, {**tables, "agreement": agreement,
                                                "quality": quality, "paired": paired,
-                                               "seeds": seed_scores}, machine)
+                                               "seeds": seed_scores,
+                                               "engine_quality": int8_quality}, machine)
 scratch.cleanup()
 (100 * quality.set_index("model")[["value", "low", "high"]]).round(1)
 
@@ -161,7 +188,8 @@ scratch.cleanup()
 (100 * seed_scores.pivot(index="model", columns="seed", values="value")).round(1)
 
 # %% tags=["hide-input"]
-fig = speed.speed_quality_figure(tables["speed"], quality, machine, target_ms=target_ms)
+fig = speed.speed_quality_figure(tables["speed"], quality, machine, target_ms=target_ms,
+                                 engine_quality=int8_quality)
 study_results.save_figure(fig, results_dir / "figures" / "speed.png")
 glue("fig-speed", fig, display=False)
 plt.close(fig)
@@ -172,8 +200,9 @@ plt.close(fig)
 #
 # Validation defect mIoU (95 % bootstrap interval) against milliseconds per 320² frame at
 # batch 1, on a logarithmic axis: one marker shape per model, one colour per engine (hollow:
-# bfloat16 or eager). The dashed line is 14 ms, the paper's GPU figure. The hardware and
-# the load average while measuring are in the title.
+# bfloat16 or eager). The int8 export is drawn at its own score; every other engine at the
+# float32 model's. The dashed line is 14 ms, the paper's GPU figure. The hardware and the
+# load average while measuring are in the title.
 # ```
 #
 # {numref}`fig-speed` puts every model and engine on one plane: right is slower, up is
@@ -187,6 +216,11 @@ for row in best.itertuples():
                  f"per frame ({'under' if row.ms_batch1 <= target_ms else 'over'} the "
                  f"{target_ms:g} ms target); at batch {row.best_batch}, {row.ms_best:.1f} ms, "
                  f"{100 * row.peak_share_best:.0f} % of the {row.precision} peak.")
+for row in int8_quality.itertuples():
+    lines.append(f"* {row.model} quantized to int8: defect mIoU {100 * row.value_engine:.1f} % "
+                 f"against {100 * row.value_float32:.1f} % in float32, "
+                 f"{100 * row.difference:+.1f} points [{100 * row.low:+.1f}, "
+                 f"{100 * row.high:+.1f}] on the {row.n_images} validation images.")
 pair = paired.iloc[0]
 over = ("" if pair.seeds_a == pair.seeds_b == 1 else
         f", each by its mean over its seeds ({pair.seeds_a} and {pair.seeds_b})")
@@ -216,7 +250,8 @@ display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # The tables are in `results/<data>/speed/` (`models`, `timing`, `speed`, `agreement`,
-# `quality`, `paired`, `seeds`), with `machine.json`: the CPU, its flags, its measured peaks
-# and the load average while measuring. `python bench/line_speed.py` times untrained models the same
-# way, and `python bench/line_inspect.py` the whole of `heatsink inspect`: frames per
-# second and peak memory.
+# `quality`, `paired`, `seeds`, `engine_quality`), with `machine.json`: the CPU, its flags,
+# its measured peaks and the load average while measuring. `python bench/line_speed.py`
+# times untrained models the same way, and `python bench/line_inspect.py` the whole of
+# `heatsink inspect`: frames per second and peak memory. `heatsink export RUN --format
+# openvino OUT --int8 --calibration FRAMES` writes the int8 export a line would run.

@@ -287,3 +287,96 @@ def test_masks_refuse_a_folder_that_holds_the_inputs(run_dir, tmp_path):
                  "--out", str(tmp_path / "r.csv"), "--masks", str(frames), "-q"])
     assert code == 2
     assert (frames / "a.png").read_bytes() == before and not (tmp_path / "r.csv").exists()
+
+
+def _write_frames(folder: Path, n: int, seed: int) -> Path:
+    folder.mkdir()
+    for k, frame in enumerate(_frames(n, seed=seed)):
+        image = (cv2.resize(frame, (320, 320)) * 255).round().astype(np.uint8)
+        assert cv2.imwrite(str(folder / f"f{k}.png"), image[..., ::-1])
+    return folder
+
+
+def test_an_int8_export_is_quantized_names_its_source_and_predicts_nearly_as_keras(
+        run_dir, tmp_path):
+    """`heatsink export --int8`: an OpenVINO graph whose convolutions run in int8 (NNCF's
+    FakeQuantize nodes, folded by the CPU plugin), calibrated on other frames than it is
+    checked on; its identity is the float export's with +int8, and inspect reports it."""
+    _needs("openvino")
+    pytest.importorskip("nncf")
+    import pandas as pd
+
+    from heatsink.cli import main
+    from heatsink.models import Predictor, load_model
+
+    calibration = _write_frames(tmp_path / "calibration", 16, seed=1)
+    out = tmp_path / "int8"
+    assert main(["export", str(run_dir), "--format", "openvino", str(out), "--int8",
+                 "--calibration", str(calibration)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration", "int8"]  # no temp
+    exported = load_exported(out)
+    sidecar = exported.sidecar
+    float_identity = load_exported(export_model(run_dir, "openvino", tmp_path / "f32")).identity
+    assert exported.identity == float_identity + "+int8"
+    assert sidecar["graph_precision"] == "int8" and sidecar["quantization"]["frames"] == 16
+    assert sidecar["quantization"]["float_export"] == float_identity
+    xml = (out / "model.xml").read_text()
+    assert xml.count('type="FakeQuantize"') >= 10  # the convolutions' inputs and weights
+
+    frames = np.stack([(cv2.resize(f, (320, 320)) * 255).round().astype(np.uint8)
+                       for f in _frames(8, seed=5)])
+    keras_masks = Predictor(load_model(run_dir / "best.keras"), SIZE).masks(frames)
+    int8_masks = Predictor(exported, exported.image_size, classes=3).masks(frames)
+    assert len(np.unique(keras_masks)) == 3
+    # a random light net whose logits were stretched to make all three classes common: the
+    # pixels near a class boundary are many; a trained model's agreement is measured in the
+    # speed chapter
+    assert 0.9 <= (int8_masks == keras_masks).mean() < 1.0
+
+    report = tmp_path / "r.csv"
+    frames_dir = _write_frames(tmp_path / "frames", 3, seed=6)
+    assert main(["inspect", str(frames_dir), "--model", str(out), "--spec", str(EXAMPLE_SPEC),
+                 "--out", str(report), "-q"]) in (0, 1)
+    assert set(pd.read_csv(report)["model"]) == {exported.identity}
+
+
+def test_int8_refusals_are_one_line_and_write_nothing(run_dir, tmp_path, capsys):
+    _needs("openvino")
+    pytest.importorskip("nncf")
+    from heatsink.cli import main
+    from heatsink.models.quantize import quantize_export
+    from heatsink.models.speed import engine_predictor
+
+    out = tmp_path / "int8"
+    cases = [
+        (["--int8"], "--int8 needs --calibration"),
+        (["--int8", "--calibration", str(tmp_path)], "no calibration images"),
+        (["--calibration", str(tmp_path)], "--calibration is for --int8 exports only"),
+    ]
+    for extra, message in cases:
+        assert main(["export", str(run_dir), "--format", "openvino", str(out), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert main(["export", str(run_dir), "--format", "onnx", str(out), "--int8",
+                 "--calibration", str(tmp_path)]) == 2
+    assert "give --format openvino" in capsys.readouterr().err
+    assert not out.exists()
+
+    float_export = export_model(run_dir, "openvino", tmp_path / "f32").parent
+    frames = [np.zeros((320, 320, 3), np.uint8)] * 2
+    with pytest.raises(HeatsinkError, match="unknown preset 'fast'"):
+        quantize_export(float_export, frames, out, preset="fast")
+    with pytest.raises(HeatsinkError, match="must be uint8 RGB"):
+        quantize_export(float_export, [np.zeros((320, 320, 3), np.float32)], out)
+    with pytest.raises(HeatsinkError, match="needs calibration frames"):
+        quantize_export(float_export, [], out)
+    int8_file = quantize_export(float_export, frames, out)
+    with pytest.raises(HeatsinkError, match=r"model\.xml: not a float32 OpenVINO export"):
+        quantize_export(out, frames, tmp_path / "again")
+    onnx_export = export_model(run_dir, "onnx", tmp_path / "onnx").parent
+    with pytest.raises(HeatsinkError, match="not a float32 OpenVINO export"):
+        quantize_export(onnx_export, frames, tmp_path / "again")
+    assert not (tmp_path / "again").exists() and int8_file.is_file()
+    model = tf.keras.models.load_model(run_dir / "best.keras", compile=False)
+    with pytest.raises(HeatsinkError, match="openvino-int8 needs calibration frames"):
+        engine_predictor(model, "openvino-int8", SIZE, tmp_path / "engines")

@@ -26,6 +26,8 @@ EXAMPLE_SPEC = Path(__file__).resolve().parents[1] / "specs" / "example.yaml"
 SIZE = 64
 #: The engines that can run here, cheapest first (tf2onnx exports take seconds each).
 HERE = engines_mod.available_engines()
+#: Frames the int8 engine is calibrated on (never the frames it is checked on).
+CALIBRATION = list(np.random.default_rng(7).integers(0, 256, (4, SIZE, SIZE, 3), np.uint8))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def models(tmp_path_factory):
 def measured(models):
     machine = speed.machine_line(matmul_n=256)
     return speed.measure_speed(models, HERE, frame_size=SIZE, batches=(1, 2), repeats=2,
-                               budget_s=0.5, machine=machine)
+                               budget_s=0.5, machine=machine, calibration=CALIBRATION)
 
 
 def test_a_missing_run_stops_with_one_message_naming_them_all(tmp_path):
@@ -112,7 +114,8 @@ def test_each_engine_agrees_with_the_keras_model_and_keras_with_itself(models):
     rng = np.random.default_rng(0)
     frames = list(rng.integers(0, 256, (3, 80, 80, 3), dtype=np.uint8))
     table = speed.engine_agreement({"light": models["light"]}, frames, HERE,
-                                   spec=load_spec(EXAMPLE_SPEC), batch_size=2)
+                                   spec=load_spec(EXAMPLE_SPEC), batch_size=2,
+                                   calibration=CALIBRATION)
     assert list(table.columns) == speed.COLUMNS["agreement"]
     assert table["engine"].tolist() == HERE
     itself = table.set_index("engine").loc["keras-graph"]
@@ -120,6 +123,19 @@ def test_each_engine_agrees_with_the_keras_model_and_keras_with_itself(models):
     assert itself["verdicts_differ"] == 0
     float32 = table[table["engine"].isin(["keras-eager", "onnx", "openvino"])]
     assert (float32["pixels_agree"] > 0.99).all()
+
+
+def test_int8_without_calibration_frames_is_skipped_and_says_why(models):
+    if "openvino-int8" not in HERE:
+        pytest.skip("openvino-int8 cannot run here")
+    tables, machine = speed.measure_speed(
+        {"light": models["light"]}, ["keras-graph", "openvino-int8"], frame_size=SIZE,
+        batches=(1,), repeats=1, budget_s=0.1, machine=speed.machine_line(matmul_n=64))
+    assert tables["speed"]["engine"].tolist() == ["keras-graph"]
+    assert machine["engines_skipped"] == {"openvino-int8": "no calibration frames given"}
+    table = speed.engine_agreement({"light": models["light"]}, CALIBRATION,
+                                   ["keras-graph", "openvino-int8"])
+    assert table["engine"].tolist() == ["keras-graph"]
 
 
 def test_paired_quality_and_the_figure(models, measured, tmp_path):
@@ -141,7 +157,18 @@ def test_paired_quality_and_the_figure(models, measured, tmp_path):
     with pytest.raises(HeatsinkError, match="no scores of 'unet'"):
         speed.paired_quality(evaluations, "unet", "gslu")
     tables, machine = measured
-    fig = speed.speed_quality_figure(tables["speed"], quality, machine)
+    int8 = speed.engine_quality(models, ds, ds.ids, "openvino-int8", CALIBRATION, n_boot=50)
+    assert list(int8.columns) == speed.COLUMNS["engine_quality"]
+    if "openvino-int8" in HERE:
+        assert int8["model"].tolist() == ["light", "gslu"] and (int8["n_images"] == 4).all()
+        row = int8.iloc[0]
+        assert row["low"] <= row["difference"] <= row["high"]
+        assert row["low_engine"] <= row["value_engine"] <= row["high_engine"]
+        # the float32 side is predicted again through the same path: the stored scores
+        assert row["value_float32"] == pytest.approx(float(quality.iloc[0]["value"]))
+        assert row["difference"] == pytest.approx(row["value_engine"] - row["value_float32"])
+    assert speed.engine_quality(models, ds, ds.ids, "openvino-int8").empty  # no calibration
+    fig = speed.speed_quality_figure(tables["speed"], quality, machine, engine_quality=int8)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_title() == speed.hardware_text(machine)
     assert any(abs(line.get_xdata()[0] - speed.TARGET_MS) < 1e-9 for line in ax.get_lines()

@@ -8,7 +8,9 @@ A trained float32 Keras model can be run by several *engines* (:data:`ENGINES`):
 * ``keras-graph-bf16``: the architecture rebuilt under Keras's ``mixed_bfloat16`` policy with
   the same weights (only on a CPU with bf16 instructions, :func:`heatsink.hardware.has_bf16`);
 * ``onnx``: its tf2onnx export run by ONNX Runtime (:mod:`heatsink.models.export`);
-* ``openvino`` / ``openvino-bf16``: its OpenVINO export, inference precision f32 / bf16.
+* ``openvino`` / ``openvino-bf16``: its OpenVINO export, inference precision f32 / bf16;
+* ``openvino-int8``: that export quantized to int8 by NNCF's post-training quantization,
+  calibrated on frames given (:mod:`heatsink.models.quantize`).
 
 :func:`engine_predictor` wraps each in a :class:`~heatsink.models.predict.Predictor`, so every
 engine gets the same resize in, the same resize of the probabilities back and the same
@@ -40,15 +42,16 @@ if TYPE_CHECKING:
 
 #: The engines, fastest to set up first.
 ENGINES = ("keras-eager", "keras-graph", "keras-graph-bf16", "onnx", "openvino",
-           "openvino-bf16")
+           "openvino-bf16", "openvino-int8")
 #: The precision each engine computes in.
 ENGINE_PRECISION = {"keras-eager": "float32", "keras-graph": "float32",
                     "keras-graph-bf16": "bfloat16", "onnx": "float32", "openvino": "float32",
-                    "openvino-bf16": "bfloat16"}
+                    "openvino-bf16": "bfloat16", "openvino-int8": "int8"}
 #: The Python packages each engine needs beyond TensorFlow (to export, and to run).
 ENGINE_PACKAGES = {"onnx": ("tf2onnx", "onnx", "onnxruntime"),
                    "openvino": ("tf2onnx", "onnx", "openvino"),
-                   "openvino-bf16": ("tf2onnx", "onnx", "openvino")}
+                   "openvino-bf16": ("tf2onnx", "onnx", "openvino"),
+                   "openvino-int8": ("tf2onnx", "onnx", "openvino", "nncf")}
 #: The side of a frame on the line (the dataset's images).
 FRAME_SIZE = 320
 
@@ -149,7 +152,8 @@ def bfloat16_model(model: tf.keras.Model, build: Callable[[], tf.keras.Model]
 def engine_predictor(model: tf.keras.Model, engine: str, image_size: int,
                      workdir: str | Path | None = None,
                      build: Callable[[], tf.keras.Model] | None = None,
-                     batch_size: int = 1) -> Predictor:
+                     batch_size: int = 1,
+                     calibration: Sequence[np.ndarray] | None = None) -> Predictor:
     """A :class:`~heatsink.models.predict.Predictor` running float32 ``model`` by ``engine``.
 
     Parameters
@@ -168,12 +172,16 @@ def engine_predictor(model: tf.keras.Model, engine: str, image_size: int,
         (:func:`bfloat16_model`).
     batch_size : int
         The predictor's batch size.
+    calibration : sequence of ndarray, optional
+        uint8 RGB frames to calibrate ``openvino-int8`` on (required for it;
+        :func:`heatsink.models.quantize.quantize_export`). Its export is written to
+        ``<workdir>/openvino-int8`` (an export already there is reused).
 
     Raises
     ------
     HeatsinkError
         An unknown engine, one that cannot run here (:func:`engine_missing`), or a missing
-        ``workdir`` or ``build``.
+        ``workdir``, ``build`` or ``calibration``.
     """
     from heatsink.classes import CLASS_NAMES
 
@@ -198,7 +206,17 @@ def engine_predictor(model: tf.keras.Model, engine: str, image_size: int,
     folder = Path(workdir) / fmt
     if not is_export(folder):
         export_model(model, fmt, folder, image_size=image_size)
-    exported = load_exported(folder, precision=ENGINE_PRECISION[engine])
+    if engine == "openvino-int8":
+        from heatsink.models.quantize import quantize_export
+
+        if calibration is None:
+            raise HeatsinkError("engine openvino-int8 needs calibration frames")
+        int8 = Path(workdir) / engine
+        if not is_export(int8):
+            quantize_export(folder, calibration, int8)
+        folder = int8
+    precision = "bfloat16" if ENGINE_PRECISION[engine] == "bfloat16" else "float32"
+    exported = load_exported(folder, precision=precision)
     return Predictor(exported, image_size, batch_size, classes=classes)
 
 

@@ -75,6 +75,9 @@ COLUMNS = {
                "share_a_higher", "n_images", "margin", "within_margin", "seeds_a", "seeds_b",
                "seed_spread"],
     "seeds": ["model", "seed", "reference", "measure", "value"],
+    "engine_quality": ["model", "engine", "reference", "measure", "value_engine",
+                       "low_engine", "high_engine", "value_float32", "difference", "low",
+                       "high", "n_images"],
 }
 
 
@@ -285,6 +288,7 @@ def measure_speed(
     machine: dict[str, Any] | None = None,
     workdir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Time every model of ``models`` with every engine of ``engines`` that runs here.
 
@@ -309,6 +313,8 @@ def measure_speed(
         Where the exports go (default: a temporary folder, removed afterwards).
     log : callable, optional
         Receives one line per model and engine timed.
+    calibration : sequence of ndarray, optional
+        uint8 RGB frames to calibrate ``openvino-int8`` on (without them it is skipped).
 
     Returns
     -------
@@ -332,6 +338,8 @@ def measure_speed(
     machine = dict(machine) if machine is not None else machine_line()
     busy_start, wall_start = hardware.busy_seconds(), time.perf_counter()
     skipped = {e: engine_missing(e) for e in engines if engine_missing(e)}
+    if "openvino-int8" in engines and "openvino-int8" not in skipped and calibration is None:
+        skipped["openvino-int8"] = "no calibration frames given"
     runnable = [e for e in engines if e not in skipped]
     model_rows, timing_rows, speed_rows = [], [], []
     with tempfile.TemporaryDirectory(prefix="heatsink-speed-") as tmp:
@@ -345,7 +353,8 @@ def measure_speed(
                 "gflop_per_frame": gflop})
             for engine in runnable:
                 predictor = engine_predictor(item.model, engine, item.image_size,
-                                             base / name, build=item.build)
+                                             base / name, build=item.build,
+                                             calibration=calibration)
                 times = latency_by_batch(predictor, batches, frame_size, repeats, budget_s)
                 precision = ENGINE_PRECISION[engine]
                 timing_rows += [{"model": name, "engine": engine, "precision": precision,
@@ -384,6 +393,7 @@ def engine_agreement(
     spec: Spec | None = None,
     batch_size: int = 8,
     workdir: str | Path | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Each engine's masks against the float32 Keras model's, on the same ``frames``; models
     opened without their trained weights (``weights`` False) are left out.
@@ -391,7 +401,9 @@ def engine_agreement(
     The reference is the package's prediction path with the float32 Keras model
     (:class:`heatsink.models.predict.Predictor`, as ``heatsink inspect`` and the study
     predict); every engine goes through the same path (resize in, resize back, arg-max), so
-    only the engine differs. Engines that cannot run here are left out.
+    only the engine differs. Engines that cannot run here are left out, and
+    ``openvino-int8`` without ``calibration`` frames (uint8 RGB, never ``frames`` themselves:
+    :func:`heatsink.models.quantize.quantize_export`).
 
     Returns
     -------
@@ -408,7 +420,8 @@ def engine_agreement(
         quiet_tensorflow,
     )
 
-    runnable = [e for e in engines if not engine_missing(e)]
+    runnable = [e for e in engines if not engine_missing(e)
+                and (e != "openvino-int8" or calibration is not None)]
     frames = list(frames)
     rows = []
 
@@ -426,7 +439,8 @@ def engine_agreement(
             ref_verdicts = verdicts(reference) if spec is not None else None
             for engine in runnable:
                 predictor = engine_predictor(item.model, engine, item.image_size, base / name,
-                                             build=item.build, batch_size=batch_size)
+                                             build=item.build, batch_size=batch_size,
+                                             calibration=calibration)
                 masks = list(predictor.masks(frames))
                 differ = (sum(a != b for a, b in zip(verdicts(masks), ref_verdicts,
                                                      strict=True))
@@ -459,6 +473,58 @@ def run_evaluations(models: Mapping[str, SpeedModel], ds: Dataset | None = None,
         masks = predict_masks(item.model, ds, list(ids), item.image_size)
         out[name] = evaluate_predictions(masks, ds, [reference])[reference]
     return out
+
+
+def engine_quality(
+    models: Mapping[str, SpeedModel],
+    ds: Dataset,
+    ids: Sequence[str],
+    engine: str,
+    calibration: Sequence[np.ndarray] | None = None,
+    reference: str = "labels",
+    measure: str = MEASURE,
+    n_boot: int = 1000,
+    workdir: str | Path | None = None,
+) -> pd.DataFrame:
+    """What running each model by ``engine`` costs in quality: ``measure`` on ``ids`` of
+    ``ds`` predicted by ``engine`` against the same images predicted by the float32 Keras
+    model, both through the package's prediction path, with the paired bootstrap interval
+    of the difference (:func:`paired_quality`). Models without their trained weights are
+    left out; an engine that cannot run here gives an empty table.
+
+    ``calibration``: uint8 RGB frames for ``openvino-int8`` (not the frames of ``ids``).
+    """
+    from heatsink.evaluate import evaluate_predictions
+    from heatsink.models.predict import Predictor, predict_masks
+    from heatsink.models.speed import engine_missing, engine_predictor, quiet_tensorflow
+
+    rows = []
+    if engine_missing(engine) or (engine == "openvino-int8" and calibration is None):
+        return pd.DataFrame(rows, columns=COLUMNS["engine_quality"])
+    ids = list(ids)
+    with tempfile.TemporaryDirectory(prefix="heatsink-engine-quality-") as tmp, \
+            quiet_tensorflow():
+        base = Path(workdir) if workdir is not None else Path(tmp)
+        for name, item in models.items():
+            if not item.weights:
+                continue
+            predictors = {
+                engine: engine_predictor(item.model, engine, item.image_size, base / name,
+                                         build=item.build, batch_size=8,
+                                         calibration=calibration),
+                "float32": Predictor(item.model, item.image_size, 8)}
+            scores = {k: evaluate_predictions(predict_masks(p, ds, ids), ds,
+                                              [reference])[reference]
+                      for k, p in predictors.items()}
+            pair = paired_quality(scores, engine, "float32", measure, n_boot).iloc[0]
+            own = quality_table({name: scores[engine]}, measure, n_boot).iloc[0]
+            rows.append({"model": name, "engine": engine, "reference": reference,
+                         "measure": measure, "value_engine": own.value,
+                         "low_engine": own.low, "high_engine": own.high,
+                         "value_float32": float(scores["float32"].summary()[measure]),
+                         "difference": pair.difference, "low": pair.low, "high": pair.high,
+                         "n_images": len(ids)})
+    return pd.DataFrame(rows, columns=COLUMNS["engine_quality"])
 
 
 def quality_table(evaluations: Mapping[str, Evaluation], measure: str = MEASURE,
@@ -551,13 +617,14 @@ def paired_quality(evaluations: Mapping[str, Evaluation | Sequence[Evaluation]],
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 ENGINE_STYLE = {"keras-eager": ("0.6", "none"), "keras-graph": ("C0", "full"),
                 "keras-graph-bf16": ("C0", "none"), "onnx": ("C2", "full"),
-                "openvino": ("C3", "full"), "openvino-bf16": ("C3", "none")}
+                "openvino": ("C3", "full"), "openvino-bf16": ("C3", "none"),
+                "openvino-int8": ("C4", "full")}
 
 
 def speed_quality_figure(speed: pd.DataFrame, quality: pd.DataFrame,
                          machine: Mapping[str, Any] | None = None,
                          target_ms: float = TARGET_MS, column: str = "ms_batch1",
-                         ax: Any = None) -> Any:
+                         ax: Any = None, engine_quality: pd.DataFrame | None = None) -> Any:
     """Defect mIoU (with its interval) against ms per frame: one point per model and engine.
 
     Parameters
@@ -573,6 +640,9 @@ def speed_quality_figure(speed: pd.DataFrame, quality: pd.DataFrame,
     column : str
         ``"ms_batch1"`` or ``"ms_best"``.
     ax : matplotlib Axes, optional
+    engine_quality : DataFrame, optional
+        :func:`engine_quality`: an engine that predicts otherwise than the float32 model
+        (int8) is drawn at its own score and interval, not the model's.
 
     Returns
     -------
@@ -593,6 +663,13 @@ def speed_quality_figure(speed: pd.DataFrame, quality: pd.DataFrame,
         if row.model not in scores.index:
             continue
         score = scores.loc[row.model]
+        if engine_quality is not None:
+            own = engine_quality[(engine_quality["model"] == row.model)
+                                 & (engine_quality["engine"] == row.engine)]
+            if len(own):
+                score = pd.Series({"value": own["value_engine"].iloc[0],
+                                   "low": own["low_engine"].iloc[0],
+                                   "high": own["high_engine"].iloc[0]})
         colour, fill = ENGINE_STYLE.get(row.engine, ("k", "full"))
         y = 100 * score["value"]
         ax.errorbar(getattr(row, column), y,
@@ -637,6 +714,7 @@ __all__ = [
     "SpeedModel",
     "cpu_flags_line",
     "engine_agreement",
+    "engine_quality",
     "hardware_text",
     "machine_line",
     "measure_speed",

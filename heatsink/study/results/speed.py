@@ -20,7 +20,7 @@ from heatsink.io import atomic_path, write_text_atomic
 
 #: The speed chapter's tables, each in ``<results>/speed/<name>.csv``.
 SPEED_TABLES = ("models", "timing", "speed", "agreement", "quality", "paired",
-                "seeds")
+                "seeds", "engine_quality")
 #: The hardware line beside them.
 MACHINE_FILE = "machine.json"
 #: A 1-minute load average above this (per core) marks a measurement as taken under load.
