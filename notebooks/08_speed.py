@@ -212,15 +212,22 @@ plt.close(fig)
 best = tables["speed"].loc[tables["speed"].groupby("model")["ms_batch1"].idxmin()]
 lines = []
 for row in best.itertuples():
+    share = ("" if np.isnan(row.peak_share_best) else  # no int8 peak is measured
+             f", {100 * row.peak_share_best:.0f} % of the {row.precision} peak")
     lines.append(f"* {row.model}: fastest at batch 1 with {row.engine}, {row.ms_batch1:.1f} ms "
                  f"per frame ({'under' if row.ms_batch1 <= target_ms else 'over'} the "
-                 f"{target_ms:g} ms target); at batch {row.best_batch}, {row.ms_best:.1f} ms, "
-                 f"{100 * row.peak_share_best:.0f} % of the {row.precision} peak.")
+                 f"{target_ms:g} ms target); at batch {row.best_batch}, {row.ms_best:.1f} ms"
+                 f"{share}.")
+margin = speed.MARGIN
 for row in int8_quality.itertuples():
+    verdict = (f"the interval stays above −{100 * margin:g} point: int8 costs less than that"
+               if row.low > -margin else
+               f"the interval reaches below −{100 * margin:g} point: this model is not to be "
+               "run in int8 as quantized here")
     lines.append(f"* {row.model} quantized to int8: defect mIoU {100 * row.value_engine:.1f} % "
                  f"against {100 * row.value_float32:.1f} % in float32, "
                  f"{100 * row.difference:+.1f} points [{100 * row.low:+.1f}, "
-                 f"{100 * row.high:+.1f}] on the {row.n_images} validation images.")
+                 f"{100 * row.high:+.1f}] on the {row.n_images} validation images; {verdict}.")
 pair = paired.iloc[0]
 over = ("" if pair.seeds_a == pair.seeds_b == 1 else
         f", each by its mean over its seeds ({pair.seeds_a} and {pair.seeds_b})")

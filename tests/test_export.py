@@ -320,6 +320,13 @@ def test_an_int8_export_is_quantized_names_its_source_and_predicts_nearly_as_ker
     assert exported.identity == float_identity + "+int8"
     assert sidecar["graph_precision"] == "int8" and sidecar["quantization"]["frames"] == 16
     assert sidecar["quantization"]["float_export"] == float_identity
+    # the stem, which sees the raw pixels, stays in float32
+    import openvino as ov
+
+    from heatsink.models.quantize import first_convolution
+
+    stem = first_convolution(ov.Core().read_model(str(tmp_path / "f32" / "model.xml")))
+    assert stem and sidecar["quantization"]["float32_layers"] == [stem]
     xml = (out / "model.xml").read_text()
     assert xml.count('type="FakeQuantize"') >= 10  # the convolutions' inputs and weights
 
