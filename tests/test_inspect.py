@@ -252,8 +252,11 @@ def test_parquet_report_equals_the_csv(trained, tmp_path):
     folder = _good_folder(trained, tmp_path)
     (folder / "empty.bmp").write_bytes(b"")
     spec = _spec(tmp_path, "name: s\nmax_stain_count: 0\n")
-    assert _inspect(trained, [folder], spec, tmp_path / "r.csv") == 2
-    assert _inspect(trained, [folder], spec, tmp_path / "r.parquet") == 2
+    # one batch size for both: `--batch auto` times the model and may pick another batch the
+    # second time on a busy machine, and a batch of another size may round a tied pixel the
+    # other way (seen once: 4 pixels of one frame)
+    assert _inspect(trained, [folder], spec, tmp_path / "r.csv", "--batch", 4) == 2
+    assert _inspect(trained, [folder], spec, tmp_path / "r.parquet", "--batch", 4) == 2
     csv = _read(tmp_path / "r.csv")
     parquet = pd.read_parquet(tmp_path / "r.parquet")
     assert list(parquet.columns) == insp.REPORT_COLUMNS
